@@ -1,0 +1,2 @@
+//! The softcard command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! libpcsclite drop-in.

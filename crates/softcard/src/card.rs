@@ -1,0 +1,467 @@
+//! The card: power, SELECT routing, command and response chaining, persistence.
+//!
+//! `Card::transmit` takes command bytes and returns response bytes (data || SW1 SW2). It
+//! opens no file or socket and spawns no thread; randomness and storage are handed in.
+
+use core::fmt;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use crate::{
+    Applet, Command, Context, Status,
+    crypto::{BackendKind, CardRng},
+    image::{self, AppletRecord, ImageBody, ImageError},
+    profile::{CardOptions, Profile},
+    storage::Storage,
+};
+
+/// Longest command data a chain may accumulate.
+pub const CHAIN_LIMIT: usize = 65_536;
+
+const INS_SELECT: u8 = 0xA4;
+const INS_GET_RESPONSE: u8 = 0xC0;
+const INS_MANAGE_CHANNEL: u8 = 0x70;
+
+/// Why a card could not be created or loaded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An option was rejected (a PIN of the wrong length...), with the status word that
+    /// the card would give.
+    InvalidOption(Status),
+    /// The image could not be read.
+    Image(ImageError),
+    /// The storage refused the first image.
+    Storage(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidOption(s) => write!(f, "invalid card option (status {s})"),
+            Error::Image(e) => e.fmt(f),
+            Error::Storage(e) => write!(f, "cannot write the card image: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ImageError> for Error {
+    fn from(e: ImageError) -> Self {
+        Error::Image(e)
+    }
+}
+
+struct Chain {
+    header: [u8; 4],
+    data: Vec<u8>,
+}
+
+/// A virtual smart card.
+pub struct Card {
+    profile: Profile,
+    serial: u32,
+    applets: Vec<Box<dyn Applet>>,
+    saved: Vec<Vec<u8>>,
+    selected: Option<usize>,
+    chain: Option<Chain>,
+    pending: Vec<u8>,
+    powered: bool,
+    rng: Box<dyn CardRng>,
+    storage: Box<dyn Storage>,
+    backend: BackendKind,
+}
+
+impl fmt::Debug for Card {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Card")
+            .field("profile", &self.profile)
+            .field("serial", &self.serial)
+            .field("powered", &self.powered)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A deterministic generator for reproducible tests: the same seed gives the same keys.
+/// **Test use only**: a card built on it has predictable keys.
+pub fn seeded_rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+impl Card {
+    /// Creates a new card and writes its first image to `storage`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for a rejected option, [`Error::Storage`] if the image cannot
+    /// be written.
+    pub fn create(
+        opts: &CardOptions,
+        mut rng: Box<dyn CardRng>,
+        storage: Box<dyn Storage>,
+    ) -> Result<Card, Error> {
+        let serial = opts.serial.unwrap_or_else(|| rng.next_u32() & 0x7FFF_FFFF);
+        let applets = crate::crypto::with_backend(opts.backend, || {
+            opts.profile.create_applets(opts, &mut *rng)
+        })
+        .map_err(Error::InvalidOption)?;
+        let mut card = Card::assemble(opts.profile, serial, applets, rng, storage, opts.backend)?;
+        card.save_all().map_err(|_| Error::Storage("first write failed".into()))?;
+        Ok(card)
+    }
+
+    /// A card whose randomness comes from `seed` (see [`seeded_rng`]): **test use only**.
+    ///
+    /// # Errors
+    /// As [`Card::create`].
+    pub fn create_seeded(opts: &CardOptions, seed: u64, storage: Box<dyn Storage>) -> Result<Card, Error> {
+        Card::create(opts, Box::new(seeded_rng(seed)), storage)
+    }
+
+    /// Loads a card from image bytes. Keys are loaded into `backend` once, here.
+    ///
+    /// # Errors
+    /// [`Error::Image`] naming what is wrong with the image.
+    pub fn load(
+        image_bytes: &[u8],
+        rng: Box<dyn CardRng>,
+        storage: Box<dyn Storage>,
+        backend: BackendKind,
+    ) -> Result<Card, Error> {
+        let body = image::decode(image_bytes)?;
+        let applets = crate::crypto::with_backend(backend, || {
+            body.applets
+                .iter()
+                .map(|r| body.profile.load_applet(&r.aid, &r.state))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        if applets.is_empty() {
+            return Err(Error::Image(ImageError::Corrupt("no applet in image".into())));
+        }
+        Card::assemble(body.profile, body.serial, applets, rng, storage, backend)
+    }
+
+    fn assemble(
+        profile: Profile,
+        serial: u32,
+        applets: Vec<Box<dyn Applet>>,
+        rng: Box<dyn CardRng>,
+        storage: Box<dyn Storage>,
+        backend: BackendKind,
+    ) -> Result<Card, Error> {
+        let saved = applets
+            .iter()
+            .map(|a| a.save())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::InvalidOption)?;
+        let mut card = Card {
+            profile,
+            serial,
+            applets,
+            saved,
+            selected: None,
+            chain: None,
+            pending: Vec::new(),
+            powered: false,
+            rng,
+            storage,
+            backend,
+        };
+        card.power_on();
+        Ok(card)
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// The serial number.
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    /// The crypto backend the keys run on.
+    pub fn backend(&self) -> BackendKind {
+        self.backend
+    }
+
+    /// The answer to reset.
+    pub fn atr(&self) -> &'static [u8] {
+        self.profile.atr()
+    }
+
+    /// Whether the card is powered.
+    pub fn is_powered(&self) -> bool {
+        self.powered
+    }
+
+    /// Cold start: clears all volatile state and selects the default applet. Returns the ATR.
+    pub fn power_on(&mut self) -> &'static [u8] {
+        self.clear_volatile();
+        self.powered = true;
+        self.atr()
+    }
+
+    /// Removes power: the volatile state is lost.
+    pub fn power_off(&mut self) {
+        self.clear_volatile();
+        self.powered = false;
+    }
+
+    /// Warm reset: as power on. Returns the ATR.
+    pub fn reset(&mut self) -> &'static [u8] {
+        self.power_on()
+    }
+
+    fn clear_volatile(&mut self) {
+        for a in &mut self.applets {
+            a.reset();
+        }
+        self.chain = None;
+        self.pending.clear();
+        // The card's one applet is selected implicitly, as on single-application cards.
+        self.selected = (self.applets.len() == 1).then_some(0);
+    }
+
+    /// The current image bytes.
+    ///
+    /// # Errors
+    /// [`ImageError::Corrupt`] if an applet cannot serialize its state.
+    pub fn image(&self) -> Result<Vec<u8>, ImageError> {
+        let saved = self
+            .applets
+            .iter()
+            .map(|a| a.save())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|s| ImageError::Corrupt(format!("applet state: {s}")))?;
+        image::encode(&self.body(&saved))
+    }
+
+    fn body(&self, saved: &[Vec<u8>]) -> ImageBody {
+        let aids: Vec<Vec<u8>> = self.applets.iter().map(|a| a.aid().to_vec()).collect();
+        make_body(self.profile, self.serial, &aids, saved)
+    }
+
+    fn save_all(&mut self) -> Result<(), Status> {
+        let bytes = image::encode(&self.body(&self.saved)).map_err(|_| Status::MemoryFailure)?;
+        self.storage.save(&bytes).map_err(|_| Status::MemoryFailure)
+    }
+
+    /// Lines describing the card (no secrets), for `softcard info`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = vec![
+            format!("profile: {}", self.profile),
+            format!("serial: {}", self.serial),
+            format!("atr: {}", hex_upper(self.atr())),
+            format!("backend: {}", self.backend.name()),
+        ];
+        for a in &self.applets {
+            out.push(format!("applet {} ({})", a.name(), hex_upper(a.aid())));
+            out.extend(a.describe().into_iter().map(|l| format!("  {l}")));
+        }
+        out
+    }
+
+    /// Sends one command APDU; returns the response (data || SW1 SW2). A command sent to an
+    /// unpowered card powers it first, as a reader does.
+    pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        if !self.powered {
+            self.power_on();
+        }
+        let cmd = match Command::parse(apdu) {
+            Ok(c) => c,
+            Err(s) => {
+                self.pending.clear();
+                self.chain = None;
+                return s.to_bytes().to_vec();
+            }
+        };
+        if let Err(s) = check_class(cmd.cla) {
+            self.pending.clear();
+            return s.to_bytes().to_vec();
+        }
+        if cmd.ins == INS_GET_RESPONSE && !cmd.is_chained() && self.chain.is_none() {
+            return self.get_response(&cmd);
+        }
+        self.pending.clear();
+        let ne = cmd.ne_or_max();
+        match self.dispatch(&cmd) {
+            Ok(data) => self.respond(data, ne),
+            Err(s) => s.to_bytes().to_vec(),
+        }
+    }
+
+    fn dispatch(&mut self, cmd: &Command<'_>) -> Result<Vec<u8>, Status> {
+        if cmd.ins == INS_MANAGE_CHANNEL {
+            self.chain = None;
+            return Err(Status::LogicalChannelNotSupported);
+        }
+        let header = [cmd.cla & !0x10, cmd.ins, cmd.p1, cmd.p2];
+        if cmd.is_chained() {
+            let chain = self.chain.get_or_insert_with(|| Chain { header, data: Vec::new() });
+            if chain.header != header {
+                self.chain = None;
+                return Err(Status::LastCommandOfChainExpected);
+            }
+            if chain.data.len() + cmd.data.len() > CHAIN_LIMIT {
+                self.chain = None;
+                return Err(Status::NotEnoughMemory);
+            }
+            chain.data.extend_from_slice(cmd.data);
+            return Ok(Vec::new());
+        }
+        match self.chain.take() {
+            Some(chain) if chain.header != header => Err(Status::LastCommandOfChainExpected),
+            Some(mut chain) => {
+                if chain.data.len() + cmd.data.len() > CHAIN_LIMIT {
+                    return Err(Status::NotEnoughMemory);
+                }
+                chain.data.extend_from_slice(cmd.data);
+                let whole = Command { data: &chain.data, ..*cmd };
+                self.execute(&whole)
+            }
+            None => self.execute(cmd),
+        }
+    }
+
+    fn execute(&mut self, cmd: &Command<'_>) -> Result<Vec<u8>, Status> {
+        if cmd.ins == INS_SELECT && cmd.p1 == 0x04 {
+            return self.select(cmd);
+        }
+        let idx = self.selected.ok_or(Status::ConditionsNotSatisfied)?;
+        self.run_applet(idx, |applet, ctx| applet.process(cmd, ctx))
+    }
+
+    fn select(&mut self, cmd: &Command<'_>) -> Result<Vec<u8>, Status> {
+        if cmd.p2 & !0x0C != 0 {
+            return Err(Status::IncorrectP1P2);
+        }
+        // Full match first, then the first applet whose AID begins with the bytes given.
+        let aid = cmd.data;
+        let found = self
+            .applets
+            .iter()
+            .position(|a| a.aid() == aid)
+            .or_else(|| (!aid.is_empty()).then(|| self.applets.iter().position(|a| a.aid().starts_with(aid))).flatten())
+            .ok_or(Status::FileNotFound)?;
+        if let Some(old) = self.selected.filter(|old| *old != found) {
+            if let Some(a) = self.applets.get_mut(old) {
+                a.deselect();
+            }
+        }
+        self.selected = Some(found);
+        let fci = self.run_applet(found, |applet, ctx| applet.select(ctx))?;
+        Ok(if cmd.p2 & 0x0C == 0x0C { Vec::new() } else { fci })
+    }
+
+    fn run_applet(
+        &mut self,
+        idx: usize,
+        f: impl FnOnce(&mut dyn Applet, &mut Context<'_>) -> Result<Vec<u8>, Status>,
+    ) -> Result<Vec<u8>, Status> {
+        let Card { profile, serial, applets, saved, rng, storage, backend, .. } = self;
+        let (profile, serial, backend) = (*profile, *serial, *backend);
+        // Applets other than `idx` are not touched while `idx` runs, so their last saved
+        // states stand for them in any image written meanwhile.
+        let aids: Vec<Vec<u8>> = applets.iter().map(|a| a.aid().to_vec()).collect();
+        let applet = applets.get_mut(idx).ok_or(Status::Unknown)?;
+        let mut persist = |state: Vec<u8>| -> Result<(), Status> {
+            if let Some(slot) = saved.get_mut(idx) {
+                *slot = state;
+            }
+            write_image(profile, serial, &aids, saved, &mut **storage)
+        };
+        let (result, dirty) = crate::crypto::with_backend(backend, || {
+            let mut ctx = Context::new(&mut **rng, backend, &mut persist);
+            let r = f(&mut **applet, &mut ctx);
+            (r, ctx.is_dirty())
+        });
+        if dirty {
+            let state = applet.save()?;
+            persist(state)?;
+        }
+        result
+    }
+
+    fn respond(&mut self, mut data: Vec<u8>, ne: usize) -> Vec<u8> {
+        if data.len() <= ne {
+            data.extend_from_slice(&Status::Success.to_bytes());
+            return data;
+        }
+        self.pending = data.split_off(ne);
+        data.extend_from_slice(&remaining_status(self.pending.len()).to_bytes());
+        data
+    }
+
+    /// GET RESPONSE (ISO 7816-4 section 11.6.1): the next part of a long response.
+    fn get_response(&mut self, cmd: &Command<'_>) -> Vec<u8> {
+        if cmd.p1 != 0 || cmd.p2 != 0 {
+            return Status::IncorrectP1P2.to_bytes().to_vec();
+        }
+        if self.pending.is_empty() {
+            return Status::ConditionsNotSatisfied.to_bytes().to_vec();
+        }
+        let available = self.pending.len();
+        let ne = cmd.ne_or_max();
+        if !cmd.extended && cmd.le.is_some_and(|le| le < 256 && le > available) {
+            return Status::WrongLe(available as u8).to_bytes().to_vec();
+        }
+        let take = ne.min(available);
+        let rest = self.pending.split_off(take);
+        let mut out = core::mem::replace(&mut self.pending, rest);
+        let sw = if self.pending.is_empty() { Status::Success } else { remaining_status(self.pending.len()) };
+        out.extend_from_slice(&sw.to_bytes());
+        out
+    }
+}
+
+fn remaining_status(n: usize) -> Status {
+    Status::BytesRemaining(if n >= 256 { 0 } else { n as u8 })
+}
+
+fn check_class(cla: u8) -> Result<(), Status> {
+    if cla == 0xFF {
+        return Err(Status::ClaNotSupported);
+    }
+    if cla & 0x03 != 0 {
+        return Err(Status::LogicalChannelNotSupported);
+    }
+    if cla & 0x0C != 0 {
+        return Err(Status::SecureMessagingNotSupported);
+    }
+    if cla & 0xE0 != 0 && cla & 0x80 == 0 {
+        // 0x20..0x7F: further interindustry classes (channels 4-19) are not supported.
+        return Err(Status::ClaNotSupported);
+    }
+    Ok(())
+}
+
+fn make_body(profile: Profile, serial: u32, aids: &[Vec<u8>], saved: &[Vec<u8>]) -> ImageBody {
+    ImageBody {
+        profile,
+        serial,
+        applets: aids
+            .iter()
+            .zip(saved)
+            .map(|(aid, s)| AppletRecord { aid: aid.clone(), state: s.clone() })
+            .collect(),
+    }
+}
+
+fn write_image(
+    profile: Profile,
+    serial: u32,
+    aids: &[Vec<u8>],
+    saved: &[Vec<u8>],
+    storage: &mut dyn Storage,
+) -> Result<(), Status> {
+    let bytes = image::encode(&make_body(profile, serial, aids, saved)).map_err(|_| Status::MemoryFailure)?;
+    storage.save(&bytes).map_err(|_| Status::MemoryFailure)
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}

@@ -1,0 +1,319 @@
+//! Cryptography behind one backend trait.
+//!
+//! Two backends implement [`CryptoBackend`]: [`BackendKind::RustCrypto`] (`rsa` 0.10 with
+//! blinding, `p256`; the default, pure Rust) and, with the cargo feature `aws-lc`,
+//! [`BackendKind::AwsLc`]. Key material is stored as [`KeyMaterial`] (zeroized on drop) and
+//! turned once, when a card is loaded or a key generated, into a ready [`PrivateKey`]: nothing
+//! on the signing path parses DER.
+
+mod key;
+mod rustcrypto;
+pub mod sym;
+#[cfg(feature = "aws-lc")]
+mod awslc;
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+pub use key::{KeyMaterial, PrivateKey, with_backend};
+#[cfg(feature = "aws-lc")]
+pub use awslc::AwsLc;
+pub use rustcrypto::RustCrypto;
+
+/// The randomness a card is handed: any cryptographically secure generator.
+pub trait CardRng: rand_core::CryptoRng + Send {}
+impl<T: rand_core::CryptoRng + Send> CardRng for T {}
+
+/// A hash function, for DigestInfo prefixes, PSS and OAEP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HashAlg {
+    /// SHA-1 (20 bytes).
+    Sha1,
+    /// SHA-256 (32 bytes).
+    Sha256,
+    /// SHA-384 (48 bytes).
+    Sha384,
+    /// SHA-512 (64 bytes).
+    Sha512,
+}
+
+impl HashAlg {
+    /// Digest length in bytes.
+    pub const fn len(self) -> usize {
+        match self {
+            HashAlg::Sha1 => 20,
+            HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
+        }
+    }
+
+    /// The hash of `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        use sha2::Digest;
+        match self {
+            HashAlg::Sha1 => sha1::Sha1::digest(data).to_vec(),
+            HashAlg::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            HashAlg::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            HashAlg::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+
+    /// The DER DigestInfo prefix of PKCS#1 v1.5 signatures (RFC 8017 section 9.2, note 1).
+    pub const fn digest_info_prefix(self) -> &'static [u8] {
+        match self {
+            HashAlg::Sha1 => &[
+                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+                0x14,
+            ],
+            HashAlg::Sha256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ],
+            HashAlg::Sha384 => &[
+                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x02, 0x05, 0x00, 0x04, 0x30,
+            ],
+            HashAlg::Sha512 => &[
+                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x03, 0x05, 0x00, 0x04, 0x40,
+            ],
+        }
+    }
+
+    /// DigestInfo (prefix || digest) for a digest of this hash.
+    pub fn digest_info(self, digest: &[u8]) -> Vec<u8> {
+        let mut out = self.digest_info_prefix().to_vec();
+        out.extend_from_slice(digest);
+        out
+    }
+}
+
+/// An asymmetric key algorithm a card can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KeyAlgorithm {
+    /// RSA, 1024-bit modulus.
+    Rsa1024,
+    /// RSA, 2048-bit modulus.
+    Rsa2048,
+    /// RSA, 3072-bit modulus.
+    Rsa3072,
+    /// RSA, 4096-bit modulus.
+    Rsa4096,
+    /// ECC on NIST P-256 (secp256r1).
+    P256,
+}
+
+impl KeyAlgorithm {
+    /// Key size in bits (modulus or field size).
+    pub const fn bits(self) -> usize {
+        match self {
+            KeyAlgorithm::Rsa1024 => 1024,
+            KeyAlgorithm::Rsa2048 => 2048,
+            KeyAlgorithm::Rsa3072 => 3072,
+            KeyAlgorithm::Rsa4096 => 4096,
+            KeyAlgorithm::P256 => 256,
+        }
+    }
+
+    /// Whether this is an RSA algorithm.
+    pub const fn is_rsa(self) -> bool {
+        !matches!(self, KeyAlgorithm::P256)
+    }
+
+    /// The RSA algorithm with this modulus size.
+    pub const fn rsa_with_bits(bits: usize) -> Option<KeyAlgorithm> {
+        match bits {
+            1024 => Some(KeyAlgorithm::Rsa1024),
+            2048 => Some(KeyAlgorithm::Rsa2048),
+            3072 => Some(KeyAlgorithm::Rsa3072),
+            4096 => Some(KeyAlgorithm::Rsa4096),
+            _ => None,
+        }
+    }
+}
+
+/// A public key as the card reports it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PublicKey {
+    /// RSA modulus and public exponent, big-endian without leading zeros.
+    Rsa {
+        /// Modulus n.
+        n: Vec<u8>,
+        /// Public exponent e.
+        e: Vec<u8>,
+    },
+    /// An uncompressed SEC1 point `04 || X || Y` (65 bytes).
+    P256 {
+        /// The point.
+        point: Vec<u8>,
+    },
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublicKey::Rsa { n, e } => write!(f, "Rsa({} bits, e={:02x?})", n.len() * 8, e),
+            PublicKey::P256 { point } => write!(f, "P256({:02x?}...)", point.get(..9)),
+        }
+    }
+}
+
+/// How an RSA cryptogram is unpadded after the private operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RsaDecryptPadding {
+    /// PKCS#1 v1.5 encryption padding (block type 2).
+    Pkcs1v15,
+    /// OAEP with this hash for both the label hash and MGF1, empty label.
+    Oaep(HashAlg),
+}
+
+/// What went wrong in a cryptographic operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The operation does not apply to this key's algorithm (ECDSA with an RSA key...).
+    WrongKeyType,
+    /// Input of the wrong length or out of range (an RSA input not below the modulus...).
+    InvalidInput,
+    /// Decryption failed (bad padding); deliberately says nothing more.
+    Decryption,
+    /// Stored key material is inconsistent or malformed.
+    InvalidKey,
+    /// Key generation failed.
+    KeyGeneration,
+    /// The backend does not implement this operation.
+    Unsupported,
+}
+
+impl fmt::Display for CryptoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CryptoError::WrongKeyType => "operation not valid for this key type",
+            CryptoError::InvalidInput => "invalid input for this key",
+            CryptoError::Decryption => "decryption error",
+            CryptoError::InvalidKey => "invalid key material",
+            CryptoError::KeyGeneration => "key generation failed",
+            CryptoError::Unsupported => "operation not supported by this backend",
+        })
+    }
+}
+
+impl std::error::Error for CryptoError {}
+
+impl From<CryptoError> for crate::Status {
+    fn from(e: CryptoError) -> crate::Status {
+        use crate::Status;
+        match e {
+            CryptoError::WrongKeyType => Status::ConditionsNotSatisfied,
+            CryptoError::InvalidInput | CryptoError::Decryption => Status::WrongData,
+            CryptoError::InvalidKey => Status::ReferenceDataNotUsable,
+            CryptoError::KeyGeneration => Status::MemoryFailure,
+            CryptoError::Unsupported => Status::FunctionNotSupported,
+        }
+    }
+}
+
+/// A cryptographic backend: generates key material and loads it into ready keys.
+pub trait CryptoBackend: Send + Sync + fmt::Debug {
+    /// Which backend this is.
+    fn kind(&self) -> BackendKind;
+
+    /// Generates a new key (RSA with e = 65537).
+    ///
+    /// # Errors
+    /// [`CryptoError::KeyGeneration`].
+    fn generate(&self, alg: KeyAlgorithm, rng: &mut dyn CardRng)
+    -> Result<KeyMaterial, CryptoError>;
+
+    /// Turns stored key material into a key ready for private operations.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKey`] if the material is inconsistent.
+    fn load(&self, material: &KeyMaterial) -> Result<Box<dyn PrivateKeyOps>, CryptoError>;
+}
+
+/// Private-key operations of a loaded key. Operations that do not apply to the key's
+/// algorithm return [`CryptoError::WrongKeyType`].
+pub trait PrivateKeyOps: Send + Sync {
+    /// The key's algorithm.
+    fn algorithm(&self) -> KeyAlgorithm;
+
+    /// The public half.
+    fn public(&self) -> &PublicKey;
+
+    /// RSA: the raw private operation `input^d mod n` (blinded). `input` is exactly the
+    /// modulus length and below the modulus; the result is left-padded to that length.
+    fn rsa_raw(&self, input: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError>;
+
+    /// RSA: a PKCS#1 v1.5 signature over an encoded DigestInfo (or any block that fits,
+    /// as the TLS 1.1 MD5+SHA-1 concatenation does).
+    fn rsa_sign_pkcs1v15(
+        &self,
+        digest_info: &[u8],
+        rng: &mut dyn CardRng,
+    ) -> Result<Vec<u8>, CryptoError>;
+
+    /// RSA: an RSASSA-PSS signature of a digest, salt length = digest length, MGF1 with the
+    /// same hash.
+    fn rsa_sign_pss(
+        &self,
+        hash: HashAlg,
+        digest: &[u8],
+        rng: &mut dyn CardRng,
+    ) -> Result<Vec<u8>, CryptoError>;
+
+    /// RSA: decrypts and unpads a cryptogram of exactly the modulus length.
+    fn rsa_decrypt(
+        &self,
+        padding: RsaDecryptPadding,
+        cryptogram: &[u8],
+        rng: &mut dyn CardRng,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError>;
+
+    /// ECC: an ECDSA signature of a digest (truncated or left-padded to the field size as
+    /// FIPS 186-4 says), DER-encoded `SEQUENCE { r, s }`.
+    fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError>;
+
+    /// ECC: the ECDH shared secret (the X coordinate) with a peer's uncompressed point.
+    fn ecdh(&self, peer_point: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError>;
+}
+
+/// The backends, a closed set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BackendKind {
+    /// RustCrypto: `rsa` 0.10 (constant-time, blinded) and `p256`. Pure Rust.
+    #[default]
+    RustCrypto,
+    /// aws-lc-rs (cargo feature `aws-lc`).
+    AwsLc,
+}
+
+impl BackendKind {
+    /// The backend, if compiled in.
+    pub fn backend(self) -> Option<&'static dyn CryptoBackend> {
+        match self {
+            BackendKind::RustCrypto => Some(&RustCrypto),
+            #[cfg(feature = "aws-lc")]
+            BackendKind::AwsLc => Some(&AwsLc),
+            #[cfg(not(feature = "aws-lc"))]
+            BackendKind::AwsLc => None,
+        }
+    }
+
+    /// Every backend compiled into this build.
+    pub fn available() -> Vec<BackendKind> {
+        [BackendKind::RustCrypto, BackendKind::AwsLc]
+            .into_iter()
+            .filter(|k| k.backend().is_some())
+            .collect()
+    }
+
+    /// The name used on the command line and in reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BackendKind::RustCrypto => "rustcrypto",
+            BackendKind::AwsLc => "aws-lc",
+        }
+    }
+}

@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
+)]
+
+pub mod apdu;
+pub mod applet;
+pub mod card;
+pub mod crypto;
+pub mod gids;
+pub mod image;
+pub mod pin;
+pub mod piv;
+pub mod profile;
+pub mod status;
+pub mod storage;
+pub mod tlv;
+
+pub use apdu::Command;
+pub use applet::{Applet, Context};
+pub use card::{Card, Error, seeded_rng};
+pub use image::ImageError;
+pub use pin::{Pin, PinPolicy, Secret};
+pub use profile::{CardOptions, Profile};
+pub use status::Status;
+pub use storage::{MemoryStorage, NoStorage, Storage};
