@@ -1,1 +1,1 @@
-//! In-process PC/SC front.
+//! x

@@ -112,6 +112,25 @@ impl Card {
         Ok(card)
     }
 
+    /// A card carrying the given applets (applets are an open set): the profile gives the
+    /// ATR and is recorded in the image. An image of a card with applets its profile does
+    /// not know cannot be loaded back with [`Card::load`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] if an applet cannot save its state, [`Error::Storage`] if the
+    /// first image cannot be written.
+    pub fn with_applets(
+        profile: Profile,
+        serial: u32,
+        applets: Vec<Box<dyn Applet>>,
+        rng: Box<dyn CardRng>,
+        storage: Box<dyn Storage>,
+    ) -> Result<Card, Error> {
+        let mut card = Card::assemble(profile, serial, applets, rng, storage, BackendKind::default())?;
+        card.save_all().map_err(|_| Error::Storage("first write failed".into()))?;
+        Ok(card)
+    }
+
     /// A card whose randomness comes from `seed` (see [`seeded_rng`]): **test use only**.
     ///
     /// # Errors

@@ -1,6 +1,20 @@
 //! The RustCrypto backend: `rsa` 0.10 (blinded, constant-time) and `p256`.
+//!
+//! Keys are built once from their material: the RSA key with its CRT values precomputed,
+//! the P-256 signing key with its public point. The private operations then only do
+//! arithmetic: no DER is parsed and the PKCS#1 v1.5 encoding is written straight into
+//! the block that goes through the blinded private operation.
 
-use super::{CryptoBackend, BackendKind, CardRng, CryptoError, KeyAlgorithm, KeyMaterial, PrivateKeyOps};
+use p256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+use rsa::{BoxedUint, Generate, Oaep, Pss};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{
+    BackendKind, CardRng, CryptoBackend, CryptoError, HashAlg, KeyAlgorithm, KeyMaterial,
+    PrivateKeyOps, PublicKey, RsaDecryptPadding,
+};
 
 /// The pure-Rust backend (the default).
 #[derive(Clone, Copy, Debug, Default)]
@@ -11,11 +25,348 @@ impl CryptoBackend for RustCrypto {
         BackendKind::RustCrypto
     }
 
-    fn generate(&self, _alg: KeyAlgorithm, _rng: &mut dyn CardRng) -> Result<KeyMaterial, CryptoError> {
-        Err(CryptoError::Unsupported)
+    fn generate(
+        &self,
+        alg: KeyAlgorithm,
+        rng: &mut dyn CardRng,
+    ) -> Result<KeyMaterial, CryptoError> {
+        if alg == KeyAlgorithm::P256 {
+            let secret = p256::SecretKey::generate_from_rng(rng);
+            let mut bytes = secret.to_bytes();
+            let d = bytes.to_vec();
+            bytes.zeroize();
+            return Ok(KeyMaterial::P256 { d });
+        }
+        let key = rsa::PrivateKey::new(rng, alg.bits()).map_err(|_| CryptoError::KeyGeneration)?;
+        let [p, q] = key.primes() else {
+            return Err(CryptoError::KeyGeneration);
+        };
+        Ok(KeyMaterial::Rsa {
+            n: trimmed(key.n()),
+            e: trimmed(key.e()),
+            d: trimmed(key.d()),
+            p: trimmed(p),
+            q: trimmed(q),
+        })
     }
 
-    fn load(&self, _material: &KeyMaterial) -> Result<Box<dyn PrivateKeyOps>, CryptoError> {
-        Err(CryptoError::Unsupported)
+    fn load(&self, material: &KeyMaterial) -> Result<Box<dyn PrivateKeyOps>, CryptoError> {
+        Ok(match material {
+            KeyMaterial::Rsa { .. } => Box::new(RsaKey::load(material)?),
+            KeyMaterial::P256 { d } => Box::new(EcKey::load(d)?),
+        })
+    }
+}
+
+/// The big-endian bytes of `x` without leading zeros (at least one byte).
+fn trimmed(x: &BoxedUint) -> Vec<u8> {
+    let mut bytes = x.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    let out = bytes.get(skip..).filter(|s| !s.is_empty()).unwrap_or(&[0]).to_vec();
+    bytes.zeroize();
+    out
+}
+
+/// A big-endian number as a `BoxedUint` of just enough whole limbs.
+fn uint(bytes: &[u8]) -> Result<BoxedUint, CryptoError> {
+    let bits = u32::try_from(bytes.len().max(1) * 8).map_err(|_| CryptoError::InvalidKey)?;
+    BoxedUint::from_be_slice(bytes, bits.next_multiple_of(64)).map_err(|_| CryptoError::InvalidKey)
+}
+
+/// An RSA key loaded into `rsa` 0.10, with its CRT values and public half ready.
+pub(super) struct RsaKey {
+    key: rsa::PrivateKey,
+    alg: KeyAlgorithm,
+    public: PublicKey,
+    /// Modulus length in bytes.
+    k: usize,
+}
+
+impl RsaKey {
+    /// Builds the key from RSA material, checking that its numbers belong together.
+    pub(super) fn load(material: &KeyMaterial) -> Result<Self, CryptoError> {
+        let KeyMaterial::Rsa { n, e, d, p, q } = material else {
+            return Err(CryptoError::WrongKeyType);
+        };
+        let alg = material.algorithm()?;
+        let primes = vec![uint(p)?, uint(q)?];
+        let key = rsa::PrivateKey::from_components(uint(n)?, uint(e)?, uint(d)?, primes)
+            .map_err(|_| CryptoError::InvalidKey)?;
+        if key.size() * 8 != alg.bits() {
+            return Err(CryptoError::InvalidKey);
+        }
+        let public = PublicKey::Rsa { n: trimmed(key.n()), e: trimmed(key.e()) };
+        let k = key.size();
+        Ok(RsaKey { key, alg, public, k })
+    }
+
+    /// `input^d mod n`, blinded and checked against the public operation.
+    fn raw(&self, input: &[u8], rng: &mut dyn CardRng) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if input.len() != self.k {
+            return Err(CryptoError::InvalidInput);
+        }
+        let c = BoxedUint::from_be_slice(input, self.key.n_bits_precision())
+            .map_err(|_| CryptoError::InvalidInput)?;
+        if &c >= self.key.n().as_ref() {
+            return Err(CryptoError::InvalidInput);
+        }
+        let m = Zeroizing::new(
+            rsa::hazmat::rsa_decrypt_and_check(&self.key, Some(rng), &c)
+                .map_err(|_| CryptoError::InvalidInput)?,
+        );
+        let bytes = Zeroizing::new(m.to_be_bytes());
+        let start = bytes.len().checked_sub(self.k).ok_or(CryptoError::InvalidInput)?;
+        let out = bytes.get(start..).ok_or(CryptoError::InvalidInput)?;
+        Ok(Zeroizing::new(out.to_vec()))
+    }
+}
+
+/// EMSA-PKCS1-v1_5 (RFC 8017 section 9.2 step 5): `00 01 FF..FF 00 || t` in `k` bytes.
+pub(super) fn pkcs1v15_sign_block(t: &[u8], k: usize) -> Result<Vec<u8>, CryptoError> {
+    let ps_len = k
+        .checked_sub(t.len() + 3)
+        .filter(|n| *n >= 8)
+        .ok_or(CryptoError::InvalidInput)?;
+    let mut em = Vec::with_capacity(k);
+    em.extend_from_slice(&[0x00, 0x01]);
+    em.resize(2 + ps_len, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(t);
+    Ok(em)
+}
+
+/// Removes PKCS#1 v1.5 encryption padding (RFC 8017 section 7.2.2 step 3) from a decrypted
+/// block. The padding is checked in constant time; only the final verdict branches.
+pub(super) fn pkcs1v15_unpad(em: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    if em.len() < 11 {
+        return Err(CryptoError::Decryption);
+    }
+    let first = em.first().copied().unwrap_or(0xff);
+    let second = em.get(1).copied().unwrap_or(0);
+    let mut good = first.ct_eq(&0) & second.ct_eq(&2);
+    let mut looking = Choice::from(1);
+    let mut separator = 0u32;
+    for (i, b) in (0u32..).zip(em.iter()).skip(2) {
+        let zero = b.ct_eq(&0);
+        separator.conditional_assign(&i, looking & zero);
+        looking &= !zero;
+    }
+    // Found a separator, after at least eight padding bytes (so at index 10 or later).
+    good &= !looking & separator.ct_gt(&9);
+    if !bool::from(good) {
+        return Err(CryptoError::Decryption);
+    }
+    let start = usize::try_from(separator).map_err(|_| CryptoError::Decryption)? + 1;
+    let message = em.get(start..).ok_or(CryptoError::Decryption)?;
+    Ok(Zeroizing::new(message.to_vec()))
+}
+
+impl PrivateKeyOps for RsaKey {
+    fn algorithm(&self) -> KeyAlgorithm {
+        self.alg
+    }
+
+    fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    fn rsa_raw(&self, input: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        self.raw(input, rng).map(|out| out.to_vec())
+    }
+
+    fn rsa_sign_pkcs1v15(
+        &self,
+        digest_info: &[u8],
+        rng: &mut dyn CardRng,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let em = pkcs1v15_sign_block(digest_info, self.k)?;
+        self.raw(&em, rng).map(|out| out.to_vec())
+    }
+
+    fn rsa_sign_pss(
+        &self,
+        hash: HashAlg,
+        digest: &[u8],
+        rng: &mut dyn CardRng,
+    ) -> Result<Vec<u8>, CryptoError> {
+        if digest.len() != hash.len() {
+            return Err(CryptoError::InvalidInput);
+        }
+        let signed = match hash {
+            HashAlg::Sha1 => self.key.sign_with_rng(rng, Pss::<sha1::Sha1>::new(), digest),
+            HashAlg::Sha256 => self.key.sign_with_rng(rng, Pss::<sha2::Sha256>::new(), digest),
+            HashAlg::Sha384 => self.key.sign_with_rng(rng, Pss::<sha2::Sha384>::new(), digest),
+            HashAlg::Sha512 => self.key.sign_with_rng(rng, Pss::<sha2::Sha512>::new(), digest),
+        };
+        signed.map_err(|_| CryptoError::InvalidInput)
+    }
+
+    fn rsa_decrypt(
+        &self,
+        padding: RsaDecryptPadding,
+        cryptogram: &[u8],
+        rng: &mut dyn CardRng,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        if cryptogram.len() != self.k {
+            return Err(CryptoError::InvalidInput);
+        }
+        let hash = match padding {
+            RsaDecryptPadding::Pkcs1v15 => return pkcs1v15_unpad(&self.raw(cryptogram, rng)?),
+            RsaDecryptPadding::Oaep(hash) => hash,
+        };
+        let key = &self.key;
+        let plain = match hash {
+            HashAlg::Sha1 => key.decrypt_blinded(rng, Oaep::<sha1::Sha1>::new(), cryptogram),
+            HashAlg::Sha256 => key.decrypt_blinded(rng, Oaep::<sha2::Sha256>::new(), cryptogram),
+            HashAlg::Sha384 => key.decrypt_blinded(rng, Oaep::<sha2::Sha384>::new(), cryptogram),
+            HashAlg::Sha512 => key.decrypt_blinded(rng, Oaep::<sha2::Sha512>::new(), cryptogram),
+        };
+        plain.map(Zeroizing::new).map_err(|_| CryptoError::Decryption)
+    }
+
+    fn ecdsa_sign(&self, _digest: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::WrongKeyType)
+    }
+
+    fn ecdh(&self, _peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        Err(CryptoError::WrongKeyType)
+    }
+}
+
+/// A P-256 key: the ECDSA signing key (which holds the scalar) and its public point.
+pub(super) struct EcKey {
+    key: p256::ecdsa::SigningKey,
+    public: PublicKey,
+}
+
+impl EcKey {
+    /// Builds the key from a 32-byte big-endian scalar in `1..n`.
+    pub(super) fn load(d: &[u8]) -> Result<Self, CryptoError> {
+        if d.len() != 32 {
+            return Err(CryptoError::InvalidKey);
+        }
+        let key = p256::ecdsa::SigningKey::from_slice(d).map_err(|_| CryptoError::InvalidKey)?;
+        let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+        Ok(EcKey { key, public: PublicKey::P256 { point } })
+    }
+}
+
+/// The ECDSA input for P-256 (FIPS 186-4 section 6.4): the leftmost 256 bits of the
+/// digest, or a shorter digest as the same integer (left-padded with zeros).
+pub(super) fn p256_prehash(digest: &[u8]) -> Result<[u8; 32], CryptoError> {
+    if digest.is_empty() {
+        return Err(CryptoError::InvalidInput);
+    }
+    let mut z = [0u8; 32];
+    let used = digest.get(..32).unwrap_or(digest);
+    let (_, tail) = z.split_at_mut_checked(32 - used.len()).ok_or(CryptoError::InvalidInput)?;
+    tail.copy_from_slice(used);
+    Ok(z)
+}
+
+/// Checks that `point` is an uncompressed SEC1 point (65 bytes starting with 04).
+pub(super) fn check_uncompressed(point: &[u8]) -> Result<(), CryptoError> {
+    match point.first() {
+        Some(0x04) if point.len() == 65 => Ok(()),
+        _ => Err(CryptoError::InvalidInput),
+    }
+}
+
+impl PrivateKeyOps for EcKey {
+    fn algorithm(&self) -> KeyAlgorithm {
+        KeyAlgorithm::P256
+    }
+
+    fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    fn rsa_raw(&self, _input: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::WrongKeyType)
+    }
+
+    fn rsa_sign_pkcs1v15(&self, _: &[u8], _: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::WrongKeyType)
+    }
+
+    fn rsa_sign_pss(
+        &self,
+        _hash: HashAlg,
+        _digest: &[u8],
+        _rng: &mut dyn CardRng,
+    ) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::WrongKeyType)
+    }
+
+    fn rsa_decrypt(
+        &self,
+        _padding: RsaDecryptPadding,
+        _cryptogram: &[u8],
+        _rng: &mut dyn CardRng,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        Err(CryptoError::WrongKeyType)
+    }
+
+    fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        let z = p256_prehash(digest)?;
+        let sig: p256::ecdsa::DerSignature =
+            self.key.sign_prehash_with_rng(rng, &z).map_err(|_| CryptoError::InvalidInput)?;
+        Ok(sig.as_bytes().to_vec())
+    }
+
+    fn ecdh(&self, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        check_uncompressed(peer_point)?;
+        let peer =
+            p256::PublicKey::from_sec1_bytes(peer_point).map_err(|_| CryptoError::InvalidInput)?;
+        let shared = p256::ecdh::diffie_hellman(self.key.as_nonzero_scalar(), peer.as_affine());
+        Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpad_accepts_good_and_rejects_bad_blocks() {
+        let mut em = vec![0x00, 0x02];
+        em.extend_from_slice(&[0x55; 8]);
+        em.push(0x00);
+        em.extend_from_slice(b"secret");
+        assert_eq!(pkcs1v15_unpad(&em).unwrap().as_slice(), b"secret");
+
+        let mut wrong_type = em.clone();
+        wrong_type[1] = 0x01;
+        assert_eq!(pkcs1v15_unpad(&wrong_type), Err(CryptoError::Decryption));
+        let mut leading = em.clone();
+        leading[0] = 0x01;
+        assert_eq!(pkcs1v15_unpad(&leading), Err(CryptoError::Decryption));
+        let mut short_ps = em.clone();
+        short_ps[9] = 0x00;
+        assert_eq!(pkcs1v15_unpad(&short_ps), Err(CryptoError::Decryption));
+        let no_separator = [0x00, 0x02, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 1];
+        assert_eq!(pkcs1v15_unpad(&no_separator), Err(CryptoError::Decryption));
+        // An empty message is valid.
+        let mut empty = vec![0x00, 0x02];
+        empty.extend_from_slice(&[0x55; 9]);
+        empty.push(0x00);
+        assert_eq!(pkcs1v15_unpad(&empty).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn sign_block_layout() {
+        let em = pkcs1v15_sign_block(&[0xaa, 0xbb], 16).unwrap();
+        assert_eq!(em, [0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0xaa, 0xbb]);
+        assert_eq!(pkcs1v15_sign_block(&[0; 6], 16), Err(CryptoError::InvalidInput));
+    }
+
+    #[test]
+    fn prehash_truncates_and_pads() {
+        let long: Vec<u8> = (0..48).collect();
+        assert_eq!(p256_prehash(&long).unwrap().as_slice(), &long[..32]);
+        let z = p256_prehash(&[1, 2, 3]).unwrap();
+        assert_eq!(&z[29..], &[1, 2, 3]);
+        assert!(z[..29].iter().all(|b| *b == 0));
+        assert_eq!(p256_prehash(&[]), Err(CryptoError::InvalidInput));
     }
 }

@@ -1,0 +1,227 @@
+//! The registry of virtual readers: readers added and removed, cards inserted and removed
+//! at run time.
+//!
+//! `pcsc::Context::establish(Scope)` takes no argument naming a reader set, so the readers
+//! that [`Context::establish`](crate::Context::establish) sees live in one process-wide
+//! registry, [`Registry::global`]. Tests and programs that want isolation create their own
+//! with [`Registry::new`] and open contexts on it with [`Registry::establish`].
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::{Context, Error, Scope, ShareMode};
+
+/// A set of virtual readers shared by every context opened on it. Cloning gives another
+/// handle to the same readers.
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("readers", &self.readers()).finish()
+    }
+}
+
+/// State shared by a registry, its contexts and their cards.
+pub(crate) struct Shared {
+    pub(crate) hub: Mutex<Hub>,
+    /// Notified on every change: card or reader added or removed, connection, transaction
+    /// end, cancel.
+    pub(crate) changed: Condvar,
+}
+
+/// The registry's bookkeeping, behind one mutex. A card itself sits behind its own mutex
+/// (in [`Slot`]) so that a long card operation does not block the other readers.
+#[derive(Default)]
+pub(crate) struct Hub {
+    pub(crate) readers: Vec<Reader>,
+    pub(crate) handles: HashMap<u64, Handle>,
+    /// Per context: how many times it was cancelled.
+    pub(crate) cancels: HashMap<u64, u64>,
+    next_id: u64,
+}
+
+/// One virtual reader.
+pub(crate) struct Reader {
+    pub(crate) name: CString,
+    pub(crate) slot: Option<Arc<Mutex<Slot>>>,
+    /// Insertions and removals so far (the high 16 bits of `SCARD_READERSTATE` events).
+    pub(crate) events: u32,
+    /// The handle holding the transaction.
+    pub(crate) transaction: Option<u64>,
+}
+
+/// A card in a reader. `card` becomes `None` when the card is removed, which every handle
+/// still holding the slot sees.
+pub(crate) struct Slot {
+    pub(crate) card: Option<softcard::Card>,
+    /// Bumped at every reset or power-off; a handle with an older epoch gets
+    /// `SCARD_W_RESET_CARD` until it reconnects.
+    pub(crate) epoch: u64,
+}
+
+/// One connection (`SCARDHANDLE`).
+pub(crate) struct Handle {
+    pub(crate) context: u64,
+    pub(crate) reader: CString,
+    pub(crate) share: ShareMode,
+    pub(crate) slot: Option<Arc<Mutex<Slot>>>,
+    pub(crate) epoch: u64,
+}
+
+/// Locks a mutex; a panic elsewhere while it was held does not make the state unusable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Hub {
+    pub(crate) fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub(crate) fn reader(&self, name: &CStr) -> Option<&Reader> {
+        self.readers.iter().find(|r| r.name.as_c_str() == name)
+    }
+
+    pub(crate) fn reader_mut(&mut self, name: &CStr) -> Option<&mut Reader> {
+        self.readers.iter_mut().find(|r| r.name.as_c_str() == name)
+    }
+
+    /// Handles connected to a reader.
+    pub(crate) fn handles_on<'a>(&'a self, name: &'a CStr) -> impl Iterator<Item = (u64, &'a Handle)> + 'a {
+        self.handles.iter().filter(move |(_, h)| h.reader.as_c_str() == name).map(|(id, h)| (*id, h))
+    }
+}
+
+fn reader_name(name: &str) -> Result<CString, Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidParameter);
+    }
+    CString::new(name).map_err(|_| Error::InvalidParameter)
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    /// A new, empty registry, independent of [`Registry::global`].
+    pub fn new() -> Self {
+        Registry { shared: Arc::new(Shared { hub: Mutex::new(Hub::default()), changed: Condvar::new() }) }
+    }
+
+    /// The process-wide registry that [`Context::establish`] uses.
+    pub fn global() -> &'static Registry {
+        static GLOBAL: OnceLock<Registry> = OnceLock::new();
+        GLOBAL.get_or_init(Registry::new)
+    }
+
+    /// Opens a context on this registry (`SCardEstablishContext`).
+    ///
+    /// # Errors
+    /// None today; the signature mirrors [`Context::establish`].
+    pub fn establish(&self, scope: Scope) -> Result<Context, Error> {
+        Ok(Context::open(Arc::clone(&self.shared), scope))
+    }
+
+    /// Adds an empty reader.
+    ///
+    /// # Errors
+    /// [`Error::DuplicateReader`] if the name is taken, [`Error::InvalidParameter`] for an
+    /// empty name or one with a NUL byte.
+    pub fn add_reader(&self, name: &str) -> Result<(), Error> {
+        let name = reader_name(name)?;
+        let mut hub = lock(&self.shared.hub);
+        if hub.reader(&name).is_some() {
+            return Err(Error::DuplicateReader);
+        }
+        hub.readers.push(Reader { name, slot: None, events: 0, transaction: None });
+        drop(hub);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    /// Removes a reader, and the card in it (returned). Open handles get
+    /// [`Error::RemovedCard`] (with a card) or [`Error::ReaderUnavailable`].
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`].
+    pub fn remove_reader(&self, name: &str) -> Result<Option<softcard::Card>, Error> {
+        let name = reader_name(name)?;
+        let mut hub = lock(&self.shared.hub);
+        let pos = hub.readers.iter().position(|r| r.name == name).ok_or(Error::UnknownReader)?;
+        let reader = hub.readers.remove(pos);
+        drop(hub);
+        let card = reader.slot.and_then(|s| lock(&s).card.take());
+        self.shared.changed.notify_all();
+        Ok(card)
+    }
+
+    /// Inserts a card, adding the reader if it does not exist. A card already in the reader
+    /// is removed first (open handles see the removal) and returned.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an empty reader name or one with a NUL byte.
+    pub fn insert_card(&self, reader: &str, card: softcard::Card) -> Result<Option<softcard::Card>, Error> {
+        let name = reader_name(reader)?;
+        let mut hub = lock(&self.shared.hub);
+        if hub.reader(&name).is_none() {
+            hub.readers.push(Reader { name: name.clone(), slot: None, events: 0, transaction: None });
+        }
+        let r = hub.reader_mut(&name).ok_or(Error::InternalError)?;
+        let old = r.slot.take().and_then(|s| lock(&s).card.take());
+        if old.is_some() {
+            r.events = r.events.wrapping_add(1);
+        }
+        r.transaction = None;
+        r.slot = Some(Arc::new(Mutex::new(Slot { card: Some(card), epoch: 0 })));
+        r.events = r.events.wrapping_add(1);
+        drop(hub);
+        self.shared.changed.notify_all();
+        Ok(old)
+    }
+
+    /// Removes the card from a reader and returns it; the reader stays, empty. Open handles
+    /// get [`Error::RemovedCard`].
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`], or [`Error::NoSmartcard`] if the reader is empty.
+    pub fn remove_card(&self, reader: &str) -> Result<softcard::Card, Error> {
+        let name = reader_name(reader)?;
+        let mut hub = lock(&self.shared.hub);
+        let r = hub.reader_mut(&name).ok_or(Error::UnknownReader)?;
+        let slot = r.slot.take().ok_or(Error::NoSmartcard)?;
+        r.events = r.events.wrapping_add(1);
+        r.transaction = None;
+        drop(hub);
+        let card = lock(&slot).card.take().ok_or(Error::NoSmartcard)?;
+        self.shared.changed.notify_all();
+        Ok(card)
+    }
+
+    /// Runs `f` on the card in a reader (to inspect it, or to change it behind the
+    /// connections' backs as a test would).
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`], or [`Error::NoSmartcard`] if the reader is empty.
+    pub fn with_card<R>(&self, reader: &str, f: impl FnOnce(&mut softcard::Card) -> R) -> Result<R, Error> {
+        let name = reader_name(reader)?;
+        let hub = lock(&self.shared.hub);
+        let slot = hub.reader(&name).ok_or(Error::UnknownReader)?.slot.clone().ok_or(Error::NoSmartcard)?;
+        drop(hub);
+        let mut guard = lock(&slot);
+        let card = guard.card.as_mut().ok_or(Error::NoSmartcard)?;
+        Ok(f(card))
+    }
+
+    /// The reader names, in the order they were added.
+    pub fn readers(&self) -> Vec<String> {
+        lock(&self.shared.hub).readers.iter().map(|r| r.name.to_string_lossy().into_owned()).collect()
+    }
+}

@@ -1,0 +1,40 @@
+//! Helpers shared by the crypto tests: public-key checks done with `rsa` and `p256` directly.
+
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use rsa::BoxedUint;
+use softcard::crypto::{HashAlg, PublicKey};
+
+/// The `rsa` public key of a card public key.
+pub fn rsa_public(public: &PublicKey) -> rsa::PublicKey {
+    let PublicKey::Rsa { n, e } = public else { panic!("not an RSA key: {public:?}") };
+    let bits = (n.len() * 8).next_multiple_of(64) as u32;
+    let n = BoxedUint::from_be_slice(n, bits).unwrap();
+    let e = BoxedUint::from_be_slice(e, 64).unwrap();
+    rsa::PublicKey::new(n, e).unwrap()
+}
+
+/// Checks a PKCS#1 v1.5 signature over `hash(message)`.
+pub fn verify_pkcs1(public: &PublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) -> bool {
+    let info = hash.digest_info(digest);
+    rsa_public(public).verify(rsa::Pkcs1v15Sign::new_unprefixed(), &info, sig).is_ok()
+}
+
+/// Checks an RSASSA-PSS signature (salt length = digest length).
+pub fn verify_pss(public: &PublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) -> bool {
+    let key = rsa_public(public);
+    match hash {
+        HashAlg::Sha1 => key.verify(rsa::Pss::<sha1::Sha1>::new(), digest, sig),
+        HashAlg::Sha256 => key.verify(rsa::Pss::<sha2::Sha256>::new(), digest, sig),
+        HashAlg::Sha384 => key.verify(rsa::Pss::<sha2::Sha384>::new(), digest, sig),
+        HashAlg::Sha512 => key.verify(rsa::Pss::<sha2::Sha512>::new(), digest, sig),
+    }
+    .is_ok()
+}
+
+/// Checks a DER ECDSA P-256 signature over a 32-byte digest.
+pub fn verify_ecdsa(public: &PublicKey, digest: &[u8], der: &[u8]) -> bool {
+    let PublicKey::P256 { point } = public else { panic!("not a P-256 key: {public:?}") };
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
+    let Ok(sig) = p256::ecdsa::DerSignature::from_bytes(der) else { return false };
+    PrehashVerifier::<p256::ecdsa::DerSignature>::verify_prehash(&key, digest, &sig).is_ok()
+}
