@@ -1,1 +1,48 @@
-//! x
+//! softcard's fronts to the PC/SC world.
+//!
+//! - An in-process API shaped like the [`pcsc`](https://docs.rs/pcsc) crate 2.x:
+//!   [`Context`], [`Card`], [`Transaction`], [`ReaderState`], [`Scope`], [`ShareMode`],
+//!   [`Protocols`], [`Disposition`], [`State`], [`Status`] and [`Error`] (the `SCARD_*`
+//!   codes), with the same names and signatures, so code written for `pcsc` runs on
+//!   virtual cards after `use softcard_pcsc as pcsc;`. The readers live in a
+//!   [`Registry`]; cards are inserted and removed at run time.
+//! - [`FileStorage`]: card images on disk, replaced atomically.
+//! - [`vpcd`]: the card side of vsmartcard's vpcd protocol, which puts a card in the
+//!   real pcscd daemon.
+//!
+//! ```
+//! use softcard_pcsc::{Context, Protocols, Registry, Scope, ShareMode, MAX_BUFFER_SIZE};
+//! use softcard::{Card, CardOptions, NoStorage, Profile};
+//!
+//! let card = Card::create_seeded(&CardOptions::new(Profile::Piv), 1, Box::new(NoStorage)).unwrap();
+//! Registry::global().insert_card("Doc Reader", card).unwrap();
+//!
+//! let ctx = Context::establish(Scope::User).unwrap();
+//! let card = ctx.connect(c"Doc Reader", ShareMode::Shared, Protocols::ANY).unwrap();
+//! let mut buf = [0; MAX_BUFFER_SIZE];
+//! let select_piv = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+//! let response = card.transmit(&select_piv, &mut buf).unwrap();
+//! assert_eq!(&response[response.len() - 2..], [0x90, 0x00]);
+//! ```
+#![forbid(unsafe_code)]
+
+mod card;
+mod context;
+mod error;
+mod ops;
+mod registry;
+mod status_change;
+mod storage;
+mod types;
+pub mod vpcd;
+
+pub use card::{Card, CardStatus, CardStatusOwned, Transaction};
+pub use context::{Context, ReaderNames};
+pub use error::Error;
+pub use registry::Registry;
+pub use status_change::ReaderState;
+pub use storage::{FileStorage, os_rng};
+pub use types::{
+    Attribute, Disposition, Dword, MAX_ATR_SIZE, MAX_BUFFER_SIZE, MAX_BUFFER_SIZE_EXTENDED, PNP_NOTIFICATION,
+    Protocol, Protocols, Scope, ShareMode, State, Status, ctl_code,
+};

@@ -62,7 +62,11 @@ impl CryptoBackend for RustCrypto {
 fn trimmed(x: &BoxedUint) -> Vec<u8> {
     let mut bytes = x.to_be_bytes();
     let skip = bytes.iter().take_while(|b| **b == 0).count();
-    let out = bytes.get(skip..).filter(|s| !s.is_empty()).unwrap_or(&[0]).to_vec();
+    let out = bytes
+        .get(skip..)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&[0])
+        .to_vec();
     bytes.zeroize();
     out
 }
@@ -95,9 +99,17 @@ impl RsaKey {
         if key.size() * 8 != alg.bits() {
             return Err(CryptoError::InvalidKey);
         }
-        let public = PublicKey::Rsa { n: trimmed(key.n()), e: trimmed(key.e()) };
+        let public = PublicKey::Rsa {
+            n: trimmed(key.n()),
+            e: trimmed(key.e()),
+        };
         let k = key.size();
-        Ok(RsaKey { key, alg, public, k })
+        Ok(RsaKey {
+            key,
+            alg,
+            public,
+            k,
+        })
     }
 
     /// `input^d mod n`, blinded and checked against the public operation.
@@ -107,7 +119,7 @@ impl RsaKey {
         }
         let c = BoxedUint::from_be_slice(input, self.key.n_bits_precision())
             .map_err(|_| CryptoError::InvalidInput)?;
-        if &c >= self.key.n().as_ref() {
+        if c >= *self.key.n().as_ref() {
             return Err(CryptoError::InvalidInput);
         }
         let m = Zeroizing::new(
@@ -115,7 +127,10 @@ impl RsaKey {
                 .map_err(|_| CryptoError::InvalidInput)?,
         );
         let bytes = Zeroizing::new(m.to_be_bytes());
-        let start = bytes.len().checked_sub(self.k).ok_or(CryptoError::InvalidInput)?;
+        let start = bytes
+            .len()
+            .checked_sub(self.k)
+            .ok_or(CryptoError::InvalidInput)?;
         let out = bytes.get(start..).ok_or(CryptoError::InvalidInput)?;
         Ok(Zeroizing::new(out.to_vec()))
     }
@@ -193,10 +208,18 @@ impl PrivateKeyOps for RsaKey {
             return Err(CryptoError::InvalidInput);
         }
         let signed = match hash {
-            HashAlg::Sha1 => self.key.sign_with_rng(rng, Pss::<sha1::Sha1>::new(), digest),
-            HashAlg::Sha256 => self.key.sign_with_rng(rng, Pss::<sha2::Sha256>::new(), digest),
-            HashAlg::Sha384 => self.key.sign_with_rng(rng, Pss::<sha2::Sha384>::new(), digest),
-            HashAlg::Sha512 => self.key.sign_with_rng(rng, Pss::<sha2::Sha512>::new(), digest),
+            HashAlg::Sha1 => self
+                .key
+                .sign_with_rng(rng, Pss::<sha1::Sha1>::new(), digest),
+            HashAlg::Sha256 => self
+                .key
+                .sign_with_rng(rng, Pss::<sha2::Sha256>::new(), digest),
+            HashAlg::Sha384 => self
+                .key
+                .sign_with_rng(rng, Pss::<sha2::Sha384>::new(), digest),
+            HashAlg::Sha512 => self
+                .key
+                .sign_with_rng(rng, Pss::<sha2::Sha512>::new(), digest),
         };
         signed.map_err(|_| CryptoError::InvalidInput)
     }
@@ -221,7 +244,9 @@ impl PrivateKeyOps for RsaKey {
             HashAlg::Sha384 => key.decrypt_blinded(rng, Oaep::<sha2::Sha384>::new(), cryptogram),
             HashAlg::Sha512 => key.decrypt_blinded(rng, Oaep::<sha2::Sha512>::new(), cryptogram),
         };
-        plain.map(Zeroizing::new).map_err(|_| CryptoError::Decryption)
+        plain
+            .map(Zeroizing::new)
+            .map_err(|_| CryptoError::Decryption)
     }
 
     fn ecdsa_sign(&self, _digest: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
@@ -247,7 +272,10 @@ impl EcKey {
         }
         let key = p256::ecdsa::SigningKey::from_slice(d).map_err(|_| CryptoError::InvalidKey)?;
         let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
-        Ok(EcKey { key, public: PublicKey::P256 { point } })
+        Ok(EcKey {
+            key,
+            public: PublicKey::P256 { point },
+        })
     }
 }
 
@@ -259,7 +287,9 @@ pub(super) fn p256_prehash(digest: &[u8]) -> Result<[u8; 32], CryptoError> {
     }
     let mut z = [0u8; 32];
     let used = digest.get(..32).unwrap_or(digest);
-    let (_, tail) = z.split_at_mut_checked(32 - used.len()).ok_or(CryptoError::InvalidInput)?;
+    let (_, tail) = z
+        .split_at_mut_checked(32 - used.len())
+        .ok_or(CryptoError::InvalidInput)?;
     tail.copy_from_slice(used);
     Ok(z)
 }
@@ -309,8 +339,10 @@ impl PrivateKeyOps for EcKey {
 
     fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
         let z = p256_prehash(digest)?;
-        let sig: p256::ecdsa::DerSignature =
-            self.key.sign_prehash_with_rng(rng, &z).map_err(|_| CryptoError::InvalidInput)?;
+        let sig: p256::ecdsa::DerSignature = self
+            .key
+            .sign_prehash_with_rng(rng, &z)
+            .map_err(|_| CryptoError::InvalidInput)?;
         Ok(sig.as_bytes().to_vec())
     }
 
@@ -344,7 +376,9 @@ mod tests {
         let mut short_ps = em.clone();
         short_ps[9] = 0x00;
         assert_eq!(pkcs1v15_unpad(&short_ps), Err(CryptoError::Decryption));
-        let no_separator = [0x00, 0x02, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 1];
+        let no_separator = [
+            0x00, 0x02, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 1,
+        ];
         assert_eq!(pkcs1v15_unpad(&no_separator), Err(CryptoError::Decryption));
         // An empty message is valid.
         let mut empty = vec![0x00, 0x02];
@@ -356,8 +390,17 @@ mod tests {
     #[test]
     fn sign_block_layout() {
         let em = pkcs1v15_sign_block(&[0xaa, 0xbb], 16).unwrap();
-        assert_eq!(em, [0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0xaa, 0xbb]);
-        assert_eq!(pkcs1v15_sign_block(&[0; 6], 16), Err(CryptoError::InvalidInput));
+        assert_eq!(
+            em,
+            [
+                0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0xaa,
+                0xbb
+            ]
+        );
+        assert_eq!(
+            pkcs1v15_sign_block(&[0; 6], 16),
+            Err(CryptoError::InvalidInput)
+        );
     }
 
     #[test]

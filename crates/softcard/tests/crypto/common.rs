@@ -6,7 +6,9 @@ use softcard::crypto::{HashAlg, PublicKey};
 
 /// The `rsa` public key of a card public key.
 pub fn rsa_public(public: &PublicKey) -> rsa::PublicKey {
-    let PublicKey::Rsa { n, e } = public else { panic!("not an RSA key: {public:?}") };
+    let PublicKey::Rsa { n, e } = public else {
+        panic!("not an RSA key: {public:?}")
+    };
     let bits = (n.len() * 8).next_multiple_of(64) as u32;
     let n = BoxedUint::from_be_slice(n, bits).unwrap();
     let e = BoxedUint::from_be_slice(e, 64).unwrap();
@@ -16,7 +18,9 @@ pub fn rsa_public(public: &PublicKey) -> rsa::PublicKey {
 /// Checks a PKCS#1 v1.5 signature over `hash(message)`.
 pub fn verify_pkcs1(public: &PublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) -> bool {
     let info = hash.digest_info(digest);
-    rsa_public(public).verify(rsa::Pkcs1v15Sign::new_unprefixed(), &info, sig).is_ok()
+    rsa_public(public)
+        .verify(rsa::Pkcs1v15Sign::new_unprefixed(), &info, sig)
+        .is_ok()
 }
 
 /// Checks an RSASSA-PSS signature (salt length = digest length).
@@ -33,8 +37,12 @@ pub fn verify_pss(public: &PublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) 
 
 /// Checks a DER ECDSA P-256 signature over a 32-byte digest.
 pub fn verify_ecdsa(public: &PublicKey, digest: &[u8], der: &[u8]) -> bool {
-    let PublicKey::P256 { point } = public else { panic!("not a P-256 key: {public:?}") };
+    let PublicKey::P256 { point } = public else {
+        panic!("not a P-256 key: {public:?}")
+    };
     let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
-    let Ok(sig) = p256::ecdsa::DerSignature::from_bytes(der) else { return false };
+    let Ok(sig) = p256::ecdsa::DerSignature::from_bytes(der) else {
+        return false;
+    };
     PrehashVerifier::<p256::ecdsa::DerSignature>::verify_prehash(&key, digest, &sig).is_ok()
 }

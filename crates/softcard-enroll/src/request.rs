@@ -1,0 +1,158 @@
+//! What a request asks for, and the request that comes out.
+
+use softcard::crypto::HashAlg;
+
+use crate::signer::RequestSigner;
+use crate::{EnrollError, Oid, cmc, pem, pkcs10};
+
+/// The CryptoAPI key specification of a key container (`AT_KEYEXCHANGE`, `AT_SIGNATURE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeySpec {
+    /// `AT_KEYEXCHANGE` (1): the key signs and decrypts (RSA key usage
+    /// digitalSignature + keyEncipherment). The only choice the seed's template offers.
+    Exchange,
+    /// `AT_SIGNATURE` (2): the key only signs (key usage digitalSignature).
+    Signature,
+}
+
+impl KeySpec {
+    /// The number CryptoAPI and the CSP information attribute use.
+    pub const fn value(self) -> u32 {
+        match self {
+            KeySpec::Exchange => 1,
+            KeySpec::Signature => 2,
+        }
+    }
+}
+
+/// A version 2 (or later) certificate template named by its OID ([MS-WCCE] 2.2.2.7.7.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateOid {
+    /// The template's `msPKI-Cert-Template-OID`.
+    pub oid: Oid,
+    /// The template's major version (`revision`).
+    pub major_version: u32,
+    /// The template's minor version (`msPKI-Template-Minor-Revision`).
+    pub minor_version: u32,
+}
+
+/// The contents of a request: subject, names, key use, template, hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// The subject as a name string (see the crate documentation), e.g.
+    /// `"CN=Jane Doe,O=Example,C=US"`. Empty for an empty subject.
+    pub subject: String,
+    /// A user principal name for the subjectAltName (smart card logon), e.g.
+    /// `jane@example.com`.
+    pub upn: Option<String>,
+    /// An e-mail address for the subjectAltName (`rfc822Name`).
+    pub email: Option<String>,
+    /// How the key may be used.
+    pub key_spec: KeySpec,
+    /// The certificate template by name (`SmartcardUser`): sent as the V1 template
+    /// extension (1.3.6.1.4.1.311.20.2) and as the `CertificateTemplate` name-value pair.
+    pub template: Option<String>,
+    /// The certificate template by OID: sent as the V2 template extension
+    /// (1.3.6.1.4.1.311.21.7).
+    pub template_oid: Option<TemplateOid>,
+    /// The extended key usages to request; none leaves the extension out.
+    pub extended_key_usages: Vec<Oid>,
+    /// The cryptographic provider named in the CSP information attribute.
+    pub csp: Option<String>,
+    /// The hash of every signature in the request.
+    pub hash: HashAlg,
+    /// The friendly name given to the certificate when it is installed; it is kept with
+    /// the request and never sent to the CA.
+    pub friendly_name: Option<String>,
+}
+
+impl RequestOptions {
+    /// The seed's enrollment: template Smartcard User (`SmartcardUser`), Exchange key,
+    /// Microsoft Base Smart Card Crypto Provider, SHA-1, friendly name
+    /// "Smartcard Certificate", and the template's extended key usages (client
+    /// authentication, secure e-mail, smart card logon).
+    pub fn smartcard_user(subject: impl Into<String>) -> Self {
+        RequestOptions {
+            subject: subject.into(),
+            upn: None,
+            email: None,
+            key_spec: KeySpec::Exchange,
+            template: Some("SmartcardUser".to_owned()),
+            template_oid: None,
+            extended_key_usages: vec![Oid::CLIENT_AUTH, Oid::EMAIL_PROTECTION, Oid::SMART_CARD_LOGON],
+            csp: Some(BASE_SMART_CARD_CSP.to_owned()),
+            hash: HashAlg::Sha1,
+            friendly_name: Some("Smartcard Certificate".to_owned()),
+        }
+    }
+
+    /// The value of the `CertificateTemplate` name-value pair: the name, else the OID.
+    pub(crate) fn template_pair_value(&self) -> Option<String> {
+        self.template
+            .clone()
+            .or_else(|| self.template_oid.as_ref().map(|t| t.oid.to_string()))
+    }
+}
+
+/// The name of the Windows smart card CSP the seed selects.
+pub const BASE_SMART_CARD_CSP: &str = "Microsoft Base Smart Card Crypto Provider";
+
+/// The request formats of the seed's web enrollment page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestFormat {
+    /// A bare PKCS#10 certification request (RFC 2986).
+    Pkcs10,
+    /// A CMC full PKI request (RFC 5272) wrapping the PKCS#10 in a CMS SignedData.
+    Cmc,
+}
+
+impl RequestFormat {
+    /// The PEM label this crate writes: `CERTIFICATE REQUEST` (OpenSSL's `req`, `certreq`)
+    /// or `CMS` (OpenSSL's `cms`; `certreq` reads any base64 label).
+    pub const fn pem_label(self) -> &'static str {
+        match self {
+            RequestFormat::Pkcs10 => "CERTIFICATE REQUEST",
+            RequestFormat::Cmc => "CMS",
+        }
+    }
+}
+
+/// A signed request, ready to submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Its format.
+    pub format: RequestFormat,
+    /// Its DER encoding.
+    pub der: Vec<u8>,
+    /// The friendly name to give the issued certificate.
+    pub friendly_name: Option<String>,
+}
+
+impl Request {
+    /// Builds and signs a request in `format`.
+    ///
+    /// # Errors
+    /// [`EnrollError::InvalidName`] for a bad subject, [`EnrollError::Signer`] if the key
+    /// does not sign.
+    pub fn build(
+        format: RequestFormat,
+        options: &RequestOptions,
+        signer: &mut dyn RequestSigner,
+    ) -> Result<Self, EnrollError> {
+        let csr = pkcs10::build(options, signer)?;
+        let der = match format {
+            RequestFormat::Pkcs10 => csr,
+            RequestFormat::Cmc => cmc::build(&csr, options, signer)?,
+        };
+        Ok(Request {
+            format,
+            der,
+            friendly_name: options.friendly_name.clone(),
+        })
+    }
+
+    /// The request in PEM, under [`RequestFormat::pem_label`].
+    pub fn to_pem(&self) -> String {
+        pem::encode(self.format.pem_label(), &self.der)
+    }
+}

@@ -1,0 +1,160 @@
+//! `SCardGetStatusChange` over a registry, and [`ReaderState`].
+
+use std::ffi::{CStr, CString};
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+use crate::registry::{Hub, Shared, lock};
+use crate::{Dword, Error, MAX_ATR_SIZE, PNP_NOTIFICATION, State};
+
+/// A reader's state as known to the caller and as last seen (`SCARD_READERSTATE`).
+#[derive(Clone, Debug)]
+pub struct ReaderState {
+    name: CString,
+    current: Dword,
+    event: Dword,
+    atr: [u8; MAX_ATR_SIZE],
+    atr_len: usize,
+}
+
+impl ReaderState {
+    /// A reader state with the caller's view `current_state` (often [`State::UNAWARE`]).
+    pub fn new<T: Into<CString>>(name: T, current_state: State) -> ReaderState {
+        ReaderState {
+            name: name.into(),
+            current: current_state.bits(),
+            event: 0,
+            atr: [0; MAX_ATR_SIZE],
+            atr_len: 0,
+        }
+    }
+
+    /// The reader's name.
+    pub fn name(&self) -> &CStr {
+        &self.name
+    }
+
+    /// The card's ATR when last seen.
+    pub fn atr(&self) -> &[u8] {
+        self.atr.get(..self.atr_len).unwrap_or(&[])
+    }
+
+    /// The state the caller knows.
+    pub fn current_state(&self) -> State {
+        State::from_bits_truncate(self.current)
+    }
+
+    /// The state found by the last [`Context::get_status_change`](crate::Context::get_status_change).
+    pub fn event_state(&self) -> State {
+        State::from_bits_truncate(self.event)
+    }
+
+    /// The reader's event counter (high 16 bits of the event state).
+    pub fn event_count(&self) -> u32 {
+        ((self.event >> 16) & 0xFFFF) as u32
+    }
+
+    /// Takes the last seen state as the known state.
+    pub fn sync_current_state(&mut self) {
+        self.current = self.event;
+    }
+}
+
+/// The state bits that a change in counts as a change.
+const WATCHED: Dword = State::UNKNOWN.bits()
+    | State::UNAVAILABLE.bits()
+    | State::EMPTY.bits()
+    | State::PRESENT.bits()
+    | State::EXCLUSIVE.bits()
+    | State::INUSE.bits()
+    | State::MUTE.bits()
+    | State::UNPOWERED.bits();
+
+/// Fills in one reader's event state; returns whether it changed.
+fn update(hub: &Hub, rs: &mut ReaderState) -> bool {
+    if rs.current & State::IGNORE.bits() != 0 {
+        rs.event = State::IGNORE.bits();
+        return false;
+    }
+    let unaware = rs.current == State::UNAWARE.bits();
+    if rs.name.as_c_str() == PNP_NOTIFICATION() {
+        let count = hub.readers.len() as Dword & 0xFFFF;
+        rs.event = count << 16;
+        let changed = (rs.current >> 16) & 0xFFFF != count;
+        if changed {
+            rs.event |= State::CHANGED.bits();
+        }
+        return changed;
+    }
+    let Some(reader) = hub.reader(&rs.name) else {
+        let known = rs.current & State::UNKNOWN.bits() != 0;
+        rs.event = State::UNKNOWN.bits() | if known { 0 } else { State::CHANGED.bits() };
+        rs.atr_len = 0;
+        return !known;
+    };
+    let mut bits = State::EMPTY.bits();
+    rs.atr_len = 0;
+    if let Some(slot) = &reader.slot {
+        let s = lock(slot);
+        if let Some(card) = &s.card {
+            bits = State::PRESENT.bits();
+            if !card.is_powered() {
+                bits |= State::UNPOWERED.bits();
+            }
+            let atr = card.atr();
+            let n = atr.len().min(MAX_ATR_SIZE);
+            if let (Some(dst), Some(src)) = (rs.atr.get_mut(..n), atr.get(..n)) {
+                dst.copy_from_slice(src);
+                rs.atr_len = n;
+            }
+        }
+    }
+    let mut handles = hub.handles_on(&reader.name).peekable();
+    if handles.peek().is_some() {
+        bits |= State::INUSE.bits();
+    }
+    if hub.handles_on(&reader.name).any(|(_, h)| h.share == crate::ShareMode::Exclusive) {
+        bits |= State::EXCLUSIVE.bits();
+    }
+    let counter = Dword::from(reader.events & 0xFFFF);
+    rs.event = bits | (counter << 16);
+    let changed = unaware || (rs.current ^ bits) & WATCHED != 0 || (rs.current >> 16) & 0xFFFF != counter;
+    if changed {
+        rs.event |= State::CHANGED.bits();
+    }
+    changed
+}
+
+/// `SCardGetStatusChange`.
+pub(crate) fn wait(
+    shared: &Shared,
+    context: u64,
+    timeout: Option<Duration>,
+    readers: &mut [ReaderState],
+) -> Result<(), Error> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut hub = lock(&shared.hub);
+    let cancels = hub.cancels.get(&context).copied().unwrap_or(0);
+    loop {
+        let mut any = false;
+        for rs in readers.iter_mut() {
+            any |= update(&hub, rs);
+        }
+        if any {
+            return Ok(());
+        }
+        if hub.cancels.get(&context).copied().unwrap_or(0) != cancels {
+            return Err(Error::Cancelled);
+        }
+        hub = match deadline {
+            None => shared.changed.wait(hub).unwrap_or_else(PoisonError::into_inner),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Err(Error::Timeout);
+                }
+                shared.changed.wait_timeout(hub, d - now).unwrap_or_else(PoisonError::into_inner).0
+            }
+        };
+    }
+}

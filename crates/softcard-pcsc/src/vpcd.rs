@@ -1,0 +1,1 @@
+//! The card side of the vpcd protocol.
