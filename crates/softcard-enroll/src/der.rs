@@ -227,38 +227,17 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     /// [`EnrollError::Malformed`] if a value with that tag is malformed.
-    pub fn optional(&mut self, tag: u8, what: &'static str) -> Result<Option<Tlv<'a>>, EnrollError> {
+    pub fn optional(
+        &mut self,
+        tag: u8,
+        what: &'static str,
+    ) -> Result<Option<Tlv<'a>>, EnrollError> {
         if self.peek_tag() == Some(tag) {
             self.expect(tag, what).map(Some)
         } else {
             Ok(None)
         }
     }
-}
-
-/// Decodes the content octets of an OBJECT IDENTIFIER into arcs.
-pub(crate) fn decode_oid(content: &[u8]) -> Option<Vec<u64>> {
-    let mut arcs = Vec::new();
-    let mut value: u64 = 0;
-    let mut pending = false;
-    for &b in content {
-        if value > (u64::MAX >> 7) {
-            return None;
-        }
-        value = (value << 7) | u64::from(b & 0x7f);
-        pending = b & 0x80 != 0;
-        if !pending {
-            if arcs.is_empty() {
-                let first = (value / 40).min(2);
-                arcs.push(first);
-                arcs.push(value - first * 40);
-            } else {
-                arcs.push(value);
-            }
-            value = 0;
-        }
-    }
-    (!pending && !arcs.is_empty()).then_some(arcs)
 }
 
 #[cfg(test)]
@@ -281,17 +260,21 @@ mod tests {
     }
 
     #[test]
-    fn oids_encode_and_decode() {
+    fn oids_encode_in_base_128() {
         let sha256 = [2, 16, 840, 1, 101, 3, 4, 2, 1];
-        let der = oid(&sha256);
-        assert_eq!(der, [6, 9, 0x60, 0x86, 0x48, 1, 0x65, 3, 4, 2, 1]);
-        let arcs = decode_oid(&der[2..]).unwrap();
-        assert_eq!(arcs, sha256.map(u64::from));
+        assert_eq!(oid(&sha256), [6, 9, 0x60, 0x86, 0x48, 1, 0x65, 3, 4, 2, 1]);
+        assert_eq!(
+            oid(&[1, 2, 840, 113549]),
+            [6, 6, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d]
+        );
     }
 
     #[test]
     fn set_of_sorts_its_elements() {
-        assert_eq!(set_of(vec![vec![2, 1, 9], vec![2, 1, 1]]), [0x31, 6, 2, 1, 1, 2, 1, 9]);
+        assert_eq!(
+            set_of(vec![vec![2, 1, 9], vec![2, 1, 1]]),
+            [0x31, 6, 2, 1, 1, 2, 1, 9]
+        );
     }
 
     #[test]

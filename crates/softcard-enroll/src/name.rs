@@ -86,7 +86,9 @@ fn attribute(key: &str, value: &str) -> Result<Vec<u8>, String> {
         _ => {}
     }
     if upper == "C" && !(value.len() == 2 && value.chars().all(|c| c.is_ascii_alphabetic())) {
-        return Err(format!("C value {value:?} is not a two-letter country code"));
+        return Err(format!(
+            "C value {value:?} is not a two-letter country code"
+        ));
     }
     Ok(der::seq(&[&oid, &der::tlv(string_tag, value.as_bytes())]))
 }
@@ -174,7 +176,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["CN", "CN=", "XX=1", "C=USA", "C=U1", "E=j\u{e9}@x", r"CN=a\", "O=\"x"] {
+        for bad in [
+            "CN",
+            "CN=",
+            "XX=1",
+            "C=USA",
+            "C=U1",
+            "E=j\u{e9}@x",
+            r"CN=a\",
+            "O=\"x",
+        ] {
             assert!(encode(bad).is_err(), "{bad}");
         }
         assert_eq!(encode("").unwrap(), [0x30, 0]);

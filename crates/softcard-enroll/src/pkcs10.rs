@@ -76,27 +76,48 @@ pub(crate) fn name_value_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
 /// `Extensions`: key usage (critical), extended key usage, subjectAltName (critical when
 /// the subject is empty, RFC 5280 4.2.1.6), and the template extensions.
 fn extensions(options: &RequestOptions, key: &PublicKey, subject_empty: bool) -> Vec<u8> {
-    let mut list = vec![extension(oid::KEY_USAGE, true, &key_usage(options.key_spec, key))];
+    let mut list = vec![extension(
+        oid::KEY_USAGE,
+        true,
+        &key_usage(options.key_spec, key),
+    )];
     if !options.extended_key_usages.is_empty() {
-        let ekus: Vec<Vec<u8>> = options.extended_key_usages.iter().map(|o| o.to_der()).collect();
-        let value = der::constructed(tag::SEQUENCE, &ekus.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let ekus: Vec<Vec<u8>> = options
+            .extended_key_usages
+            .iter()
+            .map(|o| o.to_der())
+            .collect();
+        let value = der::constructed(
+            tag::SEQUENCE,
+            &ekus.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
         list.push(extension(oid::EXT_KEY_USAGE, false, &value));
     }
     let mut names = Vec::new();
     if let Some(upn) = &options.upn {
         // otherName [0] IMPLICIT { type-id, value [0] EXPLICIT UTF8String }
         let value = der::tlv(tag::context(0), &der::tlv(tag::UTF8_STRING, upn.as_bytes()));
-        names.push(der::constructed(tag::context(0), &[&der::oid(oid::MS_UPN), &value]));
+        names.push(der::constructed(
+            tag::context(0),
+            &[&der::oid(oid::MS_UPN), &value],
+        ));
     }
     if let Some(email) = &options.email {
         names.push(der::tlv(tag::context_primitive(1), email.as_bytes()));
     }
     if !names.is_empty() {
-        let value = der::constructed(tag::SEQUENCE, &names.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        let value = der::constructed(
+            tag::SEQUENCE,
+            &names.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
         list.push(extension(oid::SUBJECT_ALT_NAME, subject_empty, &value));
     }
     if let Some(template) = &options.template {
-        list.push(extension(oid::MS_ENROLL_CERTTYPE, false, &der::bmp_string(template)));
+        list.push(extension(
+            oid::MS_ENROLL_CERTTYPE,
+            false,
+            &der::bmp_string(template),
+        ));
     }
     if let Some(t) = &options.template_oid {
         let value = der::seq(&[
@@ -106,7 +127,10 @@ fn extensions(options: &RequestOptions, key: &PublicKey, subject_empty: bool) ->
         ]);
         list.push(extension(oid::MS_CERTIFICATE_TEMPLATE, false, &value));
     }
-    der::constructed(tag::SEQUENCE, &list.iter().map(Vec::as_slice).collect::<Vec<_>>())
+    der::constructed(
+        tag::SEQUENCE,
+        &list.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    )
 }
 
 /// `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }`.

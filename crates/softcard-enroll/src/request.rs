@@ -79,7 +79,11 @@ impl RequestOptions {
             key_spec: KeySpec::Exchange,
             template: Some("SmartcardUser".to_owned()),
             template_oid: None,
-            extended_key_usages: vec![Oid::CLIENT_AUTH, Oid::EMAIL_PROTECTION, Oid::SMART_CARD_LOGON],
+            extended_key_usages: vec![
+                Oid::CLIENT_AUTH,
+                Oid::EMAIL_PROTECTION,
+                Oid::SMART_CARD_LOGON,
+            ],
             csp: Some(BASE_SMART_CARD_CSP.to_owned()),
             hash: HashAlg::Sha1,
             friendly_name: Some("Smartcard Certificate".to_owned()),

@@ -41,7 +41,7 @@ pub use context::{Context, ReaderNames};
 pub use error::Error;
 pub use registry::Registry;
 pub use status_change::ReaderState;
-pub use storage::{FileStorage, os_rng};
+pub use storage::{FileStorage, LoadError, os_rng};
 pub use types::{
     Attribute, Disposition, Dword, MAX_ATR_SIZE, MAX_BUFFER_SIZE, MAX_BUFFER_SIZE_EXTENDED, PNP_NOTIFICATION,
     Protocol, Protocols, Scope, ShareMode, State, Status, ctl_code,

@@ -1,1 +1,352 @@
-//! The card side of the vpcd protocol.
+//! The card side of vsmartcard's vpcd protocol: puts a [`softcard::Card`] in a reader of
+//! the real pcscd daemon (driver `libifdvpcd`).
+//!
+//! vpcd listens (port 35963 for reader "Virtual PCD 00 00", 35964 for "... 00 01"); the
+//! card connects to it. Every message, both ways, is a big-endian `u16` length and that
+//! many bytes. From vpcd, a one-byte message is a control code ([`CTRL_OFF`],
+//! [`CTRL_ON`], [`CTRL_RESET`]: no reply; [`CTRL_ATR`]: the reply is the ATR); a longer one
+//! is a command APDU whose reply is the response APDU. Closing the connection removes the
+//! card.
+//!
+//! vpcd writes each message in two `send` calls; with Nagle on its side every message
+//! would wait for our delayed ACK (about 40 ms). The bridge sets `TCP_NODELAY` and re-arms
+//! `TCP_QUICKACK` before every receive, so an APDU takes a fraction of a millisecond.
+//!
+//! [`Bridge::run`] reconnects with a growing back-off when pcscd goes away, drops a
+//! connection that sends a malformed frame (the card's state is untouched: only whole
+//! commands reach it) and returns when its stop flag is raised. The card saves every state
+//! change to its storage before answering, so stopping needs no final write.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Control code: power the card off.
+pub const CTRL_OFF: u8 = 0x00;
+/// Control code: power the card on.
+pub const CTRL_ON: u8 = 0x01;
+/// Control code: warm reset.
+pub const CTRL_RESET: u8 = 0x02;
+/// Control code: send the ATR.
+pub const CTRL_ATR: u8 = 0x04;
+/// vpcd's default port (reader "Virtual PCD 00 00"; the next port is "... 00 01").
+pub const DEFAULT_PORT: u16 = 35963;
+
+/// How the bridge behaves.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// First wait before reconnecting.
+    pub backoff_min: Duration,
+    /// Longest wait between connection attempts.
+    pub backoff_max: Duration,
+    /// How often a blocked receive checks the stop flag.
+    pub poll: Duration,
+    /// Longest frame accepted; a longer one drops the connection.
+    pub max_frame: usize,
+    /// Log connections and dropped frames on stderr.
+    pub log: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            poll: Duration::from_millis(200),
+            max_frame: usize::from(u16::MAX),
+            log: true,
+        }
+    }
+}
+
+/// Why a connection was dropped.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The socket failed.
+    Io(io::Error),
+    /// The peer closed the connection in the middle of a frame.
+    Truncated,
+    /// A zero-length frame.
+    Empty,
+    /// A one-byte frame with an unknown control code.
+    UnknownControl(u8),
+    /// A frame of 2 or 3 bytes: too short for a command APDU.
+    TooShort(usize),
+    /// A frame longer than [`Options::max_frame`].
+    Oversized(usize),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::Io(e) => write!(f, "socket error: {e}"),
+            FrameError::Truncated => f.write_str("connection closed in the middle of a frame"),
+            FrameError::Empty => f.write_str("empty frame"),
+            FrameError::UnknownControl(c) => write!(f, "unknown control code {c:#04x}"),
+            FrameError::TooShort(n) => write!(f, "{n}-byte frame is too short for an APDU"),
+            FrameError::Oversized(n) => write!(f, "{n}-byte frame exceeds the limit"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+impl From<io::Error> for FrameError {
+    fn from(e: io::Error) -> Self {
+        FrameError::Io(e)
+    }
+}
+
+/// How one connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// vpcd closed the connection (pcscd stopped).
+    Closed,
+    /// The stop flag was raised.
+    Stopped,
+}
+
+/// Counters, for tests and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections made.
+    pub connections: u64,
+    /// Command APDUs answered.
+    pub apdus: u64,
+    /// Connections dropped for a malformed frame or socket error.
+    pub dropped: u64,
+}
+
+/// A card connected (or connecting) to vpcd.
+pub struct Bridge {
+    card: softcard::Card,
+    addr: String,
+    options: Options,
+    stop: Arc<AtomicBool>,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").field("addr", &self.addr).field("stats", &self.stats).finish_non_exhaustive()
+    }
+}
+
+enum Read2 {
+    Done,
+    Eof,
+    Stopped,
+}
+
+impl Bridge {
+    /// A bridge that will connect `card` to vpcd at `addr` (e.g. `127.0.0.1:35963`).
+    pub fn new(card: softcard::Card, addr: impl Into<String>) -> Self {
+        Bridge { card, addr: addr.into(), options: Options::default(), stop: Arc::default(), stats: Stats::default() }
+    }
+
+    /// Replaces the options.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Uses `stop` as the stop flag (e.g. one raised by SIGINT/SIGTERM handlers).
+    pub fn with_stop_flag(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// The stop flag: raising it makes [`Bridge::run`] return within [`Options::poll`].
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The card.
+    pub fn card(&self) -> &softcard::Card {
+        &self.card
+    }
+
+    /// Takes the card back.
+    pub fn into_card(self) -> softcard::Card {
+        self.card
+    }
+
+    fn log(&self, msg: std::fmt::Arguments<'_>) {
+        if self.options.log {
+            eprintln!("softcard: vpcd {}: {msg}", self.addr);
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps up to `d`, waking early when stopped. Returns whether stopped.
+    fn pause(&self, d: Duration) -> bool {
+        let step = Duration::from_millis(20);
+        let mut left = d;
+        while !left.is_zero() {
+            if self.stopped() {
+                return true;
+            }
+            let s = left.min(step);
+            std::thread::sleep(s);
+            left -= s;
+        }
+        self.stopped()
+    }
+
+    fn connect(&self) -> io::Result<TcpStream> {
+        let mut last = io::Error::new(ErrorKind::NotFound, "address resolves to nothing");
+        for a in self.addr.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&a, Duration::from_secs(2)) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Connects, serves, and reconnects with back-off until the stop flag is raised.
+    ///
+    /// # Errors
+    /// Only an unresolvable address; connection failures are retried.
+    pub fn run(&mut self) -> io::Result<()> {
+        let mut backoff = self.options.backoff_min;
+        let mut waiting_logged = false;
+        while !self.stopped() {
+            let stream = match self.connect() {
+                Ok(s) => s,
+                Err(e) if e.kind() == ErrorKind::InvalidInput => return Err(e),
+                Err(e) => {
+                    if !waiting_logged {
+                        self.log(format_args!("not reachable ({e}); retrying"));
+                        waiting_logged = true;
+                    }
+                    if self.pause(backoff) {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(self.options.backoff_max);
+                    continue;
+                }
+            };
+            waiting_logged = false;
+            backoff = self.options.backoff_min;
+            self.log(format_args!("connected: card inserted"));
+            match self.serve(stream) {
+                Ok(SessionEnd::Stopped) => break,
+                Ok(SessionEnd::Closed) => self.log(format_args!("closed by vpcd; reconnecting")),
+                Err(e) => {
+                    self.stats.dropped += 1;
+                    self.log(format_args!("dropping the connection: {e}"));
+                }
+            }
+            if self.pause(backoff) {
+                break;
+            }
+        }
+        self.log(format_args!("stopped"));
+        Ok(())
+    }
+
+    /// Serves one connection until vpcd closes it or the stop flag is raised.
+    ///
+    /// # Errors
+    /// A [`FrameError`] for a malformed frame or a socket error; the card has not seen it.
+    pub fn serve(&mut self, mut stream: TcpStream) -> Result<SessionEnd, FrameError> {
+        self.stats.connections += 1;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(self.options.poll))?;
+        let mut header = [0u8; 2];
+        let mut body = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            match self.read_full(&mut stream, &mut header, true)? {
+                Read2::Done => {}
+                Read2::Eof => return Ok(SessionEnd::Closed),
+                Read2::Stopped => return Ok(SessionEnd::Stopped),
+            }
+            let len = usize::from(u16::from_be_bytes(header));
+            match len {
+                0 => return Err(FrameError::Empty),
+                2 | 3 => return Err(FrameError::TooShort(len)),
+                n if n > self.options.max_frame => return Err(FrameError::Oversized(n)),
+                _ => {}
+            }
+            body.resize(len, 0);
+            match self.read_full(&mut stream, &mut body, false)? {
+                Read2::Done => {}
+                Read2::Eof => return Err(FrameError::Truncated),
+                Read2::Stopped => return Ok(SessionEnd::Stopped),
+            }
+            let reply: Option<Vec<u8>> = match body.as_slice() {
+                [CTRL_OFF] => {
+                    self.card.power_off();
+                    None
+                }
+                [CTRL_ON] => {
+                    self.card.power_on();
+                    None
+                }
+                [CTRL_RESET] => {
+                    self.card.reset();
+                    None
+                }
+                [CTRL_ATR] => Some(self.card.atr().to_vec()),
+                [other] => return Err(FrameError::UnknownControl(*other)),
+                apdu => {
+                    self.stats.apdus += 1;
+                    Some(self.card.transmit(apdu))
+                }
+            };
+            if let Some(reply) = reply {
+                let n = u16::try_from(reply.len()).map_err(|_| FrameError::Oversized(reply.len()))?;
+                out.clear();
+                out.extend_from_slice(&n.to_be_bytes());
+                out.extend_from_slice(&reply);
+                stream.write_all(&out)?;
+            }
+        }
+    }
+
+    /// Fills `buf`, re-arming TCP_QUICKACK before each receive and checking the stop flag
+    /// while idle. `Eof` only when closed before the first byte of a frame (`boundary`).
+    fn read_full(&self, stream: &mut TcpStream, buf: &mut [u8], boundary: bool) -> Result<Read2, FrameError> {
+        let mut got = 0;
+        while got < buf.len() {
+            quickack(stream);
+            let dst = buf.get_mut(got..).unwrap_or_default();
+            match stream.read(dst) {
+                Ok(0) if got == 0 && boundary => return Ok(Read2::Eof),
+                Ok(0) => return Err(FrameError::Truncated),
+                Ok(n) => got += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if self.stopped() {
+                        return Ok(Read2::Stopped);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset && got == 0 && boundary => return Ok(Read2::Eof),
+                Err(e) => return Err(FrameError::Io(e)),
+            }
+        }
+        Ok(Read2::Done)
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn quickack(stream: &TcpStream) {
+    // Best effort: without it only latency suffers.
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn quickack(_stream: &TcpStream) {}

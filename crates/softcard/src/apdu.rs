@@ -45,10 +45,9 @@ impl<'a> Command<'a> {
             // case 2 short
             [le] => cmd.le = Some(short_ne(*le)),
             // extended encodings start with a zero byte
-            [0, rest @ ..] if rest.len() >= 2 => {
+            [0, hi, lo, rest @ ..] => {
                 cmd.extended = true;
-                let (lc_or_le, rest) = rest.split_at(2);
-                let value = u16::from_be_bytes([lc_or_le[0], lc_or_le[1]]);
+                let value = u16::from_be_bytes([*hi, *lo]);
                 if rest.is_empty() {
                     // case 2 extended
                     cmd.le = Some(extended_ne(value));
@@ -62,7 +61,9 @@ impl<'a> Command<'a> {
                         Some(2) => {
                             let (data, le) = rest.split_at(nc);
                             cmd.data = data;
-                            cmd.le = Some(extended_ne(u16::from_be_bytes([le[0], le[1]])));
+                            if let [hi, lo] = le {
+                                cmd.le = Some(extended_ne(u16::from_be_bytes([*hi, *lo])));
+                            }
                         }
                         _ => return Err(Status::WrongLength),
                     }

@@ -7,6 +7,7 @@
 //! on the signing path parses DER.
 
 mod key;
+mod pad;
 mod rustcrypto;
 pub mod sym;
 #[cfg(feature = "aws-lc")]

@@ -7,10 +7,10 @@
 
 use p256::ecdsa::signature::hazmat::RandomizedPrehashSigner;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{BoxedUint, Generate, Oaep, Pss};
-use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater};
+use rsa::{BoxedUint, Generate, Pss};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::pad::{oaep_unpad, pkcs1v15_sign_block, pkcs1v15_unpad};
 use super::{
     BackendKind, CardRng, CryptoBackend, CryptoError, HashAlg, KeyAlgorithm, KeyMaterial,
     PrivateKeyOps, PublicKey, RsaDecryptPadding,
@@ -112,6 +112,12 @@ impl RsaKey {
         })
     }
 
+    /// The `rsa` key.
+    #[cfg_attr(not(feature = "aws-lc"), allow(dead_code))]
+    pub(super) fn key(&self) -> &rsa::PrivateKey {
+        &self.key
+    }
+
     /// `input^d mod n`, blinded and checked against the public operation.
     fn raw(&self, input: &[u8], rng: &mut dyn CardRng) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         if input.len() != self.k {
@@ -134,46 +140,6 @@ impl RsaKey {
         let out = bytes.get(start..).ok_or(CryptoError::InvalidInput)?;
         Ok(Zeroizing::new(out.to_vec()))
     }
-}
-
-/// EMSA-PKCS1-v1_5 (RFC 8017 section 9.2 step 5): `00 01 FF..FF 00 || t` in `k` bytes.
-pub(super) fn pkcs1v15_sign_block(t: &[u8], k: usize) -> Result<Vec<u8>, CryptoError> {
-    let ps_len = k
-        .checked_sub(t.len() + 3)
-        .filter(|n| *n >= 8)
-        .ok_or(CryptoError::InvalidInput)?;
-    let mut em = Vec::with_capacity(k);
-    em.extend_from_slice(&[0x00, 0x01]);
-    em.resize(2 + ps_len, 0xff);
-    em.push(0x00);
-    em.extend_from_slice(t);
-    Ok(em)
-}
-
-/// Removes PKCS#1 v1.5 encryption padding (RFC 8017 section 7.2.2 step 3) from a decrypted
-/// block. The padding is checked in constant time; only the final verdict branches.
-pub(super) fn pkcs1v15_unpad(em: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-    if em.len() < 11 {
-        return Err(CryptoError::Decryption);
-    }
-    let first = em.first().copied().unwrap_or(0xff);
-    let second = em.get(1).copied().unwrap_or(0);
-    let mut good = first.ct_eq(&0) & second.ct_eq(&2);
-    let mut looking = Choice::from(1);
-    let mut separator = 0u32;
-    for (i, b) in (0u32..).zip(em.iter()).skip(2) {
-        let zero = b.ct_eq(&0);
-        separator.conditional_assign(&i, looking & zero);
-        looking &= !zero;
-    }
-    // Found a separator, after at least eight padding bytes (so at index 10 or later).
-    good &= !looking & separator.ct_gt(&9);
-    if !bool::from(good) {
-        return Err(CryptoError::Decryption);
-    }
-    let start = usize::try_from(separator).map_err(|_| CryptoError::Decryption)? + 1;
-    let message = em.get(start..).ok_or(CryptoError::Decryption)?;
-    Ok(Zeroizing::new(message.to_vec()))
 }
 
 impl PrivateKeyOps for RsaKey {
@@ -233,20 +199,11 @@ impl PrivateKeyOps for RsaKey {
         if cryptogram.len() != self.k {
             return Err(CryptoError::InvalidInput);
         }
-        let hash = match padding {
-            RsaDecryptPadding::Pkcs1v15 => return pkcs1v15_unpad(&self.raw(cryptogram, rng)?),
-            RsaDecryptPadding::Oaep(hash) => hash,
-        };
-        let key = &self.key;
-        let plain = match hash {
-            HashAlg::Sha1 => key.decrypt_blinded(rng, Oaep::<sha1::Sha1>::new(), cryptogram),
-            HashAlg::Sha256 => key.decrypt_blinded(rng, Oaep::<sha2::Sha256>::new(), cryptogram),
-            HashAlg::Sha384 => key.decrypt_blinded(rng, Oaep::<sha2::Sha384>::new(), cryptogram),
-            HashAlg::Sha512 => key.decrypt_blinded(rng, Oaep::<sha2::Sha512>::new(), cryptogram),
-        };
-        plain
-            .map(Zeroizing::new)
-            .map_err(|_| CryptoError::Decryption)
+        let mut em = self.raw(cryptogram, rng)?;
+        match padding {
+            RsaDecryptPadding::Pkcs1v15 => pkcs1v15_unpad(&em),
+            RsaDecryptPadding::Oaep(hash) => oaep_unpad(hash, &mut em),
+        }
     }
 
     fn ecdsa_sign(&self, _digest: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
@@ -358,50 +315,6 @@ impl PrivateKeyOps for EcKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unpad_accepts_good_and_rejects_bad_blocks() {
-        let mut em = vec![0x00, 0x02];
-        em.extend_from_slice(&[0x55; 8]);
-        em.push(0x00);
-        em.extend_from_slice(b"secret");
-        assert_eq!(pkcs1v15_unpad(&em).unwrap().as_slice(), b"secret");
-
-        let mut wrong_type = em.clone();
-        wrong_type[1] = 0x01;
-        assert_eq!(pkcs1v15_unpad(&wrong_type), Err(CryptoError::Decryption));
-        let mut leading = em.clone();
-        leading[0] = 0x01;
-        assert_eq!(pkcs1v15_unpad(&leading), Err(CryptoError::Decryption));
-        let mut short_ps = em.clone();
-        short_ps[9] = 0x00;
-        assert_eq!(pkcs1v15_unpad(&short_ps), Err(CryptoError::Decryption));
-        let no_separator = [
-            0x00, 0x02, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 1,
-        ];
-        assert_eq!(pkcs1v15_unpad(&no_separator), Err(CryptoError::Decryption));
-        // An empty message is valid.
-        let mut empty = vec![0x00, 0x02];
-        empty.extend_from_slice(&[0x55; 9]);
-        empty.push(0x00);
-        assert_eq!(pkcs1v15_unpad(&empty).unwrap().len(), 0);
-    }
-
-    #[test]
-    fn sign_block_layout() {
-        let em = pkcs1v15_sign_block(&[0xaa, 0xbb], 16).unwrap();
-        assert_eq!(
-            em,
-            [
-                0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0xaa,
-                0xbb
-            ]
-        );
-        assert_eq!(
-            pkcs1v15_sign_block(&[0; 6], 16),
-            Err(CryptoError::InvalidInput)
-        );
-    }
 
     #[test]
     fn prehash_truncates_and_pads() {

@@ -67,7 +67,7 @@ where
 {
     let cipher = C::new_from_slice(key).map_err(|_| Status::ReferenceDataNotUsable)?;
     let bs = C::block_size();
-    if data.is_empty() || data.len() % bs != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(bs) {
         return Err(Status::WrongData);
     }
     let mut chain = Zeroizing::new(vec![0u8; bs]);
@@ -75,13 +75,19 @@ where
     for chunk in data.chunks_exact(bs) {
         let mut block = Block::<C>::try_from(chunk).map_err(|_| Status::WrongData)?;
         if encrypt {
-            block.iter_mut().zip(chain.iter()).for_each(|(b, c)| *b ^= c);
+            block
+                .iter_mut()
+                .zip(chain.iter())
+                .for_each(|(b, c)| *b ^= c);
             cipher.encrypt_block(&mut block);
             chain.copy_from_slice(&block);
             out.extend_from_slice(&block);
         } else {
             cipher.decrypt_block(&mut block);
-            block.iter_mut().zip(chain.iter()).for_each(|(b, c)| *b ^= c);
+            block
+                .iter_mut()
+                .zip(chain.iter())
+                .for_each(|(b, c)| *b ^= c);
             chain.copy_from_slice(chunk);
             out.extend_from_slice(&block);
         }
@@ -103,10 +109,19 @@ mod tests {
         // Two equal plaintext blocks encrypt differently in CBC mode.
         let same = cbc(SymKind::Tdes, &key, &[7u8; 16], true).unwrap();
         assert_ne!(same[..8], same[8..]);
-        assert_eq!(&cbc(SymKind::Tdes, &key, &enc, false).unwrap()[..], &data[..]);
+        assert_eq!(
+            &cbc(SymKind::Tdes, &key, &enc, false).unwrap()[..],
+            &data[..]
+        );
         let aes_key = [9u8; 16];
         let enc = cbc(SymKind::Aes, &aes_key, &data[..32], true).unwrap();
-        assert_eq!(&cbc(SymKind::Aes, &aes_key, &enc, false).unwrap()[..], &data[..32]);
-        assert_eq!(cbc(SymKind::Tdes, &key, &data[..7], true), Err(Status::WrongData));
+        assert_eq!(
+            &cbc(SymKind::Aes, &aes_key, &enc, false).unwrap()[..],
+            &data[..32]
+        );
+        assert_eq!(
+            cbc(SymKind::Tdes, &key, &data[..7], true),
+            Err(Status::WrongData)
+        );
     }
 }

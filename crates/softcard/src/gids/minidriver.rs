@@ -87,7 +87,12 @@ pub struct MasterFileEntry {
 impl MasterFileEntry {
     /// An entry.
     pub fn new(directory: &str, name: &str, ef: u16, data_object: u16) -> Self {
-        MasterFileEntry { directory: directory.into(), name: name.into(), data_object, ef }
+        MasterFileEntry {
+            directory: directory.into(),
+            name: name.into(),
+            data_object,
+            ef,
+        }
     }
 }
 
@@ -218,11 +223,18 @@ impl ContainerMapRecord {
     /// # Errors
     /// [`FormatError::Truncated`] if fewer than 86 bytes are given.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
-        let rec = bytes.get(..CONTAINER_RECORD_LEN).ok_or(FormatError::Truncated)?;
+        let rec = bytes
+            .get(..CONTAINER_RECORD_LEN)
+            .ok_or(FormatError::Truncated)?;
         let (name_bytes, tail) = rec.split_at_checked(80).ok_or(FormatError::Truncated)?;
         let units: Vec<u16> = name_bytes
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+            .map(|c| {
+                u16::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
             .take_while(|u| *u != 0)
             .collect();
         let byte = |i: usize| tail.get(i).copied().unwrap_or(0);
@@ -242,7 +254,10 @@ impl ContainerMapRecord {
 
 /// Parses a whole `cmapfile` (trailing bytes shorter than a record are ignored).
 pub fn parse_cmapfile(bytes: &[u8]) -> Vec<ContainerMapRecord> {
-    bytes.chunks_exact(CONTAINER_RECORD_LEN).filter_map(|r| ContainerMapRecord::parse(r).ok()).collect()
+    bytes
+        .chunks_exact(CONTAINER_RECORD_LEN)
+        .filter_map(|r| ContainerMapRecord::parse(r).ok())
+        .collect()
 }
 
 /// Encodes a whole `cmapfile`.
@@ -266,9 +281,20 @@ pub fn automatic_container_name(rng: &mut dyn CardRng) -> String {
     b[6] = (b[6] & 0x0F) | 0x40;
     b[8] = (b[8] & 0x3F) | 0x80;
     let hex = |r: core::ops::Range<usize>| -> String {
-        b.get(r).unwrap_or_default().iter().map(|x| format!("{x:02X}")).collect()
+        b.get(r)
+            .unwrap_or_default()
+            .iter()
+            .map(|x| format!("{x:02X}"))
+            .collect()
     };
-    format!("{{{}-{}-{}-{}-{}}}", hex(0..4), hex(4..6), hex(6..8), hex(8..10), hex(10..16))
+    format!(
+        "{{{}-{}-{}-{}-{}}}",
+        hex(0..4),
+        hex(4..6),
+        hex(6..8),
+        hex(8..10),
+        hex(10..16)
+    )
 }
 
 /// Compresses a certificate the minidriver way: `01 00 || length u16 LE || zlib(cert)`.
@@ -291,7 +317,9 @@ pub fn compress_certificate(der: &[u8]) -> Result<Vec<u8>, FormatError> {
 /// does not start with `01 00`, [`FormatError::Compression`] if the zlib data is bad or its
 /// length differs from the header.
 pub fn decompress_certificate(stored: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let (header, body) = stored.split_first_chunk::<4>().ok_or(FormatError::Truncated)?;
+    let (header, body) = stored
+        .split_first_chunk::<4>()
+        .ok_or(FormatError::Truncated)?;
     let [v0, v1, l0, l1] = *header;
     if [v0, v1] != [1, 0] {
         return Err(FormatError::UnknownVersion);
@@ -335,7 +363,9 @@ impl CardCf {
     /// # Errors
     /// [`FormatError::Truncated`] for fewer than six bytes.
     pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
-        let (b, _) = bytes.split_first_chunk::<6>().ok_or(FormatError::Truncated)?;
+        let (b, _) = bytes
+            .split_first_chunk::<6>()
+            .ok_or(FormatError::Truncated)?;
         let [version, pins, c0, c1, f0, f1] = *b;
         Ok(CardCf {
             version,

@@ -1,32 +1,278 @@
-//! The GIDS card application (the Windows TPM virtual smart card).
+//! The GIDS card application: the Windows TPM virtual smart card (profile `windows-vsc`)
+//! as Windows' inbox GIDS minidriver and OpenSC's gids driver see it.
+//!
+//! The card stores data objects in access-controlled EFs and RSA keys in key files; the
+//! Windows minidriver file system (master file, `cardid`, `cardcf`, `mscp/cmapfile`,
+//! compressed certificates) lives in those data objects and is written by clients; see
+//! [`minidriver`] for its formats. docs/apdu/gids.md lists every command.
 
-use crate::{Applet, CardOptions, Command, Context, ImageError, Status, crypto::CardRng};
+mod auth;
+mod cipher;
+mod command;
+mod files;
+mod keys;
+pub mod minidriver;
+mod state;
 
-/// GIDS application identifier.
-pub const AID: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x02, 0x01];
+use std::collections::BTreeMap;
 
-/// The windows-vsc profile's answer to reset.
-pub const ATR: &[u8] = &[0x3B, 0x8D, 0x01, 0x80, 0xFB, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x03, 0x01, 0xC8];
+use crate::{
+    Applet, CardOptions, Command, Context, ImageError, Pin, Secret, Status,
+    applet::encode_state,
+    crypto::CardRng,
+    profile::{DEFAULT_ADMIN_KEY, DEFAULT_PIN},
+    tlv,
+};
+use cipher::SymKind;
+use command::{ADMIN_KEY_REF, GidsCommand};
+use minidriver as md;
+use state::{AdminKey, Current, Ef, State, Volatile};
+
+/// GIDS application identifier (version 2). SELECT with its first 9 bytes finds it too.
+pub const AID: &[u8] = &[
+    0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x02, 0x01,
+];
+
+/// The Windows TPM virtual smart card's answer to reset (T=1, historical bytes carrying
+/// the GIDS AID, TCK C8).
+pub const ATR: &[u8] = &[
+    0x3B, 0x8D, 0x01, 0x80, 0xFB, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x03, 0x01,
+    0xC8,
+];
+
+/// The FCI answered to SELECT: application template with the AID and the discretionary
+/// data `73 03 40 01 C0` (Windows' value).
+const FCI: &[u8] = &[
+    0x61, 0x12, 0x4F, 0x0B, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x02, 0x01, 0x73,
+    0x03, 0x40, 0x01, 0xC0,
+];
+
+/// The access-control EFs of an initialized card: identifier, read and write conditions
+/// (00 always, FF never, 30 PIN or administrator, 20 administrator).
+const ACCESS_EFS: [(u16, u8, u8); 6] = [
+    (0xA000, 0x00, 0x30),
+    (0xA010, 0x00, 0x30),
+    (0xA011, 0xFF, 0x30),
+    (0xA012, 0x00, 0x20),
+    (0xA013, 0x30, 0x30),
+    (0xA014, 0x20, 0x20),
+];
+
+/// The FCP of a data object EF (file type 39, compact conditions write then read).
+fn ef_fcp(fid: u16, read: u8, write: u8) -> Vec<u8> {
+    let [hi, lo] = fid.to_be_bytes();
+    vec![
+        0x62, 0x0C, 0x82, 0x01, 0x39, 0x83, 0x02, hi, lo, 0x8C, 0x03, 0x03, write, read,
+    ]
+}
 
 /// The GIDS applet.
-#[derive(Debug)]
-pub struct GidsApplet {}
+pub struct GidsApplet {
+    state: State,
+    volatile: Volatile,
+}
+
+impl core::fmt::Debug for GidsApplet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GidsApplet")
+            .field("operational", &self.state.operational)
+            .field("keys", &self.state.keys.len())
+            .finish_non_exhaustive()
+    }
+}
 
 impl GidsApplet {
-    /// A new applet with the options' PIN, PUK and management key.
+    /// A card as Windows creates it (`tpmvscmgr create /pin default /adminkey default`):
+    /// the access EFs and the minidriver file system exist (master file, a random 16-byte
+    /// `cardid`, `cardapps`, `cardcf`, an empty `cmapfile`), the PIN is the options' or
+    /// 12345678 (8 to 127 characters, 3 tries), the administrator key the options' or the
+    /// default 3DES key (AES with `admin_key_aes`).
     ///
     /// # Errors
-    /// A status for a rejected option.
-    pub fn create(_opts: &CardOptions, _rng: &mut dyn CardRng) -> Result<Self, Status> {
-        Ok(GidsApplet {})
+    /// [`Status::WrongData`] for a PIN or administrator key of the wrong length.
+    pub fn create(opts: &CardOptions, rng: &mut dyn CardRng) -> Result<Self, Status> {
+        let pin = Pin::new(
+            opts.pin.as_ref().map_or(DEFAULT_PIN, Secret::expose),
+            auth::WINDOWS_PIN_POLICY,
+        )?;
+        let kind = if opts.admin_key_aes {
+            SymKind::Aes
+        } else {
+            SymKind::Tdes
+        };
+        let key = opts
+            .admin_key
+            .clone()
+            .unwrap_or_else(|| Secret::from_slice(&DEFAULT_ADMIN_KEY));
+        if !kind.accepts_key_len(key.len()) {
+            return Err(Status::WrongData);
+        }
+        let mut efs: BTreeMap<u16, Ef> = ACCESS_EFS
+            .iter()
+            .map(|(fid, read, write)| {
+                let ef = Ef {
+                    fcp: ef_fcp(*fid, *read, *write),
+                    read: *read,
+                    write: *write,
+                    active: true,
+                    dos: BTreeMap::new(),
+                };
+                (*fid, ef)
+            })
+            .collect();
+        let master =
+            md::encode_master_file(&md::initial_master_file()).map_err(|_| Status::Unknown)?;
+        let mut cardid = vec![0u8; 16];
+        rng.fill_bytes(&mut cardid);
+        let mut put = |ef: u16, tag: u16, value: Vec<u8>| {
+            if let Some(ef) = efs.get_mut(&ef) {
+                ef.dos.insert(u32::from(tag), value);
+            }
+        };
+        put(md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO, master);
+        put(md::EVERYONE_READ_ADMIN_WRITE_EF, md::CARDID_DO, cardid);
+        put(
+            md::EVERYONE_READ_USER_WRITE_EF,
+            md::CARDAPPS_DO,
+            md::CARDAPPS.to_vec(),
+        );
+        put(
+            md::EVERYONE_READ_USER_WRITE_EF,
+            md::CARDCF_DO,
+            md::CardCf::default().encode().to_vec(),
+        );
+        put(md::EVERYONE_READ_USER_WRITE_EF, md::CMAPFILE_DO, Vec::new());
+        let state = State {
+            operational: true,
+            efs,
+            keys: BTreeMap::new(),
+            pin: Some(pin),
+            admin: Some(AdminKey { kind, key }),
+            admin_file: true,
+        };
+        Ok(GidsApplet {
+            state,
+            volatile: Volatile::default(),
+        })
+    }
+
+    /// A blank GIDS card, not initialized: no EFs, no PIN, no administrator key, every
+    /// access condition met until a client (`gids-tool -X`) creates the file system and
+    /// activates the application.
+    pub fn create_blank() -> Self {
+        let state = State {
+            operational: false,
+            efs: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            pin: None,
+            admin: None,
+            admin_file: false,
+        };
+        GidsApplet {
+            state,
+            volatile: Volatile::default(),
+        }
     }
 
     /// Restores an applet from its saved state.
     ///
     /// # Errors
     /// [`ImageError::Corrupt`] if the state does not decode.
-    pub fn load(_state: &[u8]) -> Result<Self, ImageError> {
-        Ok(GidsApplet {})
+    pub fn load(saved: &[u8]) -> Result<Self, ImageError> {
+        let state: State = postcard::from_bytes(saved)
+            .map_err(|e| ImageError::Corrupt(format!("GIDS state: {e}")))?;
+        Ok(GidsApplet {
+            state,
+            volatile: Volatile::default(),
+        })
+    }
+
+    fn get_applet_data(&self, data: &[u8]) -> Result<Vec<u8>, Status> {
+        match tlv::parse_one(data)? {
+            (
+                tlv::Tlv {
+                    tag: 0x5C,
+                    value: [hi, lo],
+                },
+                [],
+            ) => auth::pin_status(&self.state, u16::from_be_bytes([*hi, *lo])),
+            (tlv::Tlv { tag: 0x5C, .. }, _) => Err(Status::ReferencedDataNotFound),
+            _ => keys::read_public(&self.state, data),
+        }
+    }
+
+    fn put_applet_data(&mut self, ctx: &mut Context<'_>, data: &[u8]) -> Result<(), Status> {
+        let body = tlv::expect_single(data, 0x70)?;
+        let kid = match tlv::find(body, 0x84)? {
+            Some([kid]) => *kid,
+            _ => return Err(Status::WrongData),
+        };
+        let template = tlv::find(body, 0xA5)?.ok_or(Status::WrongData)?;
+        if kid == ADMIN_KEY_REF {
+            auth::put_admin_key(&mut self.state, &self.volatile, ctx, template)
+        } else {
+            keys::import(&mut self.state, &self.volatile, ctx, kid, template)
+        }
+    }
+
+    fn run(&mut self, cmd: GidsCommand<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+        let (s, v) = (&mut self.state, &mut self.volatile);
+        let none = |r: Result<(), Status>| r.map(|()| Vec::new());
+        match cmd {
+            GidsCommand::SelectFile { fid, fcp } => files::select(s, v, fid, fcp),
+            GidsCommand::GetData { file: 0x3FFF, data } => self.get_applet_data(data),
+            GidsCommand::GetData { file, data } => files::get_data(s, v, file, data),
+            GidsCommand::PutData { file: 0x3FFF, data } => none(self.put_applet_data(ctx, data)),
+            GidsCommand::PutData { file, data } => {
+                let r = files::put_data(s, v, file, data);
+                if r.is_ok() {
+                    ctx.mark_dirty();
+                }
+                none(r)
+            }
+            GidsCommand::CreateFile { fcp } => {
+                files::create(s, v, fcp)?;
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
+            GidsCommand::Activate => {
+                files::activate(s, v)?;
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
+            GidsCommand::DeleteFile { fid } => {
+                files::delete(s, v, fid)?;
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
+            GidsCommand::Verify { reference, pin } => none(auth::verify(s, v, ctx, reference, pin)),
+            GidsCommand::Logout => {
+                v.logout();
+                Ok(Vec::new())
+            }
+            GidsCommand::ChangePin {
+                reference,
+                old_and_new,
+            } => none(auth::change(s, v, ctx, reference, old_and_new)),
+            GidsCommand::SetPin { reference, new } => none(auth::set(s, v, ctx, reference, new)),
+            GidsCommand::ResetRetryCounter { reference, new } => {
+                none(auth::reset_retry_counter(s, v, ctx, reference, new))
+            }
+            GidsCommand::MseKey { op, algorithm, key } => {
+                none(keys::set_env(s, v, op, algorithm, key))
+            }
+            GidsCommand::MseAdmin { key } => none(auth::select_admin(s, v, key)),
+            GidsCommand::GeneralAuthenticate { template } => {
+                auth::general_authenticate(s, v, ctx, template)
+            }
+            GidsCommand::Generate {
+                algorithm,
+                key,
+                want_public,
+            } => keys::generate(s, v, ctx, algorithm, key, want_public),
+            GidsCommand::Sign { input } => keys::sign(s, v, ctx, input),
+            GidsCommand::Decipher { input } => keys::decipher(s, v, ctx, input),
+        }
     }
 }
 
@@ -34,17 +280,102 @@ impl Applet for GidsApplet {
     fn aid(&self) -> &[u8] {
         AID
     }
+
     fn name(&self) -> &'static str {
         "GIDS"
     }
+
+    /// SELECT by AID (GIDS v2 section 9.2): answers the FCI; the application DF becomes the
+    /// current file. Authentication survives a re-selection.
     fn select(&mut self, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
-        Ok(Vec::new())
+        self.volatile.current = Some(Current::Application);
+        Ok(FCI.to_vec())
     }
-    fn process(&mut self, _cmd: &Command<'_>, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
-        Err(Status::InsNotSupported)
+
+    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+        let parsed = GidsCommand::try_from(cmd)?;
+        self.run(parsed, ctx)
     }
-    fn reset(&mut self) {}
+
+    fn reset(&mut self) {
+        self.volatile = Volatile::default();
+    }
+
     fn save(&self) -> Result<Vec<u8>, Status> {
-        Ok(Vec::new())
+        encode_state(&self.state)
     }
+
+    fn describe(&self) -> Vec<String> {
+        describe(&self.state)
+    }
+}
+
+fn describe(s: &State) -> Vec<String> {
+    let mut out = vec![format!(
+        "state: {}",
+        if s.operational {
+            "operational"
+        } else {
+            "not initialized"
+        }
+    )];
+    out.push(match &s.pin {
+        Some(p) if p.is_blocked() => "PIN: blocked".into(),
+        Some(p) => format!(
+            "PIN: {} of {} tries left",
+            p.tries_left(),
+            p.policy().max_tries
+        ),
+        None => "PIN: not set".into(),
+    });
+    if let Some(a) = &s.admin {
+        out.push(format!(
+            "administrator key: {}-{}",
+            a.kind.name(),
+            a.key.len() * 8
+        ));
+    }
+    for (kid, file) in &s.keys {
+        let what = file.key.as_ref().map_or("empty".to_string(), |k| {
+            format!("RSA-{}", k.algorithm().bits())
+        });
+        out.push(format!("key {kid:02X}: {what}"));
+    }
+    let dos = |ef: u16, tag: u16| s.efs.get(&ef).and_then(|e| e.dos.get(&u32::from(tag)));
+    if let Some(cmap) = dos(md::EVERYONE_READ_USER_WRITE_EF, md::CMAPFILE_DO) {
+        for (i, c) in md::parse_cmapfile(cmap)
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_valid())
+        {
+            let default = if c.flags & md::CONTAINER_DEFAULT != 0 {
+                ", default"
+            } else {
+                ""
+            };
+            out.push(format!(
+                "container {i} \"{}\": signature {} bits, key exchange {} bits{default}",
+                c.name, c.sig_key_bits, c.kx_key_bits
+            ));
+        }
+    }
+    if let Some(master) = dos(md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO) {
+        let certs: Vec<String> = md::parse_master_file(master)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| {
+                e.directory == "mscp" && (e.name.starts_with("ksc") || e.name.starts_with("kxc"))
+            })
+            .map(|e| e.name)
+            .collect();
+        out.push(format!(
+            "certificates: {}",
+            if certs.is_empty() {
+                "none".into()
+            } else {
+                certs.join(", ")
+            }
+        ));
+    }
+    out
 }

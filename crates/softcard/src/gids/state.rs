@@ -82,7 +82,10 @@ pub(super) enum Challenge {
     /// The card gave this challenge for an external authentication.
     External(Zeroizing<Vec<u8>>),
     /// Mutual authentication: the host's R1 and the card's R2.
-    Mutual { host: Zeroizing<[u8; 16]>, card: Zeroizing<[u8; 16]> },
+    Mutual {
+        host: Zeroizing<[u8; 16]>,
+        card: Zeroizing<[u8; 16]>,
+    },
 }
 
 /// The file a CREATE, SELECT or ACTIVATE made current.
@@ -171,7 +174,11 @@ impl State {
     /// # Errors
     /// [`Status::SecurityStatusNotSatisfied`] (6982).
     pub(super) fn require(&self, condition: u8, v: &Volatile) -> Result<(), Status> {
-        if self.allows(condition, v) { Ok(()) } else { Err(Status::SecurityStatusNotSatisfied) }
+        if self.allows(condition, v) {
+            Ok(())
+        } else {
+            Err(Status::SecurityStatusNotSatisfied)
+        }
     }
 
     /// The EF, or 6A82.

@@ -1,32 +1,171 @@
 //! The PIV card application (NIST SP 800-73-4) with the Yubico extensions.
+//!
+//! Commands are parsed into [`command::PivCommand`] first; the handlers live in one module
+//! per concern (`auth`: PINs and the management key; `keys`: key operations, generation
+//! and import; `objects`: data objects; `yubico`: the vendor extensions; `attest`:
+//! attestation certificates). The supported commands, status words, policies and
+//! defaults are listed in docs/apdu/piv.md.
 
-use crate::{Applet, CardOptions, Command, Context, ImageError, Status, crypto::CardRng};
+mod attest;
+mod auth;
+mod cipher;
+mod command;
+mod der;
+mod keys;
+mod objects;
+mod state;
+mod types;
+mod yubico;
+
+use self::{
+    command::{AuthRequest, PivCommand},
+    state::{KeyRecord, Persistent, Volatile},
+    types::{KeyPinPolicy, Origin, Slot, TouchPolicy, key_alg_id},
+};
+use crate::{
+    Applet, CardOptions, Command, Context, ImageError, Status,
+    applet::encode_state,
+    crypto::{CardRng, KeyAlgorithm, PrivateKey},
+    tlv,
+};
 
 /// PIV application identifier (with version).
-pub const AID: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00];
+pub const AID: &[u8] = &[
+    0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00,
+];
 
-/// The PIV profile's answer to reset.
-pub const ATR: &[u8] = &[0x3B, 0x80, 0x80, 0x01, 0x01];
+/// The PIV profile's answer to reset: T=0 and T=1, historical bytes 80 (compact-TLV)
+/// and 5B (issuer data, 11 bytes) "softcardPIV", then TCK.
+pub const ATR: &[u8] = &[
+    0x3B, 0x8D, 0x80, 0x01, 0x80, 0x5B, 0x73, 0x6F, 0x66, 0x74, 0x63, 0x61, 0x72, 0x64, 0x50, 0x49,
+    0x56, 0x82,
+];
+
+/// The firmware version GET VERSION reports: 5.4.3, whose feature set (AES management
+/// keys, GET METADATA, attestation, PIN and touch policies) matches this applet.
+pub const VERSION: [u8; 3] = [5, 4, 3];
+
+/// The application label in the SELECT response.
+const LABEL: &[u8] = b"softcard PIV";
+
+/// Algorithms announced in the SELECT response (tag AC).
+const ALGORITHMS: [u8; 9] = [0x03, 0x08, 0x0A, 0x0C, 0x06, 0x07, 0x05, 0x16, 0x11];
 
 /// The PIV applet.
 #[derive(Debug)]
-pub struct PivApplet {}
+pub struct PivApplet {
+    state: Persistent,
+    vol: Volatile,
+}
 
 impl PivApplet {
-    /// A new applet with the options' PIN, PUK and management key.
+    /// A new applet with the options' PIN, PUK, management key and serial number, a
+    /// random CHUID GUID, and a P-256 attestation key with its self-signed certificate.
     ///
     /// # Errors
-    /// A status for a rejected option.
-    pub fn create(_opts: &CardOptions, _rng: &mut dyn CardRng) -> Result<Self, Status> {
-        Ok(PivApplet {})
+    /// [`Status::WrongData`] for a PIN or PUK outside 6..=8 bytes or a management key of
+    /// the wrong length; a crypto error if the attestation key cannot be made.
+    pub fn create(opts: &CardOptions, rng: &mut dyn CardRng) -> Result<Self, Status> {
+        let serial = opts.serial.unwrap_or_else(|| rng.next_u32() & 0x7FFF_FFFF);
+        let mut state = yubico::fresh_state(opts, serial, rng)?;
+        let key = PrivateKey::generate(opts.backend, KeyAlgorithm::P256, rng)?;
+        let cert = attest::ca_certificate(&key, rng)?;
+        let mut object = tlv::encode(0x70, &cert);
+        tlv::write(&mut object, 0x71, &[0x00]);
+        tlv::write(&mut object, 0xFE, &[]);
+        state.objects.insert(Slot::Attestation.cert_tag(), object);
+        let record = KeyRecord {
+            key,
+            pin_policy: KeyPinPolicy::Never,
+            touch_policy: TouchPolicy::Never,
+            origin: Origin::Generated,
+        };
+        state.keys.insert(Slot::Attestation, record);
+        Ok(PivApplet {
+            state,
+            vol: Volatile::default(),
+        })
     }
 
     /// Restores an applet from its saved state.
     ///
     /// # Errors
     /// [`ImageError::Corrupt`] if the state does not decode.
-    pub fn load(_state: &[u8]) -> Result<Self, ImageError> {
-        Ok(PivApplet {})
+    pub fn load(state: &[u8]) -> Result<Self, ImageError> {
+        let state = postcard::from_bytes(state)
+            .map_err(|e| ImageError::Corrupt(format!("PIV state: {e}")))?;
+        Ok(PivApplet {
+            state,
+            vol: Volatile::default(),
+        })
+    }
+
+    fn run(&mut self, cmd: PivCommand<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+        let none = |r: Result<(), Status>| r.map(|()| Vec::new());
+        match cmd {
+            PivCommand::GetData(tag) => self.get_data(tag),
+            PivCommand::PutData { tag, content } => {
+                ctx.mark_dirty();
+                none(self.put_data(tag, content))
+            }
+            PivCommand::Verify(op) => none(self.verify(op, ctx)),
+            PivCommand::ChangeReference { which, old, new } => {
+                none(self.change_reference(which, old, new, ctx))
+            }
+            PivCommand::ResetRetryCounter { puk, new_pin } => {
+                none(self.reset_retry_counter(puk, new_pin, ctx))
+            }
+            PivCommand::Authenticate {
+                key_ref: 0x9B,
+                request: AuthRequest::Sign(_) | AuthRequest::KeyAgreement(_),
+                ..
+            } => {
+                // The management key is no signing key; this does not touch its state.
+                Err(Status::IncorrectP1P2)
+            }
+            PivCommand::Authenticate {
+                alg,
+                key_ref: 0x9B,
+                request,
+            } => self.authenticate_mgmt(alg, request, ctx),
+            PivCommand::Authenticate {
+                alg,
+                key_ref,
+                request,
+            } => {
+                let slot = Slot::from_ref(key_ref).ok_or(Status::ReferencedDataNotFound)?;
+                self.private_operation(alg, slot, request, ctx)
+            }
+            PivCommand::Generate(params) => {
+                let out = self.generate(params, ctx)?;
+                ctx.mark_dirty();
+                Ok(out)
+            }
+            PivCommand::GetVersion => Ok(self.get_version()),
+            PivCommand::GetSerial => Ok(self.get_serial()),
+            PivCommand::GetMetadata(key_ref) => self.get_metadata(key_ref),
+            PivCommand::Import { params, data } => {
+                self.import(params, data, ctx)?;
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
+            PivCommand::SetManagementKey { alg, key, touch } => {
+                self.set_management_key(alg, key, touch)?;
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
+            PivCommand::Reset => {
+                self.reset_card(ctx.rng)?;
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
+            PivCommand::SetPinRetries { pin, puk } => {
+                self.set_pin_retries(pin, puk)?;
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
+            PivCommand::Attest(slot) => self.attest(slot, ctx.rng),
+        }
     }
 }
 
@@ -34,17 +173,96 @@ impl Applet for PivApplet {
     fn aid(&self) -> &[u8] {
         AID
     }
+
     fn name(&self) -> &'static str {
         "PIV"
     }
+
+    /// SELECT, SP 800-73-4 Part 2 section 3.1.1: the application property template.
     fn select(&mut self, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
-        Ok(Vec::new())
+        let mut algs = Vec::new();
+        for id in ALGORITHMS {
+            tlv::write(&mut algs, 0x80, &[id]);
+        }
+        tlv::write(&mut algs, 0x06, &[0x00]);
+        let mut apt = Vec::new();
+        tlv::write(&mut apt, 0x4F, AID.get(5..).unwrap_or_default());
+        tlv::write(
+            &mut apt,
+            0x79,
+            &tlv::encode(0x4F, AID.get(..5).unwrap_or_default()),
+        );
+        tlv::write(&mut apt, 0x50, LABEL);
+        tlv::write(&mut apt, 0xAC, &algs);
+        Ok(tlv::encode(0x61, &apt))
     }
-    fn process(&mut self, _cmd: &Command<'_>, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
-        Err(Status::InsNotSupported)
+
+    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+        let parsed = PivCommand::try_from(cmd)?;
+        self.run(parsed, ctx)
     }
-    fn reset(&mut self) {}
+
+    fn reset(&mut self) {
+        self.vol.clear();
+    }
+
     fn save(&self) -> Result<Vec<u8>, Status> {
-        Ok(Vec::new())
+        encode_state(&self.state)
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let s = &self.state;
+        let mut out = vec![
+            format!("version: {}.{}.{}", VERSION[0], VERSION[1], VERSION[2]),
+            format!(
+                "PIN tries left: {}/{}",
+                s.pin.tries_left(),
+                s.pin.policy().max_tries
+            ),
+            format!(
+                "PUK tries left: {}/{}",
+                s.puk.tries_left(),
+                s.puk.policy().max_tries
+            ),
+            format!(
+                "management key: {}{}",
+                s.mgmt.alg.name(),
+                if s.mgmt.default { " (default)" } else { "" }
+            ),
+        ];
+        for slot in Slot::all() {
+            let cert = s.objects.contains_key(&slot.cert_tag());
+            if let Some(k) = s.keys.get(&slot) {
+                let alg = k.key.algorithm();
+                out.push(format!(
+                    "slot {:02X}: {} (id {:02X}), {:?}, PIN {:?}, touch {:?}, certificate {}",
+                    slot.key_ref(),
+                    keys::describe_alg(alg),
+                    key_alg_id(alg),
+                    k.origin,
+                    k.pin_policy,
+                    k.touch_policy,
+                    if cert { "present" } else { "absent" }
+                ));
+            } else if cert {
+                out.push(format!(
+                    "slot {:02X}: no key, certificate present",
+                    slot.key_ref()
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atr_check_byte() {
+        let x = ATR.iter().skip(1).fold(0, |acc, b| acc ^ b);
+        assert_eq!(x, 0, "TCK");
+        assert_eq!(ATR[1] & 0x0F, 13, "historical byte count");
     }
 }

@@ -1,4 +1,5 @@
-//! Helpers shared by the crypto tests: public-key checks done with `rsa` and `p256` directly.
+//! Code shared by the crypto tests: public-key checks done with `rsa` and `p256` directly,
+//! and the reader of the vector files.
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::BoxedUint;
@@ -45,4 +46,55 @@ pub fn verify_ecdsa(public: &PublicKey, digest: &[u8], der: &[u8]) -> bool {
         return false;
     };
     PrehashVerifier::<p256::ecdsa::DerSignature>::verify_prehash(&key, digest, &sig).is_ok()
+}
+
+/// One record of a vector file: `key = value` lines up to a blank line.
+pub type Record = std::collections::BTreeMap<String, String>;
+
+/// Reads a vector file of `tests/data/crypto/`: records separated by blank lines, `#`
+/// comments. A record with a `group` field starts a group; the records after it are its
+/// tests. Returns (group, tests) pairs.
+pub fn vectors(name: &str) -> Vec<(Record, Vec<Record>)> {
+    let path = format!("{}/tests/data/crypto/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut groups: Vec<(Record, Vec<Record>)> = Vec::new();
+    for block in text.split("\n\n") {
+        let record: Record = block
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let (k, v) = l
+                    .split_once(" = ")
+                    .unwrap_or_else(|| panic!("bad line {l:?}"));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        if record.is_empty() {
+            continue;
+        }
+        if record.contains_key("group") {
+            groups.push((record, Vec::new()));
+        } else {
+            groups
+                .last_mut()
+                .expect("a test before any group")
+                .1
+                .push(record);
+        }
+    }
+    assert!(!groups.is_empty(), "{name}: no vectors");
+    groups
+}
+
+/// A hex field of a record.
+pub fn field(r: &Record, key: &str) -> Vec<u8> {
+    hex::decode(r.get(key).unwrap_or_else(|| panic!("no {key} in {r:?}"))).unwrap()
+}
+
+/// A big-endian number without its leading zero bytes.
+pub fn unsigned(mut x: &[u8]) -> Vec<u8> {
+    while let [0, rest @ ..] = x {
+        x = rest;
+    }
+    x.to_vec()
 }

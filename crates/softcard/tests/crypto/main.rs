@@ -2,4 +2,8 @@
 //! operations, the backends against each other, and published known-answer vectors.
 
 mod common;
+#[cfg(feature = "aws-lc")]
+mod cross;
+mod kat;
 mod rustcrypto;
+mod sym;

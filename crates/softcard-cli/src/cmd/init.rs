@@ -1,0 +1,91 @@
+//! `softcard init`: create a card image.
+
+use std::path::PathBuf;
+
+use softcard::crypto::BackendKind;
+use softcard::{Card, CardOptions, Profile, Secret};
+use softcard_pcsc::FileStorage;
+
+use crate::common::{CliError, parse_backend, parse_hex};
+
+/// Arguments of `softcard init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The card image file to create.
+    pub image: PathBuf,
+    /// The kind of card: piv or windows-vsc.
+    #[arg(long, value_parser = parse_profile)]
+    pub profile: Profile,
+    /// User PIN (default 12345678).
+    #[arg(long)]
+    pub pin: Option<String>,
+    /// PUK / unblock PIN (default 12345678).
+    #[arg(long)]
+    pub puk: Option<String>,
+    /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES.
+    #[arg(long, value_name = "HEX", value_parser = parse_hex)]
+    pub admin_key: Option<Vec<u8>>,
+    /// The 24-byte administrator key is AES-192, not 3DES.
+    #[arg(long)]
+    pub admin_key_aes: bool,
+    /// Serial number (random by default).
+    #[arg(long)]
+    pub serial: Option<u32>,
+    /// Derive all randomness from this seed: reproducible, predictable keys. Tests only.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Crypto backend for the card's keys: rustcrypto or aws-lc.
+    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
+    pub backend: BackendKind,
+    /// Overwrite an existing image.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+}
+
+/// Creates the card.
+///
+/// # Errors
+/// The image exists (without `--force`), an option is rejected, the file cannot be
+/// written.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let path = &args.image;
+    if path.is_dir() {
+        return Err(CliError::new(format!("{}: is a directory", path.display())));
+    }
+    if path.exists() && !args.force {
+        return Err(CliError::new(format!(
+            "{}: already exists; pass --force to overwrite it (its keys would be lost)",
+            path.display()
+        )));
+    }
+    let mut opts = CardOptions::new(args.profile);
+    opts.pin = args.pin.map(|p| Secret::new(p.into_bytes()));
+    opts.puk = args.puk.map(|p| Secret::new(p.into_bytes()));
+    opts.admin_key = args.admin_key.map(Secret::new);
+    opts.admin_key_aes = args.admin_key_aes;
+    opts.serial = args.serial;
+    opts.backend = args.backend;
+    let storage = Box::new(FileStorage::new(path));
+    let card = match args.seed {
+        Some(seed) => {
+            eprintln!(
+                "softcard: warning: --seed {seed}: this card's keys are predictable from the seed; use it for tests only"
+            );
+            Card::create_seeded(&opts, seed, storage)
+        }
+        None => {
+            let rng = softcard_pcsc::os_rng().map_err(CliError::new)?;
+            Card::create(&opts, Box::new(rng), storage)
+        }
+    }
+    .map_err(|e| match e {
+        softcard::Error::Storage(_) => CliError::new(format!("{}: cannot write the card image", path.display())),
+        other => CliError::new(format!("cannot create the card: {other}")),
+    })?;
+    println!("created {} card, serial {}, in {}", card.profile(), card.serial(), path.display());
+    Ok(())
+}

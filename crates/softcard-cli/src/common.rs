@@ -1,0 +1,118 @@
+//! Pieces the subcommands share: errors, opening card images, hex, backends, JSON output.
+
+use std::fmt;
+use std::path::Path;
+
+use softcard::crypto::BackendKind;
+
+/// A failure to report: a message naming the problem, and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+    code: u8,
+}
+
+impl CliError {
+    /// A failure with exit code 1.
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), code: 1 }
+    }
+
+    /// A usage problem (exit code 2, as clap uses).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError { message: message.into(), code: 2 }
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Opens the card image at `path`; its changes are written back to it.
+///
+/// # Errors
+/// A message naming the file and the problem (missing, unreadable, not a card image,
+/// corrupted, written by a newer softcard).
+pub fn open_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
+    softcard_pcsc::FileStorage::load_card(path, backend).map_err(|e| match &e {
+        softcard_pcsc::LoadError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            CliError::new(format!("{}: no such card image (create one with `softcard init`)", path.display()))
+        }
+        _ => CliError::new(format!("{}: {e}", path.display())),
+    })
+}
+
+/// Parses hex digits; spaces and colons between bytes are allowed.
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text.bytes().filter(|b| !matches!(b, b' ' | b':' | b'\t')).collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!("odd number of hex digits in {text:?}"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let s = std::str::from_utf8(pair).map_err(|_| format!("not hex: {text:?}"))?;
+            u8::from_str_radix(s, 16).map_err(|_| format!("not hex: {s:?} in {text:?}"))
+        })
+        .collect()
+}
+
+/// Bytes as upper-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Parses a crypto backend name (`rustcrypto`, `aws-lc`), for clap's `value_parser`.
+///
+/// # Errors
+/// Unknown names, and backends not compiled into this build.
+pub fn parse_backend(name: &str) -> Result<BackendKind, String> {
+    let all = [BackendKind::RustCrypto, BackendKind::AwsLc];
+    let kind = all
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| format!("unknown backend {name:?} (expected rustcrypto or aws-lc)"))?;
+    if kind.backend().is_none() {
+        return Err(format!("backend {name} is not compiled into this build (cargo feature aws-lc)"));
+    }
+    Ok(kind)
+}
+
+/// Prints a JSON value on stdout, pretty.
+///
+/// # Errors
+/// If it cannot be serialized (it always can for `serde_json::Value`).
+pub fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::new(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_parsing() {
+        assert_eq!(parse_hex("01ab FF:00").unwrap(), [0x01, 0xAB, 0xFF, 0x00]);
+        assert!(parse_hex("0").unwrap_err().contains("odd"));
+        assert!(parse_hex("zz").unwrap_err().contains("not hex"));
+        assert_eq!(hex(&[0x3B, 0x0A]), "3B0A");
+    }
+
+    #[test]
+    fn backend_names() {
+        assert_eq!(parse_backend("rustcrypto").unwrap(), BackendKind::RustCrypto);
+        assert!(parse_backend("openssl").unwrap_err().contains("unknown"));
+    }
+}

@@ -1,0 +1,142 @@
+//! The vpcd bridge against a stand-in for vpcd: control codes, APDUs, malformed frames,
+//! reconnection and stopping.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::Duration;
+
+use softcard::{Card, CardOptions, MemoryStorage, Profile};
+use softcard_pcsc::vpcd::{Bridge, Options, Stats};
+
+const SELECT_PIV: [u8; 14] = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+
+fn send(s: &mut TcpStream, body: &[u8]) {
+    let mut frame = (body.len() as u16).to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    s.write_all(&frame).unwrap();
+}
+
+fn recv(s: &mut TcpStream) -> Vec<u8> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut body).unwrap();
+    body
+}
+
+fn sw(resp: &[u8]) -> [u8; 2] {
+    [resp[resp.len() - 2], resp[resp.len() - 1]]
+}
+
+fn exchange(s: &mut TcpStream, body: &[u8]) -> Vec<u8> {
+    send(s, body);
+    recv(s)
+}
+
+/// Waits until the bridge has closed its side (a read returns end of file).
+fn closed_by_bridge(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut b = [0u8; 1];
+    matches!(s.read(&mut b), Ok(0) | Err(_))
+}
+
+fn start() -> (TcpListener, MemoryStorage, thread::JoinHandle<(Stats, Card)>, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let storage = MemoryStorage::new();
+    let card = Card::create_seeded(&CardOptions::new(Profile::Piv), 5, Box::new(storage.clone())).unwrap();
+    let options = Options {
+        backoff_min: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let mut bridge = Bridge::new(card, addr).with_options(options);
+    let stop = bridge.stop_flag();
+    let runner = thread::spawn(move || {
+        bridge.run().unwrap();
+        (bridge.stats(), bridge.into_card())
+    });
+    (listener, storage, runner, stop)
+}
+
+#[test]
+fn answers_control_codes_and_apdus() {
+    let (listener, _storage, runner, stop) = start();
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    send(&mut s, &[0x01]);
+    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    assert_eq!(exchange(&mut s, &[0x00, 0xEE, 0x00, 0x00]), [0x6D, 0x00]);
+    send(&mut s, &[0x02]);
+    send(&mut s, &[0x00]);
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    stop.store(true, Ordering::SeqCst);
+    let (stats, card) = runner.join().unwrap();
+    assert_eq!(stats, Stats { connections: 1, apdus: 2, dropped: 0 });
+    assert!(!card.is_powered(), "the last control code powered it off");
+}
+
+#[test]
+fn malformed_frames_drop_the_connection_and_leave_the_card_intact() {
+    let (listener, storage, runner, stop) = start();
+    let image = storage.image().unwrap();
+    let writes = storage.writes();
+    let garbage: [&[u8]; 5] = [
+        &[0x00, 0x00],                   // empty frame
+        &[0x00, 0x01, 0x07],             // unknown control code
+        &[0x00, 0x02, 0xAA, 0xBB],       // too short for an APDU
+        &[0x00, 0x10, 0x00, 0xA4, 0x04], // closed in the middle of a frame
+        &[0xFF],                         // closed in the middle of a header
+    ];
+    for bytes in garbage {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(bytes).unwrap();
+        if bytes.len() == 5 || bytes.len() == 1 {
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        assert!(closed_by_bridge(&mut s));
+    }
+    // The bridge comes back and the card still works.
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    stop.store(true, Ordering::SeqCst);
+    let (stats, card) = runner.join().unwrap();
+    assert_eq!(stats.dropped, 5);
+    assert_eq!(stats.connections, 6);
+    assert_eq!(storage.image().unwrap(), image);
+    assert_eq!(storage.writes(), writes);
+    assert_eq!(card.image().unwrap(), image);
+}
+
+#[test]
+fn reconnects_when_vpcd_comes_back() {
+    let (listener, _storage, runner, stop) = start();
+    let addr = listener.local_addr().unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    // pcscd stops: connection and listener go away, connection attempts fail for a while.
+    drop(s);
+    drop(listener);
+    thread::sleep(Duration::from_millis(150));
+    let listener = TcpListener::bind(addr).unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    stop.store(true, Ordering::SeqCst);
+    let (stats, _) = runner.join().unwrap();
+    assert!(stats.connections >= 2);
+    assert_eq!(stats.dropped, 0);
+}
+
+#[test]
+fn stops_while_waiting_for_vpcd() {
+    let (listener, _storage, runner, stop) = start();
+    drop(listener);
+    thread::sleep(Duration::from_millis(30));
+    stop.store(true, Ordering::SeqCst);
+    let (stats, _) = runner.join().unwrap();
+    assert!(stats.connections <= 1);
+}

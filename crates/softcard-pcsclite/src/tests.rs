@@ -1,0 +1,244 @@
+//! ABI and behaviour tests, calling the exported functions in-process.
+
+use std::ffi::CStr;
+use std::mem::{offset_of, size_of};
+use std::ptr::{null, null_mut};
+
+use softcard::{Card, CardOptions, NoStorage, Profile};
+use softcard_pcsc::Registry;
+
+use crate::card_api::*;
+use crate::context_api::*;
+use crate::pcsc_stringify_error;
+use crate::types::*;
+
+const INSUFFICIENT: LONG = 0x8010_0008;
+const INVALID_PARAMETER: LONG = 0x8010_0004;
+
+#[test]
+fn struct_layouts_match_pcsc_lite_on_linux_x86_64() {
+    assert_eq!(size_of::<DWORD>(), 8);
+    assert_eq!(size_of::<LONG>(), 8);
+    assert_eq!(size_of::<SCARD_IO_REQUEST>(), 16);
+    assert_eq!(size_of::<SCARD_READERSTATE>(), 80);
+    assert_eq!(offset_of!(SCARD_READERSTATE, pvUserData), 8);
+    assert_eq!(offset_of!(SCARD_READERSTATE, dwCurrentState), 16);
+    assert_eq!(offset_of!(SCARD_READERSTATE, dwEventState), 24);
+    assert_eq!(offset_of!(SCARD_READERSTATE, cbAtr), 32);
+    assert_eq!(offset_of!(SCARD_READERSTATE, rgbAtr), 40);
+    assert_eq!(g_rgSCardT1Pci, SCARD_IO_REQUEST { dwProtocol: 2, cbPciLength: 16 });
+    assert_eq!(g_rgSCardT0Pci.dwProtocol, 1);
+    assert_eq!(g_rgSCardRawPci.dwProtocol, 4);
+}
+
+/// The same figures as the installed C headers compute them.
+#[test]
+fn struct_layouts_match_the_installed_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("layout.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include <stddef.h>\n#include <winscard.h>\nint main(void) {\n\
+         printf(\"%zu %zu %zu %zu %zu %zu %zu %zu %zu\", sizeof(DWORD), sizeof(LONG),\n\
+         sizeof(SCARD_IO_REQUEST), sizeof(SCARD_READERSTATE), offsetof(SCARD_READERSTATE, pvUserData),\n\
+         offsetof(SCARD_READERSTATE, dwCurrentState), offsetof(SCARD_READERSTATE, dwEventState),\n\
+         offsetof(SCARD_READERSTATE, cbAtr), offsetof(SCARD_READERSTATE, rgbAtr));\n return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.path().join("layout");
+    let status = std::process::Command::new("cc")
+        .args(["-I/usr/include/PCSC", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("a C compiler");
+    assert!(status.success());
+    let out = std::process::Command::new(&exe).output().unwrap();
+    let expected = [
+        size_of::<DWORD>(),
+        size_of::<LONG>(),
+        size_of::<SCARD_IO_REQUEST>(),
+        size_of::<SCARD_READERSTATE>(),
+        offset_of!(SCARD_READERSTATE, pvUserData),
+        offset_of!(SCARD_READERSTATE, dwCurrentState),
+        offset_of!(SCARD_READERSTATE, dwEventState),
+        offset_of!(SCARD_READERSTATE, cbAtr),
+        offset_of!(SCARD_READERSTATE, rgbAtr),
+    ]
+    .map(|n| n.to_string())
+    .join(" ");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}
+
+#[test]
+fn stringify_names_the_code() {
+    // SAFETY: the returned pointer is a NUL-terminated string living for the process.
+    let text = |code| unsafe { CStr::from_ptr(pcsc_stringify_error(code)) }.to_str().unwrap().to_owned();
+    assert_eq!(text(0), "success (SCARD_S_SUCCESS)");
+    assert_eq!(text(INSUFFICIENT), "the buffer is too small for the data (SCARD_E_INSUFFICIENT_BUFFER)");
+    assert!(text(0x8010_0069).ends_with("(SCARD_W_REMOVED_CARD)"));
+    assert!(text(0x8010_0001).ends_with("(SCARD_F_INTERNAL_ERROR)"));
+    assert!(text(0x8010_002E).ends_with("(SCARD_E_NO_READERS_AVAILABLE)"));
+    assert_eq!(text(0x1234), "unknown PC/SC error 0x00001234");
+    assert_eq!(pcsc_stringify_error(0x8010_000A), pcsc_stringify_error(0x8010_000A), "one text per code");
+}
+
+/// A context with a PIV card in the reader `name` of the process-wide registry.
+fn context_with_card(name: &str) -> SCARDCONTEXT {
+    let card = Card::create_seeded(&CardOptions::new(Profile::Piv), 7, Box::new(NoStorage)).unwrap();
+    Registry::global().insert_card(name, card).unwrap();
+    let mut ctx = 0;
+    // SAFETY: a valid out pointer.
+    assert_eq!(unsafe { SCardEstablishContext(2, null(), null(), &mut ctx) }, 0);
+    ctx
+}
+
+fn reader_list(ctx: SCARDCONTEXT) -> Vec<u8> {
+    let mut len: DWORD = 0;
+    // SAFETY: a null buffer asks for the length.
+    assert_eq!(unsafe { SCardListReaders(ctx, null(), null_mut(), &mut len) }, 0);
+    let mut buf = vec![0u8; len as usize];
+    // SAFETY: `buf` holds `len` bytes.
+    assert_eq!(unsafe { SCardListReaders(ctx, null(), buf.as_mut_ptr().cast(), &mut len) }, 0);
+    assert_eq!(len as usize, buf.len());
+    buf
+}
+
+#[test]
+fn reader_list_is_a_double_nul_terminated_multi_string() {
+    let ctx = context_with_card("Test Reader A");
+    let list = reader_list(ctx);
+    assert!(list.ends_with(b"\0\0"), "{list:?}");
+    let needle = b"Test Reader A\0";
+    assert!(list.windows(needle.len()).any(|w| w == needle), "{list:?}");
+    assert_eq!(SCardReleaseContext(ctx), 0);
+}
+
+#[test]
+fn short_buffers_null_pointers_and_autoallocate() {
+    let ctx = context_with_card("Test Reader B");
+    let full = reader_list(ctx);
+    let mut small = [0u8; 4];
+    let mut len: DWORD = small.len() as DWORD;
+    // SAFETY: `small` holds `len` bytes.
+    let rv = unsafe { SCardListReaders(ctx, null(), small.as_mut_ptr().cast(), &mut len) };
+    assert_eq!(rv, INSUFFICIENT);
+    assert_eq!(len as usize, full.len(), "the length needed is returned");
+    // SAFETY: a null length pointer is refused without being read.
+    assert_eq!(unsafe { SCardListReaders(ctx, null(), null_mut(), null_mut()) }, INVALID_PARAMETER);
+    // SAFETY: as above.
+    assert_eq!(unsafe { SCardEstablishContext(0, null(), null(), null_mut()) }, INVALID_PARAMETER);
+
+    let mut out: *mut u8 = null_mut();
+    let mut len = SCARD_AUTOALLOCATE;
+    // SAFETY: with SCARD_AUTOALLOCATE the buffer argument is the address of a pointer.
+    let rv = unsafe { SCardListReaders(ctx, null(), (&raw mut out).cast(), &mut len) };
+    assert_eq!(rv, 0);
+    // SAFETY: the library allocated `len` bytes at `out`.
+    let got = unsafe { std::slice::from_raw_parts(out, len as usize) };
+    assert_eq!(got, full.as_slice());
+    assert_eq!(SCardFreeMemory(ctx, out.cast()), 0);
+    assert_eq!(SCardFreeMemory(ctx, out.cast()), INVALID_PARAMETER, "a second free is refused");
+    assert_eq!(SCardReleaseContext(ctx), 0);
+    assert_eq!(SCardIsValidContext(ctx), 0x8010_0003);
+}
+
+#[test]
+fn connect_transmit_status_and_transactions() {
+    let ctx = context_with_card("Test Reader C");
+    let (mut card, mut proto) = (0, 0);
+    // SAFETY: valid string and out pointers.
+    let rv = unsafe { SCardConnect(ctx, c"Test Reader C".as_ptr(), 2, 3, &mut card, &mut proto) };
+    assert_eq!(rv, 0);
+    assert_eq!(proto, SCARD_PROTOCOL_T1);
+    // SAFETY: unknown reader name, valid pointers.
+    let rv = unsafe { SCardConnect(ctx, c"No Such Reader".as_ptr(), 2, 3, &mut 0, &mut 0) };
+    assert_eq!(rv, 0x8010_0009);
+
+    assert_eq!(SCardBeginTransaction(card), 0);
+    let select = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+    let mut resp = [0u8; 258];
+    let mut len = resp.len() as DWORD;
+    // SAFETY: buffers as their lengths say.
+    let rv = unsafe {
+        SCardTransmit(card, &g_rgSCardT1Pci, select.as_ptr(), select.len() as DWORD, null_mut(), resp.as_mut_ptr(), &mut len)
+    };
+    assert_eq!(rv, 0);
+    assert!(len >= 2);
+    assert_eq!(resp[len as usize - 2..len as usize], [0x90, 0x00]);
+    let mut tiny = [0u8; 1];
+    let mut tiny_len: DWORD = 1;
+    // SAFETY: as above.
+    let rv = unsafe {
+        SCardTransmit(card, &g_rgSCardT1Pci, select.as_ptr(), select.len() as DWORD, null_mut(), tiny.as_mut_ptr(), &mut tiny_len)
+    };
+    assert_eq!(rv, INSUFFICIENT);
+    assert_eq!(tiny_len, len);
+    // SAFETY: null send PCI is refused without being read.
+    let rv = unsafe { SCardTransmit(card, null(), select.as_ptr(), 14, null_mut(), resp.as_mut_ptr(), &mut len) };
+    assert_eq!(rv, INVALID_PARAMETER);
+    assert_eq!(SCardEndTransaction(card, 0), 0);
+    assert_eq!(SCardEndTransaction(card, 0), 0x8010_0016, "no transaction to end");
+
+    let (mut state, mut protocol) = (0, 0);
+    let mut atr: *mut u8 = null_mut();
+    let mut atr_len = SCARD_AUTOALLOCATE;
+    let mut name_len: DWORD = 0;
+    // SAFETY: out pointers valid; the name buffer is null (length only).
+    let rv = unsafe {
+        SCardStatus(card, null_mut(), &mut name_len, &mut state, &mut protocol, (&raw mut atr).cast(), &mut atr_len)
+    };
+    assert_eq!(rv, 0);
+    assert_eq!(name_len as usize, "Test Reader C".len() + 2);
+    assert_eq!(protocol, SCARD_PROTOCOL_T1);
+    assert_ne!(state & 0x0004, 0, "present");
+    // SAFETY: allocated by the library with `atr_len` bytes.
+    let atr_bytes = unsafe { std::slice::from_raw_parts(atr, atr_len as usize) };
+    assert_eq!(atr_bytes.first(), Some(&0x3B));
+    assert_eq!(SCardFreeMemory(ctx, atr.cast()), 0);
+
+    let mut rs = SCARD_READERSTATE {
+        szReader: c"Test Reader C".as_ptr(),
+        pvUserData: null_mut(),
+        dwCurrentState: 0,
+        dwEventState: 0,
+        cbAtr: 0,
+        rgbAtr: [0; MAX_ATR_SIZE],
+    };
+    // SAFETY: one valid reader state.
+    assert_eq!(unsafe { SCardGetStatusChange(ctx, 0, &mut rs, 1) }, 0);
+    assert_ne!(rs.dwEventState & 0x0020, 0, "present");
+    assert_ne!(rs.dwEventState & 0x0002, 0, "changed");
+    assert_eq!(&rs.rgbAtr[..rs.cbAtr as usize], atr_bytes_owned(ctx, card).as_slice());
+    // SAFETY: a null array with a count is refused.
+    assert_eq!(unsafe { SCardGetStatusChange(ctx, 0, null_mut(), 1) }, INVALID_PARAMETER);
+
+    assert_eq!(SCardDisconnect(card, 0), 0);
+    assert_eq!(SCardDisconnect(card, 0), 0x8010_0003, "the handle is gone");
+    assert_eq!(SCardReleaseContext(ctx), 0);
+}
+
+fn atr_bytes_owned(_ctx: SCARDCONTEXT, card: SCARDHANDLE) -> Vec<u8> {
+    let mut atr = [0u8; MAX_ATR_SIZE];
+    let mut len = atr.len() as DWORD;
+    // SAFETY: `atr` holds `len` bytes; the other outputs are null.
+    let rv = unsafe { SCardStatus(card, null_mut(), null_mut(), null_mut(), null_mut(), atr.as_mut_ptr(), &mut len) };
+    assert_eq!(rv, 0);
+    atr[..len as usize].to_vec()
+}
+
+#[test]
+fn invalid_handles_and_values_are_refused() {
+    assert_eq!(SCardReleaseContext(0), 0x8010_0003);
+    assert_eq!(SCardBeginTransaction(12345), 0x8010_0003);
+    // SAFETY: the out pointer is valid.
+    assert_eq!(unsafe { SCardEstablishContext(9, null(), null(), &mut 0) }, 0x8010_0011);
+    let ctx = context_with_card("Test Reader D");
+    // SAFETY: a null reader name is refused without being read.
+    let rv = unsafe { SCardConnect(ctx, null(), 2, 3, &mut 0, &mut 0) };
+    assert_eq!(rv, 0x8010_0009);
+    // SAFETY: valid pointers, bad share mode.
+    let rv = unsafe { SCardConnect(ctx, c"Test Reader D".as_ptr(), 7, 3, &mut 0, &mut 0) };
+    assert_eq!(rv, 0x8010_0011);
+    assert_eq!(SCardReleaseContext(ctx), 0);
+}

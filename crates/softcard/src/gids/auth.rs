@@ -1,0 +1,288 @@
+//! The user PIN and the administrator key: VERIFY, CHANGE REFERENCE DATA, RESET RETRY
+//! COUNTER, GENERAL AUTHENTICATE (GIDS v2 sections 9.4, 9.5 and 9.7).
+//!
+//! A PIN verification spends its try and writes the card image before it compares
+//! (anti-tearing). The administrator's mutual authentication is the GIDS one: the host
+//! sends R1, the card answers R2, the host sends E(R2 || R1 || Z1 || 80) and the card
+//! answers E(R1 || R2 || Z2 || 80), E being CBC with a zero IV under the administrator key.
+
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::cipher::{self, SymKind};
+use super::command::{ADMIN_KEY_REF, PIN_REF, PUK_REF};
+use super::state::{ADMIN, AdminKey, Challenge, State, Volatile};
+use crate::{Context, Pin, PinPolicy, Secret, Status, tlv};
+
+/// The try limit of the user PIN.
+pub(super) const PIN_TRIES: u8 = 3;
+/// The PIN rules of a Windows TPM virtual smart card: 8 to 127 characters.
+pub(super) const WINDOWS_PIN_POLICY: PinPolicy = PinPolicy {
+    min_len: 8,
+    max_len: 127,
+    max_tries: PIN_TRIES,
+};
+/// The PIN rules of a card initialized by a GIDS client (gids-tool asks 4 to 16).
+pub(super) const BLANK_PIN_POLICY: PinPolicy = PinPolicy {
+    min_len: 4,
+    max_len: 127,
+    max_tries: PIN_TRIES,
+};
+
+fn pin_mut(state: &mut State, reference: u8) -> Result<&mut Pin, Status> {
+    if reference != PIN_REF {
+        return Err(Status::ReferencedDataNotFound);
+    }
+    state.pin.as_mut().ok_or(Status::ReferencedDataNotFound)
+}
+
+/// The PIN status DO: `7F71 06 97 01 tries 93 01 limit` (7F72 is an alias; there is no PUK,
+/// so 7F73 is not found).
+pub(super) fn pin_status(state: &State, tag: u16) -> Result<Vec<u8>, Status> {
+    let pin = match tag {
+        0x7F71 | 0x7F72 => state.pin.as_ref().ok_or(Status::ReferencedDataNotFound)?,
+        _ => return Err(Status::ReferencedDataNotFound),
+    };
+    Ok(tlv::encode(
+        u32::from(tag),
+        &[0x97, 1, pin.tries_left(), 0x93, 1, pin.policy().max_tries],
+    ))
+}
+
+/// VERIFY: checks the PIN (anti-tearing), or without data tells whether it is verified.
+pub(super) fn verify(
+    state: &mut State,
+    v: &mut Volatile,
+    ctx: &mut Context<'_>,
+    reference: u8,
+    candidate: Option<&[u8]>,
+) -> Result<(), Status> {
+    if reference == PUK_REF {
+        return Err(Status::ReferencedDataNotFound);
+    }
+    let operational = state.operational;
+    let pin = pin_mut(state, reference)?;
+    let Some(candidate) = candidate else {
+        return if v.pin_verified || !operational {
+            Ok(())
+        } else {
+            Err(pin.tries_status())
+        };
+    };
+    v.pin_verified = false;
+    pin.spend_try()?;
+    ctx.persist_now(&*state)?;
+    let result = pin_mut(state, reference)?.compare(candidate);
+    ctx.mark_dirty();
+    result?;
+    v.pin_verified = true;
+    Ok(())
+}
+
+/// CHANGE REFERENCE DATA, P1 00: the old PIN followed by the new one. The card splits them
+/// at the length of the stored PIN; a wrong old PIN costs a try.
+pub(super) fn change(
+    state: &mut State,
+    v: &mut Volatile,
+    ctx: &mut Context<'_>,
+    reference: u8,
+    old_and_new: &[u8],
+) -> Result<(), Status> {
+    let pin = pin_mut(state, reference)?;
+    let policy = pin.policy();
+    v.pin_verified = false;
+    pin.spend_try()?;
+    ctx.persist_now(&*state)?;
+    ctx.mark_dirty();
+    let pin = pin_mut(state, reference)?;
+    let min = usize::from(policy.min_len);
+    // Every split leaving a non-empty new value is tried: a right old PIN with a new one
+    // breaking the length rules answers 6A80 rather than costing a try.
+    let longest_old = old_and_new
+        .len()
+        .saturating_sub(1)
+        .min(usize::from(policy.max_len));
+    let mut split = None;
+    for k in min..=longest_old {
+        let (old, _) = old_and_new.split_at_checked(k).ok_or(Status::WrongData)?;
+        if pin.compare(old).is_ok() {
+            split = Some(k);
+            break;
+        }
+    }
+    let Some(k) = split else {
+        return Err(Status::TriesLeft(pin.tries_left()));
+    };
+    let (_, new) = old_and_new.split_at_checked(k).ok_or(Status::WrongData)?;
+    pin.set(new)?;
+    v.pin_verified = true;
+    Ok(())
+}
+
+/// CHANGE REFERENCE DATA, P1 01: sets the PIN; during initialization without condition
+/// (this creates the PIN), afterwards once the PIN is verified.
+pub(super) fn set(
+    state: &mut State,
+    v: &mut Volatile,
+    ctx: &mut Context<'_>,
+    reference: u8,
+    new: &[u8],
+) -> Result<(), Status> {
+    if reference != PIN_REF {
+        return Err(Status::ReferencedDataNotFound);
+    }
+    if !state.operational {
+        state.pin = Some(Pin::new(new, BLANK_PIN_POLICY)?);
+    } else if v.pin_verified {
+        pin_mut(state, reference)?.set(new)?;
+    } else {
+        return Err(Status::SecurityStatusNotSatisfied);
+    }
+    ctx.mark_dirty();
+    Ok(())
+}
+
+/// RESET RETRY COUNTER, P1 02: a new PIN after the administrator authenticated; the
+/// administrator is logged out afterwards.
+pub(super) fn reset_retry_counter(
+    state: &mut State,
+    v: &mut Volatile,
+    ctx: &mut Context<'_>,
+    reference: u8,
+    new: &[u8],
+) -> Result<(), Status> {
+    if !state.operational {
+        return Err(Status::CommandNotAllowed);
+    }
+    let pin = pin_mut(state, reference)?;
+    if !v.admin_authenticated {
+        return Err(Status::SecurityStatusNotSatisfied);
+    }
+    pin.set(new)?;
+    v.logout();
+    ctx.mark_dirty();
+    Ok(())
+}
+
+/// PUT DATA 3FFF `70 { 84 80, A5 { 87 key, 88 ... } }`: a new administrator key (its
+/// cipher stays the one the card was made with).
+pub(super) fn put_admin_key(
+    state: &mut State,
+    v: &Volatile,
+    ctx: &mut Context<'_>,
+    template: &[u8],
+) -> Result<(), Status> {
+    state.require(ADMIN, v)?;
+    let key = tlv::find(template, 0x87)?.ok_or(Status::WrongData)?;
+    let kind = state.admin.as_ref().map_or(SymKind::Tdes, |a| a.kind);
+    if !kind.accepts_key_len(key.len()) {
+        return Err(Status::WrongData);
+    }
+    state.admin = Some(AdminKey {
+        kind,
+        key: Secret::from_slice(key),
+    });
+    ctx.mark_dirty();
+    Ok(())
+}
+
+/// MSE SET selecting the administrator key for authentication.
+pub(super) fn select_admin(state: &State, v: &mut Volatile, key: u8) -> Result<(), Status> {
+    v.challenge = Challenge::None;
+    v.admin_selected = false;
+    if key != ADMIN_KEY_REF || state.admin.is_none() {
+        return Err(Status::ReferencedDataNotFound);
+    }
+    v.admin_selected = true;
+    Ok(())
+}
+
+fn wrap(tag: u32, value: &[u8]) -> Vec<u8> {
+    tlv::encode(0x7C, &tlv::encode(tag, value))
+}
+
+/// Length of the mutual authentication cryptogram: R1, R2 and Z padded to whole blocks
+/// (40 bytes with 3DES, 48 with AES).
+fn mutual_len(kind: SymKind) -> usize {
+    32 + kind.block_len()
+}
+
+/// GENERAL AUTHENTICATE with the administrator key: `81` asks a challenge (16 bytes of the
+/// host's: mutual; empty: external), `82` answers it.
+pub(super) fn general_authenticate(
+    state: &State,
+    v: &mut Volatile,
+    ctx: &mut Context<'_>,
+    template: &[u8],
+) -> Result<Vec<u8>, Status> {
+    if !state.operational {
+        return Err(Status::CommandNotAllowed);
+    }
+    if !v.admin_selected {
+        return Err(Status::ConditionsNotSatisfied);
+    }
+    let admin = state.admin.as_ref().ok_or(Status::ReferencedDataNotFound)?;
+    if let Some(host) = tlv::find(template, 0x81)? {
+        v.admin_authenticated = false;
+        v.challenge = Challenge::None;
+        return match host.len() {
+            0 => {
+                let mut ch = Zeroizing::new(vec![0u8; admin.kind.block_len()]);
+                ctx.rng.fill_bytes(&mut ch);
+                let out = wrap(0x81, &ch);
+                v.challenge = Challenge::External(ch);
+                Ok(out)
+            }
+            16 => {
+                let mut card = Zeroizing::new([0u8; 16]);
+                ctx.rng.fill_bytes(&mut *card);
+                let mut r1 = Zeroizing::new([0u8; 16]);
+                r1.copy_from_slice(host);
+                let out = wrap(0x81, &*card);
+                v.challenge = Challenge::Mutual { host: r1, card };
+                Ok(out)
+            }
+            _ => Err(Status::WrongData),
+        };
+    }
+    let response = tlv::find(template, 0x82)?.ok_or(Status::WrongData)?;
+    match core::mem::take(&mut v.challenge) {
+        Challenge::None => Err(Status::ConditionsNotSatisfied),
+        Challenge::External(ch) => {
+            if response.len() != ch.len() {
+                return Err(Status::SecurityStatusNotSatisfied);
+            }
+            let plain = cipher::cbc(admin.kind, admin.key.expose(), response, false)?;
+            if !bool::from(plain.as_slice().ct_eq(ch.as_slice())) {
+                return Err(Status::SecurityStatusNotSatisfied);
+            }
+            v.admin_authenticated = true;
+            Ok(Vec::new())
+        }
+        Challenge::Mutual { host, card } => {
+            let len = mutual_len(admin.kind);
+            if response.len() != len {
+                return Err(Status::SecurityStatusNotSatisfied);
+            }
+            let plain = cipher::cbc(admin.kind, admin.key.expose(), response, false)?;
+            let mut expected = Zeroizing::new(Vec::with_capacity(33));
+            expected.extend_from_slice(&*card);
+            expected.extend_from_slice(&*host);
+            let head = plain.get(..32).unwrap_or_default();
+            let pad_ok = plain.last().copied().unwrap_or(0).ct_eq(&0x80);
+            if !bool::from(head.ct_eq(expected.as_slice()) & pad_ok) {
+                return Err(Status::SecurityStatusNotSatisfied);
+            }
+            let mut reply = Zeroizing::new(Vec::with_capacity(len));
+            reply.extend_from_slice(&*host);
+            reply.extend_from_slice(&*card);
+            let mut z2 = Zeroizing::new(vec![0u8; len - 33]);
+            ctx.rng.fill_bytes(&mut z2);
+            reply.extend_from_slice(&z2);
+            reply.push(0x80);
+            let enc = cipher::cbc(admin.kind, admin.key.expose(), &reply, true)?;
+            v.admin_authenticated = true;
+            Ok(wrap(0x82, &enc))
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! PINs and the management key: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER
+//! (SP 800-73-4 Part 2, sections 3.2.1 to 3.2.3) and GENERAL AUTHENTICATE with key 9B
+//! (section 3.2.4, Part 1 Appendix A.2).
+
+use zeroize::Zeroizing;
+
+use super::{
+    PivApplet,
+    cipher::ecb,
+    command::{AuthRequest, PinRef, Verify},
+    state::Pending,
+    types::MgmtAlg,
+};
+use crate::{Context, Status, tlv};
+
+impl PivApplet {
+    /// 6982 unless the management key was authenticated in this session.
+    pub(super) fn require_mgmt(&self) -> Result<(), Status> {
+        if self.vol.mgmt_authenticated {
+            Ok(())
+        } else {
+            Err(Status::SecurityStatusNotSatisfied)
+        }
+    }
+
+    /// 6982 unless the PIN was verified in this session.
+    pub(super) fn require_pin(&self) -> Result<(), Status> {
+        if self.vol.pin_verified {
+            Ok(())
+        } else {
+            Err(Status::SecurityStatusNotSatisfied)
+        }
+    }
+
+    /// VERIFY, section 3.2.1. The try is spent and written to the image before the
+    /// comparison (anti-tearing).
+    pub(super) fn verify(&mut self, op: Verify<'_>, ctx: &mut Context<'_>) -> Result<(), Status> {
+        match op {
+            Verify::Status if self.vol.pin_verified => Ok(()),
+            Verify::Status => Err(self.state.pin.tries_status()),
+            Verify::Logout => {
+                self.vol.pin_verified = false;
+                self.vol.pin_fresh = false;
+                Ok(())
+            }
+            Verify::Check(value) => {
+                self.vol.pin_verified = false;
+                self.vol.pin_fresh = false;
+                self.check_pin(PinRef::Pin, value, ctx)?;
+                self.vol.pin_verified = true;
+                self.vol.pin_fresh = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Spends a try, persists, compares; the counter is marked for saving either way.
+    fn check_pin(
+        &mut self,
+        which: PinRef,
+        value: &[u8],
+        ctx: &mut Context<'_>,
+    ) -> Result<(), Status> {
+        let pin = match which {
+            PinRef::Pin => &mut self.state.pin,
+            PinRef::Puk => &mut self.state.puk,
+        };
+        pin.spend_try()?;
+        ctx.persist_now(&self.state)?;
+        let pin = match which {
+            PinRef::Pin => &mut self.state.pin,
+            PinRef::Puk => &mut self.state.puk,
+        };
+        let result = pin.compare(value);
+        ctx.mark_dirty();
+        result
+    }
+
+    /// CHANGE REFERENCE DATA, section 3.2.2: the current value, then the new one
+    /// (6 to 8 characters, else 6A80).
+    pub(super) fn change_reference(
+        &mut self,
+        which: PinRef,
+        old: &[u8],
+        new: &[u8],
+        ctx: &mut Context<'_>,
+    ) -> Result<(), Status> {
+        let policy = match which {
+            PinRef::Pin => self.state.pin.policy(),
+            PinRef::Puk => self.state.puk.policy(),
+        };
+        policy.check(new)?;
+        self.check_pin(which, old, ctx)?;
+        match which {
+            PinRef::Pin => {
+                self.state.pin.set(new)?;
+                self.state.pin_default = false;
+                self.vol.pin_verified = true;
+            }
+            PinRef::Puk => {
+                self.state.puk.set(new)?;
+                self.state.puk_default = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// RESET RETRY COUNTER, section 3.2.3: the PUK sets a new PIN and unblocks it.
+    pub(super) fn reset_retry_counter(
+        &mut self,
+        puk: &[u8],
+        new_pin: &[u8],
+        ctx: &mut Context<'_>,
+    ) -> Result<(), Status> {
+        self.state.pin.policy().check(new_pin)?;
+        self.check_pin(PinRef::Puk, puk, ctx)?;
+        self.state.pin.set(new_pin)?;
+        self.state.pin_default = false;
+        Ok(())
+    }
+
+    /// GENERAL AUTHENTICATE with the card management key (9B), section 3.2.4: mutual
+    /// authentication (witness, then challenge) or the single challenge-response form.
+    /// `81 00` alone also answers random bytes. Any failure forgets the authentication.
+    pub(super) fn authenticate_mgmt(
+        &mut self,
+        alg: u8,
+        request: AuthRequest<'_>,
+        ctx: &mut Context<'_>,
+    ) -> Result<Vec<u8>, Status> {
+        let pending = self.vol.pending.take();
+        let result = self.mgmt_step(alg, request, pending, ctx);
+        if result.is_err() {
+            self.vol.mgmt_authenticated = false;
+            self.vol.pending = None;
+        }
+        result
+    }
+
+    fn mgmt_step(
+        &mut self,
+        alg: u8,
+        request: AuthRequest<'_>,
+        pending: Option<Pending>,
+        ctx: &mut Context<'_>,
+    ) -> Result<Vec<u8>, Status> {
+        let key = &self.state.mgmt;
+        // 00 is the legacy identifier of 3DES (OpenSC asks for random bytes with it).
+        if alg != key.alg.id() && !(alg == 0x00 && key.alg == MgmtAlg::Tdes) {
+            return Err(Status::IncorrectP1P2);
+        }
+        let block = key.alg.block_len();
+        let mut random = || {
+            let mut r = Zeroizing::new(vec![0u8; block]);
+            ctx.rng.fill_bytes(&mut r);
+            r
+        };
+        match request {
+            AuthRequest::WitnessRequest => {
+                self.vol.mgmt_authenticated = false;
+                let witness = random();
+                let sealed = ecb(key.alg, key.key.expose(), &witness, true)?;
+                self.vol.pending = Some(Pending::Witness(witness));
+                Ok(tlv::encode(0x7C, &tlv::encode(0x80, &sealed)))
+            }
+            AuthRequest::MutualResponse { witness, challenge } => {
+                let Some(Pending::Witness(expected)) = pending else {
+                    return Err(Status::ConditionsNotSatisfied);
+                };
+                if challenge.len() != block || !crate::Secret::from_slice(&expected).ct_eq(witness)
+                {
+                    return Err(Status::SecurityStatusNotSatisfied);
+                }
+                let answer = ecb(key.alg, key.key.expose(), challenge, true)?;
+                self.vol.mgmt_authenticated = true;
+                Ok(tlv::encode(0x7C, &tlv::encode(0x82, &answer)))
+            }
+            AuthRequest::ChallengeRequest => {
+                self.vol.mgmt_authenticated = false;
+                let challenge = random();
+                let out = tlv::encode(0x7C, &tlv::encode(0x81, &challenge));
+                self.vol.pending = Some(Pending::Challenge(challenge));
+                Ok(out)
+            }
+            AuthRequest::ChallengeResponse(response) => {
+                let Some(Pending::Challenge(challenge)) = pending else {
+                    return Err(Status::ConditionsNotSatisfied);
+                };
+                let expected = ecb(key.alg, key.key.expose(), &challenge, true)?;
+                if !crate::Secret::from_slice(&expected).ct_eq(response) {
+                    return Err(Status::SecurityStatusNotSatisfied);
+                }
+                self.vol.mgmt_authenticated = true;
+                Ok(Vec::new())
+            }
+            AuthRequest::Sign(_) | AuthRequest::KeyAgreement(_) => Err(Status::IncorrectP1P2),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The applet's state: what the card image keeps, and what a reset clears.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::types::{KeyPinPolicy, MgmtAlg, Origin, Slot, TouchPolicy};
+use crate::{Pin, Secret, crypto::PrivateKey};
+
+/// Everything the card image keeps (postcard-encoded).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Persistent {
+    /// The PIV card application PIN (key reference 80).
+    pub pin: Pin,
+    /// The PIN unblocking key (key reference 81).
+    pub puk: Pin,
+    /// Whether the PIN still has its default value.
+    pub pin_default: bool,
+    /// Whether the PUK still has its default value.
+    pub puk_default: bool,
+    /// The card management key (9B).
+    pub mgmt: MgmtKey,
+    /// Asymmetric keys by slot.
+    pub keys: BTreeMap<Slot, KeyRecord>,
+    /// Data objects by tag: the value inside tag 53 (or 7E for discovery).
+    pub objects: BTreeMap<u32, Vec<u8>>,
+    /// The serial number GET SERIAL reports.
+    pub serial: u32,
+}
+
+/// The card management key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MgmtKey {
+    /// Its algorithm.
+    pub alg: MgmtAlg,
+    /// The key bytes.
+    pub key: Secret,
+    /// Its touch policy (reported, never enforced).
+    pub touch: TouchPolicy,
+    /// Whether it is the well-known default key.
+    pub default: bool,
+}
+
+/// A key in a slot, with its policies.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// The key.
+    pub key: PrivateKey,
+    /// When it needs the PIN.
+    pub pin_policy: KeyPinPolicy,
+    /// When it needs a touch.
+    pub touch_policy: TouchPolicy,
+    /// Generated or imported.
+    pub origin: Origin,
+}
+
+/// The security state a reset clears.
+#[derive(Debug, Default)]
+pub struct Volatile {
+    /// The PIN was verified in this session.
+    pub pin_verified: bool,
+    /// The PIN was verified and no private-key operation has happened since (PIN always).
+    pub pin_fresh: bool,
+    /// The management key was authenticated in this session.
+    pub mgmt_authenticated: bool,
+    /// An unfinished management-key authentication.
+    pub pending: Option<Pending>,
+}
+
+impl Volatile {
+    /// Forgets every authentication.
+    pub fn clear(&mut self) {
+        *self = Volatile::default();
+    }
+}
+
+/// The first half of a management-key authentication.
+#[derive(Debug)]
+pub enum Pending {
+    /// Mutual authentication: the witness the card sent encrypted, in clear.
+    Witness(Zeroizing<Vec<u8>>),
+    /// Single authentication: the challenge the card sent, in clear.
+    Challenge(Zeroizing<Vec<u8>>),
+}

@@ -1,0 +1,205 @@
+//! The Yubico extensions clients expect of a PIV card: GET VERSION (FD), GET SERIAL (F8),
+//! GET METADATA (F7), SET MANAGEMENT KEY (FF), RESET (FB), SET PIN RETRIES (FA) and
+//! ATTEST (F9). IMPORT KEY (FE) is in the keys module.
+
+use super::{
+    PivApplet, VERSION, attest,
+    keys::public_key_fields,
+    objects,
+    state::{MgmtKey, Persistent},
+    types::{MgmtAlg, Origin, Slot, TouchPolicy},
+};
+use crate::{
+    CardOptions, Pin, PinPolicy, Secret, Status,
+    crypto::CardRng,
+    profile::{DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK},
+    tlv,
+};
+
+/// PIN and PUK length and retry rules: 6 to 8 characters, 3 tries.
+pub const PIN_POLICY: PinPolicy = PinPolicy {
+    min_len: 6,
+    max_len: 8,
+    max_tries: 3,
+};
+
+/// A fresh persistent state from the options (no attestation key yet).
+pub fn fresh_state(
+    opts: &CardOptions,
+    serial: u32,
+    rng: &mut dyn CardRng,
+) -> Result<Persistent, Status> {
+    let pin_value = opts.pin.as_ref().map_or(DEFAULT_PIN, Secret::expose);
+    let puk_value = opts.puk.as_ref().map_or(DEFAULT_PUK, Secret::expose);
+    let key = opts
+        .admin_key
+        .clone()
+        .unwrap_or_else(|| Secret::from_slice(&DEFAULT_ADMIN_KEY));
+    let alg = if opts.admin_key_aes {
+        MgmtAlg::aes_with_len(key.len())
+    } else {
+        Some(MgmtAlg::Tdes)
+    };
+    let alg = alg
+        .filter(|a| a.key_len() == key.len())
+        .ok_or(Status::WrongData)?;
+    let default_key = key.ct_eq(&DEFAULT_ADMIN_KEY) && alg == MgmtAlg::Tdes;
+    Ok(Persistent {
+        pin: Pin::new(pin_value, PIN_POLICY)?,
+        puk: Pin::new(puk_value, PIN_POLICY)?,
+        pin_default: pin_value == DEFAULT_PIN,
+        puk_default: puk_value == DEFAULT_PUK,
+        mgmt: MgmtKey {
+            alg,
+            key,
+            touch: TouchPolicy::Never,
+            default: default_key,
+        },
+        keys: Default::default(),
+        objects: objects::defaults(rng),
+        serial,
+    })
+}
+
+impl PivApplet {
+    /// GET VERSION: three bytes, major minor patch.
+    pub(super) fn get_version(&self) -> Vec<u8> {
+        VERSION.to_vec()
+    }
+
+    /// GET SERIAL: four bytes, big-endian.
+    pub(super) fn get_serial(&self) -> Vec<u8> {
+        self.state.serial.to_be_bytes().to_vec()
+    }
+
+    /// GET METADATA of a key reference: 01 algorithm, 02 policies, 03 origin, 04 public
+    /// key, 05 default value, 06 retries (total, left). 6A88 for an empty slot.
+    pub(super) fn get_metadata(&self, key_ref: u8) -> Result<Vec<u8>, Status> {
+        let mut out = Vec::new();
+        match key_ref {
+            0x80 | 0x81 => {
+                let (pin, default) = if key_ref == 0x80 {
+                    (&self.state.pin, self.state.pin_default)
+                } else {
+                    (&self.state.puk, self.state.puk_default)
+                };
+                tlv::write(&mut out, 0x01, &[0xFF]);
+                tlv::write(&mut out, 0x05, &[u8::from(default)]);
+                tlv::write(&mut out, 0x06, &[pin.policy().max_tries, pin.tries_left()]);
+            }
+            0x9B => {
+                let m = &self.state.mgmt;
+                tlv::write(&mut out, 0x01, &[m.alg.id()]);
+                tlv::write(&mut out, 0x02, &[0x00, m.touch.byte()]);
+                tlv::write(&mut out, 0x05, &[u8::from(m.default)]);
+            }
+            _ => {
+                let slot = Slot::from_ref(key_ref).ok_or(Status::ReferencedDataNotFound)?;
+                let record = self
+                    .state
+                    .keys
+                    .get(&slot)
+                    .ok_or(Status::ReferencedDataNotFound)?;
+                tlv::write(
+                    &mut out,
+                    0x01,
+                    &[super::types::key_alg_id(record.key.algorithm())],
+                );
+                tlv::write(
+                    &mut out,
+                    0x02,
+                    &[record.pin_policy.byte(), record.touch_policy.byte()],
+                );
+                tlv::write(&mut out, 0x03, &[record.origin.byte()]);
+                tlv::write(&mut out, 0x04, &public_key_fields(record.key.public()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// SET MANAGEMENT KEY: needs the management key.
+    pub(super) fn set_management_key(
+        &mut self,
+        alg: MgmtAlg,
+        key: &[u8],
+        touch: TouchPolicy,
+    ) -> Result<(), Status> {
+        self.require_mgmt()?;
+        let default = alg == MgmtAlg::Tdes && key == DEFAULT_ADMIN_KEY;
+        self.state.mgmt = MgmtKey {
+            alg,
+            key: Secret::from_slice(key),
+            touch,
+            default,
+        };
+        Ok(())
+    }
+
+    /// RESET: only when both the PIN and the PUK are blocked (else 6985). Everything
+    /// returns to the defaults but the serial number and the attestation key.
+    pub(super) fn reset_card(&mut self, rng: &mut dyn CardRng) -> Result<(), Status> {
+        if !(self.state.pin.is_blocked() && self.state.puk.is_blocked()) {
+            return Err(Status::ConditionsNotSatisfied);
+        }
+        let defaults = CardOptions::new(crate::Profile::Piv);
+        let mut fresh = fresh_state(&defaults, self.state.serial, rng)?;
+        if let Some(att) = self.state.keys.remove(&Slot::Attestation) {
+            fresh.keys.insert(Slot::Attestation, att);
+        }
+        let att_tag = Slot::Attestation.cert_tag();
+        if let Some(cert) = self.state.objects.remove(&att_tag) {
+            fresh.objects.insert(att_tag, cert);
+        }
+        self.state = fresh;
+        self.vol.clear();
+        Ok(())
+    }
+
+    /// SET PIN RETRIES: needs the management key and the PIN. Sets both limits (1..=15,
+    /// else 6A86) and, as YubiKeys do, returns the PIN and PUK to their defaults.
+    pub(super) fn set_pin_retries(&mut self, pin: u8, puk: u8) -> Result<(), Status> {
+        self.require_mgmt()?;
+        self.require_pin()?;
+        if !(1..=15).contains(&pin) || !(1..=15).contains(&puk) {
+            return Err(Status::IncorrectP1P2);
+        }
+        let mut new_pin = Pin::new(DEFAULT_PIN, PIN_POLICY)?;
+        new_pin.set_max_tries(pin)?;
+        let mut new_puk = Pin::new(DEFAULT_PUK, PIN_POLICY)?;
+        new_puk.set_max_tries(puk)?;
+        self.state.pin = new_pin;
+        self.state.puk = new_puk;
+        self.state.pin_default = true;
+        self.state.puk_default = true;
+        Ok(())
+    }
+
+    /// ATTEST: the certificate of a key generated in `slot`, signed by the attestation
+    /// key. 6A88 for an empty slot, 6A80 for an imported key.
+    pub(super) fn attest(&self, slot: Slot, rng: &mut dyn CardRng) -> Result<Vec<u8>, Status> {
+        if slot == Slot::Attestation {
+            return Err(Status::IncorrectP1P2);
+        }
+        let record = self
+            .state
+            .keys
+            .get(&slot)
+            .ok_or(Status::ReferencedDataNotFound)?;
+        if record.origin != Origin::Generated {
+            return Err(Status::WrongData);
+        }
+        let signer = self
+            .state
+            .keys
+            .get(&Slot::Attestation)
+            .ok_or(Status::ReferencedDataNotFound)?;
+        let subject = attest::Subject {
+            key_ref: slot.key_ref(),
+            public: record.key.public(),
+            pin_policy: record.pin_policy,
+            touch_policy: record.touch_policy,
+            serial: self.state.serial,
+        };
+        attest::attest(&signer.key, &subject, rng)
+    }
+}

@@ -1,0 +1,392 @@
+//! PIV flows that need computation on the host side: management-key authentication with
+//! the right and wrong keys, key generation with signatures checked by independent
+//! implementations, key import, attestation, and reloading a card from its image.
+
+use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
+use rsa::{BoxedUint, Pkcs1v15Sign, RsaPublicKey};
+use sha2::{Digest, Sha256};
+use softcard::{
+    Card, CardOptions, MemoryStorage, Profile, Secret,
+    crypto::{
+        BackendKind,
+        sym::{SymAlg, SymKey},
+    },
+    tlv,
+};
+
+const DEFAULT_KEY: [u8; 24] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,
+];
+
+fn card_with(opts: &CardOptions, seed: u64) -> (Card, MemoryStorage) {
+    let storage = MemoryStorage::new();
+    let card = Card::create_seeded(opts, seed, Box::new(storage.clone())).unwrap();
+    (card, storage)
+}
+
+fn card() -> (Card, MemoryStorage) {
+    card_with(&CardOptions::new(Profile::Piv), 11)
+}
+
+/// Sends a command (short or extended form as needed) and splits data and SW.
+fn send(card: &mut Card, ins: u8, p1: u8, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
+    let apdu = softcard::apdu::encode_command(0, ins, p1, p2, data, Some(65536)).unwrap();
+    let mut r = card.transmit(&apdu);
+    let sw = r.split_off(r.len() - 2);
+    (r, u16::from_be_bytes([sw[0], sw[1]]))
+}
+
+fn ok(card: &mut Card, ins: u8, p1: u8, p2: u8, data: &[u8]) -> Vec<u8> {
+    let (r, sw) = send(card, ins, p1, p2, data);
+    assert_eq!(sw, 0x9000, "INS {ins:02X} {p1:02X} {p2:02X}");
+    r
+}
+
+fn template(items: &[(u32, &[u8])]) -> Vec<u8> {
+    let mut inner = Vec::new();
+    for (tag, value) in items {
+        tlv::write(&mut inner, *tag, value);
+    }
+    tlv::encode(0x7C, &inner)
+}
+
+/// Mutual authentication with 9B using `key`; returns the final SW.
+fn mgmt_auth(card: &mut Card, alg: SymAlg, key: &[u8]) -> u16 {
+    let sym = SymKey::from_bytes(alg, key).unwrap();
+    let bl = alg.block_len();
+    let r = ok(card, 0x87, alg.piv_id(), 0x9B, &template(&[(0x80, &[])]));
+    let inner = tlv::expect_single(&r, 0x7C).unwrap();
+    let mut witness = tlv::expect_single(inner, 0x80).unwrap().to_vec();
+    assert_eq!(witness.len(), bl);
+    sym.decrypt_block(&mut witness).unwrap();
+    let challenge = vec![0x5A; bl];
+    let (r, sw) = send(
+        card,
+        0x87,
+        alg.piv_id(),
+        0x9B,
+        &template(&[(0x80, &witness), (0x81, &challenge)]),
+    );
+    if sw == 0x9000 {
+        let mut expected = challenge.clone();
+        sym.encrypt_block(&mut expected).unwrap();
+        assert_eq!(
+            r,
+            template(&[(0x82, &expected)]),
+            "the card proves it holds the key"
+        );
+    }
+    sw
+}
+
+/// Single-form authentication (81 00, then 82 response); returns the final SW.
+fn mgmt_auth_single(card: &mut Card, alg: SymAlg, key: &[u8]) -> u16 {
+    let sym = SymKey::from_bytes(alg, key).unwrap();
+    let r = ok(card, 0x87, alg.piv_id(), 0x9B, &template(&[(0x81, &[])]));
+    let mut challenge = tlv::expect_single(tlv::expect_single(&r, 0x7C).unwrap(), 0x81)
+        .unwrap()
+        .to_vec();
+    sym.encrypt_block(&mut challenge).unwrap();
+    send(
+        card,
+        0x87,
+        alg.piv_id(),
+        0x9B,
+        &template(&[(0x82, &challenge)]),
+    )
+    .1
+}
+
+fn put_probe(card: &mut Card) -> u16 {
+    let mut data = tlv::encode(0x5C, &[0x5F, 0xC1, 0x09]);
+    tlv::write(&mut data, 0x53, b"probe");
+    send(card, 0xDB, 0x3F, 0xFF, &data).1
+}
+
+fn verify_pin(card: &mut Card) {
+    ok(card, 0x20, 0, 0x80, b"12345678");
+}
+
+#[test]
+fn management_key_3des_right_and_wrong() {
+    let (mut c, _) = card();
+    let mut wrong = DEFAULT_KEY;
+    wrong[23] ^= 0x01 << 1;
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &wrong), 0x6982);
+    assert_eq!(put_probe(&mut c), 0x6982);
+    assert_eq!(mgmt_auth_single(&mut c, SymAlg::Tdes, &wrong), 0x6982);
+    assert_eq!(put_probe(&mut c), 0x6982);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(put_probe(&mut c), 0x9000);
+    // A wrong attempt after a good one withdraws the authentication (CVE-2025-25201).
+    assert_eq!(mgmt_auth_single(&mut c, SymAlg::Tdes, &wrong), 0x6982);
+    assert_eq!(put_probe(&mut c), 0x6982);
+    assert_eq!(mgmt_auth_single(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(put_probe(&mut c), 0x9000);
+}
+
+#[test]
+fn management_key_aes_right_and_wrong() {
+    for len in [16usize, 24, 32] {
+        let key: Vec<u8> = (0..len as u8).collect();
+        let mut opts = CardOptions::new(Profile::Piv);
+        opts.admin_key = Some(Secret::from_slice(&key));
+        opts.admin_key_aes = true;
+        let (mut c, _) = card_with(&opts, 12);
+        let alg = match len {
+            16 => SymAlg::Aes128,
+            24 => SymAlg::Aes192,
+            _ => SymAlg::Aes256,
+        };
+        let mut wrong = key.clone();
+        wrong[0] ^= 0x80;
+        assert_eq!(mgmt_auth(&mut c, alg, &wrong), 0x6982, "AES-{}", len * 8);
+        assert_eq!(put_probe(&mut c), 0x6982);
+        assert_eq!(mgmt_auth_single(&mut c, alg, &wrong), 0x6982);
+        assert_eq!(mgmt_auth(&mut c, alg, &key), 0x9000);
+        assert_eq!(put_probe(&mut c), 0x9000);
+        assert_eq!(mgmt_auth_single(&mut c, alg, &wrong), 0x6982);
+        assert_eq!(put_probe(&mut c), 0x6982);
+    }
+}
+
+fn generate(c: &mut Card, slot: u8, alg: u8) -> Vec<u8> {
+    let r = ok(
+        c,
+        0x47,
+        0,
+        slot,
+        &tlv::encode(0xAC, &tlv::encode(0x80, &[alg])),
+    );
+    tlv::expect_single(&r, 0x7F49).unwrap().to_vec()
+}
+
+fn sign(c: &mut Card, alg: u8, slot: u8, data: &[u8]) -> (Vec<u8>, u16) {
+    let (r, sw) = send(c, 0x87, alg, slot, &template(&[(0x82, &[]), (0x81, data)]));
+    if sw != 0x9000 {
+        return (r, sw);
+    }
+    let inner = tlv::expect_single(&r, 0x7C).unwrap();
+    (tlv::expect_single(inner, 0x82).unwrap().to_vec(), sw)
+}
+
+#[test]
+fn p256_generate_sign_verify_and_pin_always() {
+    let (mut c, _) = card();
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let public = generate(&mut c, 0x9C, 0x11);
+    let point = tlv::expect_single(&public, 0x86).unwrap();
+    let vk = VerifyingKey::from_sec1_bytes(point).unwrap();
+    let digest = Sha256::digest(b"softcard");
+    assert_eq!(sign(&mut c, 0x11, 0x9C, &digest).1, 0x6982, "no PIN");
+    verify_pin(&mut c);
+    let (sig, sw) = sign(&mut c, 0x11, 0x9C, &digest);
+    assert_eq!(sw, 0x9000);
+    let sig = Signature::from_der(&sig).unwrap();
+    vk.verify_prehash(&digest, &sig).unwrap();
+    assert!(vk.verify_prehash(&Sha256::digest(b"other"), &sig).is_err());
+    assert_eq!(
+        sign(&mut c, 0x11, 0x9C, &digest).1,
+        0x6982,
+        "PIN always: once per VERIFY"
+    );
+    // An empty VERIFY does not count as a fresh verification.
+    ok(&mut c, 0x20, 0, 0x80, &[]);
+    assert_eq!(sign(&mut c, 0x11, 0x9C, &digest).1, 0x6982);
+    verify_pin(&mut c);
+    assert_eq!(sign(&mut c, 0x11, 0x9C, &digest).1, 0x9000);
+    // A wrong PIN does not leave a fresh verification behind.
+    verify_pin(&mut c);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, b"00000000\xFF\xFF").1, 0x6A80);
+    let (_, sw) = send(&mut c, 0x20, 0, 0x80, b"87654321");
+    assert_eq!(sw, 0x63C2);
+    assert_eq!(sign(&mut c, 0x11, 0x9C, &digest).1, 0x6982);
+}
+
+fn rsa_public(fields: &[u8]) -> RsaPublicKey {
+    let n = tlv::find(fields, 0x81).unwrap().unwrap();
+    let e = tlv::find(fields, 0x82).unwrap().unwrap();
+    RsaPublicKey::new(
+        BoxedUint::from_be_slice_vartime(n),
+        BoxedUint::from_be_slice_vartime(e),
+    )
+    .unwrap()
+}
+
+fn pkcs1_block(k: usize, digest: &[u8]) -> Vec<u8> {
+    let prefix: &[u8] = &[
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    let t = [prefix, digest].concat();
+    let mut block = vec![0x00, 0x01];
+    block.resize(k - t.len() - 1, 0xFF);
+    block.push(0);
+    block.extend_from_slice(&t);
+    block
+}
+
+#[test]
+fn rsa2048_generate_sign_verify_and_reload() {
+    let (mut c, storage) = card();
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let public = generate(&mut c, 0x9A, 0x07);
+    let pk = rsa_public(&public);
+    let digest = Sha256::digest(b"chained RSA-2048");
+    let block = pkcs1_block(256, &digest);
+    assert_eq!(
+        sign(&mut c, 0x07, 0x9A, &block).1,
+        0x6982,
+        "PIN once: not yet verified"
+    );
+    verify_pin(&mut c);
+    let (sig, sw) = sign(&mut c, 0x07, 0x9A, &block);
+    assert_eq!(sw, 0x9000);
+    pk.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &sig)
+        .unwrap();
+    // Once per session: a second signature needs no new VERIFY.
+    assert_eq!(sign(&mut c, 0x07, 0x9A, &block).1, 0x9000);
+
+    // A certificate object too; then rebuild the card from its image.
+    let mut put = tlv::encode(0x5C, &[0x5F, 0xC1, 0x05]);
+    tlv::write(&mut put, 0x53, &[0x70, 0x02, 0xAB, 0xCD, 0x71, 0x01, 0x00]);
+    ok(&mut c, 0xDB, 0x3F, 0xFF, &put);
+    let chuid = ok(
+        &mut c,
+        0xCB,
+        0x3F,
+        0xFF,
+        &tlv::encode(0x5C, &[0x5F, 0xC1, 0x02]),
+    );
+    let image = storage.image().unwrap();
+    let mut c = Card::load(
+        &image,
+        Box::new(softcard::seeded_rng(5)),
+        Box::new(storage.clone()),
+        BackendKind::RustCrypto,
+    )
+    .unwrap();
+    assert_eq!(
+        sign(&mut c, 0x07, 0x9A, &block).1,
+        0x6982,
+        "the session did not survive"
+    );
+    verify_pin(&mut c);
+    let (sig2, _) = sign(&mut c, 0x07, 0x9A, &block);
+    pk.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &sig2)
+        .unwrap();
+    let cert = ok(
+        &mut c,
+        0xCB,
+        0x3F,
+        0xFF,
+        &tlv::encode(0x5C, &[0x5F, 0xC1, 0x05]),
+    );
+    assert_eq!(cert, [0x53, 0x07, 0x70, 0x02, 0xAB, 0xCD, 0x71, 0x01, 0x00]);
+    assert_eq!(
+        ok(
+            &mut c,
+            0xCB,
+            0x3F,
+            0xFF,
+            &tlv::encode(0x5C, &[0x5F, 0xC1, 0x02])
+        ),
+        chuid
+    );
+    let meta = ok(&mut c, 0xF7, 0, 0x9A, &[]);
+    assert_eq!(tlv::find(&meta, 0x04).unwrap().unwrap(), &public[..]);
+    assert!(
+        c.describe()
+            .iter()
+            .any(|l| l.contains("slot 9A: RSA-2048") && l.contains("certificate present"))
+    );
+}
+
+#[test]
+fn rsa_import_rebuilds_the_key() {
+    use rsa::traits::PublicKeyParts;
+    let mut rng = softcard::seeded_rng(3);
+    let key = rsa::RsaPrivateKey::new(&mut rng, 1024).unwrap();
+    let primes = key.primes();
+    let (p, q) = (
+        primes[0].to_be_bytes_trimmed_vartime(),
+        primes[1].to_be_bytes_trimmed_vartime(),
+    );
+    let (mut c, _) = card();
+    let mut data = Vec::new();
+    tlv::write(&mut data, 0x01, &p);
+    tlv::write(&mut data, 0x02, &q);
+    for tag in [0x03, 0x04, 0x05] {
+        tlv::write(&mut data, tag, &[0x01]); // recomputed by the card
+    }
+    assert_eq!(
+        send(&mut c, 0xFE, 0x06, 0x9D, &data).1,
+        0x6982,
+        "needs the management key"
+    );
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(
+        send(&mut c, 0xFE, 0x07, 0x9D, &data).1,
+        0x6A80,
+        "not a 2048-bit key"
+    );
+    ok(&mut c, 0xFE, 0x06, 0x9D, &data);
+    let meta = ok(&mut c, 0xF7, 0, 0x9D, &[]);
+    assert_eq!(tlv::find(&meta, 0x03).unwrap().unwrap(), [0x02], "imported");
+    let fields = tlv::find(&meta, 0x04).unwrap().unwrap();
+    assert_eq!(
+        tlv::find(fields, 0x81).unwrap().unwrap(),
+        &key.n().as_ref().to_be_bytes_trimmed_vartime()[..]
+    );
+    verify_pin(&mut c);
+    let digest = Sha256::digest(b"imported");
+    let (sig, sw) = sign(&mut c, 0x06, 0x9D, &pkcs1_block(128, &digest));
+    assert_eq!(sw, 0x9000);
+    key.to_public_key()
+        .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &sig)
+        .unwrap();
+}
+
+#[test]
+fn attestation_certificate_is_signed_by_the_attestation_key() {
+    let (mut c, _) = card_with(
+        &{
+            let mut o = CardOptions::new(Profile::Piv);
+            o.serial = Some(0x01020304);
+            o
+        },
+        13,
+    );
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let public = generate(&mut c, 0x9A, 0x11);
+    let point = tlv::expect_single(&public, 0x86).unwrap();
+    let cert = ok(&mut c, 0xF9, 0x9A, 0, &[]);
+    let ca_meta = ok(&mut c, 0xF7, 0, 0xF9, &[]);
+    let ca_point = tlv::expect_single(tlv::find(&ca_meta, 0x04).unwrap().unwrap(), 0x86).unwrap();
+    let ca = VerifyingKey::from_sec1_bytes(ca_point).unwrap();
+    // Certificate ::= SEQUENCE { tbs, algorithm, signature BIT STRING }
+    let body = tlv::expect_single(&cert, 0x30).unwrap();
+    let (tbs, after_tbs) = tlv::parse_one(body).unwrap();
+    let tbs_der = &body[..body.len() - after_tbs.len()];
+    let (_, rest) = tlv::parse_one(after_tbs).unwrap();
+    let sig = tlv::expect_single(rest, 0x03).unwrap();
+    let sig = Signature::from_der(&sig[1..]).unwrap();
+    ca.verify_prehash(&Sha256::digest(tbs_der), &sig).unwrap();
+    // The attested key, the serial (extension .3.7) and the policies (.3.8) are inside.
+    let contains = |needle: &[u8]| tbs.value.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(point));
+    assert!(contains(&[0x02, 0x04, 0x01, 0x02, 0x03, 0x04]));
+    assert!(contains(&[0x04, 0x02, 0x02, 0x01]), "PIN once, touch never");
+    // The CA certificate in 5FFF01 carries the same key.
+    let object = ok(
+        &mut c,
+        0xCB,
+        0x3F,
+        0xFF,
+        &tlv::encode(0x5C, &[0x5F, 0xFF, 0x01]),
+    );
+    let ca_cert = tlv::find(tlv::expect_single(&object, 0x53).unwrap(), 0x70)
+        .unwrap()
+        .unwrap();
+    assert!(ca_cert.windows(ca_point.len()).any(|w| w == ca_point));
+}
