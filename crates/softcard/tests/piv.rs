@@ -3,7 +3,7 @@
 //! implementations, key import, attestation, and reloading a card from its image.
 
 use p256::ecdsa::{Signature, VerifyingKey, signature::hazmat::PrehashVerifier};
-use rsa::{BoxedUint, Pkcs1v15Sign, RsaPublicKey};
+use rsa::{BoxedUint, Pkcs1v15Sign, PublicKey as RsaPublicKey};
 use sha2::{Digest, Sha256};
 use softcard::{
     Card, CardOptions, MemoryStorage, Profile, Secret,
@@ -304,9 +304,9 @@ fn rsa2048_generate_sign_verify_and_reload() {
 
 #[test]
 fn rsa_import_rebuilds_the_key() {
-    use rsa::traits::PublicKeyParts;
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
     let mut rng = softcard::seeded_rng(3);
-    let key = rsa::RsaPrivateKey::new(&mut rng, 1024).unwrap();
+    let key = rsa::PrivateKey::new(&mut rng, 1024).unwrap();
     let primes = key.primes();
     let (p, q) = (
         primes[0].to_be_bytes_trimmed_vartime(),
