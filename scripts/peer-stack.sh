@@ -62,22 +62,22 @@ cmd_start() {
     [ -e "$DRIVER" ] || fail "$DRIVER is missing: run '$0 install'"
     mkdir -p "$DIR"
 
-    local pid
+    local pid other
     pid=$(our_pid || true)
     if [ -n "$pid" ] && is_pcscd "$pid"; then say "already running (pid $pid)"; return 0; fi
     rm -f "$PIDFILE"
 
     # pcscd's socket path is fixed: one pcscd per machine. Leave other people's alone.
     if [ -s "$RUN/pcscd.pid" ]; then
-        local other
         other=$(tr -dc 0-9 <"$RUN/pcscd.pid")
         if [ -n "$other" ] && is_pcscd "$other"; then
             fail "a pcscd this script did not start is running (pid $other); stop it first"
         fi
     fi
-    if pgrep -x pcscd >/dev/null; then
-        fail "a pcscd this script did not start is running (pid $(pgrep -x pcscd | tr '\n' ' ')); stop it first"
-    fi
+    for other in $(pgrep -x pcscd || true); do
+        # A stopped pcscd may linger as a zombie until it is reaped: that one does not count.
+        is_pcscd "$other" && fail "a pcscd this script did not start is running (pid $other); stop it first"
+    done
     rm -f "$RUN/pcscd.comm" "$RUN/pcscd.pid"
     mkdir -p "$RUN"
 

@@ -15,7 +15,10 @@ pub const VPCD_PORT: u16 = 35963;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn euid() -> Option<u32> {
@@ -28,7 +31,11 @@ pub fn unavailable() -> Option<String> {
     if euid() != Some(0) {
         return Some("not root: pcscd needs /run/pcscd".into());
     }
-    for bin in ["/usr/sbin/pcscd", "/usr/bin/pcsc_scan", "/usr/bin/opensc-tool"] {
+    for bin in [
+        "/usr/sbin/pcscd",
+        "/usr/bin/pcsc_scan",
+        "/usr/bin/opensc-tool",
+    ] {
         if !Path::new(bin).exists() {
             return Some(format!("{bin} missing: run scripts/peer-stack.sh install"));
         }
@@ -65,12 +72,19 @@ impl PeerStack {
         static IN_PROCESS: Mutex<()> = Mutex::new(());
         let in_process = IN_PROCESS.lock().unwrap_or_else(PoisonError::into_inner);
         let cross = LockDir::acquire(std::env::temp_dir().join("softcard-peer-stack.lock"));
-        let running = script("status").status().map(|s| s.success()).unwrap_or(false);
+        let running = script("status")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         if !running {
             let st = script("start").status().expect("run scripts/peer-stack.sh");
             assert!(st.success(), "scripts/peer-stack.sh start failed");
         }
-        Some(PeerStack { started: !running, _cross_process: cross, _in_process: in_process })
+        Some(PeerStack {
+            started: !running,
+            _cross_process: cross,
+            _in_process: in_process,
+        })
     }
 }
 

@@ -20,7 +20,14 @@ pub fn path() -> &'static Path {
         }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let st = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "softcard-cli", "--bin", "softcard"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "softcard-cli",
+                "--bin",
+                "softcard",
+            ])
             .current_dir(workspace())
             .status()
             .expect("run cargo build");
@@ -37,7 +44,10 @@ pub fn path() -> &'static Path {
 /// # Panics
 /// If it cannot be started.
 pub fn run(args: &[&str]) -> Output {
-    Command::new(path()).args(args).output().expect("run softcard")
+    Command::new(path())
+        .args(args)
+        .output()
+        .expect("run softcard")
 }
 
 /// Creates a seeded card image.
@@ -45,8 +55,19 @@ pub fn run(args: &[&str]) -> Output {
 /// # Panics
 /// If `softcard init` fails.
 pub fn init(image: &Path, profile: &str, seed: u64) {
-    let out = run(&["init", image.to_str().expect("utf-8 path"), "--profile", profile, "--seed", &seed.to_string()]);
-    assert!(out.status.success(), "softcard init: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "init",
+        image.to_str().expect("utf-8 path"),
+        "--profile",
+        profile,
+        "--seed",
+        &seed.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "softcard init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A running `softcard serve`; dropped, it gets SIGTERM and is waited for.
@@ -67,8 +88,16 @@ impl Serve {
             c.arg("--image").arg(i);
         }
         let err = std::fs::File::create(log).expect("create serve log");
-        let child = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err).spawn().expect("start softcard serve");
-        Serve { child: Some(child), log: log.to_path_buf() }
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("start softcard serve");
+        Serve {
+            child: Some(child),
+            log: log.to_path_buf(),
+        }
     }
 
     /// What it wrote on stderr so far.
@@ -78,8 +107,13 @@ impl Serve {
 
     /// Sends SIGTERM and waits; returns whether it exited successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         child.wait().map(|s| s.success()).unwrap_or(false)
     }
 }

@@ -15,12 +15,18 @@ pub struct CliError {
 impl CliError {
     /// A failure with exit code 1.
     pub fn new(message: impl Into<String>) -> Self {
-        CliError { message: message.into(), code: 1 }
+        CliError {
+            message: message.into(),
+            code: 1,
+        }
     }
 
     /// A usage problem (exit code 2, as clap uses).
     pub fn usage(message: impl Into<String>) -> Self {
-        CliError { message: message.into(), code: 2 }
+        CliError {
+            message: message.into(),
+            code: 2,
+        }
     }
 
     /// The process exit code.
@@ -43,7 +49,10 @@ impl fmt::Display for CliError {
 pub fn open_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
     softcard_pcsc::FileStorage::load_card(path, backend).map_err(|e| match &e {
         softcard_pcsc::LoadError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            CliError::new(format!("{}: no such card image (create one with `softcard init`)", path.display()))
+            CliError::new(format!(
+                "{}: no such card image (create one with `softcard init`)",
+                path.display()
+            ))
         }
         _ => CliError::new(format!("{}: {e}", path.display())),
     })
@@ -54,8 +63,11 @@ pub fn open_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, Cl
 /// # Errors
 /// A message saying what is wrong.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !matches!(b, b' ' | b':' | b'\t')).collect();
-    if digits.len() % 2 != 0 {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b':' | b'\t'))
+        .collect();
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits in {text:?}"));
     }
     digits
@@ -83,7 +95,9 @@ pub fn parse_backend(name: &str) -> Result<BackendKind, String> {
         .find(|k| k.name() == name)
         .ok_or_else(|| format!("unknown backend {name:?} (expected rustcrypto or aws-lc)"))?;
     if kind.backend().is_none() {
-        return Err(format!("backend {name} is not compiled into this build (cargo feature aws-lc)"));
+        return Err(format!(
+            "backend {name} is not compiled into this build (cargo feature aws-lc)"
+        ));
     }
     Ok(kind)
 }
@@ -112,7 +126,10 @@ mod tests {
 
     #[test]
     fn backend_names() {
-        assert_eq!(parse_backend("rustcrypto").unwrap(), BackendKind::RustCrypto);
+        assert_eq!(
+            parse_backend("rustcrypto").unwrap(),
+            BackendKind::RustCrypto
+        );
         assert!(parse_backend("openssl").unwrap_err().contains("unknown"));
     }
 }

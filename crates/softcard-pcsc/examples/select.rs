@@ -15,13 +15,19 @@ use softcard_pcsc as pcsc;
 
 use pcsc::{Context, MAX_BUFFER_SIZE, Protocols, Scope, ShareMode};
 
-const SELECT_PIV: [u8; 14] = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+const SELECT_PIV: [u8; 14] = [
+    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
+];
 
 /// Puts a virtual card in a reader; a real stack has its own cards.
 #[cfg(not(feature = "real-pcsc"))]
 fn setup() -> Result<(), Box<dyn std::error::Error>> {
     use softcard::{Card, CardOptions, NoStorage, Profile};
-    let card = Card::create(&CardOptions::new(Profile::Piv), Box::new(softcard_pcsc::os_rng()?), Box::new(NoStorage))?;
+    let card = Card::create(
+        &CardOptions::new(Profile::Piv),
+        Box::new(softcard_pcsc::os_rng()?),
+        Box::new(NoStorage),
+    )?;
     softcard_pcsc::Registry::global().insert_card("softcard 00", card)?;
     Ok(())
 }
@@ -39,7 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     setup()?;
     let ctx = Context::establish(Scope::User)?;
     let mut names = [0u8; 2048];
-    let reader = ctx.list_readers(&mut names)?.next().ok_or("no reader")?.to_owned();
+    let reader = ctx
+        .list_readers(&mut names)?
+        .next()
+        .ok_or("no reader")?
+        .to_owned();
     println!("reader: {}", reader.to_string_lossy());
     let card = ctx.connect(&reader, ShareMode::Shared, Protocols::ANY)?;
     let mut buf = [0u8; MAX_BUFFER_SIZE];

@@ -4,7 +4,10 @@ use std::ffi::CString;
 use std::ops::Deref;
 
 use crate::context::{ReaderNames, write_multi_string};
-use crate::{Attribute, Context, Disposition, Dword, Error, MAX_BUFFER_SIZE_EXTENDED, Protocol, Protocols, ShareMode, Status};
+use crate::{
+    Attribute, Context, Disposition, Dword, Error, MAX_BUFFER_SIZE_EXTENDED, Protocol, Protocols,
+    ShareMode, Status,
+};
 
 /// A connection to the card in a reader. `Send + Sync`. Dropping it disconnects with
 /// [`Disposition::ResetCard`], as `pcsc` does.
@@ -79,14 +82,20 @@ impl CardStatusOwned {
 }
 
 fn copy_into<'b>(data: &[u8], buffer: &'b mut [u8]) -> Result<&'b [u8], Error> {
-    let out = buffer.get_mut(..data.len()).ok_or(Error::InsufficientBuffer)?;
+    let out = buffer
+        .get_mut(..data.len())
+        .ok_or(Error::InsufficientBuffer)?;
     out.copy_from_slice(data);
     Ok(out)
 }
 
 impl Card {
     pub(crate) fn new(context: Context, id: u64, protocol: Option<Protocol>) -> Card {
-        Card { context, id, protocol }
+        Card {
+            context,
+            id,
+            protocol,
+        }
     }
 
     fn shared(&self) -> &crate::registry::Shared {
@@ -128,7 +137,9 @@ impl Card {
         preferred_protocols: Protocols,
         initialization: Disposition,
     ) -> Result<(), Error> {
-        self.protocol = self.shared().reconnect(self.id, share_mode, preferred_protocols, initialization)?;
+        self.protocol =
+            self.shared()
+                .reconnect(self.id, share_mode, preferred_protocols, initialization)?;
         Ok(())
     }
 
@@ -153,7 +164,10 @@ impl Card {
     /// As [`Card::status2_owned`].
     pub fn status2_len(&self) -> Result<(usize, usize), Error> {
         let s = self.status2_owned()?;
-        Ok((crate::context::multi_string_len(&s.reader_names), s.atr.len()))
+        Ok((
+            crate::context::multi_string_len(&s.reader_names),
+            s.atr.len(),
+        ))
     }
 
     /// The connection's status (`SCardStatus`) into the caller's buffers.
@@ -168,7 +182,12 @@ impl Card {
         let s = self.status2_owned()?;
         let names = write_multi_string(&s.reader_names, names_buffer)?;
         let atr = copy_into(&s.atr, atr_buffer)?;
-        Ok(CardStatus { reader_names: ReaderNames::new(names), status: s.status, protocol: s.protocol, atr })
+        Ok(CardStatus {
+            reader_names: ReaderNames::new(names),
+            status: s.status,
+            protocol: s.protocol,
+            atr,
+        })
     }
 
     /// The connection's status (`SCardStatus`).
@@ -183,14 +202,21 @@ impl Card {
         } else {
             Status::PRESENT | Status::SWALLOWED
         };
-        Ok(CardStatusOwned { reader_names: vec![s.reader], status, protocol: self.protocol, atr: s.atr })
+        Ok(CardStatusOwned {
+            reader_names: vec![s.reader],
+            status,
+            protocol: self.protocol,
+            atr: s.atr,
+        })
     }
 
     fn attribute(&self, attribute: Attribute) -> Result<Vec<u8>, Error> {
         let s = self.shared().status(self.id)?;
         Ok(match attribute {
             Attribute::AtrString => s.atr,
-            Attribute::DeviceFriendlyName | Attribute::DeviceSystemName => s.reader.into_bytes_with_nul(),
+            Attribute::DeviceFriendlyName | Attribute::DeviceSystemName => {
+                s.reader.into_bytes_with_nul()
+            }
             Attribute::VendorName => b"softcard\0".to_vec(),
             Attribute::VendorIfdType => b"softcard virtual reader\0".to_vec(),
             Attribute::VendorIfdVersion => 0x0001_0000u32.to_le_bytes().to_vec(),
@@ -211,7 +237,11 @@ impl Card {
     /// # Errors
     /// [`Error::UnsupportedFeature`] for other attributes, [`Error::InsufficientBuffer`],
     /// and those of [`Card::status2_owned`].
-    pub fn get_attribute<'buf>(&self, attribute: Attribute, buffer: &'buf mut [u8]) -> Result<&'buf [u8], Error> {
+    pub fn get_attribute<'buf>(
+        &self,
+        attribute: Attribute,
+        buffer: &'buf mut [u8],
+    ) -> Result<&'buf [u8], Error> {
         copy_into(&self.attribute(attribute)?, buffer)
     }
 
@@ -235,7 +265,11 @@ impl Card {
     ///
     /// # Errors
     /// [`Error::UnsupportedFeature`].
-    pub fn set_attribute(&self, _attribute: Attribute, _attribute_data: &[u8]) -> Result<(), Error> {
+    pub fn set_attribute(
+        &self,
+        _attribute: Attribute,
+        _attribute_data: &[u8],
+    ) -> Result<(), Error> {
         Err(Error::UnsupportedFeature)
     }
 
@@ -244,8 +278,13 @@ impl Card {
     ///
     /// # Errors
     /// As [`Card::transmit2`].
-    pub fn transmit<'buf>(&self, send_buffer: &[u8], receive_buffer: &'buf mut [u8]) -> Result<&'buf [u8], Error> {
-        self.transmit2(send_buffer, receive_buffer).map_err(|(e, _)| e)
+    pub fn transmit<'buf>(
+        &self,
+        send_buffer: &[u8],
+        receive_buffer: &'buf mut [u8],
+    ) -> Result<&'buf [u8], Error> {
+        self.transmit2(send_buffer, receive_buffer)
+            .map_err(|(e, _)| e)
     }
 
     /// As [`Card::transmit`]; on [`Error::InsufficientBuffer`] also gives the length needed.
@@ -266,7 +305,10 @@ impl Card {
         if send_buffer.is_empty() || send_buffer.len() > MAX_BUFFER_SIZE_EXTENDED {
             return Err((Error::InvalidParameter, 0));
         }
-        let response = self.shared().transmit(self.id, send_buffer).map_err(|e| (e, 0))?;
+        let response = self
+            .shared()
+            .transmit(self.id, send_buffer)
+            .map_err(|e| (e, 0))?;
         let n = response.len();
         copy_into(&response, receive_buffer).map_err(|e| (e, n))
     }
@@ -298,7 +340,11 @@ impl<'tx> Transaction<'tx> {
     /// [`Error::NotTransacted`], [`Error::RemovedCard`], [`Error::ResetCard`], with the
     /// transaction back.
     pub fn end(self, disposition: Disposition) -> Result<(), (Transaction<'tx>, Error)> {
-        match self.card.shared().end_transaction(self.card.id, disposition) {
+        match self
+            .card
+            .shared()
+            .end_transaction(self.card.id, disposition)
+        {
             Ok(()) => {
                 std::mem::forget(self);
                 Ok(())
@@ -317,13 +363,17 @@ impl<'tx> Transaction<'tx> {
         preferred_protocols: Protocols,
         initialization: Disposition,
     ) -> Result<(), Error> {
-        self.card.reconnect(share_mode, preferred_protocols, initialization)
+        self.card
+            .reconnect(share_mode, preferred_protocols, initialization)
     }
 }
 
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
-        let _ = self.card.shared().end_transaction(self.card.id, Disposition::LeaveCard);
+        let _ = self
+            .card
+            .shared()
+            .end_transaction(self.card.id, Disposition::LeaveCard);
     }
 }
 

@@ -28,7 +28,9 @@ pub struct Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("id", &self.inner.id).finish()
+        f.debug_struct("Context")
+            .field("id", &self.inner.id)
+            .finish()
     }
 }
 
@@ -63,13 +65,18 @@ impl<'buf> Iterator for ReaderNames<'buf> {
 ///
 /// # Errors
 /// [`Error::InsufficientBuffer`] if it does not fit.
-pub(crate) fn write_multi_string<'b>(names: &[CString], buffer: &'b mut [u8]) -> Result<&'b [u8], Error> {
+pub(crate) fn write_multi_string<'b>(
+    names: &[CString],
+    buffer: &'b mut [u8],
+) -> Result<&'b [u8], Error> {
     let len = multi_string_len(names);
     let out = buffer.get_mut(..len).ok_or(Error::InsufficientBuffer)?;
     let mut pos = 0;
     for n in names {
         let bytes = n.as_bytes_with_nul();
-        out.get_mut(pos..pos + bytes.len()).ok_or(Error::InsufficientBuffer)?.copy_from_slice(bytes);
+        out.get_mut(pos..pos + bytes.len())
+            .ok_or(Error::InsufficientBuffer)?
+            .copy_from_slice(bytes);
         pos += bytes.len();
     }
     *out.get_mut(pos).ok_or(Error::InsufficientBuffer)? = 0;
@@ -77,14 +84,20 @@ pub(crate) fn write_multi_string<'b>(names: &[CString], buffer: &'b mut [u8]) ->
 }
 
 pub(crate) fn multi_string_len(names: &[CString]) -> usize {
-    names.iter().map(|n| n.as_bytes_with_nul().len()).sum::<usize>() + 1
+    names
+        .iter()
+        .map(|n| n.as_bytes_with_nul().len())
+        .sum::<usize>()
+        + 1
 }
 
 impl Context {
     pub(crate) fn open(shared: Arc<Shared>, _scope: Scope) -> Context {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
-        Context { inner: Arc::new(ContextInner { id, shared }) }
+        Context {
+            inner: Arc::new(ContextInner { id, shared }),
+        }
     }
 
     /// Opens a context on the process-wide [`Registry::global`] (`SCardEstablishContext`).
@@ -128,7 +141,11 @@ impl Context {
     }
 
     fn reader_list(&self) -> Vec<CString> {
-        lock(&self.inner.shared.hub).readers.iter().map(|r| r.name.clone()).collect()
+        lock(&self.inner.shared.hub)
+            .readers
+            .iter()
+            .map(|r| r.name.clone())
+            .collect()
     }
 
     /// Writes the reader names into `buffer` and iterates over them (`SCardListReaders`).
@@ -150,7 +167,11 @@ impl Context {
     /// None today.
     pub fn list_readers_len(&self) -> Result<usize, Error> {
         let names = self.reader_list();
-        Ok(if names.is_empty() { 0 } else { multi_string_len(&names) })
+        Ok(if names.is_empty() {
+            0
+        } else {
+            multi_string_len(&names)
+        })
     }
 
     /// The reader names.
@@ -167,8 +188,16 @@ impl Context {
     /// [`Error::UnknownReader`], [`Error::NoSmartcard`] (empty reader, except in
     /// [`ShareMode::Direct`]), [`Error::SharingViolation`] (exclusive conflicts),
     /// [`Error::ProtoMismatch`] (T=1 not among `preferred_protocols`).
-    pub fn connect(&self, reader: &CStr, share_mode: ShareMode, preferred_protocols: Protocols) -> Result<Card, Error> {
-        let (id, protocol) = self.inner.shared.connect(self.inner.id, reader, share_mode, preferred_protocols)?;
+    pub fn connect(
+        &self,
+        reader: &CStr,
+        share_mode: ShareMode,
+        preferred_protocols: Protocols,
+    ) -> Result<Card, Error> {
+        let (id, protocol) =
+            self.inner
+                .shared
+                .connect(self.inner.id, reader, share_mode, preferred_protocols)?;
         Ok(Card::new(self.clone(), id, protocol))
     }
 

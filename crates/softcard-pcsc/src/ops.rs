@@ -15,7 +15,11 @@ pub(crate) struct HandleStatus {
     pub(crate) atr: Vec<u8>,
 }
 
-fn choose_protocol(share: ShareMode, wanted: Protocols, card: bool) -> Result<Option<Protocol>, Error> {
+fn choose_protocol(
+    share: ShareMode,
+    wanted: Protocols,
+    card: bool,
+) -> Result<Option<Protocol>, Error> {
     match share {
         ShareMode::Direct => Ok((card && wanted.contains(Protocols::T1)).then_some(Protocol::T1)),
         // The virtual cards speak T=1, as vpcd tells pcscd's clients.
@@ -26,7 +30,9 @@ fn choose_protocol(share: ShareMode, wanted: Protocols, card: bool) -> Result<Op
 
 /// Applies a disposition to a card and bumps its epoch (other handles see the reset).
 fn dispose(slot: &mut Slot, disposition: Disposition) {
-    let Some(card) = slot.card.as_mut() else { return };
+    let Some(card) = slot.card.as_mut() else {
+        return;
+    };
     match disposition {
         Disposition::LeaveCard => return,
         Disposition::ResetCard => {
@@ -50,8 +56,16 @@ fn usable(slot: &Slot, epoch: u64) -> Result<(), Error> {
 
 /// Whether a new connection in `share` mode may join those on the reader (`except` the
 /// reconnecting handle itself).
-fn check_sharing(hub: &Hub, reader: &CStr, share: ShareMode, except: Option<u64>) -> Result<(), Error> {
-    let mut others = hub.handles_on(reader).filter(|(id, _)| Some(*id) != except).peekable();
+fn check_sharing(
+    hub: &Hub,
+    reader: &CStr,
+    share: ShareMode,
+    except: Option<u64>,
+) -> Result<(), Error> {
+    let mut others = hub
+        .handles_on(reader)
+        .filter(|(id, _)| Some(*id) != except)
+        .peekable();
     let exclusive_other = hub
         .handles_on(reader)
         .any(|(id, h)| Some(id) != except && h.share == ShareMode::Exclusive);
@@ -62,7 +76,7 @@ fn check_sharing(hub: &Hub, reader: &CStr, share: ShareMode, except: Option<u64>
 }
 
 impl Shared {
-    fn handle<'h>(hub: &'h Hub, id: u64) -> Result<&'h Handle, Error> {
+    fn handle(hub: &Hub, id: u64) -> Result<&Handle, Error> {
         hub.handles.get(&id).ok_or(Error::InvalidHandle)
     }
 
@@ -93,7 +107,16 @@ impl Shared {
             None => 0,
         };
         let id = hub.new_id();
-        hub.handles.insert(id, Handle { context, reader: reader.to_owned(), share, slot, epoch });
+        hub.handles.insert(
+            id,
+            Handle {
+                context,
+                reader: reader.to_owned(),
+                share,
+                slot,
+                epoch,
+            },
+        );
         drop(hub);
         self.changed.notify_all();
         Ok((id, protocol))
@@ -110,7 +133,11 @@ impl Shared {
     ) -> Result<Option<Protocol>, Error> {
         let mut hub = lock(&self.hub);
         let reader = Self::handle(&hub, id)?.reader.clone();
-        let slot = hub.reader(&reader).ok_or(Error::ReaderUnavailable)?.slot.clone();
+        let slot = hub
+            .reader(&reader)
+            .ok_or(Error::ReaderUnavailable)?
+            .slot
+            .clone();
         if slot.is_none() && share != ShareMode::Direct {
             return Err(Error::NoSmartcard);
         }
@@ -161,7 +188,12 @@ impl Shared {
     /// Drops every handle of a released context.
     pub(crate) fn forget_context(&self, context: u64) {
         let mut hub = lock(&self.hub);
-        let ids: Vec<u64> = hub.handles.iter().filter(|(_, h)| h.context == context).map(|(id, _)| *id).collect();
+        let ids: Vec<u64> = hub
+            .handles
+            .iter()
+            .filter(|(_, h)| h.context == context)
+            .map(|(id, _)| *id)
+            .collect();
         hub.cancels.remove(&context);
         drop(hub);
         for id in ids {
@@ -184,7 +216,12 @@ impl Shared {
                     return Ok(());
                 }
                 Some(owner) if owner == id => return Ok(()),
-                Some(_) => hub = self.changed.wait(hub).unwrap_or_else(std::sync::PoisonError::into_inner),
+                Some(_) => {
+                    hub = self
+                        .changed
+                        .wait(hub)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                }
             }
         }
     }
@@ -196,7 +233,10 @@ impl Shared {
         let (reader, slot, epoch) = (h.reader.clone(), h.slot.clone(), h.epoch);
         let r = hub.reader_mut(&reader).ok_or(Error::ReaderUnavailable)?;
         if r.transaction != Some(id) {
-            return Err(slot.map_or(Ok(()), |s| usable(&lock(&s), epoch)).err().unwrap_or(Error::NotTransacted));
+            return Err(slot
+                .map_or(Ok(()), |s| usable(&lock(&s), epoch))
+                .err()
+                .unwrap_or(Error::NotTransacted));
         }
         r.transaction = None;
         if let Some(slot) = slot {
@@ -219,7 +259,11 @@ impl Shared {
         let h = Self::handle(&hub, id)?;
         let slot = h.slot.clone().ok_or(Error::NoSmartcard)?;
         // pcsc-lite answers a command sent during another handle's transaction this way.
-        if hub.reader(&h.reader).and_then(|r| r.transaction).is_some_and(|owner| owner != id) {
+        if hub
+            .reader(&h.reader)
+            .and_then(|r| r.transaction)
+            .is_some_and(|owner| owner != id)
+        {
             return Err(Error::SharingViolation);
         }
         Ok((slot, h.epoch))
@@ -245,7 +289,11 @@ impl Shared {
         let s = lock(&slot);
         usable(&s, epoch)?;
         let card = s.card.as_ref().ok_or(Error::RemovedCard)?;
-        Ok(HandleStatus { reader, powered: card.is_powered(), atr: card.atr().to_vec() })
+        Ok(HandleStatus {
+            reader,
+            powered: card.is_powered(),
+            atr: card.atr().to_vec(),
+        })
     }
 
     /// Cancels the pending `get_status_change` calls of a context (`SCardCancel`).

@@ -21,7 +21,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("readers", &self.readers()).finish()
+        f.debug_struct("Registry")
+            .field("readers", &self.readers())
+            .finish()
     }
 }
 
@@ -92,8 +94,14 @@ impl Hub {
     }
 
     /// Handles connected to a reader.
-    pub(crate) fn handles_on<'a>(&'a self, name: &'a CStr) -> impl Iterator<Item = (u64, &'a Handle)> + 'a {
-        self.handles.iter().filter(move |(_, h)| h.reader.as_c_str() == name).map(|(id, h)| (*id, h))
+    pub(crate) fn handles_on<'a>(
+        &'a self,
+        name: &'a CStr,
+    ) -> impl Iterator<Item = (u64, &'a Handle)> + 'a {
+        self.handles
+            .iter()
+            .filter(move |(_, h)| h.reader.as_c_str() == name)
+            .map(|(id, h)| (*id, h))
     }
 }
 
@@ -113,7 +121,12 @@ impl Default for Registry {
 impl Registry {
     /// A new, empty registry, independent of [`Registry::global`].
     pub fn new() -> Self {
-        Registry { shared: Arc::new(Shared { hub: Mutex::new(Hub::default()), changed: Condvar::new() }) }
+        Registry {
+            shared: Arc::new(Shared {
+                hub: Mutex::new(Hub::default()),
+                changed: Condvar::new(),
+            }),
+        }
     }
 
     /// The process-wide registry that [`Context::establish`] uses.
@@ -141,7 +154,12 @@ impl Registry {
         if hub.reader(&name).is_some() {
             return Err(Error::DuplicateReader);
         }
-        hub.readers.push(Reader { name, slot: None, events: 0, transaction: None });
+        hub.readers.push(Reader {
+            name,
+            slot: None,
+            events: 0,
+            transaction: None,
+        });
         drop(hub);
         self.shared.changed.notify_all();
         Ok(())
@@ -155,7 +173,11 @@ impl Registry {
     pub fn remove_reader(&self, name: &str) -> Result<Option<softcard::Card>, Error> {
         let name = reader_name(name)?;
         let mut hub = lock(&self.shared.hub);
-        let pos = hub.readers.iter().position(|r| r.name == name).ok_or(Error::UnknownReader)?;
+        let pos = hub
+            .readers
+            .iter()
+            .position(|r| r.name == name)
+            .ok_or(Error::UnknownReader)?;
         let reader = hub.readers.remove(pos);
         drop(hub);
         let card = reader.slot.and_then(|s| lock(&s).card.take());
@@ -168,11 +190,20 @@ impl Registry {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for an empty reader name or one with a NUL byte.
-    pub fn insert_card(&self, reader: &str, card: softcard::Card) -> Result<Option<softcard::Card>, Error> {
+    pub fn insert_card(
+        &self,
+        reader: &str,
+        card: softcard::Card,
+    ) -> Result<Option<softcard::Card>, Error> {
         let name = reader_name(reader)?;
         let mut hub = lock(&self.shared.hub);
         if hub.reader(&name).is_none() {
-            hub.readers.push(Reader { name: name.clone(), slot: None, events: 0, transaction: None });
+            hub.readers.push(Reader {
+                name: name.clone(),
+                slot: None,
+                events: 0,
+                transaction: None,
+            });
         }
         let r = hub.reader_mut(&name).ok_or(Error::InternalError)?;
         let old = r.slot.take().and_then(|s| lock(&s).card.take());
@@ -180,7 +211,10 @@ impl Registry {
             r.events = r.events.wrapping_add(1);
         }
         r.transaction = None;
-        r.slot = Some(Arc::new(Mutex::new(Slot { card: Some(card), epoch: 0 })));
+        r.slot = Some(Arc::new(Mutex::new(Slot {
+            card: Some(card),
+            epoch: 0,
+        })));
         r.events = r.events.wrapping_add(1);
         drop(hub);
         self.shared.changed.notify_all();
@@ -210,10 +244,19 @@ impl Registry {
     ///
     /// # Errors
     /// [`Error::UnknownReader`], or [`Error::NoSmartcard`] if the reader is empty.
-    pub fn with_card<R>(&self, reader: &str, f: impl FnOnce(&mut softcard::Card) -> R) -> Result<R, Error> {
+    pub fn with_card<R>(
+        &self,
+        reader: &str,
+        f: impl FnOnce(&mut softcard::Card) -> R,
+    ) -> Result<R, Error> {
         let name = reader_name(reader)?;
         let hub = lock(&self.shared.hub);
-        let slot = hub.reader(&name).ok_or(Error::UnknownReader)?.slot.clone().ok_or(Error::NoSmartcard)?;
+        let slot = hub
+            .reader(&name)
+            .ok_or(Error::UnknownReader)?
+            .slot
+            .clone()
+            .ok_or(Error::NoSmartcard)?;
         drop(hub);
         let mut guard = lock(&slot);
         let card = guard.card.as_mut().ok_or(Error::NoSmartcard)?;
@@ -222,6 +265,10 @@ impl Registry {
 
     /// The reader names, in the order they were added.
     pub fn readers(&self) -> Vec<String> {
-        lock(&self.shared.hub).readers.iter().map(|r| r.name.to_string_lossy().into_owned()).collect()
+        lock(&self.shared.hub)
+            .readers
+            .iter()
+            .map(|r| r.name.to_string_lossy().into_owned())
+            .collect()
     }
 }

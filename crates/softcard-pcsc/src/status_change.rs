@@ -113,12 +113,16 @@ fn update(hub: &Hub, rs: &mut ReaderState) -> bool {
     if handles.peek().is_some() {
         bits |= State::INUSE.bits();
     }
-    if hub.handles_on(&reader.name).any(|(_, h)| h.share == crate::ShareMode::Exclusive) {
+    if hub
+        .handles_on(&reader.name)
+        .any(|(_, h)| h.share == crate::ShareMode::Exclusive)
+    {
         bits |= State::EXCLUSIVE.bits();
     }
     let counter = Dword::from(reader.events & 0xFFFF);
     rs.event = bits | (counter << 16);
-    let changed = unaware || (rs.current ^ bits) & WATCHED != 0 || (rs.current >> 16) & 0xFFFF != counter;
+    let changed =
+        unaware || (rs.current ^ bits) & WATCHED != 0 || (rs.current >> 16) & 0xFFFF != counter;
     if changed {
         rs.event |= State::CHANGED.bits();
     }
@@ -147,13 +151,20 @@ pub(crate) fn wait(
             return Err(Error::Cancelled);
         }
         hub = match deadline {
-            None => shared.changed.wait(hub).unwrap_or_else(PoisonError::into_inner),
+            None => shared
+                .changed
+                .wait(hub)
+                .unwrap_or_else(PoisonError::into_inner),
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
                     return Err(Error::Timeout);
                 }
-                shared.changed.wait_timeout(hub, d - now).unwrap_or_else(PoisonError::into_inner).0
+                shared
+                    .changed
+                    .wait_timeout(hub, d - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
             }
         };
     }

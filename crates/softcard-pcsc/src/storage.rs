@@ -79,11 +79,15 @@ impl FileStorage {
     /// [`LoadError::Io`] if the file cannot be read, [`LoadError::Card`] with a
     /// [`softcard::ImageError`] if it is corrupted, foreign or newer (the file is not
     /// touched), [`LoadError::Random`].
-    pub fn load_card(path: impl Into<PathBuf>, backend: BackendKind) -> Result<softcard::Card, LoadError> {
+    pub fn load_card(
+        path: impl Into<PathBuf>,
+        backend: BackendKind,
+    ) -> Result<softcard::Card, LoadError> {
         let storage = FileStorage::new(path);
         let bytes = fs::read(&storage.path).map_err(LoadError::Io)?;
         let rng = os_rng().map_err(LoadError::Random)?;
-        softcard::Card::load(&bytes, Box::new(rng), Box::new(storage), backend).map_err(LoadError::Card)
+        softcard::Card::load(&bytes, Box::new(rng), Box::new(storage), backend)
+            .map_err(LoadError::Card)
     }
 
     fn write_atomically(&self, image: &[u8]) -> io::Result<()> {
@@ -91,13 +95,21 @@ impl FileStorage {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = self.path.file_name().ok_or_else(|| io::Error::other("the image path has no file name"))?;
+        let name = self
+            .path
+            .file_name()
+            .ok_or_else(|| io::Error::other("the image path has no file name"))?;
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
         tmp_name.push(format!(".tmp{}", std::process::id()));
         let tmp = dir.join(tmp_name);
         let result = (|| {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(image)?;
             f.sync_all()?;
             drop(f);
@@ -113,6 +125,7 @@ impl FileStorage {
 
 impl softcard::Storage for FileStorage {
     fn save(&mut self, image: &[u8]) -> Result<(), String> {
-        self.write_atomically(image).map_err(|e| format!("{}: {e}", self.path.display()))
+        self.write_atomically(image)
+            .map_err(|e| format!("{}: {e}", self.path.display()))
     }
 }

@@ -131,7 +131,10 @@ pub struct Bridge {
 
 impl std::fmt::Debug for Bridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bridge").field("addr", &self.addr).field("stats", &self.stats).finish_non_exhaustive()
+        f.debug_struct("Bridge")
+            .field("addr", &self.addr)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,7 +147,13 @@ enum Read2 {
 impl Bridge {
     /// A bridge that will connect `card` to vpcd at `addr` (e.g. `127.0.0.1:35963`).
     pub fn new(card: softcard::Card, addr: impl Into<String>) -> Self {
-        Bridge { card, addr: addr.into(), options: Options::default(), stop: Arc::default(), stats: Stats::default() }
+        Bridge {
+            card,
+            addr: addr.into(),
+            options: Options::default(),
+            stop: Arc::default(),
+            stats: Stats::default(),
+        }
     }
 
     /// Replaces the options.
@@ -308,7 +317,8 @@ impl Bridge {
                 }
             };
             if let Some(reply) = reply {
-                let n = u16::try_from(reply.len()).map_err(|_| FrameError::Oversized(reply.len()))?;
+                let n =
+                    u16::try_from(reply.len()).map_err(|_| FrameError::Oversized(reply.len()))?;
                 out.clear();
                 out.extend_from_slice(&n.to_be_bytes());
                 out.extend_from_slice(&reply);
@@ -319,7 +329,12 @@ impl Bridge {
 
     /// Fills `buf`, re-arming TCP_QUICKACK before each receive and checking the stop flag
     /// while idle. `Eof` only when closed before the first byte of a frame (`boundary`).
-    fn read_full(&self, stream: &mut TcpStream, buf: &mut [u8], boundary: bool) -> Result<Read2, FrameError> {
+    fn read_full(
+        &self,
+        stream: &mut TcpStream,
+        buf: &mut [u8],
+        boundary: bool,
+    ) -> Result<Read2, FrameError> {
         let mut got = 0;
         while got < buf.len() {
             quickack(stream);
@@ -334,7 +349,9 @@ impl Bridge {
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::ConnectionReset && got == 0 && boundary => return Ok(Read2::Eof),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset && got == 0 && boundary => {
+                    return Ok(Read2::Eof);
+                }
                 Err(e) => return Err(FrameError::Io(e)),
             }
         }

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use softcard::{CardOptions, NoStorage, Profile};
 use softcard_pcsc::{
-    Attribute, Context, Disposition, Error, MAX_BUFFER_SIZE, PNP_NOTIFICATION, Protocol, Protocols, ReaderState,
-    Registry, Scope, ShareMode, State, Status,
+    Attribute, Context, Disposition, Error, MAX_BUFFER_SIZE, PNP_NOTIFICATION, Protocol, Protocols,
+    ReaderState, Registry, Scope, ShareMode, State, Status,
 };
 
-const SELECT_PIV: [u8; 14] = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+const SELECT_PIV: [u8; 14] = [
+    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
+];
 /// The first command of a chain (CLA bit 0x10): the card keeps it until the chain ends.
 const CHAIN_START: [u8; 6] = [0x10, 0xCB, 0x3F, 0xFF, 0x01, 0x00];
 /// A command with another header: the card answers 6883 while a chain is pending.
@@ -41,7 +43,9 @@ fn send(card: &softcard_pcsc::Card, apdu: &[u8]) -> Result<u16, Error> {
 #[test]
 fn select_through_the_api() {
     let (_reg, ctx) = setup("R");
-    let card = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+    let card = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
     assert_eq!(send(&card, &SELECT_PIV), Ok(0x9000));
     assert_eq!(send(&card, &[0x00, 0xEE, 0x00, 0x00]), Ok(0x6D00));
     let st = card.status2_owned().unwrap();
@@ -49,10 +53,19 @@ fn select_through_the_api() {
     assert_eq!(st.protocol2(), Some(Protocol::T1));
     assert!(st.status().contains(Status::PRESENT | Status::POWERED));
     assert_eq!(st.reader_names(), [c"R".to_owned()]);
-    assert_eq!(card.get_attribute_owned(Attribute::AtrString).unwrap(), Profile::Piv.atr());
+    assert_eq!(
+        card.get_attribute_owned(Attribute::AtrString).unwrap(),
+        Profile::Piv.atr()
+    );
     let mut small = [0u8; 2];
-    assert_eq!(card.get_attribute(Attribute::AtrString, &mut small), Err(Error::InsufficientBuffer));
-    assert_eq!(card.get_attribute_owned(Attribute::MaxClk), Err(Error::UnsupportedFeature));
+    assert_eq!(
+        card.get_attribute(Attribute::AtrString, &mut small),
+        Err(Error::InsufficientBuffer)
+    );
+    assert_eq!(
+        card.get_attribute_owned(Attribute::MaxClk),
+        Err(Error::UnsupportedFeature)
+    );
     let mut tiny = [0u8; 1];
     let (err, needed) = card.transmit2(&SELECT_PIV, &mut tiny).unwrap_err();
     assert_eq!(err, Error::InsufficientBuffer);
@@ -76,13 +89,33 @@ fn listing_readers() {
     assert_eq!(reg.add_reader("A"), Err(Error::DuplicateReader));
     assert_eq!(ctx.list_readers_len().unwrap(), 5);
     let mut buf = [0u8; 5];
-    assert_eq!(ctx.list_readers(&mut buf).unwrap().collect::<Vec<_>>(), [c"A", c"B"]);
-    assert!(matches!(ctx.list_readers(&mut [0u8; 4]), Err(Error::InsufficientBuffer)));
-    assert_eq!(ctx.list_readers_owned().unwrap(), [c"A".to_owned(), c"B".to_owned()]);
-    assert_eq!(ctx.connect(c"A", ShareMode::Shared, Protocols::ANY).err(), Some(Error::NoSmartcard));
-    assert_eq!(ctx.connect(c"C", ShareMode::Shared, Protocols::ANY).err(), Some(Error::UnknownReader));
-    assert_eq!(ctx.connect(c"B", ShareMode::Shared, Protocols::T0).err(), Some(Error::ProtoMismatch));
-    let direct = ctx.connect(c"A", ShareMode::Direct, Protocols::UNDEFINED).unwrap();
+    assert_eq!(
+        ctx.list_readers(&mut buf).unwrap().collect::<Vec<_>>(),
+        [c"A", c"B"]
+    );
+    assert!(matches!(
+        ctx.list_readers(&mut [0u8; 4]),
+        Err(Error::InsufficientBuffer)
+    ));
+    assert_eq!(
+        ctx.list_readers_owned().unwrap(),
+        [c"A".to_owned(), c"B".to_owned()]
+    );
+    assert_eq!(
+        ctx.connect(c"A", ShareMode::Shared, Protocols::ANY).err(),
+        Some(Error::NoSmartcard)
+    );
+    assert_eq!(
+        ctx.connect(c"C", ShareMode::Shared, Protocols::ANY).err(),
+        Some(Error::UnknownReader)
+    );
+    assert_eq!(
+        ctx.connect(c"B", ShareMode::Shared, Protocols::T0).err(),
+        Some(Error::ProtoMismatch)
+    );
+    let direct = ctx
+        .connect(c"A", ShareMode::Direct, Protocols::UNDEFINED)
+        .unwrap();
     assert_eq!(send(&direct, &SELECT_PIV), Err(Error::ProtoMismatch));
 }
 
@@ -96,7 +129,10 @@ fn insertion_and_removal_are_seen_by_status_change_and_handles() {
     assert!(rs[0].event_state().contains(State::EMPTY | State::CHANGED));
     assert_eq!(rs[0].event_count(), 0);
     rs[0].sync_current_state();
-    assert_eq!(ctx.get_status_change(Duration::ZERO, &mut rs), Err(Error::Timeout));
+    assert_eq!(
+        ctx.get_status_change(Duration::ZERO, &mut rs),
+        Err(Error::Timeout)
+    );
 
     let inserter = {
         let reg = reg.clone();
@@ -107,7 +143,11 @@ fn insertion_and_removal_are_seen_by_status_change_and_handles() {
     };
     ctx.get_status_change(None, &mut rs).unwrap();
     inserter.join().unwrap();
-    assert!(rs[0].event_state().contains(State::PRESENT | State::CHANGED));
+    assert!(
+        rs[0]
+            .event_state()
+            .contains(State::PRESENT | State::CHANGED)
+    );
     assert!(!rs[0].event_state().contains(State::EMPTY));
     assert_eq!(rs[0].event_count(), 1);
     assert_eq!(rs[0].atr(), Profile::Piv.atr());
@@ -127,10 +167,18 @@ fn insertion_and_removal_are_seen_by_status_change_and_handles() {
     assert_eq!(rs[0].event_count(), 2);
     assert_eq!(reg.remove_card("R").err(), Some(Error::NoSmartcard));
 
-    assert_eq!(card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard), Err(Error::NoSmartcard));
+    assert_eq!(
+        card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard),
+        Err(Error::NoSmartcard)
+    );
     reg.insert_card("R", removed).unwrap();
-    assert_eq!(send(&card, &SELECT_PIV), Err(Error::RemovedCard), "a new card needs a reconnect");
-    card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard).unwrap();
+    assert_eq!(
+        send(&card, &SELECT_PIV),
+        Err(Error::RemovedCard),
+        "a new card needs a reconnect"
+    );
+    card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard)
+        .unwrap();
     assert_eq!(send(&card, &SELECT_PIV), Ok(0x9000));
 }
 
@@ -139,15 +187,25 @@ fn unknown_reader_and_pnp_notification() {
     let reg = Registry::new();
     reg.add_reader("one").unwrap();
     let ctx = reg.establish(Scope::User).unwrap();
-    let mut rs = [ReaderState::new(c"nope", State::UNAWARE), ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE)];
+    let mut rs = [
+        ReaderState::new(c"nope", State::UNAWARE),
+        ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE),
+    ];
     ctx.get_status_change(Duration::ZERO, &mut rs).unwrap();
     assert_eq!(rs[0].event_state(), State::UNKNOWN | State::CHANGED);
-    assert_eq!(rs[1].event_state(), State::CHANGED, "one reader, PnP state differs from 0");
+    assert_eq!(
+        rs[1].event_state(),
+        State::CHANGED,
+        "one reader, PnP state differs from 0"
+    );
     assert_eq!(rs[1].event_count(), 1);
     for r in &mut rs {
         r.sync_current_state();
     }
-    assert_eq!(ctx.get_status_change(Duration::ZERO, &mut rs), Err(Error::Timeout));
+    assert_eq!(
+        ctx.get_status_change(Duration::ZERO, &mut rs),
+        Err(Error::Timeout)
+    );
     let adder = {
         let reg = reg.clone();
         thread::spawn(move || {
@@ -155,7 +213,8 @@ fn unknown_reader_and_pnp_notification() {
             reg.add_reader("two").unwrap();
         })
     };
-    ctx.get_status_change(Duration::from_secs(60), &mut rs).unwrap();
+    ctx.get_status_change(Duration::from_secs(60), &mut rs)
+        .unwrap();
     adder.join().unwrap();
     assert!(rs[1].event_state().contains(State::CHANGED));
     assert_eq!(rs[1].event_count(), 2);
@@ -187,27 +246,55 @@ fn cancel_ends_a_blocked_wait() {
 fn exclusive_connections_are_exclusive() {
     let (_reg, ctx) = setup("R");
     let other = _reg.establish(Scope::User).unwrap();
-    let excl = ctx.connect(c"R", ShareMode::Exclusive, Protocols::ANY).unwrap();
-    assert_eq!(other.connect(c"R", ShareMode::Shared, Protocols::ANY).err(), Some(Error::SharingViolation));
-    assert_eq!(other.connect(c"R", ShareMode::Exclusive, Protocols::ANY).err(), Some(Error::SharingViolation));
+    let excl = ctx
+        .connect(c"R", ShareMode::Exclusive, Protocols::ANY)
+        .unwrap();
+    assert_eq!(
+        other.connect(c"R", ShareMode::Shared, Protocols::ANY).err(),
+        Some(Error::SharingViolation)
+    );
+    assert_eq!(
+        other
+            .connect(c"R", ShareMode::Exclusive, Protocols::ANY)
+            .err(),
+        Some(Error::SharingViolation)
+    );
     let mut rs = [ReaderState::new(c"R", State::UNAWARE)];
     ctx.get_status_change(Duration::ZERO, &mut rs).unwrap();
-    assert!(rs[0].event_state().contains(State::EXCLUSIVE | State::INUSE | State::PRESENT));
+    assert!(
+        rs[0]
+            .event_state()
+            .contains(State::EXCLUSIVE | State::INUSE | State::PRESENT)
+    );
     excl.disconnect(Disposition::LeaveCard).unwrap();
 
-    let mut shared = other.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
-    assert_eq!(ctx.connect(c"R", ShareMode::Exclusive, Protocols::ANY).err(), Some(Error::SharingViolation));
+    let mut shared = other
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
+    assert_eq!(
+        ctx.connect(c"R", ShareMode::Exclusive, Protocols::ANY)
+            .err(),
+        Some(Error::SharingViolation)
+    );
     // The only connection may turn exclusive.
-    shared.reconnect(ShareMode::Exclusive, Protocols::ANY, Disposition::LeaveCard).unwrap();
-    assert_eq!(ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).err(), Some(Error::SharingViolation));
+    shared
+        .reconnect(ShareMode::Exclusive, Protocols::ANY, Disposition::LeaveCard)
+        .unwrap();
+    assert_eq!(
+        ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).err(),
+        Some(Error::SharingViolation)
+    );
     drop(shared);
-    ctx.connect(c"R", ShareMode::Exclusive, Protocols::ANY).unwrap();
+    ctx.connect(c"R", ShareMode::Exclusive, Protocols::ANY)
+        .unwrap();
 }
 
 #[test]
 fn transactions_exclude_other_connections_across_threads() {
     let (reg, ctx) = setup("R");
-    let mut a = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+    let mut a = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
     let tx = a.transaction().unwrap();
     assert_eq!(send(&tx, &SELECT_PIV), Ok(0x9000));
 
@@ -216,17 +303,28 @@ fn transactions_exclude_other_connections_across_threads() {
         let reg = reg.clone();
         thread::spawn(move || {
             let ctx = reg.establish(Scope::User).unwrap();
-            let mut b = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
-            assert_eq!(send(&b, &SELECT_PIV), Err(Error::SharingViolation), "A holds the transaction");
+            let mut b = ctx
+                .connect(c"R", ShareMode::Shared, Protocols::ANY)
+                .unwrap();
+            assert_eq!(
+                send(&b, &SELECT_PIV),
+                Err(Error::SharingViolation),
+                "A holds the transaction"
+            );
             let tx = b.transaction().unwrap();
             acquired_tx.send(()).unwrap();
             assert_eq!(send(&tx, &SELECT_PIV), Ok(0x9000));
             tx.end(Disposition::LeaveCard).map_err(|(_, e)| e).unwrap();
             // Dropping would reset the card (as pcsc does); leave it as it is.
-            b.disconnect(Disposition::LeaveCard).map_err(|(_, e)| e).unwrap();
+            b.disconnect(Disposition::LeaveCard)
+                .map_err(|(_, e)| e)
+                .unwrap();
         })
     };
-    assert!(acquired.recv_timeout(Duration::from_millis(200)).is_err(), "B began while A held the transaction");
+    assert!(
+        acquired.recv_timeout(Duration::from_millis(200)).is_err(),
+        "B began while A held the transaction"
+    );
     tx.end(Disposition::LeaveCard).map_err(|(_, e)| e).unwrap();
     acquired.recv().unwrap();
     waiter.join().unwrap();
@@ -245,17 +343,24 @@ fn transactions_never_overlap_under_contention() {
             let (reg, inside, rounds) = (reg.clone(), inside.clone(), rounds.clone());
             thread::spawn(move || {
                 let ctx = reg.establish(Scope::User).unwrap();
-                let mut card = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+                let mut card = ctx
+                    .connect(c"R", ShareMode::Shared, Protocols::ANY)
+                    .unwrap();
                 for _ in 0..25 {
                     let tx = card.transaction().unwrap();
-                    assert!(!inside.swap(true, Ordering::SeqCst), "two transactions at once");
+                    assert!(
+                        !inside.swap(true, Ordering::SeqCst),
+                        "two transactions at once"
+                    );
                     assert_eq!(send(&tx, &SELECT_PIV), Ok(0x9000));
                     thread::yield_now();
                     inside.store(false, Ordering::SeqCst);
                     rounds.fetch_add(1, Ordering::SeqCst);
                     drop(tx);
                 }
-                card.disconnect(Disposition::LeaveCard).map_err(|(_, e)| e).unwrap();
+                card.disconnect(Disposition::LeaveCard)
+                    .map_err(|(_, e)| e)
+                    .unwrap();
             })
         })
         .collect();
@@ -268,11 +373,17 @@ fn transactions_never_overlap_under_contention() {
 #[test]
 fn reset_disposition_clears_volatile_state_and_tells_other_handles() {
     let (reg, ctx) = setup("R");
-    let a = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
-    let mut b = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+    let a = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
+    let mut b = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
     assert_eq!(send(&a, &CHAIN_START), Ok(0x9000));
     // Leaving the card keeps the pending chain...
-    let c = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+    let c = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
     c.disconnect(Disposition::LeaveCard).unwrap();
     assert_eq!(send(&b, &OTHER), Ok(0x6883));
     assert_eq!(send(&a, &CHAIN_START), Ok(0x9000));
@@ -280,14 +391,18 @@ fn reset_disposition_clears_volatile_state_and_tells_other_handles() {
     a.disconnect(Disposition::ResetCard).unwrap();
     assert_eq!(send(&b, &OTHER), Err(Error::ResetCard));
     assert_eq!(send(&b, &OTHER), Err(Error::ResetCard), "until reconnected");
-    b.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard).unwrap();
+    b.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+        .unwrap();
     assert_ne!(send(&b, &OTHER), Ok(0x6883));
 
     // Dropping a connection resets the card too, as pcsc does.
     assert_eq!(send(&b, &CHAIN_START), Ok(0x9000));
-    let d = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+    let d = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
     drop(d);
-    b.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard).unwrap();
+    b.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+        .unwrap();
     assert_ne!(send(&b, &OTHER), Ok(0x6883));
 
     // Unpower powers the card off.
@@ -295,17 +410,30 @@ fn reset_disposition_clears_volatile_state_and_tells_other_handles() {
     assert!(!reg.with_card("R", |c| c.is_powered()).unwrap());
     let mut rs = [ReaderState::new(c"R", State::UNAWARE)];
     ctx.get_status_change(Duration::ZERO, &mut rs).unwrap();
-    assert!(rs[0].event_state().contains(State::UNPOWERED | State::PRESENT));
-    let e = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
-    assert!(reg.with_card("R", |c| c.is_powered()).unwrap(), "connect powers the card");
+    assert!(
+        rs[0]
+            .event_state()
+            .contains(State::UNPOWERED | State::PRESENT)
+    );
+    let e = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
+    assert!(
+        reg.with_card("R", |c| c.is_powered()).unwrap(),
+        "connect powers the card"
+    );
     drop(e);
 }
 
 #[test]
 fn ending_a_transaction_with_reset() {
     let (_reg, ctx) = setup("R");
-    let mut a = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
-    let b = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+    let mut a = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
+    let b = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
     let tx = a.transaction().unwrap();
     assert_eq!(send(&tx, &CHAIN_START), Ok(0x9000));
     tx.end(Disposition::ResetCard).map_err(|(_, e)| e).unwrap();
@@ -317,12 +445,16 @@ fn ending_a_transaction_with_reset() {
 #[test]
 fn releasing_a_context() {
     let (_reg, ctx) = setup("R");
-    let card = ctx.connect(c"R", ShareMode::Exclusive, Protocols::ANY).unwrap();
+    let card = ctx
+        .connect(c"R", ShareMode::Exclusive, Protocols::ANY)
+        .unwrap();
     let (ctx, err) = ctx.release().unwrap_err();
     assert_eq!(err, Error::CantDispose);
     drop(card);
     ctx.is_valid().unwrap();
     ctx.release().unwrap();
     let again = _reg.establish(Scope::User).unwrap();
-    again.connect(c"R", ShareMode::Exclusive, Protocols::ANY).unwrap();
+    again
+        .connect(c"R", ShareMode::Exclusive, Protocols::ANY)
+        .unwrap();
 }

@@ -1,47 +1,58 @@
 //! The compiler checks that the API mirrors the `pcsc` crate 2.x: each line below fails
 //! to build if a name or a signature drifts.
 
+// Spelling the signatures out in full is the point here.
+#![allow(clippy::type_complexity, clippy::extra_unused_lifetimes)]
+
 use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use softcard_pcsc::{
-    Attribute, Card, CardStatus, CardStatusOwned, Context, Disposition, Dword, Error, Protocol, Protocols,
-    ReaderNames, ReaderState, Scope, ShareMode, State, Status, Transaction,
+    Attribute, Card, CardStatus, CardStatusOwned, Context, Disposition, Dword, Error, Protocol,
+    Protocols, ReaderNames, ReaderState, Scope, ShareMode, State, Status, Transaction,
 };
 
 const _: fn(Scope) -> Result<Context, Error> = Context::establish;
 const _: fn(Context) -> Result<(), (Context, Error)> = Context::release;
 const _: fn(&Context) -> Result<(), Error> = Context::is_valid;
 const _: fn(&Context) -> Result<(), Error> = Context::cancel;
-const _: for<'b> fn(&Context, &'b mut [u8]) -> Result<ReaderNames<'b>, Error> = Context::list_readers;
+const _: for<'b> fn(&Context, &'b mut [u8]) -> Result<ReaderNames<'b>, Error> =
+    Context::list_readers;
 const _: fn(&Context) -> Result<usize, Error> = Context::list_readers_len;
 const _: fn(&Context) -> Result<Vec<CString>, Error> = Context::list_readers_owned;
 const _: fn(&Context, &CStr, ShareMode, Protocols) -> Result<Card, Error> = Context::connect;
 const _: fn(&Context, Option<Duration>, &mut [ReaderState]) -> Result<(), Error> =
     Context::get_status_change::<Option<Duration>>;
-const _: fn(&Context, Duration, &mut [ReaderState]) -> Result<(), Error> = Context::get_status_change::<Duration>;
+const _: fn(&Context, Duration, &mut [ReaderState]) -> Result<(), Error> =
+    Context::get_status_change::<Duration>;
 
 const _: for<'a> fn(&'a mut Card) -> Result<Transaction<'a>, Error> = Card::transaction;
-const _: for<'a> fn(&'a mut Card) -> Result<Transaction<'a>, (&'a mut Card, Error)> = Card::transaction2;
+const _: for<'a> fn(&'a mut Card) -> Result<Transaction<'a>, (&'a mut Card, Error)> =
+    Card::transaction2;
 const _: fn(&mut Card, ShareMode, Protocols, Disposition) -> Result<(), Error> = Card::reconnect;
 const _: fn(Card, Disposition) -> Result<(), (Card, Error)> = Card::disconnect;
 const _: fn(&Card) -> Result<(usize, usize), Error> = Card::status2_len;
-const _: for<'n, 'a> fn(&Card, &'n mut [u8], &'a mut [u8]) -> Result<CardStatus<'n, 'a>, Error> = Card::status2;
+const _: for<'n, 'a> fn(&Card, &'n mut [u8], &'a mut [u8]) -> Result<CardStatus<'n, 'a>, Error> =
+    Card::status2;
 const _: fn(&Card) -> Result<CardStatusOwned, Error> = Card::status2_owned;
-const _: for<'b> fn(&Card, Attribute, &'b mut [u8]) -> Result<&'b [u8], Error> = Card::get_attribute;
+const _: for<'b> fn(&Card, Attribute, &'b mut [u8]) -> Result<&'b [u8], Error> =
+    Card::get_attribute;
 const _: fn(&Card, Attribute) -> Result<usize, Error> = Card::get_attribute_len;
 const _: fn(&Card, Attribute) -> Result<Vec<u8>, Error> = Card::get_attribute_owned;
 const _: fn(&Card, Attribute, &[u8]) -> Result<(), Error> = Card::set_attribute;
 const _: for<'b> fn(&Card, &[u8], &'b mut [u8]) -> Result<&'b [u8], Error> = Card::transmit;
-const _: for<'b> fn(&Card, &[u8], &'b mut [u8]) -> Result<&'b [u8], (Error, usize)> = Card::transmit2;
+const _: for<'b> fn(&Card, &[u8], &'b mut [u8]) -> Result<&'b [u8], (Error, usize)> =
+    Card::transmit2;
 const _: for<'b> fn(&Card, Dword, &[u8], &'b mut [u8]) -> Result<&'b [u8], Error> = Card::control;
 
 #[allow(dead_code)]
 fn transaction_signatures<'t>() {
-    let _: fn(Transaction<'t>, Disposition) -> Result<(), (Transaction<'t>, Error)> = Transaction::<'t>::end;
+    let _: fn(Transaction<'t>, Disposition) -> Result<(), (Transaction<'t>, Error)> =
+        Transaction::<'t>::end;
     let _: fn(&mut Transaction<'t>, ShareMode, Protocols, Disposition) -> Result<(), Error> =
         Transaction::<'t>::reconnect;
-    let _: for<'a> fn(&'a Transaction<'t>) -> &'a Card = <Transaction<'t> as std::ops::Deref>::deref;
+    let _: for<'a> fn(&'a Transaction<'t>) -> &'a Card =
+        <Transaction<'t> as std::ops::Deref>::deref;
 }
 
 const _: fn(CString, State) -> ReaderState = ReaderState::new::<CString>;
@@ -55,7 +66,9 @@ const _: fn(&mut ReaderState) = ReaderState::sync_current_state;
 
 const _: fn() -> &'static CStr = softcard_pcsc::PNP_NOTIFICATION;
 const _: fn(Dword) -> Dword = softcard_pcsc::ctl_code;
-const _: usize = softcard_pcsc::MAX_ATR_SIZE + softcard_pcsc::MAX_BUFFER_SIZE + softcard_pcsc::MAX_BUFFER_SIZE_EXTENDED;
+const _: usize = softcard_pcsc::MAX_ATR_SIZE
+    + softcard_pcsc::MAX_BUFFER_SIZE
+    + softcard_pcsc::MAX_BUFFER_SIZE_EXTENDED;
 
 fn assert_send_sync<T: Send + Sync>() {}
 
@@ -83,7 +96,10 @@ fn codes_are_pcsc_lite_values() {
     assert_eq!(Disposition::UnpowerCard as u32, 2);
     assert_eq!(Attribute::AtrString as u32, 0x0009_0303);
     assert_eq!(Attribute::DeviceFriendlyName as u32, 0x7FFF_0003);
-    assert_eq!(softcard_pcsc::PNP_NOTIFICATION().to_bytes(), br"\\?PnP?\Notification");
+    assert_eq!(
+        softcard_pcsc::PNP_NOTIFICATION().to_bytes(),
+        br"\\?PnP?\Notification"
+    );
     assert_eq!(softcard_pcsc::ctl_code(3400), 0x4200_0D48);
 }
 

@@ -10,7 +10,12 @@ use softcard::{Card, CardOptions, ImageError, Profile, Storage};
 use softcard_pcsc::{FileStorage, MAX_BUFFER_SIZE, Protocols, Registry, Scope, ShareMode};
 
 fn create(path: &Path) -> Card {
-    Card::create_seeded(&CardOptions::new(Profile::Piv), 3, Box::new(FileStorage::new(path))).unwrap()
+    Card::create_seeded(
+        &CardOptions::new(Profile::Piv),
+        3,
+        Box::new(FileStorage::new(path)),
+    )
+    .unwrap()
 }
 
 fn mode(path: &Path) -> u32 {
@@ -47,7 +52,9 @@ fn a_failed_save_keeps_the_old_image() {
     let mut storage = FileStorage::new(&path);
     storage.save(b"old image").unwrap();
     // The temporary file cannot be created: a directory stands in its way.
-    let blocker = dir.path().join(format!(".card.img.tmp{}", std::process::id()));
+    let blocker = dir
+        .path()
+        .join(format!(".card.img.tmp{}", std::process::id()));
     fs::create_dir(&blocker).unwrap();
     let err = storage.save(b"new image").unwrap_err();
     assert!(err.contains("card.img"), "{err}");
@@ -92,21 +99,35 @@ fn bad_images_give_typed_errors_and_stay_untouched() {
     let mut flipped = good.clone();
     *flipped.last_mut().unwrap() ^= 0x01;
     let cases: [(&[u8], fn(&ImageError) -> bool); 4] = [
-        (b"PK\x03\x04 a zip file, not a card", |e| *e == ImageError::NotAnImage),
-        (&newer, |e| matches!(e, ImageError::UnsupportedVersion { found: 0x7F, .. })),
-        (&flipped, |e| matches!(e, ImageError::ChecksumMismatch { .. })),
-        (&good[..good.len() - 3], |e| matches!(e, ImageError::Truncated { .. })),
+        (b"PK\x03\x04 a zip file, not a card", |e| {
+            *e == ImageError::NotAnImage
+        }),
+        (&newer, |e| {
+            matches!(e, ImageError::UnsupportedVersion { found: 0x7F, .. })
+        }),
+        (&flipped, |e| {
+            matches!(e, ImageError::ChecksumMismatch { .. })
+        }),
+        (&good[..good.len() - 3], |e| {
+            matches!(e, ImageError::Truncated { .. })
+        }),
     ];
     for (bytes, expected) in cases {
         fs::write(&path, bytes).unwrap();
         let before = fs::metadata(&path).unwrap();
         let err = FileStorage::load_card(&path, BackendKind::default()).unwrap_err();
-        let image_err = err.image_error().unwrap_or_else(|| panic!("not an image error: {err}"));
+        let image_err = err
+            .image_error()
+            .unwrap_or_else(|| panic!("not an image error: {err}"));
         assert!(expected(image_err), "unexpected {image_err:?}");
         assert_eq!(fs::read(&path).unwrap(), bytes, "the file was changed");
-        assert_eq!(fs::metadata(&path).unwrap().mtime_nsec(), before.mtime_nsec());
+        assert_eq!(
+            fs::metadata(&path).unwrap().mtime_nsec(),
+            before.mtime_nsec()
+        );
     }
-    let missing = FileStorage::load_card(dir.path().join("absent"), BackendKind::default()).unwrap_err();
+    let missing =
+        FileStorage::load_card(dir.path().join("absent"), BackendKind::default()).unwrap_err();
     assert!(missing.image_error().is_none());
 }
 
@@ -119,12 +140,18 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
     let reg = Registry::new();
     reg.insert_card("R", card).unwrap();
     let ctx = reg.establish(Scope::User).unwrap();
-    let handle = ctx.connect(c"R", ShareMode::Shared, Protocols::ANY).unwrap();
+    let handle = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
     let mut buf = [0u8; MAX_BUFFER_SIZE];
     let commands: [&[u8]; 3] = [
-        &[0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00],
+        &[
+            0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
+        ],
         // VERIFY the PIV application PIN with a wrong PIN: a PIV card counts the try.
-        &[0x00, 0x20, 0x00, 0x80, 0x08, b'0', b'0', b'0', b'0', b'0', b'0', 0xFF, 0xFF],
+        &[
+            0x00, 0x20, 0x00, 0x80, 0x08, b'0', b'0', b'0', b'0', b'0', b'0', 0xFF, 0xFF,
+        ],
         &[0x00, 0x20, 0x00, 0x80, 0x00],
     ];
     for apdu in commands {

@@ -10,7 +10,9 @@ use std::time::Duration;
 use softcard::{Card, CardOptions, MemoryStorage, Profile};
 use softcard_pcsc::vpcd::{Bridge, Options, Stats};
 
-const SELECT_PIV: [u8; 14] = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+const SELECT_PIV: [u8; 14] = [
+    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
+];
 
 fn send(s: &mut TcpStream, body: &[u8]) {
     let mut frame = (body.len() as u16).to_be_bytes().to_vec();
@@ -42,11 +44,21 @@ fn closed_by_bridge(s: &mut TcpStream) -> bool {
     matches!(s.read(&mut b), Ok(0) | Err(_))
 }
 
-fn start() -> (TcpListener, MemoryStorage, thread::JoinHandle<(Stats, Card)>, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+fn start() -> (
+    TcpListener,
+    MemoryStorage,
+    thread::JoinHandle<(Stats, Card)>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let storage = MemoryStorage::new();
-    let card = Card::create_seeded(&CardOptions::new(Profile::Piv), 5, Box::new(storage.clone())).unwrap();
+    let card = Card::create_seeded(
+        &CardOptions::new(Profile::Piv),
+        5,
+        Box::new(storage.clone()),
+    )
+    .unwrap();
     let options = Options {
         backoff_min: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
@@ -76,7 +88,14 @@ fn answers_control_codes_and_apdus() {
     assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
     stop.store(true, Ordering::SeqCst);
     let (stats, card) = runner.join().unwrap();
-    assert_eq!(stats, Stats { connections: 1, apdus: 2, dropped: 0 });
+    assert_eq!(
+        stats,
+        Stats {
+            connections: 1,
+            apdus: 2,
+            dropped: 0
+        }
+    );
     assert!(!card.is_powered(), "the last control code powered it off");
 }
 

@@ -160,7 +160,14 @@ pub unsafe extern "C" fn SCardGetStatusChange(
         for s in states.iter() {
             // SAFETY: a NUL-terminated string or null, per the caller.
             let name = unsafe { c_str(s.szReader, Error::InvalidValue) }?;
-            watched.push(ReaderState::new(CString::from(name), State::from_bits_retain(s.dwCurrentState)));
+            let mut current = s.dwCurrentState;
+            if name == softcard_pcsc::PNP_NOTIFICATION() && current >> 16 == 0 {
+                // pcsc-lite reports the notification reader as changed only when the
+                // reader count changes during the call (pcsc_scan passes UNAWARE each
+                // time and would rescan for ever otherwise): start from today's count.
+                current |= (ctx.list_readers_owned()?.len() as DWORD & 0xFFFF) << 16;
+            }
+            watched.push(ReaderState::new(CString::from(name), State::from_bits_retain(current)));
         }
         let timeout = (dwTimeout != INFINITE).then(|| Duration::from_millis(dwTimeout));
         let result = ctx.get_status_change(timeout, &mut watched);

@@ -103,6 +103,8 @@ impl Card {
         storage: Box<dyn Storage>,
     ) -> Result<Card, Error> {
         let serial = opts.serial.unwrap_or_else(|| rng.next_u32() & 0x7FFF_FFFF);
+        // Applets that report a serial number (PIV GET SERIAL) see the card's own.
+        let opts = &CardOptions { serial: Some(serial), ..opts.clone() };
         let applets = crate::crypto::with_backend(opts.backend, || {
             opts.profile.create_applets(opts, &mut *rng)
         })

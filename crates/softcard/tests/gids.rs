@@ -421,7 +421,7 @@ fn import_by_chained_put_data_and_reload_keeps_everything() {
         sig_key_bits: 0,
         kx_key_bits: 2048,
     };
-    let cmap = md::encode_cmapfile(&[record.clone()]).unwrap();
+    let cmap = md::encode_cmapfile(std::slice::from_ref(&record)).unwrap();
     ok(
         &mut card,
         &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF23, &cmap), None),

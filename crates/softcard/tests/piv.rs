@@ -390,3 +390,50 @@ fn attestation_certificate_is_signed_by_the_attestation_key() {
         .unwrap();
     assert!(ca_cert.windows(ca_point.len()).any(|w| w == ca_point));
 }
+
+#[test]
+fn pin_try_is_written_before_the_comparison() {
+    use softcard::storage::FailingStorage;
+    let storage = FailingStorage::new(MemoryStorage::new());
+    let opts = CardOptions::new(Profile::Piv);
+    let mut c = Card::create_seeded(&opts, 21, Box::new(storage.clone())).unwrap();
+    storage.set_failing(true);
+    // The right PIN, but the spent try cannot be written: no comparison is made.
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, b"12345678").1, 0x6581);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, &[]).1, 0x63C2);
+    storage.set_failing(false);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, b"12345678").1, 0x9000);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, &[]).1, 0x9000);
+}
+
+#[test]
+fn serial_matches_the_card() {
+    let (mut c, _) = card();
+    let serial = ok(&mut c, 0xF8, 0, 0, &[]);
+    assert_eq!(serial, c.serial().to_be_bytes());
+}
+
+#[test]
+fn options_are_checked() {
+    let mut opts = CardOptions::new(Profile::Piv);
+    opts.pin = Some(Secret::from_slice(b"12345"));
+    assert!(Card::create_seeded(&opts, 1, Box::new(MemoryStorage::new())).is_err());
+    let mut opts = CardOptions::new(Profile::Piv);
+    opts.admin_key = Some(Secret::from_slice(&[1; 16]));
+    assert!(
+        Card::create_seeded(&opts, 1, Box::new(MemoryStorage::new())).is_err(),
+        "16-byte 3DES"
+    );
+    opts.admin_key_aes = true;
+    assert!(Card::create_seeded(&opts, 1, Box::new(MemoryStorage::new())).is_ok());
+    let mut opts = CardOptions::new(Profile::Piv);
+    opts.pin = Some(Secret::from_slice(b"123456"));
+    let (mut c, _) = card_with(&opts, 2);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, b"123456\xFF\xFF").1, 0x9000);
+    let meta = ok(&mut c, 0xF7, 0, 0x80, &[]);
+    assert_eq!(
+        tlv::find(&meta, 0x05).unwrap().unwrap(),
+        [0x00],
+        "not the default PIN"
+    );
+}

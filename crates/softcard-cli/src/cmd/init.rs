@@ -86,6 +86,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
         softcard::Error::Storage(_) => CliError::new(format!("{}: cannot write the card image", path.display())),
         other => CliError::new(format!("cannot create the card: {other}")),
     })?;
-    println!("created {} card, serial {}, in {}", card.profile(), card.serial(), path.display());
+    println!(
+        "created {} card, serial {}, in {}",
+        card.profile(),
+        card.serial(),
+        path.display()
+    );
     Ok(())
 }

@@ -41,12 +41,21 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let port = u16::try_from(i)
             .ok()
             .and_then(|i| args.vpcd.port().checked_add(i))
-            .ok_or_else(|| CliError::usage(format!("no port left for image {}", image.display())))?;
+            .ok_or_else(|| {
+                CliError::usage(format!("no port left for image {}", image.display()))
+            })?;
         let addr = SocketAddr::new(args.vpcd.ip(), port);
-        eprintln!("softcard: serving {} ({} card) at vpcd {addr}", image.display(), card.profile());
+        eprintln!(
+            "softcard: serving {} ({} card) at vpcd {addr}",
+            image.display(),
+            card.profile()
+        );
         bridges.push(Bridge::new(card, addr.to_string()).with_stop_flag(Arc::clone(&stop)));
     }
-    let threads: Vec<_> = bridges.into_iter().map(|mut b| std::thread::spawn(move || b.run())).collect();
+    let threads: Vec<_> = bridges
+        .into_iter()
+        .map(|mut b| std::thread::spawn(move || b.run()))
+        .collect();
     let mut failure = None;
     for t in threads {
         match t.join() {

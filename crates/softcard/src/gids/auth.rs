@@ -1,5 +1,5 @@
 //! The user PIN and the administrator key: VERIFY, CHANGE REFERENCE DATA, RESET RETRY
-//! COUNTER, GENERAL AUTHENTICATE (GIDS v2 sections 9.4, 9.5 and 9.7).
+//! COUNTER, GENERAL AUTHENTICATE (GIDS specification v2.0, card commands).
 //!
 //! A PIN verification spends its try and writes the card image before it compares
 //! (anti-tearing). The administrator's mutual authentication is the GIDS one: the host

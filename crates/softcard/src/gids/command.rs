@@ -1,5 +1,5 @@
 //! GIDS commands: each [`Command`] becomes one [`GidsCommand`] before anything runs, and a
-//! malformed one becomes its exact status word (GIDS specification v2, section 9).
+//! malformed one becomes its exact status word (GIDS specification v2.0, card commands).
 
 use crate::{Command, Status};
 

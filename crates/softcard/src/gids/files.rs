@@ -1,5 +1,6 @@
 //! The file model: BER-TLV EFs of data objects (GET DATA / PUT DATA), key files, CREATE
-//! FILE, ACTIVATE FILE, DELETE FILE and SELECT by file identifier (GIDS v2 sections 5, 9.3).
+//! FILE, ACTIVATE FILE, DELETE FILE and SELECT by file identifier (GIDS specification v2.0,
+//! file system).
 
 use std::collections::BTreeMap;
 

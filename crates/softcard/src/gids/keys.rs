@@ -1,5 +1,5 @@
 //! RSA keys: GENERATE ASYMMETRIC KEY PAIR, public key read-back, key import by PUT DATA,
-//! MANAGE SECURITY ENVIRONMENT and PERFORM SECURITY OPERATION (GIDS v2 sections 9.6-9.9).
+//! MANAGE SECURITY ENVIRONMENT and PERFORM SECURITY OPERATION (GIDS specification v2.0).
 
 use zeroize::Zeroizing;
 

@@ -285,8 +285,8 @@ impl Applet for GidsApplet {
         "GIDS"
     }
 
-    /// SELECT by AID (GIDS v2 section 9.2): answers the FCI; the application DF becomes the
-    /// current file. Authentication survives a re-selection.
+    /// SELECT by AID (GIDS specification v2.0, ISO 7816-4 SELECT): answers the FCI; the
+    /// application DF becomes the current file. Authentication survives a re-selection.
     fn select(&mut self, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
         self.volatile.current = Some(Current::Application);
         Ok(FCI.to_vec())

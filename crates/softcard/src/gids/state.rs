@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use super::cipher::SymKind;
 use super::command::SecOp;
@@ -73,7 +73,7 @@ pub(super) struct State {
     pub admin_file: bool,
 }
 
-/// A pending GENERAL AUTHENTICATE challenge.
+/// A pending GENERAL AUTHENTICATE challenge (zeroized when dropped).
 #[derive(Default)]
 pub(super) enum Challenge {
     /// None.
@@ -138,16 +138,7 @@ impl Volatile {
     }
 }
 
-impl Drop for Volatile {
-    fn drop(&mut self) {
-        if let Challenge::Mutual { host, card } = &mut self.challenge {
-            host.zeroize();
-            card.zeroize();
-        }
-    }
-}
-
-/// The security condition rules of GIDS (specification section 5.3, compact format): 00
+/// The security condition bytes of GIDS (ISO 7816-4 compact format, as GIDS uses it): 00
 /// always, FF never; high nibble 9x the PIN, Ax the administrator key, and the bits 1x / 2x
 /// alone mean "the PIN may satisfy it" / "the administrator key may satisfy it".
 pub(super) fn condition_met(condition: u8, pin: bool, admin: bool) -> bool {
