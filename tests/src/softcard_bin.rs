@@ -107,11 +107,16 @@ impl Serve {
 
     /// Sends SIGTERM and waits; returns whether it exited successfully.
     pub fn stop(&mut self) -> bool {
+        self.stop_with("TERM")
+    }
+
+    /// Sends a signal (`TERM`, `INT`) and waits; returns whether it exited successfully.
+    pub fn stop_with(&mut self, signal: &str) -> bool {
         let Some(mut child) = self.child.take() else {
             return true;
         };
         let _ = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{signal}"))
             .arg(child.id().to_string())
             .status();
         child.wait().map(|s| s.success()).unwrap_or(false)

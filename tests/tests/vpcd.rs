@@ -22,6 +22,8 @@ const SELECT_PIV: [u8; 14] = [
     0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
 ];
 const BOGUS: [u8; 4] = [0x00, 0xEE, 0x00, 0x00];
+/// VERIFY without data: 9000 while the PIN is verified, 63Cx otherwise.
+const PIN_STATUS: [u8; 5] = [0x00, 0x20, 0x00, 0x80, 0x00];
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn vpcd_addr(offset: u16) -> String {
@@ -244,7 +246,11 @@ fn garbage_frames_do_not_touch_the_card_image() {
     s.read_exact(&mut resp).unwrap();
     assert_eq!(sw(&resp), 0x9000);
 
-    assert!(serve.stop());
+    assert!(
+        serve.stop_with("INT"),
+        "SIGINT stops serve cleanly: {}",
+        serve.log()
+    );
     assert_eq!(
         serve.log().matches("dropping the connection").count(),
         3,
@@ -311,7 +317,45 @@ fn the_pcsc_crate_through_pcscd() {
         times[times.len() / 2].as_secs_f64() * 1e3,
         times[times.len() * 9 / 10].as_secs_f64() * 1e3
     );
+
+    // A wrong PIN is counted, and on disk, before the card answers.
+    let info = || text_of(&softcard_bin::run(&["info", image.to_str().unwrap()]).stdout);
+    assert!(info().contains("PIN tries left: 3/3"), "{}", info());
+    assert_eq!(sw(card.transmit(&SELECT_PIV, &mut buf).unwrap()), 0x9000);
+    assert_eq!(
+        sw(card.transmit(&verify(b"87654321"), &mut buf).unwrap()),
+        0x63C2
+    );
+    assert!(info().contains("PIN tries left: 2/3"), "{}", info());
+    assert_eq!(
+        sw(card.transmit(&verify(b"12345678"), &mut buf).unwrap()),
+        0x9000
+    );
+    assert_eq!(sw(card.transmit(&PIN_STATUS, &mut buf).unwrap()), 0x9000);
+    // A reset through pcscd reaches the card: the PIN is no longer verified.
+    card.reconnect(
+        ShareMode::Shared,
+        Protocols::ANY,
+        pcsc::Disposition::ResetCard,
+    )
+    .unwrap();
+    assert_eq!(sw(card.transmit(&SELECT_PIV, &mut buf).unwrap()), 0x9000);
+    assert_eq!(
+        sw(card.transmit(&PIN_STATUS, &mut buf).unwrap()) & 0xFFF0,
+        0x63C0
+    );
     card.disconnect(pcsc::Disposition::ResetCard)
         .map_err(|(_, e)| e)
         .unwrap();
+}
+
+/// VERIFY of the PIV application PIN (8 digits here).
+fn verify(pin: &[u8; 8]) -> Vec<u8> {
+    let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
+    apdu.extend_from_slice(pin);
+    apdu
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }

@@ -29,4 +29,49 @@ pub enum EnrollError {
         /// How many certificates were looked at.
         candidates: usize,
     },
+    /// The card could not be reached.
+    #[error(transparent)]
+    Transport(#[from] crate::TransportError),
+    /// The card answered a command with an error status word.
+    #[error("the card refused {command} (status {sw:04X})")]
+    Card {
+        /// The command, e.g. "GENERATE ASYMMETRIC KEY PAIR".
+        command: &'static str,
+        /// SW1 SW2.
+        sw: u16,
+    },
+    /// VERIFY failed: the PIN (or PUK) is wrong; the card answered 63Cx.
+    #[error("wrong {what} (status 63C{tries_left:X}): {tries_left} tries left")]
+    WrongPin {
+        /// "PIN" or "PUK".
+        what: &'static str,
+        /// The tries left before it is blocked (x of 63Cx).
+        tries_left: u8,
+    },
+    /// The PIN (or PUK) is blocked: the card answered 6983.
+    #[error("{what} blocked (status 6983)")]
+    PinBlocked {
+        /// "PIN" or "PUK".
+        what: &'static str,
+    },
+    /// The administrator or management key was refused.
+    #[error("{what} authentication failed (status {sw:04X})")]
+    AdminAuthentication {
+        /// "administrator key" (GIDS) or "management key" (PIV).
+        what: &'static str,
+        /// SW1 SW2.
+        sw: u16,
+    },
+    /// Neither a GIDS nor a PIV application answered SELECT.
+    #[error("no GIDS or PIV application on the card")]
+    NoApplication,
+    /// No container of that name holds a key.
+    #[error("no key container {0:?} on the card")]
+    NoContainer(String),
+    /// A container of that name already exists.
+    #[error("a key container {0:?} already exists on the card")]
+    ContainerExists(String),
+    /// The card, or this client, cannot do what was asked (says what).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }

@@ -458,3 +458,34 @@ fn releasing_a_context() {
         .connect(c"R", ShareMode::Exclusive, Protocols::ANY)
         .unwrap();
 }
+
+#[test]
+fn a_reset_forgets_the_verified_pin() {
+    const VERIFY_PIN: [u8; 13] = [
+        0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8',
+    ];
+    /// VERIFY without data: 9000 while the PIN is verified, 63Cx otherwise.
+    const PIN_STATUS: [u8; 5] = [0x00, 0x20, 0x00, 0x80, 0x00];
+    let (_reg, ctx) = setup("R");
+    let mut a = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
+    assert_eq!(send(&a, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&a, &VERIFY_PIN), Ok(0x9000));
+    assert_eq!(send(&a, &PIN_STATUS), Ok(0x9000));
+    let tx = a.transaction().unwrap();
+    tx.end(Disposition::LeaveCard).map_err(|(_, e)| e).unwrap();
+    assert_eq!(
+        send(&a, &PIN_STATUS),
+        Ok(0x9000),
+        "leaving the card keeps the PIN verified"
+    );
+    let tx = a.transaction().unwrap();
+    tx.end(Disposition::ResetCard).map_err(|(_, e)| e).unwrap();
+    assert_eq!(send(&a, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(
+        send(&a, &PIN_STATUS).map(|sw| sw & 0xFFF0),
+        Ok(0x63C0),
+        "a reset forgets the PIN"
+    );
+}

@@ -98,7 +98,8 @@ fn bad_images_give_typed_errors_and_stay_untouched() {
     newer[9] = 0x7F;
     let mut flipped = good.clone();
     *flipped.last_mut().unwrap() ^= 0x01;
-    let cases: [(&[u8], fn(&ImageError) -> bool); 4] = [
+    type Expect = fn(&ImageError) -> bool;
+    let cases: [(&[u8], Expect); 4] = [
         (b"PK\x03\x04 a zip file, not a card", |e| {
             *e == ImageError::NotAnImage
         }),

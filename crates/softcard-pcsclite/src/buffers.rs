@@ -38,7 +38,9 @@ pub unsafe fn write_out(data: &[u8], buf: *mut u8, len: *mut DWORD) -> Result<()
     }
     if given == SCARD_AUTOALLOCATE {
         let mut copy = vec![0u8; data.len().max(1)].into_boxed_slice();
-        copy.get_mut(..data.len()).ok_or(Error::InternalError)?.copy_from_slice(data);
+        copy.get_mut(..data.len())
+            .ok_or(Error::InternalError)?
+            .copy_from_slice(data);
         let ptr = table::keep_memory(copy);
         // SAFETY: with SCARD_AUTOALLOCATE the caller passes the address of a pointer.
         unsafe { buf.cast::<*mut u8>().write_unaligned(ptr) };

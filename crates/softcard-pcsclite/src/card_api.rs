@@ -10,8 +10,8 @@ use crate::buffers::{multi_string, write_opt, write_out};
 use crate::ffi::{bytes, c_str, disposition, guard, share_mode};
 use crate::table::{self, CardEntry, lock};
 use crate::types::{
-    CM_IOCTL_GET_FEATURE_REQUEST, DWORD, LONG, SCARD_IO_REQUEST, SCARDCONTEXT, SCARDHANDLE, protocol_to_c,
-    protocols_from_c,
+    CM_IOCTL_GET_FEATURE_REQUEST, DWORD, LONG, SCARD_IO_REQUEST, SCARDCONTEXT, SCARDHANDLE,
+    protocol_to_c, protocols_from_c,
 };
 
 /// `SCARD_PROTOCOL_ANY_OLD`: a send PCI protocol pcsc-lite accepts for any connection.
@@ -20,11 +20,15 @@ const PROTOCOL_ANY_OLD: DWORD = 0x1000;
 /// The active protocol of a new or reconnected card (none for a direct connection to an
 /// empty reader).
 fn active_protocol(card: &Card) -> DWORD {
-    card.status2_owned().map_or(0, |s| protocol_to_c(s.protocol2()))
+    card.status2_owned()
+        .map_or(0, |s| protocol_to_c(s.protocol2()))
 }
 
 /// Runs `f` on the connection behind `hCard`.
-fn with_card<R>(hCard: SCARDHANDLE, f: impl FnOnce(&mut CardEntry, &mut Card) -> Result<R, Error>) -> Result<R, Error> {
+fn with_card<R>(
+    hCard: SCARDHANDLE,
+    f: impl FnOnce(&mut CardEntry, &mut Card) -> Result<R, Error>,
+) -> Result<R, Error> {
     let entry: Arc<Mutex<CardEntry>> = table::card(hCard)?;
     let mut entry = lock(&entry);
     let mut card = entry.card.take().ok_or(Error::InvalidHandle)?;
@@ -156,7 +160,9 @@ pub unsafe extern "C" fn SCardStatus(
     pcbAtrLen: *mut DWORD,
 ) -> LONG {
     guard(|| {
-        let (status, protocol) = with_card(hCard, |entry, card| Ok((card.status2_owned()?, entry.protocol)))?;
+        let (status, protocol) = with_card(hCard, |entry, card| {
+            Ok((card.status2_owned()?, entry.protocol))
+        })?;
         let names = multi_string(status.reader_names().iter().map(|n| n.as_bytes()));
         let mut result = Ok(());
         if !pcchReaderLen.is_null() {
@@ -212,7 +218,10 @@ pub unsafe extern "C" fn SCardTransmit(
             Ok((n, entry.protocol))
         })?;
         if !pioRecvPci.is_null() {
-            let pci = SCARD_IO_REQUEST { dwProtocol: protocol, cbPciLength: size_of::<SCARD_IO_REQUEST>() as DWORD };
+            let pci = SCARD_IO_REQUEST {
+                dwProtocol: protocol,
+                cbPciLength: size_of::<SCARD_IO_REQUEST>() as DWORD,
+            };
             // SAFETY: not null; valid for writes per the caller.
             unsafe { pioRecvPci.write_unaligned(pci) };
         }
@@ -272,7 +281,11 @@ const ATTRIBUTES: [Attribute; 10] = [
 ];
 
 fn attribute(id: DWORD) -> Result<Attribute, Error> {
-    ATTRIBUTES.iter().copied().find(|a| *a as DWORD == id).ok_or(Error::UnsupportedFeature)
+    ATTRIBUTES
+        .iter()
+        .copied()
+        .find(|a| *a as DWORD == id)
+        .ok_or(Error::UnsupportedFeature)
 }
 
 /// Reads a reader or card attribute (`SCardGetAttrib`); `SCARD_AUTOALLOCATE` supported.
@@ -290,7 +303,9 @@ pub unsafe extern "C" fn SCardGetAttrib(
         if pcbAttrLen.is_null() {
             return Err(Error::InvalidParameter);
         }
-        let value = with_card(hCard, |_, card| card.get_attribute_owned(attribute(dwAttrId)?))?;
+        let value = with_card(hCard, |_, card| {
+            card.get_attribute_owned(attribute(dwAttrId)?)
+        })?;
         // SAFETY: the pointers are as the caller promised.
         unsafe { write_out(&value, pbAttr, pcbAttrLen) }
     })
@@ -301,10 +316,17 @@ pub unsafe extern "C" fn SCardGetAttrib(
 /// # Safety
 /// `pbAttr` is null or valid for `cbAttrLen` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn SCardSetAttrib(hCard: SCARDHANDLE, dwAttrId: DWORD, pbAttr: *const u8, cbAttrLen: DWORD) -> LONG {
+pub unsafe extern "C" fn SCardSetAttrib(
+    hCard: SCARDHANDLE,
+    dwAttrId: DWORD,
+    pbAttr: *const u8,
+    cbAttrLen: DWORD,
+) -> LONG {
     guard(|| {
         // SAFETY: as the caller promised.
         let data = unsafe { bytes(pbAttr, cbAttrLen) }?;
-        with_card(hCard, |_, card| card.set_attribute(attribute(dwAttrId)?, data))
+        with_card(hCard, |_, card| {
+            card.set_attribute(attribute(dwAttrId)?, data)
+        })
     })
 }

@@ -11,7 +11,8 @@ use crate::ffi::{c_str, guard};
 use crate::images;
 use crate::table;
 use crate::types::{
-    DWORD, INFINITE, LONG, MAX_ATR_SIZE, PCSCLITE_MAX_READERS_CONTEXTS, SCARD_READERSTATE, SCARDCONTEXT,
+    DWORD, INFINITE, LONG, MAX_ATR_SIZE, PCSCLITE_MAX_READERS_CONTEXTS, SCARD_READERSTATE,
+    SCARDCONTEXT,
 };
 
 /// The only reader group.
@@ -167,7 +168,10 @@ pub unsafe extern "C" fn SCardGetStatusChange(
                 // time and would rescan for ever otherwise): start from today's count.
                 current |= (ctx.list_readers_owned()?.len() as DWORD & 0xFFFF) << 16;
             }
-            watched.push(ReaderState::new(CString::from(name), State::from_bits_retain(current)));
+            watched.push(ReaderState::new(
+                CString::from(name),
+                State::from_bits_retain(current),
+            ));
         }
         let timeout = (dwTimeout != INFINITE).then(|| Duration::from_millis(dwTimeout));
         let result = ctx.get_status_change(timeout, &mut watched);

@@ -31,7 +31,9 @@ pub fn reader_name(profile: Profile, index: usize) -> String {
 pub fn load_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let Some(list) = std::env::var_os(IMAGES_VAR) else { return };
+        let Some(list) = std::env::var_os(IMAGES_VAR) else {
+            return;
+        };
         let list = list.to_string_lossy().into_owned();
         for (index, path) in list.split(':').filter(|p| !p.is_empty()).enumerate() {
             if let Err(message) = load(Registry::global(), Path::new(path), index) {
@@ -48,6 +50,8 @@ pub fn load_once() {
 pub fn load(registry: &Registry, path: &Path, index: usize) -> Result<String, String> {
     let card = FileStorage::load_card(path, BackendKind::default()).map_err(|e| e.to_string())?;
     let name = reader_name(card.profile(), index);
-    registry.insert_card(&name, card).map_err(|e| e.to_string())?;
+    registry
+        .insert_card(&name, card)
+        .map_err(|e| e.to_string())?;
     Ok(name)
 }

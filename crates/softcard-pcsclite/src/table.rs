@@ -34,7 +34,10 @@ struct Tables {
 
 fn tables() -> MutexGuard<'static, Tables> {
     static TABLES: OnceLock<Mutex<Tables>> = OnceLock::new();
-    TABLES.get_or_init(Default::default).lock().unwrap_or_else(PoisonError::into_inner)
+    TABLES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Locks a mutex, ignoring poisoning (a panic is already reported as an error code).
@@ -61,7 +64,11 @@ pub fn add_context(ctx: Context) -> SCARDCONTEXT {
 /// # Errors
 /// [`Error::InvalidHandle`].
 pub fn context(h: SCARDCONTEXT) -> Result<Context, Error> {
-    tables().contexts.get(&h).cloned().ok_or(Error::InvalidHandle)
+    tables()
+        .contexts
+        .get(&h)
+        .cloned()
+        .ok_or(Error::InvalidHandle)
 }
 
 /// Removes a context and the cards opened in it, and releases them (their connections
@@ -72,7 +79,12 @@ pub fn context(h: SCARDCONTEXT) -> Result<Context, Error> {
 pub fn remove_context(h: SCARDCONTEXT) -> Result<(), Error> {
     let mut t = tables();
     let ctx = t.contexts.remove(&h).ok_or(Error::InvalidHandle)?;
-    let ids: Vec<SCARDHANDLE> = t.cards.iter().filter(|(_, e)| lock(e).context == h).map(|(id, _)| *id).collect();
+    let ids: Vec<SCARDHANDLE> = t
+        .cards
+        .iter()
+        .filter(|(_, e)| lock(e).context == h)
+        .map(|(id, _)| *id)
+        .collect();
     let entries: Vec<_> = ids.iter().filter_map(|id| t.cards.remove(id)).collect();
     drop(t);
     for e in entries {
@@ -86,7 +98,12 @@ pub fn remove_context(h: SCARDCONTEXT) -> Result<(), Error> {
 /// Registers a connection and returns its handle.
 pub fn add_card(context: SCARDCONTEXT, card: Card, protocol: DWORD) -> SCARDHANDLE {
     let h = new_handle();
-    let entry = CardEntry { card: Some(card), context, protocol, in_transaction: false };
+    let entry = CardEntry {
+        card: Some(card),
+        context,
+        protocol,
+        in_transaction: false,
+    };
     tables().cards.insert(h, Arc::new(Mutex::new(entry)));
     h
 }

@@ -26,7 +26,13 @@ fn struct_layouts_match_pcsc_lite_on_linux_x86_64() {
     assert_eq!(offset_of!(SCARD_READERSTATE, dwEventState), 24);
     assert_eq!(offset_of!(SCARD_READERSTATE, cbAtr), 32);
     assert_eq!(offset_of!(SCARD_READERSTATE, rgbAtr), 40);
-    assert_eq!(g_rgSCardT1Pci, SCARD_IO_REQUEST { dwProtocol: 2, cbPciLength: 16 });
+    assert_eq!(
+        g_rgSCardT1Pci,
+        SCARD_IO_REQUEST {
+            dwProtocol: 2,
+            cbPciLength: 16
+        }
+    );
     assert_eq!(g_rgSCardT0Pci.dwProtocol, 1);
     assert_eq!(g_rgSCardRawPci.dwProtocol, 4);
 }
@@ -72,34 +78,50 @@ fn struct_layouts_match_the_installed_headers() {
 
 #[test]
 fn stringify_names_the_code() {
-    // SAFETY: the returned pointer is a NUL-terminated string living for the process.
-    let text = |code| unsafe { CStr::from_ptr(pcsc_stringify_error(code)) }.to_str().unwrap().to_owned();
+    let text = |code| {
+        // SAFETY: the returned pointer is a NUL-terminated string living for the process.
+        unsafe { CStr::from_ptr(pcsc_stringify_error(code)) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(text(0), "success (SCARD_S_SUCCESS)");
-    assert_eq!(text(INSUFFICIENT), "the buffer is too small for the data (SCARD_E_INSUFFICIENT_BUFFER)");
+    assert_eq!(
+        text(INSUFFICIENT),
+        "the buffer is too small for the data (SCARD_E_INSUFFICIENT_BUFFER)"
+    );
     assert!(text(0x8010_0069).ends_with("(SCARD_W_REMOVED_CARD)"));
     assert!(text(0x8010_0001).ends_with("(SCARD_F_INTERNAL_ERROR)"));
     assert!(text(0x8010_002E).ends_with("(SCARD_E_NO_READERS_AVAILABLE)"));
     assert_eq!(text(0x1234), "unknown PC/SC error 0x00001234");
-    assert_eq!(pcsc_stringify_error(0x8010_000A), pcsc_stringify_error(0x8010_000A), "one text per code");
+    assert_eq!(
+        pcsc_stringify_error(0x8010_000A),
+        pcsc_stringify_error(0x8010_000A),
+        "one text per code"
+    );
 }
 
 /// A context with a PIV card in the reader `name` of the process-wide registry.
 fn context_with_card(name: &str) -> SCARDCONTEXT {
-    let card = Card::create_seeded(&CardOptions::new(Profile::Piv), 7, Box::new(NoStorage)).unwrap();
+    let card =
+        Card::create_seeded(&CardOptions::new(Profile::Piv), 7, Box::new(NoStorage)).unwrap();
     Registry::global().insert_card(name, card).unwrap();
     let mut ctx = 0;
     // SAFETY: a valid out pointer.
-    assert_eq!(unsafe { SCardEstablishContext(2, null(), null(), &mut ctx) }, 0);
+    let rv = unsafe { SCardEstablishContext(2, null(), null(), &mut ctx) };
+    assert_eq!(rv, 0);
     ctx
 }
 
 fn reader_list(ctx: SCARDCONTEXT) -> Vec<u8> {
     let mut len: DWORD = 0;
     // SAFETY: a null buffer asks for the length.
-    assert_eq!(unsafe { SCardListReaders(ctx, null(), null_mut(), &mut len) }, 0);
+    let rv = unsafe { SCardListReaders(ctx, null(), null_mut(), &mut len) };
+    assert_eq!(rv, 0);
     let mut buf = vec![0u8; len as usize];
     // SAFETY: `buf` holds `len` bytes.
-    assert_eq!(unsafe { SCardListReaders(ctx, null(), buf.as_mut_ptr().cast(), &mut len) }, 0);
+    let rv = unsafe { SCardListReaders(ctx, null(), buf.as_mut_ptr().cast(), &mut len) };
+    assert_eq!(rv, 0);
     assert_eq!(len as usize, buf.len());
     buf
 }
@@ -125,9 +147,11 @@ fn short_buffers_null_pointers_and_autoallocate() {
     assert_eq!(rv, INSUFFICIENT);
     assert_eq!(len as usize, full.len(), "the length needed is returned");
     // SAFETY: a null length pointer is refused without being read.
-    assert_eq!(unsafe { SCardListReaders(ctx, null(), null_mut(), null_mut()) }, INVALID_PARAMETER);
+    let rv = unsafe { SCardListReaders(ctx, null(), null_mut(), null_mut()) };
+    assert_eq!(rv, INVALID_PARAMETER);
     // SAFETY: as above.
-    assert_eq!(unsafe { SCardEstablishContext(0, null(), null(), null_mut()) }, INVALID_PARAMETER);
+    let rv = unsafe { SCardEstablishContext(0, null(), null(), null_mut()) };
+    assert_eq!(rv, INVALID_PARAMETER);
 
     let mut out: *mut u8 = null_mut();
     let mut len = SCARD_AUTOALLOCATE;
@@ -138,7 +162,11 @@ fn short_buffers_null_pointers_and_autoallocate() {
     let got = unsafe { std::slice::from_raw_parts(out, len as usize) };
     assert_eq!(got, full.as_slice());
     assert_eq!(SCardFreeMemory(ctx, out.cast()), 0);
-    assert_eq!(SCardFreeMemory(ctx, out.cast()), INVALID_PARAMETER, "a second free is refused");
+    assert_eq!(
+        SCardFreeMemory(ctx, out.cast()),
+        INVALID_PARAMETER,
+        "a second free is refused"
+    );
     assert_eq!(SCardReleaseContext(ctx), 0);
     assert_eq!(SCardIsValidContext(ctx), 0x8010_0003);
 }
@@ -156,12 +184,22 @@ fn connect_transmit_status_and_transactions() {
     assert_eq!(rv, 0x8010_0009);
 
     assert_eq!(SCardBeginTransaction(card), 0);
-    let select = [0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+    let select = [
+        0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
+    ];
     let mut resp = [0u8; 258];
     let mut len = resp.len() as DWORD;
     // SAFETY: buffers as their lengths say.
     let rv = unsafe {
-        SCardTransmit(card, &g_rgSCardT1Pci, select.as_ptr(), select.len() as DWORD, null_mut(), resp.as_mut_ptr(), &mut len)
+        SCardTransmit(
+            card,
+            &g_rgSCardT1Pci,
+            select.as_ptr(),
+            select.len() as DWORD,
+            null_mut(),
+            resp.as_mut_ptr(),
+            &mut len,
+        )
     };
     assert_eq!(rv, 0);
     assert!(len >= 2);
@@ -170,15 +208,37 @@ fn connect_transmit_status_and_transactions() {
     let mut tiny_len: DWORD = 1;
     // SAFETY: as above.
     let rv = unsafe {
-        SCardTransmit(card, &g_rgSCardT1Pci, select.as_ptr(), select.len() as DWORD, null_mut(), tiny.as_mut_ptr(), &mut tiny_len)
+        SCardTransmit(
+            card,
+            &g_rgSCardT1Pci,
+            select.as_ptr(),
+            select.len() as DWORD,
+            null_mut(),
+            tiny.as_mut_ptr(),
+            &mut tiny_len,
+        )
     };
     assert_eq!(rv, INSUFFICIENT);
     assert_eq!(tiny_len, len);
     // SAFETY: null send PCI is refused without being read.
-    let rv = unsafe { SCardTransmit(card, null(), select.as_ptr(), 14, null_mut(), resp.as_mut_ptr(), &mut len) };
+    let rv = unsafe {
+        SCardTransmit(
+            card,
+            null(),
+            select.as_ptr(),
+            14,
+            null_mut(),
+            resp.as_mut_ptr(),
+            &mut len,
+        )
+    };
     assert_eq!(rv, INVALID_PARAMETER);
     assert_eq!(SCardEndTransaction(card, 0), 0);
-    assert_eq!(SCardEndTransaction(card, 0), 0x8010_0016, "no transaction to end");
+    assert_eq!(
+        SCardEndTransaction(card, 0),
+        0x8010_0016,
+        "no transaction to end"
+    );
 
     let (mut state, mut protocol) = (0, 0);
     let mut atr: *mut u8 = null_mut();
@@ -186,7 +246,15 @@ fn connect_transmit_status_and_transactions() {
     let mut name_len: DWORD = 0;
     // SAFETY: out pointers valid; the name buffer is null (length only).
     let rv = unsafe {
-        SCardStatus(card, null_mut(), &mut name_len, &mut state, &mut protocol, (&raw mut atr).cast(), &mut atr_len)
+        SCardStatus(
+            card,
+            null_mut(),
+            &mut name_len,
+            &mut state,
+            &mut protocol,
+            (&raw mut atr).cast(),
+            &mut atr_len,
+        )
     };
     assert_eq!(rv, 0);
     assert_eq!(name_len as usize, "Test Reader C".len() + 2);
@@ -209,9 +277,13 @@ fn connect_transmit_status_and_transactions() {
     assert_eq!(unsafe { SCardGetStatusChange(ctx, 0, &mut rs, 1) }, 0);
     assert_ne!(rs.dwEventState & 0x0020, 0, "present");
     assert_ne!(rs.dwEventState & 0x0002, 0, "changed");
-    assert_eq!(&rs.rgbAtr[..rs.cbAtr as usize], atr_bytes_owned(ctx, card).as_slice());
+    assert_eq!(
+        &rs.rgbAtr[..rs.cbAtr as usize],
+        atr_bytes_owned(ctx, card).as_slice()
+    );
     // SAFETY: a null array with a count is refused.
-    assert_eq!(unsafe { SCardGetStatusChange(ctx, 0, null_mut(), 1) }, INVALID_PARAMETER);
+    let rv = unsafe { SCardGetStatusChange(ctx, 0, null_mut(), 1) };
+    assert_eq!(rv, INVALID_PARAMETER);
 
     assert_eq!(SCardDisconnect(card, 0), 0);
     assert_eq!(SCardDisconnect(card, 0), 0x8010_0003, "the handle is gone");
@@ -222,7 +294,17 @@ fn atr_bytes_owned(_ctx: SCARDCONTEXT, card: SCARDHANDLE) -> Vec<u8> {
     let mut atr = [0u8; MAX_ATR_SIZE];
     let mut len = atr.len() as DWORD;
     // SAFETY: `atr` holds `len` bytes; the other outputs are null.
-    let rv = unsafe { SCardStatus(card, null_mut(), null_mut(), null_mut(), null_mut(), atr.as_mut_ptr(), &mut len) };
+    let rv = unsafe {
+        SCardStatus(
+            card,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            atr.as_mut_ptr(),
+            &mut len,
+        )
+    };
     assert_eq!(rv, 0);
     atr[..len as usize].to_vec()
 }
@@ -232,7 +314,8 @@ fn invalid_handles_and_values_are_refused() {
     assert_eq!(SCardReleaseContext(0), 0x8010_0003);
     assert_eq!(SCardBeginTransaction(12345), 0x8010_0003);
     // SAFETY: the out pointer is valid.
-    assert_eq!(unsafe { SCardEstablishContext(9, null(), null(), &mut 0) }, 0x8010_0011);
+    let rv = unsafe { SCardEstablishContext(9, null(), null(), &mut 0) };
+    assert_eq!(rv, 0x8010_0011);
     let ctx = context_with_card("Test Reader D");
     // SAFETY: a null reader name is refused without being read.
     let rv = unsafe { SCardConnect(ctx, null(), 2, 3, &mut 0, &mut 0) };

@@ -50,7 +50,9 @@ fn c_name(e: Error) -> String {
 pub fn error_text_c(code: LONG) -> *const c_char {
     static TEXTS: OnceLock<std::sync::Mutex<HashMap<LONG, &'static CStr>>> = OnceLock::new();
     let texts = TEXTS.get_or_init(Default::default);
-    let mut map = texts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut map = texts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if map.len() >= 1024 && !map.contains_key(&code) {
         return c"unknown PC/SC error".as_ptr();
     }

@@ -90,21 +90,32 @@ const PCI_LEN: DWORD = std::mem::size_of::<SCARD_IO_REQUEST>() as DWORD;
 /// The PCI of T=0 (`SCARD_PCI_T0`).
 #[unsafe(no_mangle)]
 #[allow(non_upper_case_globals)]
-pub static g_rgSCardT0Pci: SCARD_IO_REQUEST = SCARD_IO_REQUEST { dwProtocol: SCARD_PROTOCOL_T0, cbPciLength: PCI_LEN };
+pub static g_rgSCardT0Pci: SCARD_IO_REQUEST = SCARD_IO_REQUEST {
+    dwProtocol: SCARD_PROTOCOL_T0,
+    cbPciLength: PCI_LEN,
+};
 
 /// The PCI of T=1 (`SCARD_PCI_T1`).
 #[unsafe(no_mangle)]
 #[allow(non_upper_case_globals)]
-pub static g_rgSCardT1Pci: SCARD_IO_REQUEST = SCARD_IO_REQUEST { dwProtocol: SCARD_PROTOCOL_T1, cbPciLength: PCI_LEN };
+pub static g_rgSCardT1Pci: SCARD_IO_REQUEST = SCARD_IO_REQUEST {
+    dwProtocol: SCARD_PROTOCOL_T1,
+    cbPciLength: PCI_LEN,
+};
 
 /// The PCI of the raw protocol (`SCARD_PCI_RAW`).
 #[unsafe(no_mangle)]
 #[allow(non_upper_case_globals)]
-pub static g_rgSCardRawPci: SCARD_IO_REQUEST = SCARD_IO_REQUEST { dwProtocol: SCARD_PROTOCOL_RAW, cbPciLength: PCI_LEN };
+pub static g_rgSCardRawPci: SCARD_IO_REQUEST = SCARD_IO_REQUEST {
+    dwProtocol: SCARD_PROTOCOL_RAW,
+    cbPciLength: PCI_LEN,
+};
 
 /// Maps a pcsc-lite protocol mask to the in-process API's (whose RAW bit differs).
 pub fn protocols_from_c(mask: DWORD) -> softcard_pcsc::Protocols {
-    let mut p = softcard_pcsc::Protocols::from_bits_truncate(mask & (SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1));
+    let mut p = softcard_pcsc::Protocols::from_bits_truncate(
+        mask & (SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1),
+    );
     if mask & SCARD_PROTOCOL_RAW != 0 {
         p |= softcard_pcsc::Protocols::RAW;
     }

@@ -46,11 +46,18 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CliError> {
     let images = check_images(&args.images)?;
     let library = find_library()?;
-    let (program, program_args) = args.command.split_first().ok_or_else(|| CliError::usage("exec: no program given"))?;
+    let (program, program_args) = args
+        .command
+        .split_first()
+        .ok_or_else(|| CliError::usage("exec: no program given"))?;
     let dir = TempDir::create()?;
     let link = dir.path.join("libpcsclite.so.1");
-    std::os::unix::fs::symlink(&library, &link)
-        .map_err(|e| CliError::new(format!("{}: cannot create the library link: {e}", link.display())))?;
+    std::os::unix::fs::symlink(&library, &link).map_err(|e| {
+        CliError::new(format!(
+            "{}: cannot create the library link: {e}",
+            link.display()
+        ))
+    })?;
     let conf = dir.path.join("opensc.conf");
     std::fs::write(&conf, opensc_conf(&link))
         .map_err(|e| CliError::new(format!("{}: cannot write: {e}", conf.display())))?;
@@ -86,9 +93,13 @@ fn check_images(images: &[PathBuf]) -> Result<OsString, CliError> {
     let mut joined = OsString::new();
     for (i, image) in images.iter().enumerate() {
         open_card(image, BackendKind::default())?;
-        let absolute = std::fs::canonicalize(image).map_err(|e| CliError::new(format!("{}: {e}", image.display())))?;
+        let absolute = std::fs::canonicalize(image)
+            .map_err(|e| CliError::new(format!("{}: {e}", image.display())))?;
         if absolute.to_string_lossy().contains(':') {
-            return Err(CliError::usage(format!("{}: an image path cannot contain ':'", absolute.display())));
+            return Err(CliError::usage(format!(
+                "{}: an image path cannot contain ':'",
+                absolute.display()
+            )));
         }
         if i > 0 {
             joined.push(":");
@@ -106,8 +117,12 @@ fn find_library() -> Result<PathBuf, CliError> {
         return std::fs::canonicalize(&path)
             .map_err(|e| CliError::new(format!("{LIBRARY_VAR}={}: {e}", path.display())));
     }
-    let exe = std::env::current_exe().map_err(|e| CliError::new(format!("cannot find the softcard binary: {e}")))?;
-    let candidates = exe.parent().into_iter().flat_map(|d| [d.join(LIBRARY_FILE), d.join("libpcsclite.so.1")]);
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::new(format!("cannot find the softcard binary: {e}")))?;
+    let candidates = exe
+        .parent()
+        .into_iter()
+        .flat_map(|d| [d.join(LIBRARY_FILE), d.join("libpcsclite.so.1")]);
     for candidate in candidates {
         if let Ok(path) = std::fs::canonicalize(&candidate) {
             return Ok(path);
@@ -123,7 +138,10 @@ fn find_library() -> Result<PathBuf, CliError> {
 /// OpenSC's configuration: the drop-in as its PC/SC provider, file caching off; every
 /// other setting keeps OpenSC's built-in default.
 fn opensc_conf(library: &Path) -> String {
-    let quoted = library.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
+    let quoted = library
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
     format!(
         "app default {{\n\
          \x20   reader_driver pcsc {{\n\
@@ -145,16 +163,29 @@ impl TempDir {
     fn create() -> Result<TempDir, CliError> {
         use std::os::unix::fs::DirBuilderExt;
         let base = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         for attempt in 0..100u32 {
-            let path = base.join(format!("softcard-exec-{}-{nanos:x}-{attempt}", std::process::id()));
+            let path = base.join(format!(
+                "softcard-exec-{}-{nanos:x}-{attempt}",
+                std::process::id()
+            ));
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => return Ok(TempDir { path }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(CliError::new(format!("{}: cannot create: {e}", path.display()))),
+                Err(e) => {
+                    return Err(CliError::new(format!(
+                        "{}: cannot create: {e}",
+                        path.display()
+                    )));
+                }
             }
         }
-        Err(CliError::new(format!("{}: cannot create a temporary folder", base.display())))
+        Err(CliError::new(format!(
+            "{}: cannot create a temporary folder",
+            base.display()
+        )))
     }
 }
 
@@ -171,7 +202,10 @@ mod tests {
     #[test]
     fn opensc_conf_names_the_provider_and_disables_caching() {
         let conf = opensc_conf(Path::new("/x/lib\"s/libpcsclite.so.1"));
-        assert!(conf.contains("provider_library = \"/x/lib\\\"s/libpcsclite.so.1\";"), "{conf}");
+        assert!(
+            conf.contains("provider_library = \"/x/lib\\\"s/libpcsclite.so.1\";"),
+            "{conf}"
+        );
         assert!(conf.contains("use_file_caching = no;"), "{conf}");
         assert_eq!(conf.matches('{').count(), conf.matches('}').count());
     }
@@ -187,7 +221,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = TempDir::create().unwrap();
         let path = dir.path.clone();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         drop(dir);
         assert!(!path.exists());
     }

@@ -56,6 +56,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if path.is_dir() {
         return Err(CliError::new(format!("{}: is a directory", path.display())));
     }
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
+        return Err(CliError::new(format!(
+            "{}: no such folder",
+            parent.display()
+        )));
+    }
     if path.exists() && !args.force {
         return Err(CliError::new(format!(
             "{}: already exists; pass --force to overwrite it (its keys would be lost)",

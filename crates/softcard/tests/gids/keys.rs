@@ -1,0 +1,263 @@
+//! Key files, generation, signatures, decipherment, import, limits.
+
+use super::*;
+
+#[test]
+fn generate_sign_and_verify_with_the_rsa_crate() {
+    let (mut card, _) = new_card(5);
+    assert_eq!(
+        send(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0x81, 7), None)).1,
+        0x6982
+    );
+    verify_pin(&mut card);
+    let public = new_key(&mut card, 0x81, 7);
+    let (sig, sw) = sign_sha256(&mut card, 0x81, b"hello GIDS");
+    assert_eq!(sw, 0x9000);
+    assert_eq!(sig.len(), 256);
+    let digest = Sha256::digest(b"hello GIDS");
+    public
+        .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &sig)
+        .unwrap();
+    assert!(
+        public
+            .verify(
+                Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(b"other"),
+                &sig
+            )
+            .is_err()
+    );
+    // Raw signature (algorithm 17): the host pads.
+    ok(
+        &mut card,
+        &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x17, 0x84, 1, 0x81],
+    );
+    let mut block = vec![0u8, 1];
+    let info = softcard::crypto::HashAlg::Sha256.digest_info(&digest);
+    block.resize(256 - info.len() - 1, 0xFF);
+    block.push(0);
+    block.extend_from_slice(&info);
+    let raw = ok(&mut card, &cmd(0x2A, 0x9E, 0x9A, &block, Some(256)));
+    assert_eq!(
+        raw, sig,
+        "raw RSA over the padded block equals the card-padded signature"
+    );
+    // Logged out: no signature.
+    ok(&mut card, &[0, 0x20, 0, 0x82]);
+    assert_eq!(sign_sha256(&mut card, 0x81, b"x").1, 0x6982);
+}
+
+#[test]
+fn decipher_extended_and_chained() {
+    let (mut card, _) = new_card(6);
+    verify_pin(&mut card);
+    let public = new_key(&mut card, 0x81, 7);
+    let mut rng = softcard::seeded_rng(77);
+    let secret = b"session key bytes";
+    let ct = public.encrypt(&mut rng, Pkcs1v15Encrypt, secret).unwrap();
+    ok(
+        &mut card,
+        &[0, 0x22, 0x41, 0xB8, 6, 0x80, 1, 0x47, 0x84, 1, 0x81],
+    );
+    // Extended length.
+    let plain = ok(&mut card, &cmd(0x2A, 0x80, 0x86, &ct, Some(256)));
+    assert_eq!(plain, secret);
+    // Chaining in 240-byte blocks, as the TPM card does.
+    let (first, rest) = ct.split_at(240);
+    let mut part = encode_command(0x10, 0x2A, 0x80, 0x86, first, None).unwrap();
+    assert_eq!(card.transmit(&part), [0x90, 0]);
+    part = encode_command(0, 0x2A, 0x80, 0x86, rest, Some(256)).unwrap();
+    assert_eq!(send(&mut card, &part), (secret.to_vec(), 0x9000));
+    // With a padding indicator byte the cryptogram is one byte too long.
+    let mut with_pi = vec![0u8];
+    with_pi.extend_from_slice(&ct);
+    assert_eq!(
+        send(&mut card, &cmd(0x2A, 0x80, 0x86, &with_pi, Some(256))).1,
+        0x6A80
+    );
+    // A tampered cryptogram fails.
+    let mut bad = ct.clone();
+    bad[10] ^= 0xFF;
+    assert_ne!(
+        send(&mut card, &cmd(0x2A, 0x80, 0x86, &bad, Some(256))).1,
+        0x9000
+    );
+    // The sign environment does not decipher.
+    ok(
+        &mut card,
+        &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x57, 0x84, 1, 0x81],
+    );
+    assert_eq!(
+        send(&mut card, &cmd(0x2A, 0x80, 0x86, &ct, Some(256))).1,
+        0x6985
+    );
+}
+
+#[test]
+fn import_by_chained_put_data_and_reload_keeps_everything() {
+    let (mut card, storage) = new_card(7);
+    verify_pin(&mut card);
+    let key = PrivateKey::generate(
+        BackendKind::RustCrypto,
+        KeyAlgorithm::Rsa2048,
+        &mut softcard::seeded_rng(8),
+    )
+    .unwrap();
+    let KeyMaterial::Rsa { n, e, d, p, q } = key.material() else {
+        panic!()
+    };
+    let mut seq = Vec::new();
+    for int in [&[0u8][..], n, e, d, p, q, &[1], &[1], &[1]] {
+        let mut v = int.to_vec();
+        if v.first().is_some_and(|b| b & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        tlv::write(&mut seq, 0x02, &v);
+    }
+    let mut template = tlv::encode(0x83, &[2]);
+    tlv::write(&mut template, 0x84, &[0]);
+    tlv::write(&mut template, 0x87, &tlv::encode(0x30, &seq));
+    let mut body = tlv::encode(0x84, &[0x82]);
+    tlv::write(&mut body, 0xA5, &template);
+    let data = tlv::encode(0x70, &body);
+    ok(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0x82, 7), None));
+    ok(&mut card, &[0, 0x44, 0, 0]);
+    let chunks: Vec<&[u8]> = data.chunks(255).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let cla = if i + 1 < chunks.len() { 0x10 } else { 0 };
+        assert_eq!(
+            card.transmit(&encode_command(cla, 0xDB, 0x3F, 0xFF, chunk, None).unwrap()),
+            [0x90, 0]
+        );
+    }
+    let public = read_public(&mut card, 0x82);
+    // Write a container and a certificate as a client does.
+    let record = md::ContainerMapRecord {
+        name: "imported".into(),
+        flags: 3,
+        sig_key_bits: 0,
+        kx_key_bits: 2048,
+    };
+    let cmap = md::encode_cmapfile(std::slice::from_ref(&record)).unwrap();
+    ok(
+        &mut card,
+        &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF23, &cmap), None),
+    );
+    let cert = vec![0x30; 1200];
+    let stored = md::compress_certificate(&cert).unwrap();
+    ok(
+        &mut card,
+        &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF24, &stored), None),
+    );
+
+    let image = storage.image().unwrap();
+    let mut card = Card::load(
+        &image,
+        Box::new(softcard::seeded_rng(9)),
+        Box::new(storage),
+        BackendKind::RustCrypto,
+    )
+    .unwrap();
+    assert_eq!(
+        send(&mut card, &cmd(0x20, 0, 0x80, b"00000000", None)).1,
+        0x63C2
+    );
+    verify_pin(&mut card);
+    let (sig, sw) = sign_sha256(&mut card, 0x82, b"after reload");
+    assert_eq!(sw, 0x9000);
+    public
+        .verify(
+            Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(b"after reload"),
+            &sig,
+        )
+        .unwrap();
+    let got = ok(
+        &mut card,
+        &cmd(0xCB, 0xA0, 0x10, &[0x5C, 2, 0xDF, 0x23], Some(256)),
+    );
+    assert_eq!(
+        md::parse_cmapfile(tlv::expect_single(&got, 0xDF23).unwrap()),
+        vec![record]
+    );
+    let got = ok(
+        &mut card,
+        &cmd(0xCB, 0xA0, 0x10, &[0x5C, 2, 0xDF, 0x24], Some(256)),
+    );
+    assert_eq!(
+        md::decompress_certificate(tlv::expect_single(&got, 0xDF24).unwrap()).unwrap(),
+        cert
+    );
+    let lines = card.describe().join("\n");
+    assert!(lines.contains("key 82: RSA-2048"), "{lines}");
+    assert!(lines.contains("container 0 \"imported\""), "{lines}");
+    assert!(lines.contains("PIN: 3 of 3"), "{lines}");
+}
+
+#[test]
+fn thirty_keys_then_6a84() {
+    let (mut card, _) = new_card(10);
+    verify_pin(&mut card);
+    for kid in 0x81..0x81 + 30 {
+        ok(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(kid, 7), None));
+    }
+    assert_eq!(
+        send(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0xA0, 7), None)).1,
+        0x6A84
+    );
+    // Deleting one (as OpenSC does: SELECT the key file, then DELETE FILE) frees a place.
+    ok(&mut card, &[0, 0xA4, 0, 0x0C, 2, 0xB0, 0x85]);
+    ok(&mut card, &[0, 0xE4, 0, 0]);
+    assert_eq!(
+        send(&mut card, &[0, 0xA4, 0, 0x0C, 2, 0xB0, 0x85]).1,
+        0x6A82
+    );
+    ok(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0xA0, 7), None));
+}
+
+#[test]
+fn ninety_certificates_then_6a84() {
+    let (mut card, _) = new_card(11);
+    verify_pin(&mut card);
+    for i in 0..90u32 {
+        ok(
+            &mut card,
+            &cmd(
+                0xDB,
+                0xA0,
+                0x10,
+                &tlv::encode(0xDF24 + i, &[1, 0, 0, 0]),
+                None,
+            ),
+        );
+    }
+    assert_eq!(
+        send(
+            &mut card,
+            &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF24 + 90, &[1]), None)
+        )
+        .1,
+        0x6A84
+    );
+    // Rewriting an existing one and the minidriver files still works.
+    ok(
+        &mut card,
+        &cmd(
+            0xDB,
+            0xA0,
+            0x10,
+            &tlv::encode(0xDF24, &[1, 0, 0, 0, 0]),
+            None,
+        ),
+    );
+    ok(
+        &mut card,
+        &cmd(
+            0xDB,
+            0xA0,
+            0x10,
+            &tlv::encode(0xDF22, &[0, 0, 1, 0, 1, 0]),
+            None,
+        ),
+    );
+}

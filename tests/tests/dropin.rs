@@ -1,0 +1,263 @@
+//! The libpcsclite drop-in (`softcard-pcsclite`) driven by real clients, with no pcscd:
+//! pcsc_scan, opensc-tool, pkcs11-tool, yubico-piv-tool, pyscard, a C program built
+//! against the system headers and a program using the Rust `pcsc` crate.
+//!
+//! Needs the workspace built first (`cargo build --workspace --bins --lib`): the library
+//! and the `softcard` binary are taken from the target folder of this test executable.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use softcard::crypto::BackendKind;
+use softcard_pcsc::FileStorage;
+use tempfile::TempDir;
+
+/// The target folder holding this test's build (`target/debug`), honouring
+/// `CARGO_TARGET_DIR` since it is found from the running executable.
+fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+fn built(name: &str) -> PathBuf {
+    let path = build_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins --lib` first",
+        path.display()
+    );
+    path
+}
+
+/// A folder with the drop-in as `libpcsclite.so.1` and card images made by `softcard init`.
+struct Setup {
+    dir: TempDir,
+    images: Vec<PathBuf>,
+}
+
+impl Setup {
+    fn new(profiles: &[&str]) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(built("libpcsclite.so"), dir.path().join("libpcsclite.so.1"))
+            .unwrap();
+        let images = profiles
+            .iter()
+            .enumerate()
+            .map(|(i, profile)| {
+                let image = dir.path().join(format!("card{i}.img"));
+                let out = Command::new(built("softcard"))
+                    .args(["init", "--profile", profile, "--seed", &(i + 1).to_string()])
+                    .arg(&image)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "softcard init: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                image
+            })
+            .collect();
+        Setup { dir, images }
+    }
+
+    fn images_var(&self) -> String {
+        self.images
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// A command run with the drop-in first on the library path.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("timeout");
+        c.arg("120")
+            .arg(program)
+            .env("LD_LIBRARY_PATH", self.dir.path())
+            .env("SOFTCARD_IMAGES", self.images_var())
+            .env_remove("OPENSC_CONF")
+            .env("HOME", self.dir.path());
+        c
+    }
+
+    /// A command run through `softcard exec`.
+    fn exec(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(built("softcard"));
+        c.arg("exec");
+        for image in &self.images {
+            c.arg("--image").arg(image);
+        }
+        c.arg("--")
+            .arg("timeout")
+            .arg("120")
+            .args(args)
+            .env_remove("LD_LIBRARY_PATH")
+            .env("HOME", self.dir.path());
+        c
+    }
+}
+
+fn run(mut c: Command) -> (String, String) {
+    let out: Output = c.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "{c:?} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    (stdout, stderr)
+}
+
+/// The ATR of an image's card, as OpenSC prints it (`3b:8d:...`).
+fn atr_of(image: &Path) -> Vec<u8> {
+    FileStorage::load_card(image, BackendKind::default())
+        .unwrap()
+        .atr()
+        .to_vec()
+}
+
+#[test]
+fn pcsc_scan_lists_the_readers() {
+    let setup = Setup::new(&["piv", "windows-vsc"]);
+    let mut c = setup.command("pcsc_scan");
+    c.arg("-r");
+    let (stdout, _) = run(c);
+    assert!(stdout.contains("0: softcard PIV 00 00"), "{stdout}");
+    assert!(stdout.contains("1: softcard GIDS 01 00"), "{stdout}");
+}
+
+#[test]
+fn a_bad_image_is_named_on_stderr_and_its_reader_left_out() {
+    let mut setup = Setup::new(&["piv"]);
+    let bad = setup.dir.path().join("bad.img");
+    std::fs::write(&bad, b"not a card image").unwrap();
+    setup.images.insert(0, bad);
+    let mut c = setup.command("pcsc_scan");
+    c.arg("-r");
+    let (stdout, stderr) = run(c);
+    assert!(
+        stderr.contains("bad.img") && stderr.contains("not offered"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("softcard PIV 01 00"), "{stdout}");
+    assert!(
+        !stdout.contains(" 00 00"),
+        "no reader for the bad image: {stdout}"
+    );
+}
+
+#[test]
+fn opensc_tool_shows_the_reader_and_the_atr() {
+    let setup = Setup::new(&["piv"]);
+    let mut c = setup.command("opensc-tool");
+    c.arg("-l");
+    let (stdout, _) = run(c);
+    assert!(stdout.contains("softcard PIV 00 00"), "{stdout}");
+    let mut c = setup.command("opensc-tool");
+    c.arg("-a");
+    let (stdout, _) = run(c);
+    let expected = atr_of(&setup.images[0])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    assert_eq!(stdout.trim(), expected);
+}
+
+#[test]
+fn pyscard_selects_piv() {
+    let setup = Setup::new(&["piv"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dropin_pyscard.py");
+    let mut c = setup.command("/usr/bin/python3");
+    c.arg(script);
+    let (stdout, _) = run(c);
+    assert!(stdout.contains("reader: softcard PIV 00 00"), "{stdout}");
+    assert!(stdout.contains("SW 9000"), "{stdout}");
+}
+
+#[test]
+fn c_program_checks_the_abi_edge_cases() {
+    let setup = Setup::new(&["piv"]);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dropin_abi.c");
+    let exe = setup.dir.path().join("dropin_abi");
+    let out = Command::new("cc")
+        .args(["-Wall", "-I/usr/include/PCSC", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .arg("-lpcsclite")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (stdout, _) = run(setup.command(&exe));
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    assert!(stdout.contains("SW 9000"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+}
+
+#[test]
+fn rust_pcsc_crate_selects_and_transmits() {
+    let setup = Setup::new(&["piv"]);
+    let client = built("dropin-pcsc-client");
+    let (stdout, _) = run(setup.command(&client));
+    assert!(stdout.contains("reader: softcard PIV 00 00"), "{stdout}");
+    assert!(stdout.contains("SW 9000"), "{stdout}");
+    let atr: String = atr_of(&setup.images[0])
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert!(stdout.contains(&format!("ATR {atr}")), "{stdout}");
+}
+
+#[test]
+fn exec_serves_yubico_piv_tool_and_keeps_changes() {
+    let setup = Setup::new(&["piv"]);
+    let (stdout, _) = run(setup.exec(&["yubico-piv-tool", "-r", "softcard", "-a", "status"]));
+    assert!(stdout.contains("PIN tries left:\t3"), "{stdout}");
+    // A wrong PIN in one process is remembered by the image the next process loads.
+    let out = setup
+        .exec(&[
+            "yubico-piv-tool",
+            "-r",
+            "softcard",
+            "-a",
+            "verify-pin",
+            "-P",
+            "99999999",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a wrong PIN is refused");
+    let (stdout, _) = run(setup.exec(&["yubico-piv-tool", "-r", "softcard", "-a", "status"]));
+    assert!(stdout.contains("PIN tries left:\t2"), "{stdout}");
+}
+
+#[test]
+fn exec_serves_pkcs11_tool_through_opensc_provider_library() {
+    let setup = Setup::new(&["piv"]);
+    // LD_LIBRARY_PATH cleared inside: OpenSC finds the drop-in through OPENSC_CONF alone.
+    let (stdout, _) = run(setup.exec(&[
+        "sh",
+        "-c",
+        "LD_LIBRARY_PATH= pkcs11-tool --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so -L",
+    ]));
+    assert!(stdout.contains("softcard PIV 00 00"), "{stdout}");
+    assert!(stdout.contains("token label"), "{stdout}");
+}
+
+#[test]
+fn exec_propagates_the_exit_code() {
+    let setup = Setup::new(&["piv"]);
+    let status = setup
+        .exec(&["sh", "-c", "test -n \"$SOFTCARD_IMAGES\" && exit 7"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+}
