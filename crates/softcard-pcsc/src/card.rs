@@ -47,6 +47,11 @@ impl<'names_buf, 'atr_buf> CardStatus<'names_buf, 'atr_buf> {
     pub fn protocol2(&self) -> Option<Protocol> {
         self.protocol
     }
+    /// The active protocol; [`Protocol::RAW`] for a direct connection (where `pcsc`
+    /// panics).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.unwrap_or(Protocol::RAW)
+    }
     /// The card's ATR.
     pub fn atr(&self) -> &'atr_buf [u8] {
         self.atr
@@ -74,6 +79,11 @@ impl CardStatusOwned {
     /// The active protocol (`None` for a direct connection).
     pub fn protocol2(&self) -> Option<Protocol> {
         self.protocol
+    }
+    /// The active protocol; [`Protocol::RAW`] for a direct connection (where `pcsc`
+    /// panics).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol.unwrap_or(Protocol::RAW)
     }
     /// The card's ATR.
     pub fn atr(&self) -> &[u8] {
@@ -156,6 +166,19 @@ impl Card {
             }
             Err(e) => Err((self, e)),
         }
+    }
+
+    /// The card's status and protocol (`SCardStatus`).
+    ///
+    /// # Errors
+    /// As [`Card::status2_owned`].
+    #[deprecated(
+        since = "0.1.0",
+        note = "use status2() or status2_owned(), as in pcsc 2.3 and later"
+    )]
+    pub fn status(&self) -> Result<(Status, Protocol), Error> {
+        let s = self.status2_owned()?;
+        Ok((s.status(), s.protocol()))
     }
 
     /// The buffer lengths [`Card::status2`] needs: (reader names, ATR).

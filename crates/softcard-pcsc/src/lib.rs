@@ -43,6 +43,7 @@ pub use registry::Registry;
 pub use status_change::ReaderState;
 pub use storage::{FileStorage, LoadError, os_rng};
 pub use types::{
-    Attribute, Disposition, Dword, MAX_ATR_SIZE, MAX_BUFFER_SIZE, MAX_BUFFER_SIZE_EXTENDED,
-    PNP_NOTIFICATION, Protocol, Protocols, Scope, ShareMode, State, Status, ctl_code,
+    Attribute, AttributeClass, Disposition, Dword, MAX_ATR_SIZE, MAX_BUFFER_SIZE,
+    MAX_BUFFER_SIZE_EXTENDED, PNP_NOTIFICATION, Protocol, Protocols, Scope, ShareMode, State,
+    Status, ctl_code,
 };

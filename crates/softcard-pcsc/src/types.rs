@@ -131,6 +131,32 @@ pub enum Disposition {
     EjectCard = 3,
 }
 
+/// The class of an [`Attribute`] (`SCARD_CLASS_*`, its high 16 bits).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttributeClass {
+    /// Vendor information.
+    VendorInfo = 1,
+    /// Communication definitions.
+    Communications = 2,
+    /// Protocol definitions.
+    Protocol = 3,
+    /// Power management.
+    PowerMgmt = 4,
+    /// Security assurance.
+    Security = 5,
+    /// Mechanical characteristics.
+    Mechanical = 6,
+    /// Vendor-specific.
+    VendorDefined = 7,
+    /// Interface device protocol options.
+    IfdProtocol = 8,
+    /// Card state.
+    IccState = 9,
+    /// System-specific (pcsc-lite's value).
+    System = 0x7fff,
+}
+
 macro_rules! attributes {
     ($($(#[$doc:meta])* $name:ident = $class:literal, $tag:literal;)*) => {
         /// A reader or card attribute (`SCARD_ATTR_*`) for

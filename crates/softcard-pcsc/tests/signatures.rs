@@ -32,6 +32,13 @@ const _: for<'a> fn(&'a mut Card) -> Result<Transaction<'a>, (&'a mut Card, Erro
 const _: fn(&mut Card, ShareMode, Protocols, Disposition) -> Result<(), Error> = Card::reconnect;
 const _: fn(Card, Disposition) -> Result<(), (Card, Error)> = Card::disconnect;
 const _: fn(&Card) -> Result<(usize, usize), Error> = Card::status2_len;
+#[allow(deprecated)]
+const _: fn(&Card) -> Result<(Status, Protocol), Error> = Card::status;
+const _: fn(&CardStatusOwned) -> Protocol = CardStatusOwned::protocol;
+const _: fn(&CardStatusOwned) -> Option<Protocol> = CardStatusOwned::protocol2;
+const _: fn(&CardStatusOwned) -> &[u8] = CardStatusOwned::atr;
+const _: fn(&CardStatusOwned) -> &[CString] = CardStatusOwned::reader_names;
+const _: fn(&CardStatusOwned) -> Status = CardStatusOwned::status;
 const _: for<'n, 'a> fn(&Card, &'n mut [u8], &'a mut [u8]) -> Result<CardStatus<'n, 'a>, Error> =
     Card::status2;
 const _: fn(&Card) -> Result<CardStatusOwned, Error> = Card::status2_owned;
@@ -95,6 +102,10 @@ fn codes_are_pcsc_lite_values() {
     assert_eq!(ShareMode::Exclusive as u32, 1);
     assert_eq!(Disposition::UnpowerCard as u32, 2);
     assert_eq!(Attribute::AtrString as u32, 0x0009_0303);
+    assert_eq!(
+        (Attribute::AtrString as u32) >> 16,
+        softcard_pcsc::AttributeClass::IccState as u32
+    );
     assert_eq!(Attribute::DeviceFriendlyName as u32, 0x7FFF_0003);
     assert_eq!(
         softcard_pcsc::PNP_NOTIFICATION().to_bytes(),

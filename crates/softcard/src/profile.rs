@@ -41,7 +41,10 @@ impl Profile {
         rng: &mut dyn CardRng,
     ) -> Result<Vec<Box<dyn Applet>>, Status> {
         Ok(match self {
+            // A PIV card has no blank state: it is always personalized.
+            Profile::Piv if opts.blank => return Err(Status::FunctionNotSupported),
             Profile::Piv => vec![Box::new(piv::PivApplet::create(opts, rng)?)],
+            Profile::WindowsVsc if opts.blank => vec![Box::new(gids::GidsApplet::create_blank())],
             Profile::WindowsVsc => vec![Box::new(gids::GidsApplet::create(opts, rng)?)],
         })
     }
@@ -91,6 +94,9 @@ pub struct CardOptions {
     pub serial: Option<u32>,
     /// The crypto backend for the card's keys.
     pub backend: BackendKind,
+    /// `windows-vsc` only: a blank GIDS card with no file system, PIN or administrator key,
+    /// to be initialized by a client (`gids-tool -X`).
+    pub blank: bool,
 }
 
 impl CardOptions {
@@ -104,6 +110,7 @@ impl CardOptions {
             admin_key_aes: false,
             serial: None,
             backend: BackendKind::default(),
+            blank: false,
         }
     }
 }

@@ -45,6 +45,10 @@ fn run(path: &Path) {
             let mut opts = CardOptions::new(profile);
             let mut seed = 1;
             for w in words {
+                if w == "blank" {
+                    opts.blank = true;
+                    continue;
+                }
                 match w.split_once('=') {
                     Some(("pin", v)) => opts.pin = Some(Secret::from_slice(v.as_bytes())),
                     Some(("puk", v)) => opts.puk = Some(Secret::from_slice(v.as_bytes())),

@@ -1,11 +1,13 @@
 //! The administrator key's block ciphers in CBC mode with a zero IV, as the GIDS mutual
 //! authentication uses them (3DES-EDE3 with three keys, or AES).
 
-use des::cipher::{Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::Status;
+use crate::{
+    Status,
+    crypto::sym::{SymAlg, SymKey},
+};
 
 /// Which cipher an administrator key is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,46 +55,24 @@ pub(super) fn cbc(
     data: &[u8],
     encrypt: bool,
 ) -> Result<Zeroizing<Vec<u8>>, Status> {
-    match (kind, key.len()) {
-        (SymKind::Tdes, _) => cbc_with::<des::TdesEde3>(key, data, encrypt),
-        (SymKind::Aes, 16) => cbc_with::<aes::Aes128>(key, data, encrypt),
-        (SymKind::Aes, 24) => cbc_with::<aes::Aes192>(key, data, encrypt),
-        (SymKind::Aes, _) => cbc_with::<aes::Aes256>(key, data, encrypt),
-    }
-}
-
-fn cbc_with<C>(key: &[u8], data: &[u8], encrypt: bool) -> Result<Zeroizing<Vec<u8>>, Status>
-where
-    C: BlockCipherEncrypt + BlockCipherDecrypt + KeyInit + BlockSizeUser,
-{
-    let cipher = C::new_from_slice(key).map_err(|_| Status::ReferenceDataNotUsable)?;
-    let bs = C::block_size();
-    if data.is_empty() || !data.len().is_multiple_of(bs) {
+    let alg = match (kind, key.len()) {
+        (SymKind::Tdes, 24) => SymAlg::Tdes,
+        (SymKind::Aes, 16) => SymAlg::Aes128,
+        (SymKind::Aes, 24) => SymAlg::Aes192,
+        (SymKind::Aes, 32) => SymAlg::Aes256,
+        _ => return Err(Status::ReferenceDataNotUsable),
+    };
+    let key = SymKey::from_bytes(alg, key).map_err(|_| Status::ReferenceDataNotUsable)?;
+    if data.is_empty() || !data.len().is_multiple_of(alg.block_len()) {
         return Err(Status::WrongData);
     }
-    let mut chain = Zeroizing::new(vec![0u8; bs]);
-    let mut out = Zeroizing::new(Vec::with_capacity(data.len()));
-    for chunk in data.chunks_exact(bs) {
-        let mut block = Block::<C>::try_from(chunk).map_err(|_| Status::WrongData)?;
-        if encrypt {
-            block
-                .iter_mut()
-                .zip(chain.iter())
-                .for_each(|(b, c)| *b ^= c);
-            cipher.encrypt_block(&mut block);
-            chain.copy_from_slice(&block);
-            out.extend_from_slice(&block);
-        } else {
-            cipher.decrypt_block(&mut block);
-            block
-                .iter_mut()
-                .zip(chain.iter())
-                .for_each(|(b, c)| *b ^= c);
-            chain.copy_from_slice(chunk);
-            out.extend_from_slice(&block);
-        }
-        block.iter_mut().for_each(|b| *b = 0);
+    let mut out = Zeroizing::new(data.to_vec());
+    if encrypt {
+        key.cbc_encrypt(&mut out)
+    } else {
+        key.cbc_decrypt(&mut out)
     }
+    .map_err(|_| Status::WrongData)?;
     Ok(out)
 }
 

@@ -1,6 +1,6 @@
 //! The PIV card application (NIST SP 800-73-4) with the Yubico extensions.
 //!
-//! Commands are parsed into [`command::PivCommand`] first; the handlers live in one module
+//! Commands are parsed into `PivCommand` first; the handlers live in one module
 //! per concern (`auth`: PINs and the management key; `keys`: key operations, generation
 //! and import; `objects`: data objects; `yubico`: the vendor extensions; `attest`:
 //! attestation certificates). The supported commands, status words, policies and

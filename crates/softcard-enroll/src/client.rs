@@ -1,0 +1,337 @@
+//! The card-driving client: finds the card application (GIDS or PIV), verifies the PIN,
+//! creates a key in a container, has the card sign a request and installs the issued
+//! certificate, all through a [`Transport`].
+
+use softcard::crypto::{CardRng, HashAlg, KeyAlgorithm, PublicKey};
+
+use crate::transport::{Response, SW_OK, exchange};
+use crate::{
+    CardOperation, CardSigner, Certificate, EnrollError, KeySpec, Request, RequestFormat,
+    RequestOptions, RequestSigner, Transport, gids, parse_certificates, piv, select_for_key,
+};
+
+/// The card application a [`CardClient`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Application {
+    /// GIDS (the Windows TPM virtual smart card and other minidriver cards): containers
+    /// in `mscp/cmapfile`, RSA 1024 to 4096.
+    Gids,
+    /// PIV (SP 800-73-4): a container is a key slot (`9A`, `9C`, `9D`, `9E`); RSA and
+    /// P-256.
+    Piv,
+}
+
+impl Application {
+    /// "GIDS" or "PIV".
+    pub const fn name(self) -> &'static str {
+        match self {
+            Application::Gids => "GIDS",
+            Application::Piv => "PIV",
+        }
+    }
+}
+
+/// Which container a new key goes into.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContainerName {
+    /// A name made up as Windows does: a random GUID on GIDS; on PIV the slot of the key
+    /// spec (`9D` for Exchange, `9A` for Signature).
+    Automatic,
+    /// This name (GIDS: up to 39 characters; PIV: a slot in hex).
+    Named(String),
+}
+
+/// A key to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRequest {
+    /// The container.
+    pub container: ContainerName,
+    /// The key's algorithm (GIDS: RSA only).
+    pub algorithm: KeyAlgorithm,
+    /// Exchange or Signature.
+    pub key_spec: KeySpec,
+}
+
+/// A key container on the card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    /// Its name (GUID or given name on GIDS, slot on PIV).
+    pub name: String,
+    /// Exchange or Signature.
+    pub key_spec: KeySpec,
+    /// The key's algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// The key's public half, as read from the card.
+    pub public_key: PublicKey,
+    /// The card's key reference (GIDS key file 81.., PIV slot).
+    pub key_reference: u8,
+    /// Whether a certificate is stored with it.
+    pub has_certificate: bool,
+}
+
+/// A secret that unblocks a PIN.
+#[derive(Clone, Copy, Debug)]
+pub enum Unblock<'a> {
+    /// The PUK (PIV).
+    Puk(&'a [u8]),
+    /// The administrator key, raw bytes (GIDS; 24 bytes 3DES, 16 or 32 bytes AES).
+    AdminKey(&'a [u8]),
+}
+
+/// A card reached through a [`Transport`], with its application selected.
+pub struct CardClient<T> {
+    transport: T,
+    application: Application,
+    management_key: Option<Vec<u8>>,
+}
+
+impl<T> core::fmt::Debug for CardClient<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CardClient")
+            .field("application", &self.application)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a failed VERIFY-like answer into the typed error.
+pub(crate) fn pin_status(
+    resp: Response,
+    what: &'static str,
+    command: &'static str,
+) -> Result<(), EnrollError> {
+    match resp.sw {
+        SW_OK => Ok(()),
+        sw if sw & 0xFFF0 == 0x63C0 => Err(EnrollError::WrongPin {
+            what,
+            tries_left: (sw & 0x0F) as u8,
+        }),
+        0x6983 => Err(EnrollError::PinBlocked { what }),
+        sw => Err(EnrollError::Card { command, sw }),
+    }
+}
+
+impl<T: Transport> CardClient<T> {
+    /// Selects the card's application: GIDS first, then PIV.
+    ///
+    /// # Errors
+    /// [`EnrollError::NoApplication`] when neither answers, [`EnrollError::Transport`].
+    pub fn connect(mut transport: T) -> Result<Self, EnrollError> {
+        let apps = [
+            (Application::Gids, gids::AID_PREFIX),
+            (Application::Piv, piv::AID_PREFIX),
+        ];
+        for (application, aid) in apps {
+            if exchange(&mut transport, [0, 0xA4, 0x04, 0x00], aid, true)?.sw == SW_OK {
+                return Ok(CardClient {
+                    transport,
+                    application,
+                    management_key: None,
+                });
+            }
+        }
+        Err(EnrollError::NoApplication)
+    }
+
+    /// The application found.
+    pub fn application(&self) -> Application {
+        self.application
+    }
+
+    /// The transport, to give the card back.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    /// Sets the PIV management key used to create keys and write certificates (the
+    /// default key 0102..08 ×3, 3DES, when never set). 24 bytes are 3DES, 16 or 32 AES.
+    pub fn set_management_key(&mut self, key: &[u8]) {
+        self.management_key = Some(key.to_vec());
+    }
+
+    fn t(&mut self) -> &mut dyn Transport {
+        &mut self.transport
+    }
+
+    /// VERIFY of the user PIN.
+    ///
+    /// # Errors
+    /// [`EnrollError::WrongPin`] with the tries left (63Cx), [`EnrollError::PinBlocked`]
+    /// (6983), [`EnrollError::Card`] for other status words.
+    pub fn verify_pin(&mut self, pin: &[u8]) -> Result<(), EnrollError> {
+        match self.application {
+            Application::Gids => gids::verify_pin(self.t(), pin),
+            Application::Piv => piv::verify_pin(self.t(), pin),
+        }
+    }
+
+    /// CHANGE REFERENCE DATA of the user PIN.
+    ///
+    /// # Errors
+    /// As [`CardClient::verify_pin`] for a wrong old PIN; [`EnrollError::Card`] (6A80) for
+    /// a new PIN the card's rules refuse.
+    pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+        match self.application {
+            Application::Gids => gids::change_pin(self.t(), old, new),
+            Application::Piv => piv::change_pin(self.t(), old, new),
+        }
+    }
+
+    /// Sets a new PIN and resets its counter: with the PUK on PIV (RESET RETRY COUNTER),
+    /// after administrator-key authentication on GIDS.
+    ///
+    /// # Errors
+    /// [`EnrollError::WrongPin`]/[`EnrollError::PinBlocked`] about the PUK,
+    /// [`EnrollError::AdminAuthentication`] for a wrong administrator key,
+    /// [`EnrollError::Unsupported`] for the secret of the other application.
+    pub fn unblock_pin(&mut self, secret: Unblock<'_>, new: &[u8]) -> Result<(), EnrollError> {
+        match (self.application, secret) {
+            (Application::Gids, Unblock::AdminKey(key)) => gids::unblock(self.t(), key, new),
+            (Application::Piv, Unblock::Puk(puk)) => piv::unblock(self.t(), puk, new),
+            (app, _) => Err(EnrollError::Unsupported(format!(
+                "{} unblocks with {}",
+                app.name(),
+                match app {
+                    Application::Gids => "the administrator key",
+                    Application::Piv => "the PUK",
+                }
+            ))),
+        }
+    }
+
+    /// Every container holding a key.
+    ///
+    /// # Errors
+    /// [`EnrollError::Card`], [`EnrollError::Transport`].
+    pub fn containers(&mut self) -> Result<Vec<Container>, EnrollError> {
+        match self.application {
+            Application::Gids => gids::containers(self.t()),
+            Application::Piv => piv::containers(self.t()),
+        }
+    }
+
+    /// The container named `name` (GIDS names compare exactly, PIV slots ignore case).
+    ///
+    /// # Errors
+    /// [`EnrollError::NoContainer`].
+    pub fn container(&mut self, name: &str) -> Result<Container, EnrollError> {
+        self.containers()?
+            .into_iter()
+            .find(|c| c.name == name || c.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| EnrollError::NoContainer(name.to_owned()))
+    }
+
+    /// Creates a key pair in a new container (the PIN must be verified; PIV also
+    /// authenticates with the management key). `rng` makes automatic container names.
+    ///
+    /// # Errors
+    /// [`EnrollError::ContainerExists`], [`EnrollError::Unsupported`] (P-256 on GIDS),
+    /// [`EnrollError::Card`] (6982: PIN not verified; 6A84: card full).
+    pub fn create_key(
+        &mut self,
+        request: &KeyRequest,
+        rng: &mut dyn CardRng,
+    ) -> Result<Container, EnrollError> {
+        match self.application {
+            Application::Gids => gids::create_key(&mut self.transport, request, rng),
+            Application::Piv => {
+                let key = self.management_key.clone();
+                piv::create_key(&mut self.transport, request, key.as_deref())
+            }
+        }
+    }
+
+    /// A [`RequestSigner`] whose private operation is done by the card (GIDS PSO: COMPUTE
+    /// DIGITAL SIGNATURE over a DigestInfo; PIV GENERAL AUTHENTICATE, raw RSA with the
+    /// padding built here, or ECDSA). The PIN must be verified.
+    pub fn signer<'a>(
+        &'a mut self,
+        container: &Container,
+    ) -> CardSigner<impl FnMut(&[u8]) -> Result<Vec<u8>, EnrollError> + 'a> {
+        let (app, reference, algorithm) = (
+            self.application,
+            container.key_reference,
+            container.algorithm,
+        );
+        let operation = match (app, algorithm) {
+            (_, KeyAlgorithm::P256) => CardOperation::Ecdsa,
+            (Application::Gids, _) => CardOperation::RsaDigestInfo,
+            (Application::Piv, _) => CardOperation::RsaRaw,
+        };
+        let t = &mut self.transport;
+        CardSigner::new(container.public_key.clone(), operation, move |input| {
+            match app {
+                Application::Gids => gids::sign(t, reference, algorithm, input),
+                Application::Piv => piv::sign(t, reference, algorithm, input),
+            }
+        })
+    }
+
+    /// Signs `message` hashed with `hash` with the container's key: a PKCS#1 v1.5
+    /// signature (RSA) or a DER ECDSA signature, as `openssl dgst -verify` checks them.
+    ///
+    /// # Errors
+    /// As the card's signing command ([`EnrollError::Card`] 6982 without the PIN).
+    pub fn sign(
+        &mut self,
+        container: &Container,
+        message: &[u8],
+        hash: HashAlg,
+    ) -> Result<Vec<u8>, EnrollError> {
+        self.signer(container).sign(message, hash)
+    }
+
+    /// The seed's enrollment on the card: creates the key, then builds the request in
+    /// `format`, signed by the card. The PIN must be verified.
+    ///
+    /// # Errors
+    /// As [`CardClient::create_key`] and [`Request::build`].
+    pub fn enroll(
+        &mut self,
+        key: &KeyRequest,
+        format: RequestFormat,
+        options: &RequestOptions,
+        rng: &mut dyn CardRng,
+    ) -> Result<(Container, Request), EnrollError> {
+        let container = self.create_key(key, rng)?;
+        let request = Request::build(format, options, &mut self.signer(&container))?;
+        Ok((container, request))
+    }
+
+    /// Installs the certificate for `container`'s key found in a CA's answer (DER, PEM,
+    /// PKCS#7 chain). Nothing is written unless it certifies the container's key.
+    ///
+    /// # Errors
+    /// [`EnrollError::NoMatchingCertificate`] for a certificate of another key;
+    /// parse errors as [`parse_certificates`]; [`EnrollError::Card`] (6982 without the PIN).
+    pub fn install_certificate(
+        &mut self,
+        container: &Container,
+        answer: &[u8],
+    ) -> Result<Certificate, EnrollError> {
+        let cert = select_for_key(&parse_certificates(answer)?, &container.public_key)?;
+        match self.application {
+            Application::Gids => gids::write_certificate(self.t(), container, cert.der())?,
+            Application::Piv => {
+                let key = self.management_key.clone();
+                piv::write_certificate(self.t(), container, cert.der(), key.as_deref())?;
+            }
+        }
+        Ok(cert)
+    }
+
+    /// The certificate stored with `container`, if any.
+    ///
+    /// # Errors
+    /// [`EnrollError::Card`], [`EnrollError::Malformed`] for a stored object that does
+    /// not decode.
+    pub fn read_certificate(
+        &mut self,
+        container: &Container,
+    ) -> Result<Option<Certificate>, EnrollError> {
+        let der = match self.application {
+            Application::Gids => gids::read_certificate(self.t(), container)?,
+            Application::Piv => piv::read_certificate(self.t(), container)?,
+        };
+        der.map(|d| Certificate::from_der(&d)).transpose()
+    }
+}

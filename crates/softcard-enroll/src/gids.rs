@@ -1,0 +1,404 @@
+//! GIDS as a minidriver client drives it: containers are key files `B0xx` (xx = 81 +
+//! container index) registered in `mscp/cmapfile` and the key map; certificates are the
+//! compressed files `mscp/kxcNN` / `mscp/kscNN`; every change bumps `cardcf`.
+//!
+//! The minidriver file formats come from [`softcard::gids::minidriver`].
+
+use softcard::crypto::sym::{SymAlg, SymKey};
+use softcard::crypto::{CardRng, KeyAlgorithm, PublicKey};
+use softcard::gids::minidriver as md;
+use softcard::tlv;
+
+use crate::client::{Container, ContainerName, KeyRequest, pin_status};
+use crate::transport::{SW_OK, exchange};
+use crate::{EnrollError, KeySpec, Transport};
+
+/// The GIDS AID without its version byte: SELECT finds any version.
+pub(crate) const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59];
+/// Key reference of container 0.
+const FIRST_KEY: u8 = 0x81;
+/// The largest number of containers a client creates (key references 81..FF).
+const MAX_CONTAINERS: usize = 126;
+/// Key map record: state u32 LE, algorithm, key type, key reference u16 LE, FFFF.
+const KEYMAP_RECORD_LEN: usize = 10;
+/// Key map key types.
+const KEYMAP_EXCHANGE: u8 = 0x9A;
+const KEYMAP_SIGNATURE: u8 = 0x9C;
+/// PIN reference.
+const PIN_REF: u8 = 0x80;
+
+fn bad(what: &'static str) -> EnrollError {
+    EnrollError::Malformed(what)
+}
+
+/// The GIDS algorithm reference of an RSA size (06 RSA-1024 .. 09 RSA-4096).
+fn algorithm_id(alg: KeyAlgorithm) -> Result<u8, EnrollError> {
+    match alg {
+        KeyAlgorithm::Rsa1024 => Ok(0x06),
+        KeyAlgorithm::Rsa2048 => Ok(0x07),
+        KeyAlgorithm::Rsa3072 => Ok(0x08),
+        KeyAlgorithm::Rsa4096 => Ok(0x09),
+        KeyAlgorithm::P256 => Err(EnrollError::Unsupported(
+            "GIDS cards hold RSA keys only (1024 to 4096 bits)".into(),
+        )),
+    }
+}
+
+pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
+    let r = exchange(t, [0, 0x20, 0, PIN_REF], pin, false)?;
+    pin_status(r, "PIN", "VERIFY")
+}
+
+pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+    let r = exchange(t, [0, 0x24, 0, PIN_REF], &[old, new].concat(), false)?;
+    pin_status(r, "PIN", "CHANGE REFERENCE DATA")
+}
+
+/// Administrator authentication (MSE SET + GENERAL AUTHENTICATE with the card's
+/// challenge, answered by encrypting it in CBC mode with a zero IV), then RESET RETRY
+/// COUNTER with the new PIN.
+pub(crate) fn unblock(t: &mut dyn Transport, admin_key: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+    let alg = match admin_key.len() {
+        24 => SymAlg::Tdes,
+        16 => SymAlg::Aes128,
+        32 => SymAlg::Aes256,
+        n => {
+            return Err(EnrollError::Unsupported(format!(
+                "an administrator key of {n} bytes (24: 3DES, 16 or 32: AES)"
+            )));
+        }
+    };
+    let key = SymKey::from_bytes(alg, admin_key)
+        .map_err(|e| EnrollError::Unsupported(format!("administrator key: {e}")))?;
+    let fail = |sw| EnrollError::AdminAuthentication {
+        what: "administrator key",
+        sw,
+    };
+    let r = exchange(t, [0, 0x22, 0xC1, 0xA4], &[0x83, 1, 0x80], false)?;
+    if r.sw != SW_OK {
+        return Err(fail(r.sw));
+    }
+    let r = exchange(t, [0, 0x87, 0, 0], &[0x7C, 2, 0x81, 0], true)?;
+    if r.sw != SW_OK {
+        return Err(fail(r.sw));
+    }
+    let inner = tlv::expect_single(&r.data, 0x7C).map_err(|_| bad("GENERAL AUTHENTICATE"))?;
+    let mut answer = tlv::find(inner, 0x81)
+        .ok()
+        .flatten()
+        .ok_or(bad("GENERAL AUTHENTICATE challenge"))?
+        .to_vec();
+    key.cbc_encrypt(&mut answer)
+        .map_err(|_| bad("GENERAL AUTHENTICATE challenge"))?;
+    let body = tlv::encode(0x7C, &tlv::encode(0x82, &answer));
+    let r = exchange(t, [0, 0x87, 0, 0], &body, false)?;
+    if r.sw != SW_OK {
+        return Err(fail(r.sw));
+    }
+    let r = exchange(t, [0, 0x2C, 0x02, PIN_REF], new, false)?;
+    r.ok("RESET RETRY COUNTER").map(drop)
+}
+
+/// GET DATA of one data object; `None` when it does not exist (6A88, 6A82).
+fn get_do(t: &mut dyn Transport, ef: u16, tag: u16) -> Result<Option<Vec<u8>>, EnrollError> {
+    let [h, l] = tag.to_be_bytes();
+    let [p1, p2] = ef.to_be_bytes();
+    let r = exchange(t, [0, 0xCB, p1, p2], &[0x5C, 2, h, l], true)?;
+    if matches!(r.sw, 0x6A88 | 0x6A82) {
+        return Ok(None);
+    }
+    let data = r.ok("GET DATA")?;
+    if data.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let (item, _) = tlv::parse_one(&data).map_err(|_| bad("GET DATA answer"))?;
+    Ok(Some(item.value.to_vec()))
+}
+
+fn put_do(t: &mut dyn Transport, ef: u16, tag: u16, value: &[u8]) -> Result<(), EnrollError> {
+    let [p1, p2] = ef.to_be_bytes();
+    let body = tlv::encode(u32::from(tag), value);
+    exchange(t, [0, 0xDB, p1, p2], &body, false)?
+        .ok("PUT DATA")
+        .map(drop)
+}
+
+fn read_master(t: &mut dyn Transport) -> Result<Vec<md::MasterFileEntry>, EnrollError> {
+    let raw = get_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO)?
+        .ok_or(bad("GIDS master file (card not initialized)"))?;
+    md::parse_master_file(&raw).map_err(|_| bad("GIDS master file"))
+}
+
+fn locate(master: &[md::MasterFileEntry], dir: &str, name: &str) -> Option<(u16, u16)> {
+    master
+        .iter()
+        .find(|e| e.directory == dir && e.name == name)
+        .map(|e| (e.ef, e.data_object))
+}
+
+fn read_file(
+    t: &mut dyn Transport,
+    master: &[md::MasterFileEntry],
+    dir: &str,
+    name: &str,
+) -> Result<Option<Vec<u8>>, EnrollError> {
+    match locate(master, dir, name) {
+        Some((ef, tag)) => get_do(t, ef, tag),
+        None => Ok(None),
+    }
+}
+
+fn write_file(
+    t: &mut dyn Transport,
+    master: &[md::MasterFileEntry],
+    dir: &str,
+    name: &str,
+    value: &[u8],
+) -> Result<(), EnrollError> {
+    let (ef, tag) = locate(master, dir, name).ok_or(bad("GIDS master file entry"))?;
+    put_do(t, ef, tag, value)
+}
+
+/// Bumps the `cardcf` freshness counters so that minidrivers drop their caches.
+fn bump_cardcf(
+    t: &mut dyn Transport,
+    master: &[md::MasterFileEntry],
+    containers: bool,
+    files: bool,
+) -> Result<(), EnrollError> {
+    let raw = read_file(t, master, "", "cardcf")?.unwrap_or_default();
+    let mut cf = md::CardCf::parse(&raw).unwrap_or_default();
+    if containers {
+        cf.containers = cf.containers.wrapping_add(1);
+    }
+    if files {
+        cf.files = cf.files.wrapping_add(1);
+    }
+    write_file(t, master, "", "cardcf", &cf.encode())
+}
+
+fn read_cmap(
+    t: &mut dyn Transport,
+    master: &[md::MasterFileEntry],
+) -> Result<Vec<md::ContainerMapRecord>, EnrollError> {
+    Ok(md::parse_cmapfile(
+        &read_file(t, master, "mscp", "cmapfile")?.unwrap_or_default(),
+    ))
+}
+
+/// GET DATA 3FFF `70 { 84 kid, A5 { 7F49 } }`: the public key of a key file.
+fn read_public(t: &mut dyn Transport, kid: u8) -> Result<Option<PublicKey>, EnrollError> {
+    let query = [0x70, 0x08, 0x84, 0x01, kid, 0xA5, 0x03, 0x7F, 0x49, 0x80];
+    let r = exchange(t, [0, 0xCB, 0x3F, 0xFF], &query, true)?;
+    if matches!(r.sw, 0x6A88 | 0x6A82) {
+        return Ok(None);
+    }
+    let data = r.ok("GET DATA (public key)")?;
+    let inner = tlv::expect_single(&data, 0x7F49).map_err(|_| bad("GIDS public key"))?;
+    let n = tlv::find(inner, 0x81).ok().flatten();
+    let e = tlv::find(inner, 0x82).ok().flatten();
+    match (n, e) {
+        (Some(n), Some(e)) => Ok(Some(PublicKey::Rsa {
+            n: crate::der::strip_leading_zeros(n).to_vec(),
+            e: crate::der::strip_leading_zeros(e).to_vec(),
+        })),
+        _ => Err(bad("GIDS public key")),
+    }
+}
+
+fn rsa_algorithm(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
+    match public {
+        PublicKey::Rsa { n, .. } => KeyAlgorithm::rsa_with_bits(n.len() * 8)
+            .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{}", n.len() * 8))),
+        PublicKey::P256 { .. } => Err(bad("GIDS public key")),
+    }
+}
+
+pub(crate) fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
+    let master = read_master(t)?;
+    let mut out = Vec::new();
+    for (i, rec) in read_cmap(t, &master)?.into_iter().enumerate() {
+        let Ok(kid) = u8::try_from(i + usize::from(FIRST_KEY)) else {
+            break;
+        };
+        if !rec.is_valid() {
+            continue;
+        }
+        let Some(public_key) = read_public(t, kid)? else {
+            continue;
+        };
+        let exchange = rec.kx_key_bits > 0;
+        let file = md::certificate_file_name(kid - FIRST_KEY, exchange);
+        out.push(Container {
+            algorithm: rsa_algorithm(&public_key)?,
+            public_key,
+            name: rec.name,
+            key_spec: if exchange {
+                KeySpec::Exchange
+            } else {
+                KeySpec::Signature
+            },
+            key_reference: kid,
+            has_certificate: locate(&master, "mscp", &file).is_some(),
+        });
+    }
+    Ok(out)
+}
+
+/// The key file's FCP: type 18, conditions as the minidriver sets them, and the control
+/// reference templates of its uses (Exchange: decipher raw, OAEP, PKCS#1 and sign;
+/// Signature: sign only).
+fn key_file_fcp(kid: u8, algid: u8, spec: KeySpec) -> Vec<u8> {
+    let crt = |tag: u32, alg: u8| tlv::encode(tag, &[0x80, 1, alg, 0x83, 1, kid, 0x95, 1, 0x40]);
+    let mut templates = Vec::new();
+    if spec == KeySpec::Exchange {
+        for alg in [algid, 0x80 | algid, 0x40 | algid] {
+            templates.extend(crt(0xB8, alg));
+        }
+    }
+    templates.extend(crt(0xB6, 0x10 | algid));
+    templates.extend(crt(0xB6, 0x50 | algid));
+    let mut body = vec![0x82, 1, 0x18, 0x83, 2, 0xB0, kid];
+    body.extend_from_slice(&[0x8C, 5, 0x8F, 0x10, 0x10, 0x10, 0x00]);
+    tlv::write(&mut body, 0xA5, &templates);
+    tlv::encode(0x62, &body)
+}
+
+/// Creates the container: key file, key generation, key map, `cmapfile`, `cardcf`.
+pub(crate) fn create_key(
+    t: &mut dyn Transport,
+    request: &KeyRequest,
+    rng: &mut dyn CardRng,
+) -> Result<Container, EnrollError> {
+    let algid = algorithm_id(request.algorithm)?;
+    let master = read_master(t)?;
+    let mut cmap = read_cmap(t, &master)?;
+    let name = match &request.container {
+        ContainerName::Automatic => md::automatic_container_name(rng),
+        ContainerName::Named(n) => n.clone(),
+    };
+    if cmap.iter().any(|c| c.is_valid() && c.name == name) {
+        return Err(EnrollError::ContainerExists(name));
+    }
+    let index = cmap.iter().position(|c| !c.is_valid()).unwrap_or(cmap.len());
+    let kid = u8::try_from(index + usize::from(FIRST_KEY))
+        .ok()
+        .filter(|_| index < MAX_CONTAINERS)
+        .ok_or_else(|| EnrollError::Unsupported("no free key container on the card".into()))?;
+    let bits = request.algorithm.bits() as u16;
+    let exchange_key = request.key_spec == KeySpec::Exchange;
+    let record = md::ContainerMapRecord {
+        name: name.clone(),
+        flags: md::CONTAINER_VALID | if index == 0 { md::CONTAINER_DEFAULT } else { 0 },
+        sig_key_bits: if exchange_key { 0 } else { bits },
+        kx_key_bits: if exchange_key { bits } else { 0 },
+    };
+    let encoded_record = record
+        .encode()
+        .map_err(|_| EnrollError::Unsupported("container names have at most 39 characters".into()))?;
+    // A key file left by a deleted container is removed first (6A82: there is none).
+    let stale = exchange(t, [0, 0xE4, 0, 0], &[0xB0, kid], false)?;
+    if !matches!(stale.sw, SW_OK | 0x6A82) {
+        return Err(EnrollError::Card {
+            command: "DELETE FILE",
+            sw: stale.sw,
+        });
+    }
+    let fcp = key_file_fcp(kid, algid, request.key_spec);
+    exchange(t, [0, 0xE0, 0, 0], &fcp, false)?.ok("CREATE FILE")?;
+    exchange(t, [0, 0x44, 0, 0], &[], false)?.ok("ACTIVATE FILE")?;
+    let crt = [0xAC, 6, 0x80, 1, algid, 0x83, 1, kid];
+    exchange(t, [0, 0x47, 0, 0], &crt, false)?.ok("GENERATE ASYMMETRIC KEY PAIR")?;
+    let public_key = read_public(t, kid)?.ok_or(bad("GIDS public key"))?;
+    // Key map: version 01, then one record per container.
+    let mut keymap = get_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO)?.unwrap_or_default();
+    if keymap.is_empty() {
+        keymap.push(1);
+    }
+    let at = 1 + index * KEYMAP_RECORD_LEN;
+    if keymap.len() < at + KEYMAP_RECORD_LEN {
+        keymap.resize(at + KEYMAP_RECORD_LEN, 0);
+    }
+    let key_type = if exchange_key { KEYMAP_EXCHANGE } else { KEYMAP_SIGNATURE };
+    let [r0, r1] = (0xB000 | u16::from(kid)).to_le_bytes();
+    keymap.splice(at..at + KEYMAP_RECORD_LEN, [1, 0, 0, 0, algid, key_type, r0, r1, 0xFF, 0xFF]);
+    if index == cmap.len() {
+        cmap.push(record);
+    } else if let Some(slot) = cmap.get_mut(index) {
+        *slot = record;
+    }
+    let mut cmap_bytes = md::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
+    if let Some(slot) = cmap_bytes.get_mut(index * md::CONTAINER_RECORD_LEN..) {
+        slot[..md::CONTAINER_RECORD_LEN].copy_from_slice(&encoded_record);
+    }
+    bump_cardcf(t, &master, true, true)?;
+    put_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO, &keymap)?;
+    write_file(t, &master, "mscp", "cmapfile", &cmap_bytes)?;
+    Ok(Container {
+        name,
+        key_spec: request.key_spec,
+        algorithm: request.algorithm,
+        public_key,
+        key_reference: kid,
+        has_certificate: false,
+    })
+}
+
+/// MSE SET (digital signature template, PKCS#1 v1.5 padding by the card) and PSO:
+/// COMPUTE DIGITAL SIGNATURE over a DigestInfo.
+pub(crate) fn sign(
+    t: &mut dyn Transport,
+    kid: u8,
+    algorithm: KeyAlgorithm,
+    digest_info: &[u8],
+) -> Result<Vec<u8>, EnrollError> {
+    let algid = 0x50 | algorithm_id(algorithm)?;
+    exchange(t, [0, 0x22, 0x41, 0xB6], &[0x80, 1, algid, 0x84, 1, kid], false)?
+        .ok("MANAGE SECURITY ENVIRONMENT")?;
+    exchange(t, [0, 0x2A, 0x9E, 0x9A], digest_info, true)?.ok("PSO: COMPUTE DIGITAL SIGNATURE")
+}
+
+fn certificate_file(container: &Container) -> String {
+    md::certificate_file_name(
+        container.key_reference.wrapping_sub(FIRST_KEY),
+        container.key_spec == KeySpec::Exchange,
+    )
+}
+
+/// Writes `mscp/kxcNN` or `mscp/kscNN` (compressed), creating its master file entry in
+/// the first free data object of EF A010 when it is new, and bumps `cardcf`.
+pub(crate) fn write_certificate(
+    t: &mut dyn Transport,
+    container: &Container,
+    der: &[u8],
+) -> Result<(), EnrollError> {
+    let stored = md::compress_certificate(der)
+        .map_err(|_| EnrollError::Unsupported("a certificate over 65535 bytes".into()))?;
+    let mut master = read_master(t)?;
+    let file = certificate_file(container);
+    if locate(&master, "mscp", &file).is_none() {
+        let ef = md::EVERYONE_READ_USER_WRITE_EF;
+        let tag = (md::CARDAPPS_DO..=0xDFFF)
+            .find(|d| !master.iter().any(|e| e.ef == ef && e.data_object == *d))
+            .ok_or_else(|| EnrollError::Unsupported("no free data object on the card".into()))?;
+        master.push(md::MasterFileEntry::new("mscp", &file, ef, tag));
+        let encoded = md::encode_master_file(&master).map_err(|_| bad("GIDS master file"))?;
+        bump_cardcf(t, &master, false, true)?;
+        put_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO, &encoded)?;
+    }
+    bump_cardcf(t, &master, false, true)?;
+    write_file(t, &master, "mscp", &file, &stored)
+}
+
+pub(crate) fn read_certificate(
+    t: &mut dyn Transport,
+    container: &Container,
+) -> Result<Option<Vec<u8>>, EnrollError> {
+    let master = read_master(t)?;
+    match read_file(t, &master, "mscp", &certificate_file(container))? {
+        Some(stored) if !stored.is_empty() => md::decompress_certificate(&stored)
+            .map(Some)
+            .map_err(|_| bad("compressed certificate")),
+        _ => Ok(None),
+    }
+}

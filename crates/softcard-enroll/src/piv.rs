@@ -1,0 +1,283 @@
+//! PIV (SP 800-73-4) as an enrollment client drives it: a container is a key slot, its
+//! certificate the slot's data object.
+//!
+//! | key spec | slot | certificate object |
+//! |---|---|---|
+//! | Signature (default) | 9A PIV Authentication | 5FC105 |
+//! | Exchange (default) | 9D Key Management | 5FC10B |
+//! | given by name | 9C Digital Signature | 5FC10A |
+//! | given by name | 9E Card Authentication | 5FC101 |
+
+use softcard::crypto::sym::{SymAlg, SymKey};
+use softcard::crypto::{KeyAlgorithm, PublicKey};
+use softcard::profile::DEFAULT_ADMIN_KEY;
+use softcard::tlv;
+
+use crate::client::{Container, ContainerName, KeyRequest, pin_status};
+use crate::transport::{SW_OK, exchange};
+use crate::{EnrollError, KeySpec, Transport, parse_certificates};
+
+/// The PIV AID without its version bytes.
+pub(crate) const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+/// The slots a client enrolls, with their certificate objects.
+const SLOTS: [(u8, u8); 4] = [(0x9A, 0x05), (0x9C, 0x0A), (0x9D, 0x0B), (0x9E, 0x01)];
+const MANAGEMENT_KEY: u8 = 0x9B;
+
+fn bad(what: &'static str) -> EnrollError {
+    EnrollError::Malformed(what)
+}
+
+/// A PIN or PUK as PIV sends it: 8 bytes, padded with FF.
+fn pad8(value: &[u8], what: &str) -> Result<Vec<u8>, EnrollError> {
+    if value.len() > 8 {
+        return Err(EnrollError::Unsupported(format!(
+            "a PIV {what} of more than 8 characters"
+        )));
+    }
+    let mut out = value.to_vec();
+    out.resize(8, 0xFF);
+    Ok(out)
+}
+
+pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
+    let r = exchange(t, [0, 0x20, 0, 0x80], &pad8(pin, "PIN")?, false)?;
+    pin_status(r, "PIN", "VERIFY")
+}
+
+pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+    let data = [pad8(old, "PIN")?, pad8(new, "PIN")?].concat();
+    let r = exchange(t, [0, 0x24, 0, 0x80], &data, false)?;
+    pin_status(r, "PIN", "CHANGE REFERENCE DATA")
+}
+
+pub(crate) fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+    let data = [pad8(puk, "PUK")?, pad8(new, "PIN")?].concat();
+    let r = exchange(t, [0, 0x2C, 0, 0x80], &data, false)?;
+    pin_status(r, "PUK", "RESET RETRY COUNTER")
+}
+
+/// The PIV algorithm identifier.
+fn algorithm_id(alg: KeyAlgorithm) -> u8 {
+    match alg {
+        KeyAlgorithm::Rsa1024 => 0x06,
+        KeyAlgorithm::Rsa2048 => 0x07,
+        KeyAlgorithm::Rsa3072 => 0x05,
+        KeyAlgorithm::Rsa4096 => 0x16,
+        KeyAlgorithm::P256 => 0x11,
+    }
+}
+
+/// GET METADATA (Yubico extension): the answer's TLVs, `None` for an empty slot or a card
+/// without the command.
+fn metadata(t: &mut dyn Transport, reference: u8) -> Result<Option<Vec<u8>>, EnrollError> {
+    let r = exchange(t, [0, 0xF7, 0, reference], &[], true)?;
+    Ok((r.sw == SW_OK).then_some(r.data))
+}
+
+/// Authenticates with the management key: the card's challenge, encrypted with the key
+/// (one block, ECB), SP 800-73-4 part 2 appendix A.
+fn authenticate(t: &mut dyn Transport, key: Option<&[u8]>) -> Result<(), EnrollError> {
+    let key = key.unwrap_or(&DEFAULT_ADMIN_KEY);
+    let announced = metadata(t, MANAGEMENT_KEY)?
+        .and_then(|m| tlv::find(&m, 0x01).ok().flatten().map(<[u8]>::to_vec));
+    let (alg, id) = match (announced.as_deref(), key.len()) {
+        (Some([0x0A]), 24) => (SymAlg::Aes192, 0x0A),
+        (_, 24) => (SymAlg::Tdes, 0x03),
+        (_, 16) => (SymAlg::Aes128, 0x08),
+        (_, 32) => (SymAlg::Aes256, 0x0C),
+        (_, n) => {
+            return Err(EnrollError::Unsupported(format!(
+                "a management key of {n} bytes"
+            )));
+        }
+    };
+    let sym = SymKey::from_bytes(alg, key)
+        .map_err(|e| EnrollError::Unsupported(format!("management key: {e}")))?;
+    let fail = |sw| EnrollError::AdminAuthentication {
+        what: "management key",
+        sw,
+    };
+    let r = exchange(t, [0, 0x87, id, MANAGEMENT_KEY], &[0x7C, 2, 0x81, 0], true)?;
+    if r.sw != SW_OK {
+        return Err(fail(r.sw));
+    }
+    let inner = tlv::expect_single(&r.data, 0x7C).map_err(|_| bad("GENERAL AUTHENTICATE"))?;
+    let mut block = tlv::find(inner, 0x81)
+        .ok()
+        .flatten()
+        .ok_or(bad("GENERAL AUTHENTICATE challenge"))?
+        .to_vec();
+    sym.encrypt_block(&mut block)
+        .map_err(|_| bad("GENERAL AUTHENTICATE challenge"))?;
+    let body = tlv::encode(0x7C, &tlv::encode(0x82, &block));
+    let r = exchange(t, [0, 0x87, id, MANAGEMENT_KEY], &body, false)?;
+    if r.sw != SW_OK {
+        return Err(fail(r.sw));
+    }
+    Ok(())
+}
+
+/// Reads `81 n 82 e` or `86 point`.
+fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
+    let get = |tag| tlv::find(template, tag).ok().flatten();
+    match (get(0x81), get(0x82), get(0x86)) {
+        (Some(n), Some(e), _) => Ok(PublicKey::Rsa {
+            n: crate::der::strip_leading_zeros(n).to_vec(),
+            e: crate::der::strip_leading_zeros(e).to_vec(),
+        }),
+        (_, _, Some(point)) => Ok(PublicKey::P256 {
+            point: point.to_vec(),
+        }),
+        _ => Err(bad("PIV public key")),
+    }
+}
+
+fn algorithm_of(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
+    match public {
+        PublicKey::Rsa { n, .. } => KeyAlgorithm::rsa_with_bits(n.len() * 8)
+            .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{}", n.len() * 8))),
+        PublicKey::P256 { .. } => Ok(KeyAlgorithm::P256),
+    }
+}
+
+fn slot_spec(slot: u8) -> KeySpec {
+    if slot == 0x9D {
+        KeySpec::Exchange
+    } else {
+        KeySpec::Signature
+    }
+}
+
+fn object_of(slot: u8) -> Result<[u8; 3], EnrollError> {
+    SLOTS
+        .iter()
+        .find(|(s, _)| *s == slot)
+        .map(|(_, o)| [0x5F, 0xC1, *o])
+        .ok_or_else(|| EnrollError::NoContainer(format!("{slot:02X}")))
+}
+
+fn read_object(t: &mut dyn Transport, slot: u8) -> Result<Option<Vec<u8>>, EnrollError> {
+    let [a, b, c] = object_of(slot)?;
+    let r = exchange(t, [0, 0xCB, 0x3F, 0xFF], &[0x5C, 3, a, b, c], true)?;
+    if r.sw == 0x6A82 {
+        return Ok(None);
+    }
+    let data = r.ok("GET DATA")?;
+    let content = tlv::expect_single(&data, 0x53).map_err(|_| bad("PIV certificate object"))?;
+    Ok(tlv::find(content, 0x70)
+        .map_err(|_| bad("PIV certificate object"))?
+        .filter(|c| !c.is_empty())
+        .map(<[u8]>::to_vec))
+}
+
+pub(crate) fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
+    let mut out = Vec::new();
+    for (slot, _) in SLOTS {
+        let cert = read_object(t, slot)?;
+        let public_key = match metadata(t, slot)? {
+            Some(m) => Some(public_from(
+                tlv::find(&m, 0x04).ok().flatten().unwrap_or_default(),
+            )?),
+            // Without GET METADATA, the certificate tells the key.
+            None => match &cert {
+                Some(der) => parse_certificates(der)?
+                    .first()
+                    .and_then(|c| c.public_key().cloned()),
+                None => None,
+            },
+        };
+        if let Some(public_key) = public_key {
+            out.push(Container {
+                name: format!("{slot:02X}"),
+                key_spec: slot_spec(slot),
+                algorithm: algorithm_of(&public_key)?,
+                public_key,
+                key_reference: slot,
+                has_certificate: cert.is_some(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// GENERATE ASYMMETRIC KEY PAIR into the slot, after management-key authentication.
+pub(crate) fn create_key(
+    t: &mut dyn Transport,
+    request: &KeyRequest,
+    management_key: Option<&[u8]>,
+) -> Result<Container, EnrollError> {
+    let slot = match &request.container {
+        ContainerName::Automatic if request.key_spec == KeySpec::Exchange => 0x9D,
+        ContainerName::Automatic => 0x9A,
+        ContainerName::Named(name) => u8::from_str_radix(name, 16)
+            .ok()
+            .filter(|s| SLOTS.iter().any(|(x, _)| x == s))
+            .ok_or_else(|| {
+                EnrollError::Unsupported(format!(
+                    "PIV container {name:?}: name a slot, 9A, 9C, 9D or 9E"
+                ))
+            })?,
+    };
+    if containers(t)?.iter().any(|c| c.key_reference == slot) {
+        return Err(EnrollError::ContainerExists(format!("{slot:02X}")));
+    }
+    authenticate(t, management_key)?;
+    let alg = algorithm_id(request.algorithm);
+    let r = exchange(t, [0, 0x47, 0, slot], &[0xAC, 3, 0x80, 1, alg], true)?;
+    let data = r.ok("GENERATE ASYMMETRIC KEY PAIR")?;
+    let template = tlv::expect_single(&data, 0x7F49).map_err(|_| bad("PIV public key"))?;
+    Ok(Container {
+        name: format!("{slot:02X}"),
+        key_spec: request.key_spec,
+        algorithm: request.algorithm,
+        public_key: public_from(template)?,
+        key_reference: slot,
+        has_certificate: false,
+    })
+}
+
+/// GENERAL AUTHENTICATE `7C { 82 00, 81 input }`: raw RSA on a padded block, or ECDSA of
+/// a digest.
+pub(crate) fn sign(
+    t: &mut dyn Transport,
+    slot: u8,
+    algorithm: KeyAlgorithm,
+    input: &[u8],
+) -> Result<Vec<u8>, EnrollError> {
+    let mut inner = vec![0x82, 0x00];
+    tlv::write(&mut inner, 0x81, input);
+    let body = tlv::encode(0x7C, &inner);
+    let r = exchange(t, [0, 0x87, algorithm_id(algorithm), slot], &body, true)?;
+    let data = r.ok("GENERAL AUTHENTICATE")?;
+    let inner = tlv::expect_single(&data, 0x7C).map_err(|_| bad("GENERAL AUTHENTICATE"))?;
+    tlv::find(inner, 0x82)
+        .ok()
+        .flatten()
+        .map(<[u8]>::to_vec)
+        .ok_or(bad("GENERAL AUTHENTICATE"))
+}
+
+/// PUT DATA of the slot's certificate object `53 { 70 cert, 71 00, FE }`.
+pub(crate) fn write_certificate(
+    t: &mut dyn Transport,
+    container: &Container,
+    der: &[u8],
+    management_key: Option<&[u8]>,
+) -> Result<(), EnrollError> {
+    let [a, b, c] = object_of(container.key_reference)?;
+    authenticate(t, management_key)?;
+    let mut content = tlv::encode(0x70, der);
+    content.extend_from_slice(&[0x71, 1, 0x00, 0xFE, 0x00]);
+    let mut body = vec![0x5C, 3, a, b, c];
+    tlv::write(&mut body, 0x53, &content);
+    exchange(t, [0, 0xDB, 0x3F, 0xFF], &body, false)?
+        .ok("PUT DATA")
+        .map(drop)
+}
+
+pub(crate) fn read_certificate(
+    t: &mut dyn Transport,
+    container: &Container,
+) -> Result<Option<Vec<u8>>, EnrollError> {
+    read_object(t, container.key_reference)
+}
