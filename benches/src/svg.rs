@@ -123,7 +123,7 @@ pub fn bar_chart(title: &str, bars: &[Bar], log: bool) -> String {
         let _ = writeln!(
             s,
             r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
-            x(max).max(x1) + 6.0,
+            LABEL_W + plot_w + 6.0,
             y + ROW_H * 0.65,
             escape(&human(bar.median_ns))
         );

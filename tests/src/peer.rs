@@ -88,6 +88,18 @@ impl PeerStack {
     }
 }
 
+impl PeerStack {
+    /// Stops pcscd and starts it again, as a system update would.
+    ///
+    /// # Panics
+    /// If it does not come back.
+    pub fn restart(&self) {
+        let _ = script("stop").status();
+        let st = script("start").status().expect("run scripts/peer-stack.sh");
+        assert!(st.success(), "scripts/peer-stack.sh start failed");
+    }
+}
+
 impl Drop for PeerStack {
     fn drop(&mut self) {
         if self.started {

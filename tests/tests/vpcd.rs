@@ -190,6 +190,27 @@ fn removal_is_seen_and_a_restart_reinserts_the_card() {
 }
 
 #[test]
+fn serve_comes_back_after_a_pcscd_restart() {
+    let Some(stack) = PeerStack::acquire("serve_comes_back_after_a_pcscd_restart") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("piv.img");
+    softcard_bin::init(&image, "piv", 18);
+    let mut serve = Serve::start(&[&image], &vpcd_addr(0), &dir.path().join("serve.log"));
+    let atr = wait::until(LIMIT, || atr_in_reader(0)).expect("card in reader 0");
+    stack.restart();
+    assert_eq!(
+        wait::until(LIMIT, || atr_in_reader(0)),
+        Some(atr),
+        "{}",
+        serve.log()
+    );
+    assert!(serve.running());
+    assert!(serve.log().contains("reconnecting"), "{}", serve.log());
+}
+
+#[test]
 fn two_images_fill_two_readers() {
     let Some(_stack) = PeerStack::acquire("two_images_fill_two_readers") else {
         return;

@@ -11,25 +11,39 @@
 //! - [`parse_certificates`] reads what the CA returns (DER, PEM, PKCS#7 chain) and
 //!   [`select_for_key`] picks the certificate of the container's key.
 //!
+//! - [`CardClient`] drives a card over any [`Transport`] (an in-process
+//!   [`softcard::Card`], a PC/SC connection with the `pcsc` or `softcard-pcsc` feature):
+//!   GIDS or PIV, PIN, key creation in a container, signatures by the card, certificate
+//!   installation.
+//! - [`testca`] is a throwaway certification authority for tests and demonstrations.
+//!
 //! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`); see
 //! `docs/enrollment.md` for what each request contains.
 
 mod card;
 mod cert;
+mod client;
 mod cmc;
 mod der;
 mod error;
+mod gids;
 mod name;
 mod oid;
 mod pem;
+mod piv;
 mod pkcs10;
 mod request;
 mod signer;
 mod soft;
 mod spki;
+pub mod testca;
+mod transport;
 
 pub use card::{CardOperation, CardSigner};
 pub use cert::{Certificate, parse_certificates, select_for_key};
+pub use client::{
+    Application, CardClient, Container, ContainerName, KeyRequest, Unblock,
+};
 pub use error::EnrollError;
 pub use oid::Oid;
 pub use request::{
@@ -37,4 +51,5 @@ pub use request::{
 };
 pub use signer::{RequestSigner, SignatureAlgorithm};
 pub use soft::KeySigner;
-pub use softcard::crypto::{HashAlg, PublicKey};
+pub use transport::{Transport, TransportError};
+pub use softcard::crypto::{HashAlg, KeyAlgorithm, PublicKey};
