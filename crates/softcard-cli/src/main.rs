@@ -32,6 +32,16 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Run a program that sees the card through the PC/SC library, without a daemon.
     Exec(cmd::exec::Args),
+    /// Create a key on the card and write a certificate request signed by it.
+    Enroll(cmd::enroll::Args),
+    /// Import, export and list the certificates of key containers.
+    Cert(cmd::cert::Args),
+    /// Sign a file's hash with a container's key.
+    Sign(cmd::sign::Args),
+    /// Verify, change or unblock the PIN.
+    Pin(cmd::pin::Args),
+    /// Run the enrollment flow end to end on a new card, with a built-in test CA.
+    Demo(cmd::demo::Args),
 }
 
 impl Command {
@@ -41,6 +51,11 @@ impl Command {
             Command::Info(a) => cmd::info::run(a),
             Command::Serve(a) => cmd::serve::run(a),
             Command::Exec(a) => cmd::exec::run(a),
+            Command::Enroll(a) => cmd::enroll::run(a),
+            Command::Cert(a) => cmd::cert::run(a),
+            Command::Sign(a) => cmd::sign::run(a),
+            Command::Pin(a) => cmd::pin::run(a),
+            Command::Demo(a) => cmd::demo::run(a),
         }
     }
 }

@@ -258,12 +258,14 @@ impl<T: Transport> CardClient<T> {
             (Application::Piv, _) => CardOperation::RsaRaw,
         };
         let t = &mut self.transport;
-        CardSigner::new(container.public_key.clone(), operation, move |input| {
-            match app {
+        CardSigner::new(
+            container.public_key.clone(),
+            operation,
+            move |input| match app {
                 Application::Gids => gids::sign(t, reference, algorithm, input),
                 Application::Piv => piv::sign(t, reference, algorithm, input),
-            }
-        })
+            },
+        )
     }
 
     /// Signs `message` hashed with `hash` with the container's key: a PKCS#1 v1.5

@@ -62,6 +62,9 @@ pub enum EnrollError {
         /// SW1 SW2.
         sw: u16,
     },
+    /// A signature does not verify with the key it should come from.
+    #[error("the signature does not verify")]
+    BadSignature,
     /// Neither a GIDS nor a PIV application answered SELECT.
     #[error("no GIDS or PIV application on the card")]
     NoApplication,

@@ -57,7 +57,11 @@ pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Resul
 /// Administrator authentication (MSE SET + GENERAL AUTHENTICATE with the card's
 /// challenge, answered by encrypting it in CBC mode with a zero IV), then RESET RETRY
 /// COUNTER with the new PIN.
-pub(crate) fn unblock(t: &mut dyn Transport, admin_key: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+pub(crate) fn unblock(
+    t: &mut dyn Transport,
+    admin_key: &[u8],
+    new: &[u8],
+) -> Result<(), EnrollError> {
     let alg = match admin_key.len() {
         24 => SymAlg::Tdes,
         16 => SymAlg::Aes128,
@@ -280,7 +284,10 @@ pub(crate) fn create_key(
     if cmap.iter().any(|c| c.is_valid() && c.name == name) {
         return Err(EnrollError::ContainerExists(name));
     }
-    let index = cmap.iter().position(|c| !c.is_valid()).unwrap_or(cmap.len());
+    let index = cmap
+        .iter()
+        .position(|c| !c.is_valid())
+        .unwrap_or(cmap.len());
     let kid = u8::try_from(index + usize::from(FIRST_KEY))
         .ok()
         .filter(|_| index < MAX_CONTAINERS)
@@ -293,9 +300,9 @@ pub(crate) fn create_key(
         sig_key_bits: if exchange_key { 0 } else { bits },
         kx_key_bits: if exchange_key { bits } else { 0 },
     };
-    let encoded_record = record
-        .encode()
-        .map_err(|_| EnrollError::Unsupported("container names have at most 39 characters".into()))?;
+    record.encode().map_err(|_| {
+        EnrollError::Unsupported("container names have at most 39 characters".into())
+    })?;
     // A key file left by a deleted container is removed first (6A82: there is none).
     let stale = exchange(t, [0, 0xE4, 0, 0], &[0xB0, kid], false)?;
     if !matches!(stale.sw, SW_OK | 0x6A82) {
@@ -319,18 +326,22 @@ pub(crate) fn create_key(
     if keymap.len() < at + KEYMAP_RECORD_LEN {
         keymap.resize(at + KEYMAP_RECORD_LEN, 0);
     }
-    let key_type = if exchange_key { KEYMAP_EXCHANGE } else { KEYMAP_SIGNATURE };
+    let key_type = if exchange_key {
+        KEYMAP_EXCHANGE
+    } else {
+        KEYMAP_SIGNATURE
+    };
     let [r0, r1] = (0xB000 | u16::from(kid)).to_le_bytes();
-    keymap.splice(at..at + KEYMAP_RECORD_LEN, [1, 0, 0, 0, algid, key_type, r0, r1, 0xFF, 0xFF]);
+    keymap.splice(
+        at..at + KEYMAP_RECORD_LEN,
+        [1, 0, 0, 0, algid, key_type, r0, r1, 0xFF, 0xFF],
+    );
     if index == cmap.len() {
         cmap.push(record);
     } else if let Some(slot) = cmap.get_mut(index) {
         *slot = record;
     }
-    let mut cmap_bytes = md::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
-    if let Some(slot) = cmap_bytes.get_mut(index * md::CONTAINER_RECORD_LEN..) {
-        slot[..md::CONTAINER_RECORD_LEN].copy_from_slice(&encoded_record);
-    }
+    let cmap_bytes = md::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
     bump_cardcf(t, &master, true, true)?;
     put_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO, &keymap)?;
     write_file(t, &master, "mscp", "cmapfile", &cmap_bytes)?;
@@ -353,8 +364,13 @@ pub(crate) fn sign(
     digest_info: &[u8],
 ) -> Result<Vec<u8>, EnrollError> {
     let algid = 0x50 | algorithm_id(algorithm)?;
-    exchange(t, [0, 0x22, 0x41, 0xB6], &[0x80, 1, algid, 0x84, 1, kid], false)?
-        .ok("MANAGE SECURITY ENVIRONMENT")?;
+    exchange(
+        t,
+        [0, 0x22, 0x41, 0xB6],
+        &[0x80, 1, algid, 0x84, 1, kid],
+        false,
+    )?
+    .ok("MANAGE SECURITY ENVIRONMENT")?;
     exchange(t, [0, 0x2A, 0x9E, 0x9A], digest_info, true)?.ok("PSO: COMPUTE DIGITAL SIGNATURE")
 }
 

@@ -41,9 +41,7 @@ mod transport;
 
 pub use card::{CardOperation, CardSigner};
 pub use cert::{Certificate, parse_certificates, select_for_key};
-pub use client::{
-    Application, CardClient, Container, ContainerName, KeyRequest, Unblock,
-};
+pub use client::{Application, CardClient, Container, ContainerName, KeyRequest, Unblock};
 pub use error::EnrollError;
 pub use oid::Oid;
 pub use request::{
@@ -51,5 +49,5 @@ pub use request::{
 };
 pub use signer::{RequestSigner, SignatureAlgorithm};
 pub use soft::KeySigner;
-pub use transport::{Transport, TransportError};
 pub use softcard::crypto::{HashAlg, KeyAlgorithm, PublicKey};
+pub use transport::{Transport, TransportError};

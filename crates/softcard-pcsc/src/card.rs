@@ -1,8 +1,8 @@
 //! [`Card`]: a connection to a virtual card (`SCARDHANDLE`), and [`Transaction`].
 
-use std::ffi::CString;
 use std::ops::Deref;
 
+use crate::card_status::{CardStatus, CardStatusOwned};
 use crate::context::{ReaderNames, write_multi_string};
 use crate::{
     Attribute, Context, Disposition, Dword, Error, MAX_BUFFER_SIZE_EXTENDED, Protocol, Protocols,
@@ -23,72 +23,6 @@ pub struct Card {
 #[derive(Debug)]
 pub struct Transaction<'tx> {
     card: &'tx mut Card,
-}
-
-/// The status of a connection, borrowing the caller's buffers.
-#[derive(Clone, Debug)]
-pub struct CardStatus<'names_buf, 'atr_buf> {
-    reader_names: ReaderNames<'names_buf>,
-    status: Status,
-    protocol: Option<Protocol>,
-    atr: &'atr_buf [u8],
-}
-
-impl<'names_buf, 'atr_buf> CardStatus<'names_buf, 'atr_buf> {
-    /// The reader's names.
-    pub fn reader_names(&self) -> ReaderNames<'names_buf> {
-        self.reader_names.clone()
-    }
-    /// The card's status flags.
-    pub fn status(&self) -> Status {
-        self.status
-    }
-    /// The active protocol (`None` for a direct connection).
-    pub fn protocol2(&self) -> Option<Protocol> {
-        self.protocol
-    }
-    /// The active protocol; [`Protocol::RAW`] for a direct connection (where `pcsc`
-    /// panics).
-    pub fn protocol(&self) -> Protocol {
-        self.protocol.unwrap_or(Protocol::RAW)
-    }
-    /// The card's ATR.
-    pub fn atr(&self) -> &'atr_buf [u8] {
-        self.atr
-    }
-}
-
-/// The status of a connection, owned.
-#[derive(Clone, Debug)]
-pub struct CardStatusOwned {
-    reader_names: Vec<CString>,
-    status: Status,
-    protocol: Option<Protocol>,
-    atr: Vec<u8>,
-}
-
-impl CardStatusOwned {
-    /// The reader's names.
-    pub fn reader_names(&self) -> &[CString] {
-        &self.reader_names
-    }
-    /// The card's status flags.
-    pub fn status(&self) -> Status {
-        self.status
-    }
-    /// The active protocol (`None` for a direct connection).
-    pub fn protocol2(&self) -> Option<Protocol> {
-        self.protocol
-    }
-    /// The active protocol; [`Protocol::RAW`] for a direct connection (where `pcsc`
-    /// panics).
-    pub fn protocol(&self) -> Protocol {
-        self.protocol.unwrap_or(Protocol::RAW)
-    }
-    /// The card's ATR.
-    pub fn atr(&self) -> &[u8] {
-        &self.atr
-    }
 }
 
 fn copy_into<'b>(data: &[u8], buffer: &'b mut [u8]) -> Result<&'b [u8], Error> {

@@ -205,7 +205,9 @@ impl Context {
     /// timeout expires (`SCardGetStatusChange`). `None` waits for ever. Each reader's
     /// `event_state` is updated; the high 16 bits count the card insertions and removals.
     /// The reader [`PNP_NOTIFICATION`](crate::PNP_NOTIFICATION) changes when readers are
-    /// added or removed (its high 16 bits: the number of readers).
+    /// added or removed: its high 16 bits are the number of readers, compared with the
+    /// high 16 bits of its current state (or, when those are 0, with the number of
+    /// readers when the call began, as pcsc-lite does).
     ///
     /// # Errors
     /// [`Error::Timeout`], [`Error::Cancelled`] (by [`Context::cancel`]).

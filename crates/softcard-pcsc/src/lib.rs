@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod card;
+mod card_status;
 mod context;
 mod error;
 mod ops;
@@ -36,7 +37,8 @@ mod storage;
 mod types;
 pub mod vpcd;
 
-pub use card::{Card, CardStatus, CardStatusOwned, Transaction};
+pub use card::{Card, Transaction};
+pub use card_status::{CardStatus, CardStatusOwned};
 pub use context::{Context, ReaderNames};
 pub use error::Error;
 pub use registry::Registry;

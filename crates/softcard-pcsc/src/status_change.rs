@@ -70,8 +70,9 @@ const WATCHED: Dword = State::UNKNOWN.bits()
     | State::MUTE.bits()
     | State::UNPOWERED.bits();
 
-/// Fills in one reader's event state; returns whether it changed.
-fn update(hub: &Hub, rs: &mut ReaderState) -> bool {
+/// Fills in one reader's event state; returns whether it changed. `pnp_known` is the
+/// reader count the caller knows, for the PnP notification reader.
+fn update(hub: &Hub, rs: &mut ReaderState, pnp_known: Dword) -> bool {
     if rs.current & State::IGNORE.bits() != 0 {
         rs.event = State::IGNORE.bits();
         return false;
@@ -80,7 +81,7 @@ fn update(hub: &Hub, rs: &mut ReaderState) -> bool {
     if rs.name.as_c_str() == PNP_NOTIFICATION() {
         let count = hub.readers.len() as Dword & 0xFFFF;
         rs.event = count << 16;
-        let changed = (rs.current >> 16) & 0xFFFF != count;
+        let changed = pnp_known != count;
         if changed {
             rs.event |= State::CHANGED.bits();
         }
@@ -139,10 +140,21 @@ pub(crate) fn wait(
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut hub = lock(&shared.hub);
     let cancels = hub.cancels.get(&context).copied().unwrap_or(0);
+    // As pcsc-lite: a caller that gives no reader count for the PnP notification reader
+    // (pcsc_scan passes UNAWARE every time) learns of readers added or removed during
+    // the call, not of the readers that exist.
+    let start_count = hub.readers.len() as Dword & 0xFFFF;
+    let pnp_known: Vec<Dword> = readers
+        .iter()
+        .map(|rs| match (rs.current >> 16) & 0xFFFF {
+            0 => start_count,
+            known => known,
+        })
+        .collect();
     loop {
         let mut any = false;
-        for rs in readers.iter_mut() {
-            any |= update(&hub, rs);
+        for (rs, known) in readers.iter_mut().zip(&pnp_known) {
+            any |= update(&hub, rs, *known);
         }
         if any {
             return Ok(());

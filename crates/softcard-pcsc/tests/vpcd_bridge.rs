@@ -159,3 +159,42 @@ fn stops_while_waiting_for_vpcd() {
     let (stats, _) = runner.join().unwrap();
     assert!(stats.connections <= 1);
 }
+
+#[test]
+fn an_oversized_frame_drops_the_connection_before_reading_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let card = Card::create_seeded(
+        &CardOptions::new(Profile::Piv),
+        6,
+        Box::new(MemoryStorage::new()),
+    )
+    .unwrap();
+    let options = Options {
+        max_frame: 300,
+        log: false,
+        poll: Duration::from_millis(20),
+        ..Options::default()
+    };
+    let mut bridge =
+        Bridge::new(card, listener.local_addr().unwrap().to_string()).with_options(options);
+    let stop = bridge.stop_flag();
+    let runner = thread::spawn(move || {
+        bridge.run().unwrap();
+        bridge.stats()
+    });
+    let (mut s, _) = listener.accept().unwrap();
+    // Announce 301 bytes and send none: the bridge must not wait for them.
+    s.write_all(&301u16.to_be_bytes()).unwrap();
+    assert!(closed_by_bridge(&mut s));
+    let (mut s, _) = listener.accept().unwrap();
+    let mut long = vec![0x00, 0xA4, 0x04, 0x00, 0xFF];
+    long.extend_from_slice(&[0xA0; 255]);
+    assert_eq!(
+        sw(&exchange(&mut s, &long)),
+        [0x6A, 0x82],
+        "a long frame within the limit is served"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.dropped, 1);
+}

@@ -1,6 +1,12 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
+pub mod cert;
+pub mod demo;
+pub mod enroll;
 pub mod exec;
 pub mod info;
 pub mod init;
+pub mod pin;
+mod progress;
 pub mod serve;
+pub mod sign;

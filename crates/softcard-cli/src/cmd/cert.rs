@@ -1,0 +1,162 @@
+//! `softcard cert import|export|list`: certificates of a card's key containers.
+
+use std::path::PathBuf;
+
+use softcard::crypto::BackendKind;
+use softcard_enroll::{parse_certificates, select_for_key};
+
+use super::enroll::{check_out_dir, connect, fail, write_out};
+use crate::common::{CliError, parse_backend, parse_hex, print_json};
+
+/// Arguments of `softcard cert`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CertCommand,
+}
+
+/// The `cert` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum CertCommand {
+    /// Install a certificate (DER, PEM or PKCS#7) into the container of its key.
+    Import {
+        /// The card image file.
+        image: PathBuf,
+        /// The container.
+        #[arg(long)]
+        container: String,
+        /// The certificate file.
+        file: PathBuf,
+        /// The user PIN.
+        #[arg(long, default_value = "12345678")]
+        pin: String,
+        /// PIV management key in hex (the default key when not given).
+        #[arg(long)]
+        management_key: Option<String>,
+        /// Crypto backend to load the card's keys into.
+        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
+        backend: BackendKind,
+    },
+    /// Write a container's certificate as PEM.
+    Export {
+        /// The card image file.
+        image: PathBuf,
+        /// The container.
+        #[arg(long)]
+        container: String,
+        /// The output file (standard output when not given).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Crypto backend to load the card's keys into.
+        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
+        backend: BackendKind,
+    },
+    /// List the key containers and whether they hold a certificate.
+    List {
+        /// The card image file.
+        image: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Crypto backend to load the card's keys into.
+        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
+        backend: BackendKind,
+    },
+}
+
+/// Runs the subcommand.
+///
+/// # Errors
+/// Image, container or certificate problems; a certificate for another key is refused
+/// before anything is written.
+pub fn run(args: Args) -> Result<(), CliError> {
+    match args.command {
+        CertCommand::Import {
+            image,
+            container,
+            file,
+            pin,
+            management_key,
+            backend,
+        } => {
+            let input = std::fs::read(&file)
+                .map_err(|e| CliError::new(format!("cannot read {}: {e}", file.display())))?;
+            let mut client = connect(&image, backend)?;
+            let target = client.container(&container).map_err(fail)?;
+            // Checked before the PIN is presented, so a refused file leaves the card as it was.
+            let certs = parse_certificates(&input).map_err(fail)?;
+            select_for_key(&certs, &target.public_key).map_err(fail)?;
+            if let Some(hex) = management_key {
+                client.set_management_key(&parse_hex(&hex).map_err(CliError::usage)?);
+            }
+            client.verify_pin(pin.as_bytes()).map_err(fail)?;
+            client.install_certificate(&target, &input).map_err(fail)?;
+            println!("installed in container {}", target.name);
+            Ok(())
+        }
+        CertCommand::Export {
+            image,
+            container,
+            out,
+            backend,
+        } => {
+            if let Some(out) = &out {
+                check_out_dir(out)?;
+            }
+            let mut client = connect(&image, backend)?;
+            let target = client.container(&container).map_err(fail)?;
+            let cert = client
+                .read_certificate(&target)
+                .map_err(fail)?
+                .ok_or_else(|| {
+                    CliError::new(format!("container {container} has no certificate"))
+                })?;
+            match out {
+                Some(out) => write_out(&out, cert.to_pem().as_bytes()),
+                None => {
+                    print!("{}", cert.to_pem());
+                    Ok(())
+                }
+            }
+        }
+        CertCommand::List {
+            image,
+            json,
+            backend,
+        } => {
+            let mut client = connect(&image, backend)?;
+            let all = client.containers().map_err(fail)?;
+            if json {
+                let list: Vec<_> = all
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "container": c.name,
+                            "keyspec": format!("{:?}", c.key_spec),
+                            "key": format!("{:?}", c.algorithm),
+                            "certificate": c.has_certificate,
+                        })
+                    })
+                    .collect();
+                return print_json(&serde_json::json!({
+                    "application": client.application().name(),
+                    "containers": list,
+                }));
+            }
+            if all.is_empty() {
+                println!("no key container");
+            }
+            for c in all {
+                println!(
+                    "{}  {:?}  {:?}  certificate: {}",
+                    c.name,
+                    c.key_spec,
+                    c.algorithm,
+                    if c.has_certificate { "yes" } else { "no" }
+                );
+            }
+            Ok(())
+        }
+    }
+}

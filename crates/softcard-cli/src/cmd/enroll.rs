@@ -1,0 +1,226 @@
+//! `softcard enroll`: the seed's enrollment on a card image: a key created in a container
+//! and a PKCS#10 or CMC request signed by the card.
+
+use std::path::{Path, PathBuf};
+
+use softcard::Card;
+use softcard::crypto::BackendKind;
+use softcard_enroll::{
+    CardClient, ContainerName, EnrollError, HashAlg, KeyAlgorithm, KeyRequest, KeySpec,
+    RequestFormat, RequestOptions,
+};
+
+use super::progress::Dots;
+use crate::common::{CliError, open_card, parse_backend, print_json};
+
+/// Key algorithms offered.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum KeyChoice {
+    /// RSA-2048 (the seed's choice).
+    Rsa2048,
+    /// RSA-3072.
+    Rsa3072,
+    /// RSA-4096.
+    Rsa4096,
+    /// NIST P-256 (PIV only).
+    P256,
+}
+
+impl KeyChoice {
+    fn algorithm(self) -> KeyAlgorithm {
+        match self {
+            KeyChoice::Rsa2048 => KeyAlgorithm::Rsa2048,
+            KeyChoice::Rsa3072 => KeyAlgorithm::Rsa3072,
+            KeyChoice::Rsa4096 => KeyAlgorithm::Rsa4096,
+            KeyChoice::P256 => KeyAlgorithm::P256,
+        }
+    }
+}
+
+/// Key specifications.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum KeySpecChoice {
+    /// AT_KEYEXCHANGE (PIV slot 9D).
+    Exchange,
+    /// AT_SIGNATURE (PIV slot 9A).
+    Signature,
+}
+
+/// Request formats.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FormatChoice {
+    /// PKCS#10 (PEM label CERTIFICATE REQUEST).
+    Pkcs10,
+    /// CMC full PKI request (PEM label CMS).
+    Cmc,
+}
+
+/// Hash algorithms.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum HashChoice {
+    /// SHA-1 (the seed's choice).
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+}
+
+impl HashChoice {
+    /// The hash.
+    pub fn hash(self) -> HashAlg {
+        match self {
+            HashChoice::Sha1 => HashAlg::Sha1,
+            HashChoice::Sha256 => HashAlg::Sha256,
+            HashChoice::Sha384 => HashAlg::Sha384,
+        }
+    }
+}
+
+/// Arguments of `softcard enroll`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The card image file.
+    pub image: PathBuf,
+    /// The user PIN.
+    #[arg(long, default_value = "12345678")]
+    pub pin: String,
+    /// The container: `auto` for an automatic name (a GUID on GIDS, slot 9D/9A on PIV),
+    /// or a name (a slot such as 9C on PIV).
+    #[arg(long, default_value = "auto")]
+    pub container: String,
+    /// The key to create.
+    #[arg(long, value_enum, default_value = "rsa2048")]
+    pub key: KeyChoice,
+    /// The key specification.
+    #[arg(long, value_enum, default_value = "exchange")]
+    pub keyspec: KeySpecChoice,
+    /// The request format.
+    #[arg(long, value_enum, default_value = "cmc")]
+    pub format: FormatChoice,
+    /// The hash of the request's signatures.
+    #[arg(long, value_enum, default_value = "sha1")]
+    pub hash: HashChoice,
+    /// The subject, e.g. "CN=Jane Doe,O=Example".
+    #[arg(long, default_value = "CN=softcard user")]
+    pub subject: String,
+    /// A user principal name for the subjectAltName (smart card logon).
+    #[arg(long)]
+    pub upn: Option<String>,
+    /// The friendly name kept with the request.
+    #[arg(long, default_value = "Smartcard Certificate")]
+    pub friendly_name: String,
+    /// Where to write the request.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Write DER instead of PEM.
+    #[arg(long)]
+    pub der: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Crypto backend to load the card's keys into.
+    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
+    pub backend: BackendKind,
+}
+
+/// An enrollment failure as the command line reports it.
+pub fn fail(e: EnrollError) -> CliError {
+    CliError::new(e.to_string())
+}
+
+/// Opens the image and selects its card application.
+///
+/// # Errors
+/// The image cannot be opened, or holds no GIDS or PIV application.
+pub fn connect(image: &Path, backend: BackendKind) -> Result<CardClient<Card>, CliError> {
+    CardClient::connect(open_card(image, backend)?).map_err(fail)
+}
+
+/// Fails when the folder of `out` does not exist, before anything is done.
+///
+/// # Errors
+/// A message naming the folder.
+pub fn check_out_dir(out: &Path) -> Result<(), CliError> {
+    match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(CliError::new(format!(
+            "cannot write {}: the folder {} does not exist",
+            out.display(),
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `out`, naming the file on failure.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_out(out: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(out, bytes)
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", out.display())))
+}
+
+/// Enrolls and writes the request.
+///
+/// # Errors
+/// Bad output folder, image, wrong PIN (with the tries left), card errors.
+pub fn run(args: Args) -> Result<(), CliError> {
+    check_out_dir(&args.out)?;
+    let mut client = connect(&args.image, args.backend)?;
+    client.verify_pin(args.pin.as_bytes()).map_err(fail)?;
+    let key = KeyRequest {
+        container: match args.container.as_str() {
+            "auto" => ContainerName::Automatic,
+            name => ContainerName::Named(name.to_owned()),
+        },
+        algorithm: args.key.algorithm(),
+        key_spec: match args.keyspec {
+            KeySpecChoice::Exchange => KeySpec::Exchange,
+            KeySpecChoice::Signature => KeySpec::Signature,
+        },
+    };
+    let mut options = RequestOptions::smartcard_user(args.subject.clone());
+    options.key_spec = key.key_spec;
+    options.hash = args.hash.hash();
+    options.upn = args.upn.clone();
+    options.friendly_name = Some(args.friendly_name.clone());
+    let format = match args.format {
+        FormatChoice::Pkcs10 => RequestFormat::Pkcs10,
+        FormatChoice::Cmc => RequestFormat::Cmc,
+    };
+    let mut rng = softcard_pcsc::os_rng().map_err(CliError::new)?;
+    let (container, request) = {
+        let _dots = (!args.json)
+            .then(|| Dots::start(&format!("generating a {:?} key on the card", key.algorithm)));
+        client
+            .enroll(&key, format, &options, &mut rng)
+            .map_err(fail)?
+    };
+    let bytes = if args.der {
+        request.der.clone()
+    } else {
+        request.to_pem().into_bytes()
+    };
+    write_out(&args.out, &bytes)?;
+    if args.json {
+        return print_json(&serde_json::json!({
+            "container": container.name,
+            "application": client.application().name(),
+            "key": format!("{:?}", container.algorithm),
+            "keyspec": format!("{:?}", container.key_spec),
+            "format": format!("{format:?}"),
+            "hash": format!("{:?}", options.hash),
+            "friendly_name": request.friendly_name,
+            "out": args.out.display().to_string(),
+        }));
+    }
+    println!("container: {}", container.name);
+    println!(
+        "request: {} ({format:?}, {:?}, {})",
+        args.out.display(),
+        options.hash,
+        if args.der { "DER" } else { "PEM" }
+    );
+    Ok(())
+}

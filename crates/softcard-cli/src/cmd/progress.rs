@@ -1,0 +1,45 @@
+//! A progress indicator on stderr for long card operations (RSA key generation).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Prints `message` then a dot every quarter second on stderr until dropped.
+pub struct Dots {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Dots {
+    /// Starts the indicator.
+    pub fn start(message: &str) -> Self {
+        eprint!("{message}");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                if !flag.load(Ordering::Relaxed) {
+                    eprint!(".");
+                    let _ = std::io::stderr().flush();
+                }
+            }
+        });
+        Dots {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Dots {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        eprintln!(" done");
+    }
+}

@@ -1,0 +1,51 @@
+//! `softcard sign`: a signature by a container's key over a file's hash, as
+//! `openssl dgst -verify` checks it.
+
+use std::path::PathBuf;
+
+use softcard::crypto::BackendKind;
+
+use super::enroll::{HashChoice, check_out_dir, connect, fail, write_out};
+use crate::common::{CliError, parse_backend};
+
+/// Arguments of `softcard sign`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The card image file.
+    pub image: PathBuf,
+    /// The container.
+    #[arg(long)]
+    pub container: String,
+    /// The user PIN.
+    #[arg(long, default_value = "12345678")]
+    pub pin: String,
+    /// The hash.
+    #[arg(long, value_enum, default_value = "sha256")]
+    pub hash: HashChoice,
+    /// The file to sign.
+    #[arg(long = "in")]
+    pub input: PathBuf,
+    /// Where to write the signature (PKCS#1 v1.5 for RSA, DER ECDSA for P-256).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Crypto backend to load the card's keys into.
+    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
+    pub backend: BackendKind,
+}
+
+/// Signs.
+///
+/// # Errors
+/// Unreadable input, bad output folder, wrong PIN, unknown container.
+pub fn run(args: Args) -> Result<(), CliError> {
+    check_out_dir(&args.out)?;
+    let message = std::fs::read(&args.input)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", args.input.display())))?;
+    let mut client = connect(&args.image, args.backend)?;
+    let container = client.container(&args.container).map_err(fail)?;
+    client.verify_pin(args.pin.as_bytes()).map_err(fail)?;
+    let signature = client
+        .sign(&container, &message, args.hash.hash())
+        .map_err(fail)?;
+    write_out(&args.out, &signature)
+}
