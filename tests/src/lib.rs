@@ -2,5 +2,6 @@
 //! the `softcard` binary, bounded waiting.
 
 pub mod peer;
+pub mod piv_host;
 pub mod softcard_bin;
 pub mod wait;

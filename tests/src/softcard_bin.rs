@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use crate::peer::workspace;
 
 /// The path of the `softcard` binary, built once per test process (`cargo build -p
-/// softcard-cli`) into the same target folder as the tests. `SOFTCARD_BIN` overrides it.
+/// softcard-cli -p softcard-pcsclite`, so `softcard exec` finds the drop-in library) into the same target folder as the tests. `SOFTCARD_BIN` overrides it.
 ///
 /// # Panics
 /// If the build fails.
@@ -25,8 +25,8 @@ pub fn path() -> &'static Path {
                 "--quiet",
                 "-p",
                 "softcard-cli",
-                "--bin",
-                "softcard",
+                "-p",
+                "softcard-pcsclite",
             ])
             .current_dir(workspace())
             .status()

@@ -1,0 +1,257 @@
+//! `softcard enroll`, `cert`, `sign`, `pin` and `demo` as scripts call them, with OpenSSL
+//! judging the requests and signatures.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn softcard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_softcard"))
+        .args(args)
+        .output()
+        .expect("softcard runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = softcard(args);
+    assert!(
+        out.status.success(),
+        "softcard {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs")
+}
+
+fn p(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().expect("UTF-8").to_owned()
+}
+
+fn new_card(dir: &Path, profile: &str) -> String {
+    let image = p(dir, "card.img");
+    ok(&["init", "--profile", profile, &image]);
+    image
+}
+
+#[test]
+fn demo_runs_on_both_profiles() {
+    for profile in ["windows-vsc", "piv"] {
+        let out = ok(&["demo", "--profile", profile]);
+        for step in 1..=8 {
+            assert!(out.contains(&format!("[{step}] ")), "{out}");
+        }
+        assert!(out.contains(" ms)") && out.contains("done in"), "{out}");
+    }
+}
+
+#[test]
+fn enrolled_requests_verify_with_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = new_card(d, "windows-vsc");
+    let req = p(d, "req.pem");
+    let out = ok(&[
+        "enroll",
+        &image,
+        "--format",
+        "pkcs10",
+        "--hash",
+        "sha256",
+        "--subject",
+        "CN=Jane Doe",
+        "--out",
+        &req,
+    ]);
+    assert!(out.contains("container: {"), "{out}");
+    let v = openssl(d, &["req", "-verify", "-noout", "-in", "req.pem"]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+
+    let cmc = p(d, "cmc.pem");
+    ok(&["enroll", &image, "--container", "second", "--out", &cmc]);
+    let v = openssl(
+        d,
+        &[
+            "cms",
+            "-verify",
+            "-noverify",
+            "-inform",
+            "PEM",
+            "-in",
+            "cmc.pem",
+            "-out",
+            "pkidata.der",
+        ],
+    );
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let listed = ok(&["cert", "list", &image]);
+    assert!(
+        listed.contains("second") && listed.contains("certificate: no"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn wrong_pin_fails_with_the_tries_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = new_card(dir.path(), "piv");
+    let out = softcard(&[
+        "enroll",
+        &image,
+        "--pin",
+        "00000000",
+        "--out",
+        &p(dir.path(), "r.pem"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("63C2") && err.contains("2 tries left"),
+        "{err}"
+    );
+    let out = softcard(&["pin", "verify", &image, "--pin", "00000000"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 tries left"));
+    ok(&["pin", "verify", &image]);
+}
+
+#[test]
+fn mismatching_certificate_is_refused_and_the_image_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = new_card(d, "windows-vsc");
+    let out = ok(&[
+        "enroll",
+        &image,
+        "--format",
+        "pkcs10",
+        "--out",
+        &p(d, "req.pem"),
+    ]);
+    let name = out
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("container: ")
+        .to_owned();
+    let other = openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "k.pem",
+            "-subj",
+            "/CN=Other",
+            "-out",
+            "other.pem",
+        ],
+    );
+    assert!(other.status.success());
+    let before = std::fs::read(&image).unwrap();
+    let out = softcard(&[
+        "cert",
+        "import",
+        &image,
+        "--container",
+        &name,
+        &p(d, "other.pem"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("certifies the key"));
+    assert_eq!(std::fs::read(&image).unwrap(), before, "image changed");
+}
+
+#[test]
+fn output_into_a_missing_folder_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = new_card(dir.path(), "windows-vsc");
+    let before = std::fs::read(&image).unwrap();
+    let out = softcard(&["enroll", &image, "--out", &p(dir.path(), "no/such/req.pem")]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    assert_eq!(std::fs::read(&image).unwrap(), before);
+}
+
+#[test]
+fn sign_export_and_openssl_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&["demo", "--profile", "piv", "--keep", d.to_str().unwrap()]);
+    let image = p(d, "card.img");
+    std::fs::write(d.join("msg"), b"hello").unwrap();
+    ok(&[
+        "sign",
+        &image,
+        "--container",
+        "9D",
+        "--in",
+        &p(d, "msg"),
+        "--out",
+        &p(d, "sig"),
+    ]);
+    ok(&[
+        "cert",
+        "export",
+        &image,
+        "--container",
+        "9d",
+        "--out",
+        &p(d, "exported.pem"),
+    ]);
+    assert_eq!(
+        std::fs::read(d.join("exported.pem")).unwrap(),
+        std::fs::read(d.join("cert.pem")).unwrap()
+    );
+    assert!(
+        openssl(
+            d,
+            &[
+                "x509",
+                "-in",
+                "exported.pem",
+                "-pubkey",
+                "-noout",
+                "-out",
+                "pub.pem"
+            ]
+        )
+        .status
+        .success()
+    );
+    let v = openssl(
+        d,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "pub.pem",
+            "-signature",
+            "sig",
+            "msg",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&v.stdout).contains("Verified OK"));
+    std::fs::write(d.join("msg"), b"hellO").unwrap();
+    let v = openssl(
+        d,
+        &[
+            "dgst",
+            "-sha256",
+            "-verify",
+            "pub.pem",
+            "-signature",
+            "sig",
+            "msg",
+        ],
+    );
+    assert!(!v.status.success());
+}
