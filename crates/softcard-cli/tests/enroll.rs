@@ -74,6 +74,99 @@ fn enrolled_requests_verify_with_openssl() {
 
     let cmc = p(d, "cmc.pem");
     ok(&["enroll", &image, "--container", "second", "--out", &cmc]);
+    // The signer has no certificate yet: take the PKCS#10 out of the PKIData, have a CA
+    // issue a certificate with its key identifier, and let OpenSSL verify the CMC with it.
+    let outer = openssl(d, &["asn1parse", "-inform", "PEM", "-in", "cmc.pem"]);
+    let outer = String::from_utf8_lossy(&outer.stdout).into_owned();
+    let econtent = outer
+        .lines()
+        .find(|l| l.contains("d=5") && l.contains("OCTET STRING"))
+        .and_then(|l| l.split(':').next())
+        .expect("eContent")
+        .trim()
+        .to_owned();
+    let data = openssl(
+        d,
+        &[
+            "asn1parse",
+            "-inform",
+            "PEM",
+            "-in",
+            "cmc.pem",
+            "-strparse",
+            &econtent,
+            "-noout",
+            "-out",
+            "pkidata.der",
+        ],
+    );
+    assert!(
+        data.status.success(),
+        "{}",
+        String::from_utf8_lossy(&data.stderr)
+    );
+    let parsed = openssl(d, &["asn1parse", "-inform", "DER", "-in", "pkidata.der"]);
+    let text = String::from_utf8_lossy(&parsed.stdout);
+    let line = text
+        .lines()
+        .skip_while(|l| !l.contains("d=2") || !l.contains("cont [ 0 ]"))
+        .find(|l| l.contains("d=3") && l.contains("SEQUENCE"))
+        .expect("the request in PKIData");
+    let num = |key: &str| -> usize {
+        let after = line.split(key).nth(1).unwrap().trim_start();
+        after
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let offset: usize = line.split(':').next().unwrap().trim().parse().unwrap();
+    let pkidata = std::fs::read(d.join("pkidata.der")).unwrap();
+    let csr = &pkidata[offset..offset + num("hl=") + num(" l=")];
+    std::fs::write(d.join("inner.der"), csr).unwrap();
+    let v = openssl(
+        d,
+        &[
+            "req",
+            "-verify",
+            "-noout",
+            "-inform",
+            "DER",
+            "-in",
+            "inner.der",
+        ],
+    );
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    std::fs::write(d.join("ski.ext"), "subjectKeyIdentifier=hash\n").unwrap();
+    let steps: [&[&str]; 2] = [
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-subj",
+            "/CN=CA", "-out", "ca.pem",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-inform",
+            "DER",
+            "-in",
+            "inner.der",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "5",
+            "-extfile",
+            "ski.ext",
+            "-out",
+            "signer.pem",
+        ],
+    ];
+    for args in steps {
+        let o = openssl(d, args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     let v = openssl(
         d,
         &[
@@ -84,8 +177,10 @@ fn enrolled_requests_verify_with_openssl() {
             "PEM",
             "-in",
             "cmc.pem",
+            "-certfile",
+            "signer.pem",
             "-out",
-            "pkidata.der",
+            "checked.der",
         ],
     );
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
