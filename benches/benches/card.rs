@@ -14,8 +14,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use softcard::crypto::BackendKind;
 use softcard::{NoStorage, Profile};
 use softcard_benches::{
-    GIDS_KEY, RSA2048_LEN, apdu, backend_label, check_signature, digest_info, gids_sign,
-    pkcs1_block, piv_sign, provisioned_card,
+    GIDS_KEY, RSA2048_LEN, apdu, backend_label, check_signature, digest_info, gids_sign, piv_sign,
+    pkcs1_block, provisioned_card,
 };
 
 fn sign(c: &mut Criterion) {
@@ -34,8 +34,9 @@ fn sign(c: &mut Criterion) {
             b.iter(|| card.transmit(black_box(&piv_command)))
         });
 
-        let (mut card, public) = provisioned_card(Profile::WindowsVsc, backend, Box::new(NoStorage))
-            .expect("a GIDS card");
+        let (mut card, public) =
+            provisioned_card(Profile::WindowsVsc, backend, Box::new(NoStorage))
+                .expect("a GIDS card");
         check_signature(&public, &gids_sign(&mut card, &mse, &pso).expect("sign"))
             .expect("a valid signature");
         group.bench_function(format!("GIDS/{label}"), |b| {
@@ -48,7 +49,8 @@ fn sign(c: &mut Criterion) {
     group.finish();
 
     let (mut card, _) =
-        provisioned_card(Profile::Piv, BackendKind::RustCrypto, Box::new(NoStorage)).expect("a card");
+        provisioned_card(Profile::Piv, BackendKind::RustCrypto, Box::new(NoStorage))
+            .expect("a card");
     let mut group = c.benchmark_group("card_roundtrip");
     group.bench_function("PIV GET VERSION", |b| {
         b.iter(|| card.transmit(black_box(&apdu::PIV_GET_VERSION)))

@@ -50,7 +50,10 @@ fn with_private_softhsm2_token() {
     let conf = dir.path().join("softhsm2.conf");
     std::fs::write(
         &conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
     )
     .expect("softhsm2.conf");
     let status = std::process::Command::new(std::env::current_exe().expect("this program"))
@@ -74,7 +77,10 @@ impl SoftHsm {
     /// `None` (with a note) when the private token is not set up.
     fn open() -> Option<SoftHsm> {
         if std::env::var_os(TOKEN_DIR_VAR).is_none() {
-            eprintln!("note: SoftHSM2 ({}) not found: its benchmarks are skipped", softhsm2_lib());
+            eprintln!(
+                "note: SoftHSM2 ({}) not found: its benchmarks are skipped",
+                softhsm2_lib()
+            );
             return None;
         }
         let pkcs11 = Pkcs11::new(softhsm2_lib()).expect("loading SoftHSM2");
@@ -84,14 +90,20 @@ impl SoftHsm {
         let slot = pkcs11.get_all_slots().expect("C_GetSlotList")[0];
         let so_pin = AuthPin::new("bench-so-pin".into());
         let user_pin = AuthPin::new("12345678".into());
-        pkcs11.init_token(slot, &so_pin, "softcard-bench").expect("C_InitToken");
+        pkcs11
+            .init_token(slot, &so_pin, "softcard-bench")
+            .expect("C_InitToken");
         // C_InitToken moves the token to a new slot id: look it up again.
         let slot = pkcs11.get_slots_with_token().expect("C_GetSlotList")[0];
         let session = pkcs11.open_rw_session(slot).expect("C_OpenSession");
-        session.login(UserType::So, Some(&so_pin)).expect("C_Login (SO)");
+        session
+            .login(UserType::So, Some(&so_pin))
+            .expect("C_Login (SO)");
         session.init_pin(&user_pin).expect("C_InitPIN");
         session.logout().expect("C_Logout");
-        session.login(UserType::User, Some(&user_pin)).expect("C_Login (user)");
+        session
+            .login(UserType::User, Some(&user_pin))
+            .expect("C_Login (user)");
         let public_template = [
             Attribute::Token(false),
             Attribute::ModulusBits(2048.into()),
@@ -105,13 +117,23 @@ impl SoftHsm {
             Attribute::Sign(true),
         ];
         let (_, private) = session
-            .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public_template, &private_template)
+            .generate_key_pair(
+                &Mechanism::RsaPkcsKeyPairGen,
+                &public_template,
+                &private_template,
+            )
             .expect("C_GenerateKeyPair");
-        Some(SoftHsm { session, private, _pkcs11: pkcs11 })
+        Some(SoftHsm {
+            session,
+            private,
+            _pkcs11: pkcs11,
+        })
     }
 
     fn sign(&self, mechanism: &Mechanism, data: &[u8]) -> Vec<u8> {
-        self.session.sign(mechanism, self.private, data).expect("C_Sign")
+        self.session
+            .sign(mechanism, self.private, data)
+            .expect("C_Sign")
     }
 }
 
@@ -127,16 +149,23 @@ fn openssl_rsa(material: &KeyMaterial) -> Rsa<openssl::pkey::Private> {
     let (mut p1, mut q1) = (BigNum::new().expect("bn"), BigNum::new().expect("bn"));
     p1.checked_sub(&p_, &one).expect("p - 1");
     q1.checked_sub(&q_, &one).expect("q - 1");
-    let (mut dmp1, mut dmq1, mut iqmp) = (BigNum::new().expect("bn"), BigNum::new().expect("bn"), BigNum::new().expect("bn"));
+    let (mut dmp1, mut dmq1, mut iqmp) = (
+        BigNum::new().expect("bn"),
+        BigNum::new().expect("bn"),
+        BigNum::new().expect("bn"),
+    );
     dmp1.nnmod(&d_, &p1, &mut ctx).expect("d mod p-1");
     dmq1.nnmod(&d_, &q1, &mut ctx).expect("d mod q-1");
     iqmp.mod_inverse(&q_, &p_, &mut ctx).expect("q^-1 mod p");
-    Rsa::from_private_components(big(n), big(e), d_, p_, q_, dmp1, dmq1, iqmp).expect("an OpenSSL key")
+    Rsa::from_private_components(big(n), big(e), d_, p_, q_, dmp1, dmq1, iqmp)
+        .expect("an OpenSSL key")
 }
 
 fn openssl_private(rsa: &Rsa<openssl::pkey::Private>, input: &[u8], padding: Padding) -> Vec<u8> {
     let mut out = vec![0u8; RSA2048_LEN];
-    let len = rsa.private_encrypt(input, &mut out, padding).expect("RSA_private_encrypt");
+    let len = rsa
+        .private_encrypt(input, &mut out, padding)
+        .expect("RSA_private_encrypt");
     out.truncate(len);
     out
 }
@@ -147,7 +176,8 @@ fn backends() -> Vec<BackendKind> {
 
 fn rsa_benches(c: &mut Criterion, hsm: Option<&SoftHsm>) {
     let mut rng = softcard::seeded_rng(7);
-    let key = PrivateKey::generate(BackendKind::RustCrypto, KeyAlgorithm::Rsa2048, &mut rng).expect("a key");
+    let key = PrivateKey::generate(BackendKind::RustCrypto, KeyAlgorithm::Rsa2048, &mut rng)
+        .expect("a key");
     let info = digest_info();
     let block = pkcs1_block(&info, RSA2048_LEN);
     let ossl = openssl_rsa(key.material());
@@ -156,17 +186,33 @@ fn rsa_benches(c: &mut Criterion, hsm: Option<&SoftHsm>) {
     let mut group = c.benchmark_group("rsa2048_sign_pkcs1v15");
     for backend in backends() {
         let key = key.with_backend(backend).expect("the key in this backend");
-        assert_eq!(key.rsa_sign_pkcs1v15(&info, &mut rng).expect("sign"), reference, "{backend:?} = OpenSSL");
+        assert_eq!(
+            key.rsa_sign_pkcs1v15(&info, &mut rng).expect("sign"),
+            reference,
+            "{backend:?} = OpenSSL"
+        );
         group.bench_function(backend_label(backend), |b| {
-            b.iter(|| key.rsa_sign_pkcs1v15(black_box(&info), &mut rng).expect("sign"))
+            b.iter(|| {
+                key.rsa_sign_pkcs1v15(black_box(&info), &mut rng)
+                    .expect("sign")
+            })
         });
     }
-    group.bench_function("OpenSSL", |b| b.iter(|| openssl_private(&ossl, black_box(&info), Padding::PKCS1)));
+    group.bench_function("OpenSSL", |b| {
+        b.iter(|| openssl_private(&ossl, black_box(&info), Padding::PKCS1))
+    });
     if let Some(hsm) = hsm {
         assert_eq!(hsm.sign(&Mechanism::RsaPkcs, &info).len(), RSA2048_LEN);
-        group.bench_function("SoftHSM2", |b| b.iter(|| hsm.sign(&Mechanism::RsaPkcs, black_box(&info))));
+        group.bench_function("SoftHSM2", |b| {
+            b.iter(|| hsm.sign(&Mechanism::RsaPkcs, black_box(&info)))
+        });
         group.bench_function("SoftHSM2 (SHA256_RSA_PKCS, hashes too)", |b| {
-            b.iter(|| hsm.sign(&Mechanism::Sha256RsaPkcs, black_box(softcard_benches::MESSAGE)))
+            b.iter(|| {
+                hsm.sign(
+                    &Mechanism::Sha256RsaPkcs,
+                    black_box(softcard_benches::MESSAGE),
+                )
+            })
         });
     }
     group.finish();
@@ -180,9 +226,13 @@ fn rsa_benches(c: &mut Criterion, hsm: Option<&SoftHsm>) {
         });
     }
     assert_eq!(openssl_private(&ossl, &block, Padding::NONE), reference);
-    group.bench_function("OpenSSL", |b| b.iter(|| openssl_private(&ossl, black_box(&block), Padding::NONE)));
+    group.bench_function("OpenSSL", |b| {
+        b.iter(|| openssl_private(&ossl, black_box(&block), Padding::NONE))
+    });
     if let Some(hsm) = hsm {
-        group.bench_function("SoftHSM2", |b| b.iter(|| hsm.sign(&Mechanism::RsaX509, black_box(&block))));
+        group.bench_function("SoftHSM2", |b| {
+            b.iter(|| hsm.sign(&Mechanism::RsaX509, black_box(&block)))
+        });
     }
     group.finish();
 }
@@ -203,7 +253,12 @@ fn ecdsa_benches(c: &mut Criterion) {
     let curve = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
     let key = EcKey::generate(&curve).expect("a key");
     group.bench_function("OpenSSL", |b| {
-        b.iter(|| EcdsaSig::sign(black_box(&digest), &key).expect("sign").to_der().expect("DER"))
+        b.iter(|| {
+            EcdsaSig::sign(black_box(&digest), &key)
+                .expect("sign")
+                .to_der()
+                .expect("DER")
+        })
     });
     group.finish();
 }
@@ -211,13 +266,20 @@ fn ecdsa_benches(c: &mut Criterion) {
 fn keygen_benches(c: &mut Criterion) {
     let mut rng = softcard::seeded_rng(9);
     let mut group: BenchmarkGroup<'_, WallTime> = c.benchmark_group("rsa2048_keygen");
-    group.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(15));
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(15));
     for backend in backends() {
         group.bench_function(backend_label(backend), |b| {
-            b.iter(|| PrivateKey::generate(backend, KeyAlgorithm::Rsa2048, &mut rng).expect("keygen"))
+            b.iter(|| {
+                PrivateKey::generate(backend, KeyAlgorithm::Rsa2048, &mut rng).expect("keygen")
+            })
         });
     }
-    group.bench_function("OpenSSL", |b| b.iter(|| Rsa::generate(2048).expect("keygen")));
+    group.bench_function("OpenSSL", |b| {
+        b.iter(|| Rsa::generate(2048).expect("keygen"))
+    });
     group.finish();
 }
 

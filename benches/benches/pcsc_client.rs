@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use pcsc::{Context, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
 use softcard_benches::{
-    GIDS_KEY, RSA2048_LEN, Transmit, apdu, digest_info, exchange, gids_sign, login_gids,
-    login_piv, pkcs1_block, piv_sign,
+    GIDS_KEY, RSA2048_LEN, Transmit, apdu, digest_info, exchange, gids_sign, login_gids, login_piv,
+    piv_sign, pkcs1_block,
 };
 
 /// A connected `pcsc` card with its receive buffer.
@@ -40,7 +40,10 @@ impl Transmit for Connected {
 
 impl Connected {
     fn send(&mut self, apdu: &[u8]) -> usize {
-        self.card.transmit(apdu, &mut self.buffer).expect("SCardTransmit").len()
+        self.card
+            .transmit(apdu, &mut self.buffer)
+            .expect("SCardTransmit")
+            .len()
     }
 }
 
@@ -70,8 +73,13 @@ fn readers(ctx: &Context) -> Vec<CString> {
 }
 
 fn probe(ctx: &Context, reader: &CString) -> Option<(Kind, Connected)> {
-    let card = ctx.connect(reader, ShareMode::Shared, Protocols::ANY).ok()?;
-    let mut c = Connected { card, buffer: vec![0; MAX_BUFFER_SIZE_EXTENDED] };
+    let card = ctx
+        .connect(reader, ShareMode::Shared, Protocols::ANY)
+        .ok()?;
+    let mut c = Connected {
+        card,
+        buffer: vec![0; MAX_BUFFER_SIZE_EXTENDED],
+    };
     if exchange(&mut c, &apdu::select(softcard::piv::AID), "SELECT PIV").is_ok() {
         login_piv(&mut c).ok()?;
         return Some((Kind::Piv, c));
@@ -95,7 +103,10 @@ fn client(c: &mut Criterion) {
     let piv_command = apdu::piv_sign(&pkcs1_block(&info, RSA2048_LEN));
     let mse = apdu::gids_mse_sign(GIDS_KEY);
     let pso = apdu::gids_sign(&info);
-    let mut cards: Vec<(Kind, Connected)> = readers(&ctx).iter().filter_map(|r| probe(&ctx, r)).collect();
+    let mut cards: Vec<(Kind, Connected)> = readers(&ctx)
+        .iter()
+        .filter_map(|r| probe(&ctx, r))
+        .collect();
     if cards.is_empty() {
         eprintln!("note: no provisioned card found: the {label} benchmarks are skipped");
         return;
@@ -106,7 +117,9 @@ fn client(c: &mut Criterion) {
             Kind::Piv => {
                 let sig = piv_sign(card, &piv_command).expect("a PIV signature");
                 assert_eq!(sig.len(), RSA2048_LEN);
-                group.bench_function(format!("{label}/PIV"), |b| b.iter(|| card.send(black_box(&piv_command))));
+                group.bench_function(format!("{label}/PIV"), |b| {
+                    b.iter(|| card.send(black_box(&piv_command)))
+                });
             }
             Kind::Gids => {
                 let sig = gids_sign(card, &mse, &pso).expect("a GIDS signature");

@@ -8,8 +8,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use softcard::crypto::BackendKind;
 use softcard::{NoStorage, Profile};
 use softcard_benches::{
-    GIDS_KEY, RSA2048_LEN, Transmit, apdu, backend_label, check_signature, digest_info,
-    gids_sign, login_gids, login_piv, pkcs1_block, piv_sign, provisioned_card,
+    GIDS_KEY, RSA2048_LEN, Transmit, apdu, backend_label, check_signature, digest_info, gids_sign,
+    login_gids, login_piv, piv_sign, pkcs1_block, provisioned_card,
 };
 use softcard_pcsc::{Context, MAX_BUFFER_SIZE_EXTENDED, Protocols, Registry, Scope, ShareMode};
 
@@ -31,17 +31,31 @@ impl Transmit for Connected {
 impl Connected {
     /// Transmits without copying the response: the hot path.
     fn send(&mut self, apdu: &[u8]) -> usize {
-        self.card.transmit(apdu, &mut self.buffer).expect("SCardTransmit").len()
+        self.card
+            .transmit(apdu, &mut self.buffer)
+            .expect("SCardTransmit")
+            .len()
     }
 }
 
-fn connect(ctx: &Context, profile: Profile, backend: BackendKind) -> (Connected, softcard_benches::RsaPublic) {
+fn connect(
+    ctx: &Context,
+    profile: Profile,
+    backend: BackendKind,
+) -> (Connected, softcard_benches::RsaPublic) {
     let (card, public) = provisioned_card(profile, backend, Box::new(NoStorage)).expect("a card");
     let reader = format!("softcard bench {} {}", profile.name(), backend.name());
-    Registry::global().insert_card(&reader, card).expect("inserting the card");
+    Registry::global()
+        .insert_card(&reader, card)
+        .expect("inserting the card");
     let name = std::ffi::CString::new(reader).expect("a reader name");
-    let card = ctx.connect(&name, ShareMode::Shared, Protocols::ANY).expect("SCardConnect");
-    let mut connected = Connected { card, buffer: vec![0; MAX_BUFFER_SIZE_EXTENDED] };
+    let card = ctx
+        .connect(&name, ShareMode::Shared, Protocols::ANY)
+        .expect("SCardConnect");
+    let mut connected = Connected {
+        card,
+        buffer: vec![0; MAX_BUFFER_SIZE_EXTENDED],
+    };
     match profile {
         Profile::Piv => login_piv(&mut connected),
         Profile::WindowsVsc => login_gids(&mut connected),
@@ -61,7 +75,9 @@ fn sign(c: &mut Criterion) {
         let label = backend_label(backend);
         let (mut card, public) = connect(&ctx, Profile::Piv, backend);
         check_signature(&public, &piv_sign(&mut card, &piv_command).expect("sign")).expect("valid");
-        group.bench_function(format!("PIV/{label}"), |b| b.iter(|| card.send(black_box(&piv_command))));
+        group.bench_function(format!("PIV/{label}"), |b| {
+            b.iter(|| card.send(black_box(&piv_command)))
+        });
 
         let (mut card, public) = connect(&ctx, Profile::WindowsVsc, backend);
         check_signature(&public, &gids_sign(&mut card, &mse, &pso).expect("sign")).expect("valid");
@@ -76,7 +92,9 @@ fn sign(c: &mut Criterion) {
 
     let (mut card, _) = connect(&ctx, Profile::Piv, BackendKind::RustCrypto);
     let mut group = c.benchmark_group("softcard_pcsc_roundtrip");
-    group.bench_function("PIV GET VERSION", |b| b.iter(|| card.send(black_box(&apdu::PIV_GET_VERSION))));
+    group.bench_function("PIV GET VERSION", |b| {
+        b.iter(|| card.send(black_box(&apdu::PIV_GET_VERSION)))
+    });
     group.finish();
 }
 

@@ -45,7 +45,10 @@ pub fn digest_info() -> Vec<u8> {
 /// # Panics
 /// If `digest_info` does not fit (it needs 11 bytes of padding).
 pub fn pkcs1_block(digest_info: &[u8], len: usize) -> Vec<u8> {
-    assert!(digest_info.len() + 11 <= len, "DigestInfo too long for the modulus");
+    assert!(
+        digest_info.len() + 11 <= len,
+        "DigestInfo too long for the modulus"
+    );
     let mut block = vec![0x00, 0x01];
     block.resize(len - digest_info.len() - 1, 0xFF);
     block.push(0x00);
@@ -94,7 +97,9 @@ pub mod apdu {
     /// GIDS MANAGE SECURITY ENVIRONMENT for a PKCS#1 v1.5 signature (algorithm 57, the card
     /// pads) with key `key`.
     pub fn gids_mse_sign(key: u8) -> Vec<u8> {
-        vec![0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x57, 0x84, 0x01, key]
+        vec![
+            0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x57, 0x84, 0x01, key,
+        ]
     }
 
     /// GIDS PERFORM SECURITY OPERATION: COMPUTE DIGITAL SIGNATURE over a DigestInfo
@@ -144,7 +149,9 @@ pub fn exchange(card: &mut dyn Transmit, apdu: &[u8], what: &str) -> Result<Vec<
         data.extend_from_slice(&chunk);
         match sw {
             0x9000 => return Ok(data),
-            sw if sw >> 8 == 0x61 => response = card.transmit(&[0x00, 0xC0, 0x00, 0x00, sw as u8])?,
+            sw if sw >> 8 == 0x61 => {
+                response = card.transmit(&[0x00, 0xC0, 0x00, 0x00, sw as u8])?
+            }
             sw => return Err(format!("{what}: status {sw:04X}")),
         }
     }
@@ -173,7 +180,10 @@ impl RsaPublic {
                 .map(<[u8]>::to_vec)
                 .ok_or_else(|| format!("7F49 without tag {tag:02X}"))
         };
-        Ok(RsaPublic { n: find(0x81)?, e: find(0x82)? })
+        Ok(RsaPublic {
+            n: find(0x81)?,
+            e: find(0x82)?,
+        })
     }
 
     /// Verifies a PKCS#1 v1.5 signature over the SHA-256 digest `digest`.
@@ -263,7 +273,13 @@ pub fn piv_sign(card: &mut dyn Transmit, command: &[u8]) -> Result<Vec<u8>, Stri
 /// creates it (key reference `key`, algorithm `alg`).
 fn gids_key_fcp(key: u8, alg: u8) -> Vec<u8> {
     let mut crts = Vec::new();
-    for (tag, a) in [(0xB8, alg), (0xB8, 0x80 | alg), (0xB8, 0x40 | alg), (0xB6, 0x10 | alg), (0xB6, 0x50 | alg)] {
+    for (tag, a) in [
+        (0xB8, alg),
+        (0xB8, 0x80 | alg),
+        (0xB8, 0x40 | alg),
+        (0xB6, 0x10 | alg),
+        (0xB6, 0x50 | alg),
+    ] {
         let mut crt = tlv::encode(0x80, &[a]);
         tlv::write(&mut crt, 0x83, &[key]);
         tlv::write(&mut crt, 0x95, &[0x40]);
@@ -284,12 +300,24 @@ fn gids_key_fcp(key: u8, alg: u8) -> Vec<u8> {
 pub fn provision_gids(card: &mut dyn Transmit) -> Result<RsaPublic, String> {
     login_gids(card)?;
     let fcp = gids_key_fcp(GIDS_KEY, 0x07);
-    exchange(card, &apdu::command(0xE0, 0, 0, &fcp, None), "CREATE FILE (key)")?;
+    exchange(
+        card,
+        &apdu::command(0xE0, 0, 0, &fcp, None),
+        "CREATE FILE (key)",
+    )?;
     exchange(card, &[0x00, 0x44, 0x00, 0x00], "ACTIVATE FILE")?;
-    let generate = [0x00, 0x47, 0x00, 0x00, 0x08, 0xAC, 0x06, 0x80, 0x01, 0x07, 0x83, 0x01, GIDS_KEY];
+    let generate = [
+        0x00, 0x47, 0x00, 0x00, 0x08, 0xAC, 0x06, 0x80, 0x01, 0x07, 0x83, 0x01, GIDS_KEY,
+    ];
     exchange(card, &generate, "GENERATE ASYMMETRIC KEY PAIR")?;
-    let read = [0x70, 0x08, 0x84, 0x01, GIDS_KEY, 0xA5, 0x03, 0x7F, 0x49, 0x80];
-    let r = exchange(card, &apdu::command(0xCB, 0x3F, 0xFF, &read, Some(65_536)), "GET DATA (public key)")?;
+    let read = [
+        0x70, 0x08, 0x84, 0x01, GIDS_KEY, 0xA5, 0x03, 0x7F, 0x49, 0x80,
+    ];
+    let r = exchange(
+        card,
+        &apdu::command(0xCB, 0x3F, 0xFF, &read, Some(65_536)),
+        "GET DATA (public key)",
+    )?;
     RsaPublic::from_7f49(&r)
 }
 

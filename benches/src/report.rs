@@ -59,7 +59,8 @@ pub fn collect(dir: &Path) -> Result<Vec<Measurement>, String> {
     let mut out = Vec::new();
     for new in found {
         let read = |name: &str| {
-            std::fs::read_to_string(new.join(name)).map_err(|e| format!("{}: {e}", new.join(name).display()))
+            std::fs::read_to_string(new.join(name))
+                .map_err(|e| format!("{}: {e}", new.join(name).display()))
         };
         let bench: BenchmarkJson = serde_json::from_str(&read("benchmark.json")?)
             .map_err(|e| format!("{}: {e}", new.display()))?;
@@ -74,7 +75,10 @@ pub fn collect(dir: &Path) -> Result<Vec<Measurement>, String> {
             group: bench.group_id,
             id,
             median_ns: est.median.point_estimate,
-            interval_ns: (est.median.confidence_interval.lower_bound, est.median.confidence_interval.upper_bound),
+            interval_ns: (
+                est.median.confidence_interval.lower_bound,
+                est.median.confidence_interval.upper_bound,
+            ),
             mean_ns: est.mean.point_estimate,
         });
     }
@@ -122,7 +126,10 @@ pub fn table(rows: &[&Measurement], reference: Option<(&str, f64)>) -> String {
     let mut s = String::new();
     match reference {
         Some((name, _)) => {
-            let _ = writeln!(s, "| benchmark | median | 95 % CI of the median | per second | vs {name} |");
+            let _ = writeln!(
+                s,
+                "| benchmark | median | 95 % CI of the median | per second | vs {name} |"
+            );
             s.push_str("|---|---:|---:|---:|---:|\n");
         }
         None => {

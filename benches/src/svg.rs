@@ -34,12 +34,20 @@ pub fn human(ns: f64) -> String {
     } else {
         (ns, "ns")
     };
-    let digits = if value >= 100.0 { 0 } else if value >= 10.0 { 1 } else { 2 };
+    let digits = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
     format!("{value:.digits$} {unit}")
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Renders `bars` under `title`; `log` chooses a logarithmic time axis (for values that
@@ -49,11 +57,21 @@ pub fn bar_chart(title: &str, bars: &[Bar], log: bool) -> String {
     let height = TOP + BOTTOM + ROW_H * bars.len() as f64;
     let max = bars
         .iter()
-        .map(|b| b.interval_ns.map_or(b.median_ns, |(_, hi)| hi.max(b.median_ns)))
+        .map(|b| {
+            b.interval_ns
+                .map_or(b.median_ns, |(_, hi)| hi.max(b.median_ns))
+        })
         .fold(1.0_f64, f64::max);
-    let min = bars.iter().map(|b| b.median_ns).fold(f64::INFINITY, f64::min).max(1.0);
+    let min = bars
+        .iter()
+        .map(|b| b.median_ns)
+        .fold(f64::INFINITY, f64::min)
+        .max(1.0);
     // Axis: linear from 0, or log from a power of ten below the smallest value.
-    let (lo_exp, hi_exp) = (min.log10().floor(), max.log10().ceil().max(min.log10().floor() + 1.0));
+    let (lo_exp, hi_exp) = (
+        min.log10().floor(),
+        max.log10().ceil().max(min.log10().floor() + 1.0),
+    );
     let x = |v: f64| -> f64 {
         let frac = if log {
             (v.max(1.0).log10() - lo_exp) / (hi_exp - lo_exp)
@@ -78,10 +96,15 @@ pub fn bar_chart(title: &str, bars: &[Bar], log: bool) -> String {
     // Grid lines and tick labels.
     let axis_y = TOP + ROW_H * bars.len() as f64;
     let ticks: Vec<f64> = if log {
-        (lo_exp as i32..=hi_exp as i32).map(|e| 10f64.powi(e)).collect()
+        (lo_exp as i32..=hi_exp as i32)
+            .map(|e| 10f64.powi(e))
+            .collect()
     } else {
         let step = nice_step(max * 1.05 / 5.0);
-        (0..=5).map(|i| i as f64 * step).filter(|v| *v <= max * 1.05).collect()
+        (0..=5)
+            .map(|i| i as f64 * step)
+            .filter(|v| *v <= max * 1.05)
+            .collect()
     };
     for t in ticks {
         let tx = x(t);

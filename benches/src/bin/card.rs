@@ -19,7 +19,10 @@ fn main() {
         eprintln!("softcard-bench-card: {}: {e}", dir.display());
         std::process::exit(1);
     }
-    for (profile, file) in [(Profile::Piv, "piv.card"), (Profile::WindowsVsc, "gids.card")] {
+    for (profile, file) in [
+        (Profile::Piv, "piv.card"),
+        (Profile::WindowsVsc, "gids.card"),
+    ] {
         let path = dir.join(file);
         let _ = std::fs::remove_file(&path);
         let storage = Box::new(FileStorage::new(&path));
