@@ -206,7 +206,7 @@ fn rsa_benches(c: &mut Criterion, hsm: Option<&SoftHsm>) {
         group.bench_function("SoftHSM2", |b| {
             b.iter(|| hsm.sign(&Mechanism::RsaPkcs, black_box(&info)))
         });
-        group.bench_function("SoftHSM2 (SHA256_RSA_PKCS, hashes too)", |b| {
+        group.bench_function("SoftHSM2 SHA256_RSA_PKCS", |b| {
             b.iter(|| {
                 hsm.sign(
                     &Mechanism::Sha256RsaPkcs,

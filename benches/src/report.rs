@@ -111,11 +111,14 @@ pub fn find<'a>(all: &'a [Measurement], group: &str, id: &str) -> Option<&'a Mea
     all.iter().find(|m| m.group == group && m.id == id)
 }
 
-/// Measurements grouped by criterion group, in order.
+/// Measurements grouped by criterion group, fastest first.
 pub fn by_group(all: &[Measurement]) -> BTreeMap<&str, Vec<&Measurement>> {
     let mut groups: BTreeMap<&str, Vec<&Measurement>> = BTreeMap::new();
     for m in all {
         groups.entry(m.group.as_str()).or_default().push(m);
+    }
+    for rows in groups.values_mut() {
+        rows.sort_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
     }
     groups
 }

@@ -25,6 +25,9 @@ const BOTTOM: f64 = 34.0;
 
 /// A duration in the unit that suits it (`2.41 ms`, `87.3 µs`).
 pub fn human(ns: f64) -> String {
+    if ns == 0.0 {
+        return "0".to_owned();
+    }
     let (value, unit) = if ns >= 1e9 {
         (ns / 1e9, "s")
     } else if ns >= 1e6 {

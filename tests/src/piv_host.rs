@@ -35,7 +35,10 @@ fn ok(card: &mut Card, apdu: &[u8]) -> Vec<u8> {
 /// Authenticates with the default 3DES management key (mutual authentication).
 pub fn authenticate_management_key(card: &mut Card) {
     let key = SymKey::from_bytes(SymAlg::Tdes, &DEFAULT_ADMIN_KEY).unwrap();
-    let r = ok(card, &[0x00, 0x87, 0x03, 0x9B, 0x04, 0x7C, 0x02, 0x80, 0x00, 0x00]);
+    let r = ok(
+        card,
+        &[0x00, 0x87, 0x03, 0x9B, 0x04, 0x7C, 0x02, 0x80, 0x00, 0x00],
+    );
     let inner = tlv::expect_single(&r, 0x7C).unwrap();
     let mut witness = tlv::find(inner, 0x80).unwrap().unwrap().to_vec();
     key.decrypt_block(&mut witness).unwrap();
@@ -66,10 +69,17 @@ pub fn piv_image_with_rsa_key(path: &Path, seed: u64) -> (Vec<u8>, Vec<u8>) {
     .unwrap();
     ok(
         &mut card,
-        &[0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00],
+        &[
+            0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
+        ],
     );
     authenticate_management_key(&mut card);
-    let r = ok(&mut card, &[0x00, 0x47, 0x00, 0x9A, 0x05, 0xAC, 0x03, 0x80, 0x01, 0x07, 0x00]);
+    let r = ok(
+        &mut card,
+        &[
+            0x00, 0x47, 0x00, 0x9A, 0x05, 0xAC, 0x03, 0x80, 0x01, 0x07, 0x00,
+        ],
+    );
     let inner = tlv::expect_single(&r, 0x7F49).unwrap();
     let n = tlv::find(inner, 0x81).unwrap().unwrap().to_vec();
     let e = tlv::find(inner, 0x82).unwrap().unwrap().to_vec();

@@ -47,7 +47,10 @@ fn check_client_output(out: &Output, n: &[u8], e: &[u8]) {
         .expect("the card's signature verifies");
     // and a different message does not (the check can fail)
     let other = Sha256::digest(b"softcarD");
-    assert!(key.verify(Pkcs1v15Sign::new::<Sha256>(), &other, &sig).is_err());
+    assert!(
+        key.verify(Pkcs1v15Sign::new::<Sha256>(), &other, &sig)
+            .is_err()
+    );
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -69,7 +72,9 @@ fn pin_tries(image: &Path) -> String {
 
 fn clients(prefix: &str, image: &Path) -> Vec<(&'static str, Command)> {
     let mut py = Command::new(PYTHON);
-    py.arg(script("pyscard_sign.py")).arg(prefix).arg("12345678");
+    py.arg(script("pyscard_sign.py"))
+        .arg(prefix)
+        .arg("12345678");
     let mut rust = Command::new(env!("CARGO_BIN_EXE_pcsc-sign-client"));
     rust.arg(prefix).arg("12345678");
     let _ = image;
@@ -86,7 +91,10 @@ fn dropin_route_pyscard_and_pcsc_crate_verify_and_sign() {
         exec.arg("exec").arg("--image").arg(&image).arg("--");
         exec.arg(client.get_program()).args(client.get_args());
         let out = exec.output().unwrap();
-        println!("{name} through the drop-in:\n{}", String::from_utf8_lossy(&out.stdout));
+        println!(
+            "{name} through the drop-in:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         check_client_output(&out, &n, &e);
         // the wrong try was spent and the right PIN restored the counter, in the image
         assert_eq!(pin_tries(&image), "PIN tries left: 3/3", "{name}");
@@ -104,13 +112,23 @@ fn pcscd_route_pyscard_and_pcsc_crate_verify_and_sign() {
     let (n, e) = piv_host::piv_image_with_rsa_key(&image, 22);
     let mut serve = Serve::start(&[&image], "127.0.0.1:35963", &dir.path().join("serve.log"));
     let present = wait::until(Duration::from_secs(20), || {
-        let out = Command::new("opensc-tool").args(["-r", "0", "-a"]).output().ok()?;
+        let out = Command::new("opensc-tool")
+            .args(["-r", "0", "-a"])
+            .output()
+            .ok()?;
         out.status.success().then_some(())
     });
-    assert!(present.is_some(), "card not in the reader; serve log:\n{}", serve.log());
+    assert!(
+        present.is_some(),
+        "card not in the reader; serve log:\n{}",
+        serve.log()
+    );
     for (name, mut client) in clients("Virtual PCD 00 00", &image) {
         let out = client.output().unwrap();
-        println!("{name} through pcscd:\n{}", String::from_utf8_lossy(&out.stdout));
+        println!(
+            "{name} through pcscd:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         check_client_output(&out, &n, &e);
     }
     assert!(serve.stop(), "serve did not stop cleanly:\n{}", serve.log());

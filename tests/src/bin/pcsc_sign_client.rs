@@ -17,8 +17,12 @@ fn sw(r: &[u8]) -> u16 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let prefix = args.next().ok_or("usage: pcsc-sign-client READER_PREFIX PIN")?;
-    let pin = args.next().ok_or("usage: pcsc-sign-client READER_PREFIX PIN")?;
+    let prefix = args
+        .next()
+        .ok_or("usage: pcsc-sign-client READER_PREFIX PIN")?;
+    let pin = args
+        .next()
+        .ok_or("usage: pcsc-sign-client READER_PREFIX PIN")?;
     let ctx = Context::establish(Scope::User)?;
     let readers = ctx.list_readers_owned()?;
     let reader = readers
@@ -43,7 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("VERIFY-WRONG {:04X}", sw(&send(&verify(b"00000000"))?));
     println!("VERIFY {:04X}", sw(&send(&verify(pin.as_bytes()))?));
 
-    let mut digest_info = softcard::crypto::HashAlg::Sha256.digest_info_prefix().to_vec();
+    let mut digest_info = softcard::crypto::HashAlg::Sha256
+        .digest_info_prefix()
+        .to_vec();
     digest_info.extend_from_slice(&Sha256::digest(b"softcard"));
     let mut block = vec![0x00, 0x01];
     block.resize(256 - digest_info.len() - 1, 0xFF);
@@ -55,7 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let apdu = softcard::apdu::encode_command(0x00, 0x87, 0x07, 0x9A, &data, Some(65536))?;
     let r = send(&apdu)?;
     println!("SIGN {:04X}", sw(&r));
-    let sig = r.get(r.len().saturating_sub(258)..r.len().saturating_sub(2)).unwrap_or(&[]);
+    let sig = r
+        .get(r.len().saturating_sub(258)..r.len().saturating_sub(2))
+        .unwrap_or(&[]);
     println!(
         "SIGNATURE {}",
         sig.iter().map(|b| format!("{b:02x}")).collect::<String>()

@@ -40,6 +40,10 @@ pub struct Args {
     /// Overwrite an existing image.
     #[arg(long)]
     pub force: bool,
+    /// windows-vsc only: a blank GIDS card (no file system, PIN or administrator key), to
+    /// be initialized by a client such as `gids-tool -X`.
+    #[arg(long)]
+    pub blank: bool,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -71,7 +75,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
             path.display()
         )));
     }
+    if args.blank && args.profile != Profile::WindowsVsc {
+        return Err(CliError::usage(format!(
+            "--blank: only a windows-vsc card can be blank, not a {} card",
+            args.profile
+        )));
+    }
+    if args.blank && (args.pin.is_some() || args.puk.is_some() || args.admin_key.is_some()) {
+        return Err(CliError::usage(
+            "--blank: a blank card has no PIN, PUK or administrator key; the client that initializes it sets them",
+        ));
+    }
     let mut opts = CardOptions::new(args.profile);
+    opts.blank = args.blank;
     opts.pin = args.pin.map(|p| Secret::new(p.into_bytes()));
     opts.puk = args.puk.map(|p| Secret::new(p.into_bytes()));
     opts.admin_key = args.admin_key.map(Secret::new);

@@ -1,0 +1,124 @@
+//! Reading a GIDS card image the way a card reader would: load it with
+//! `softcard::Card::load` (changes go nowhere) and send GET DATA, so that tests can check
+//! what a client wrote with softcard's own `gids::minidriver` parsers.
+
+use std::path::Path;
+
+use softcard::crypto::BackendKind;
+use softcard::gids::minidriver::{self, ContainerMapRecord};
+use softcard::{Card, NoStorage, seeded_rng};
+
+/// SELECT of the GIDS application by its AID prefix, as OpenSC sends it.
+const SELECT_GIDS: [u8; 15] = [
+    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x00,
+];
+
+/// A GIDS card loaded from an image, answering in memory.
+pub struct GidsImage {
+    card: Card,
+}
+
+impl GidsImage {
+    /// Loads the image and selects the GIDS application.
+    ///
+    /// # Panics
+    /// If the image cannot be read or loaded, or the application is not there.
+    pub fn load(image: &Path) -> GidsImage {
+        let bytes = std::fs::read(image).expect("read the card image");
+        let card = Card::load(
+            &bytes,
+            Box::new(seeded_rng(0)),
+            Box::new(NoStorage),
+            BackendKind::default(),
+        )
+        .expect("load the card image");
+        let mut this = GidsImage { card };
+        let (_, sw) = this.transmit(&SELECT_GIDS);
+        assert_eq!(sw, 0x9000, "SELECT of the GIDS application");
+        this
+    }
+
+    /// The card's ATR.
+    pub fn atr(&self) -> &[u8] {
+        self.card.atr()
+    }
+
+    /// Sends one APDU, collecting `61xx` continuations; returns the data and the final
+    /// status word.
+    pub fn transmit(&mut self, apdu: &[u8]) -> (Vec<u8>, u16) {
+        let mut data = Vec::new();
+        let mut resp = self.card.transmit(apdu);
+        loop {
+            let split = resp.len().saturating_sub(2);
+            let sw = resp
+                .get(split..)
+                .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]));
+            data.extend_from_slice(&resp[..split]);
+            if sw >> 8 != 0x61 {
+                return (data, sw);
+            }
+            resp = self.card.transmit(&[0x00, 0xC0, 0x00, 0x00, sw as u8]);
+        }
+    }
+
+    /// GET DATA of data object `dobj` in EF `ef`: its value, or the status word.
+    ///
+    /// # Errors
+    /// The card's status word when it is not `9000`.
+    pub fn get_data(&mut self, ef: u16, dobj: u16) -> Result<Vec<u8>, u16> {
+        let [e1, e2] = ef.to_be_bytes();
+        let [d1, d2] = dobj.to_be_bytes();
+        let (resp, sw) = self.transmit(&[0x00, 0xCB, e1, e2, 0x04, 0x5C, 0x02, d1, d2, 0x00]);
+        if sw != 0x9000 {
+            return Err(sw);
+        }
+        let (tlv, _) = softcard::tlv::parse_one(&resp).expect("a DO in the GET DATA answer");
+        assert_eq!(
+            tlv.tag,
+            u32::from(dobj),
+            "GET DATA answers the DO asked for"
+        );
+        Ok(tlv.value.to_vec())
+    }
+
+    /// The `cardid` (A012/DF20).
+    pub fn card_id(&mut self) -> Vec<u8> {
+        self.get_data(
+            minidriver::EVERYONE_READ_ADMIN_WRITE_EF,
+            minidriver::CARDID_DO,
+        )
+        .expect("cardid")
+    }
+
+    /// The records of `mscp/cmapfile` (A010/DF23).
+    pub fn containers(&mut self) -> Vec<ContainerMapRecord> {
+        let bytes = self
+            .get_data(
+                minidriver::EVERYONE_READ_USER_WRITE_EF,
+                minidriver::CMAPFILE_DO,
+            )
+            .unwrap_or_default();
+        minidriver::parse_cmapfile(&bytes)
+    }
+
+    /// The minidriver file `dir/name` (found in the master file), decompressed when it is
+    /// a certificate (`mscp/k?cNN`).
+    pub fn file(&mut self, dir: &str, name: &str) -> Option<Vec<u8>> {
+        let master = self
+            .get_data(
+                minidriver::USER_CREATE_DELETE_EF,
+                minidriver::MASTER_FILE_DO,
+            )
+            .ok()?;
+        let entry = minidriver::parse_master_file(&master)
+            .ok()?
+            .into_iter()
+            .find(|e| e.directory == dir && e.name == name)?;
+        let bytes = self.get_data(entry.ef, entry.data_object).ok()?;
+        if dir == "mscp" && (name.starts_with("ksc") || name.starts_with("kxc")) {
+            minidriver::decompress_certificate(&bytes).ok()
+        } else {
+            Some(bytes)
+        }
+    }
+}

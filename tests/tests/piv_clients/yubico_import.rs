@@ -1,0 +1,147 @@
+//! yubico-piv-tool flows beyond key generation: imported keys and their PIN policies,
+//! PIN retry counters, data objects.
+
+use softcard_tests::clients::Route;
+use softcard_tests::openssl::{self, path_str};
+
+use crate::{PIN, session};
+
+/// `-a import-key` with `--pin-policy=never` (usable without the PIN) and with the
+/// slot's default (not usable without it); imported keys are not attested.
+pub fn import_key(route: Route) {
+    let Some(s) = session(route, 107, "yubico import-key") else {
+        return;
+    };
+    let dir = s.path("");
+    for (slot, name) in [("9a", "never"), ("9d", "default")] {
+        let key = s.path(&format!("{name}.key"));
+        openssl::run(
+            &dir,
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                path_str(&key),
+            ],
+        )
+        .ok("openssl genpkey");
+        let public = s.path(&format!("{name}.pub.pem"));
+        openssl::run(
+            &dir,
+            &[
+                "pkey",
+                "-in",
+                path_str(&key),
+                "-pubout",
+                "-out",
+                path_str(&public),
+            ],
+        )
+        .ok("openssl pkey -pubout");
+        let mut args = vec!["-a", "import-key", "-s", slot, "-i", path_str(&key)];
+        if name == "never" {
+            args.push("--pin-policy=never");
+        }
+        let out = s.yubico(&args).ok("import-key");
+        assert!(
+            out.text().contains("Successfully imported"),
+            "{}",
+            out.text()
+        );
+        let cert = openssl::certificate_for(&dir, &public, &format!("imported{slot}"));
+        s.yubico(&[
+            "-a",
+            "import-certificate",
+            "-s",
+            slot,
+            "-i",
+            path_str(&cert),
+        ])
+        .ok("import-certificate");
+    }
+    let cert9a = s.path("imported9a.crt.pem");
+    let out = s
+        .yubico(&["-a", "test-signature", "-s", "9a", "-i", path_str(&cert9a)])
+        .ok("test-signature without the PIN, policy never");
+    assert!(
+        out.text().contains("Successful RSA verification"),
+        "{}",
+        out.text()
+    );
+    let cert9d = s.path("imported9d.crt.pem");
+    s.yubico(&["-a", "test-decipher", "-s", "9d", "-i", path_str(&cert9d)])
+        .fails("test-decipher without the PIN, default policy");
+    s.yubico(&[
+        "-a",
+        "verify-pin",
+        "-P",
+        PIN,
+        "-a",
+        "test-decipher",
+        "-s",
+        "9d",
+        "-i",
+        path_str(&cert9d),
+    ])
+    .ok("test-decipher with the PIN");
+    s.yubico(&["-a", "attest", "-s", "9a"])
+        .fails("attest an imported key");
+}
+
+/// `-a pin-retries` needs the PIN (twin without it), sets both counters and restores
+/// the default PIN; `-a write-object` / `-a read-object` round trip.
+pub fn retries_and_objects(route: Route) {
+    let Some(s) = session(route, 108, "yubico pin-retries and objects") else {
+        return;
+    };
+    s.yubico(&["-a", "pin-retries", "--pin-retries=5", "--puk-retries=4"])
+        .fails("pin-retries without the PIN");
+    s.yubico(&["-a", "change-pin", "-P", PIN, "-N", "99887766"])
+        .ok("change-pin");
+    s.yubico(&[
+        "-a",
+        "verify-pin",
+        "-P",
+        "99887766",
+        "-a",
+        "pin-retries",
+        "--pin-retries=5",
+        "--puk-retries=4",
+    ])
+    .ok("pin-retries");
+    let status = s.yubico(&["-a", "status"]).ok("status").stdout;
+    assert!(status.contains("PIN tries left:\t5"), "{status}");
+    s.yubico(&["-a", "verify-pin", "-P", PIN])
+        .ok("the default PIN again");
+
+    let data = s.path("object.bin");
+    std::fs::write(&data, b"softcard data object\x00\xff").unwrap();
+    let id = "--id=0x5fc10d";
+    s.yubico(&["-a", "read-object", id, "-f", "binary"])
+        .fails("read-object of an empty object");
+    s.yubico(&[
+        "-a",
+        "write-object",
+        id,
+        "-f",
+        "binary",
+        "-i",
+        path_str(&data),
+    ])
+    .ok("write-object");
+    let back = s.path("back.bin");
+    s.yubico(&[
+        "-a",
+        "read-object",
+        id,
+        "-f",
+        "binary",
+        "-o",
+        path_str(&back),
+    ])
+    .ok("read-object");
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&data).unwrap());
+}
