@@ -9,8 +9,8 @@
 
 use softcard::{Card, CardOptions, MemoryStorage, Profile};
 use softcard_enroll::{
-    CardClient, ContainerName, KeyAlgorithm, KeyRequest, KeySpec, RequestFormat,
-    RequestOptions, testca::TestCa,
+    CardClient, ContainerName, KeyAlgorithm, KeyRequest, KeySpec, RequestFormat, RequestOptions,
+    testca::TestCa,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,7 +36,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ca = TestCa::new(&mut rng)?;
     let issued = ca.issue(&request.der, &mut rng)?;
     client.install_certificate(&container, issued.der())?;
-    let stored = client.read_certificate(&container)?.ok_or("no certificate")?;
+    let stored = client
+        .read_certificate(&container)?
+        .ok_or("no certificate")?;
     assert_eq!(stored.der(), issued.der());
     println!("installed a {}-byte certificate", stored.der().len());
     Ok(())

@@ -38,7 +38,15 @@ impl<'a> Command<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Status> {
         let (header, body) = bytes.split_first_chunk::<4>().ok_or(Status::WrongLength)?;
         let [cla, ins, p1, p2] = *header;
-        let mut cmd = Command { cla, ins, p1, p2, data: &[], le: None, extended: false };
+        let mut cmd = Command {
+            cla,
+            ins,
+            p1,
+            p2,
+            data: &[],
+            le: None,
+            extended: false,
+        };
         match body {
             // case 1
             [] => {}
@@ -109,11 +117,19 @@ impl<'a> Command<'a> {
 }
 
 fn short_ne(le: u8) -> usize {
-    if le == 0 { SHORT_MAX_NE } else { usize::from(le) }
+    if le == 0 {
+        SHORT_MAX_NE
+    } else {
+        usize::from(le)
+    }
 }
 
 fn extended_ne(le: u16) -> usize {
-    if le == 0 { EXTENDED_MAX_NE } else { usize::from(le) }
+    if le == 0 {
+        EXTENDED_MAX_NE
+    } else {
+        usize::from(le)
+    }
 }
 
 /// Encodes a command APDU, choosing the short form when it fits and the extended form

@@ -2,7 +2,10 @@
 
 use serde::Serialize;
 
-use crate::{Command, Status, crypto::{BackendKind, CardRng}};
+use crate::{
+    Command, Status,
+    crypto::{BackendKind, CardRng},
+};
 
 /// A card application. The [`Card`](crate::Card) routes SELECT to it by AID, reassembles
 /// chained commands and chains long responses; the applet sees whole commands only.
@@ -67,7 +70,12 @@ impl<'a> Context<'a> {
         backend: BackendKind,
         persist: &'a mut dyn FnMut(Vec<u8>) -> Result<(), Status>,
     ) -> Self {
-        Context { rng, backend, persist, dirty: false }
+        Context {
+            rng,
+            backend,
+            persist,
+            dirty: false,
+        }
     }
 
     /// Marks the persistent state changed: the card saves it before the response leaves.

@@ -104,13 +104,17 @@ impl Card {
     ) -> Result<Card, Error> {
         let serial = opts.serial.unwrap_or_else(|| rng.next_u32() & 0x7FFF_FFFF);
         // Applets that report a serial number (PIV GET SERIAL) see the card's own.
-        let opts = &CardOptions { serial: Some(serial), ..opts.clone() };
+        let opts = &CardOptions {
+            serial: Some(serial),
+            ..opts.clone()
+        };
         let applets = crate::crypto::with_backend(opts.backend, || {
             opts.profile.create_applets(opts, &mut *rng)
         })
         .map_err(Error::InvalidOption)?;
         let mut card = Card::assemble(opts.profile, serial, applets, rng, storage, opts.backend)?;
-        card.save_all().map_err(|_| Error::Storage("first write failed".into()))?;
+        card.save_all()
+            .map_err(|_| Error::Storage("first write failed".into()))?;
         Ok(card)
     }
 
@@ -128,8 +132,16 @@ impl Card {
         rng: Box<dyn CardRng>,
         storage: Box<dyn Storage>,
     ) -> Result<Card, Error> {
-        let mut card = Card::assemble(profile, serial, applets, rng, storage, BackendKind::default())?;
-        card.save_all().map_err(|_| Error::Storage("first write failed".into()))?;
+        let mut card = Card::assemble(
+            profile,
+            serial,
+            applets,
+            rng,
+            storage,
+            BackendKind::default(),
+        )?;
+        card.save_all()
+            .map_err(|_| Error::Storage("first write failed".into()))?;
         Ok(card)
     }
 
@@ -137,7 +149,11 @@ impl Card {
     ///
     /// # Errors
     /// As [`Card::create`].
-    pub fn create_seeded(opts: &CardOptions, seed: u64, storage: Box<dyn Storage>) -> Result<Card, Error> {
+    pub fn create_seeded(
+        opts: &CardOptions,
+        seed: u64,
+        storage: Box<dyn Storage>,
+    ) -> Result<Card, Error> {
         Card::create(opts, Box::new(seeded_rng(seed)), storage)
     }
 
@@ -159,7 +175,9 @@ impl Card {
                 .collect::<Result<Vec<_>, _>>()
         })?;
         if applets.is_empty() {
-            return Err(Error::Image(ImageError::Corrupt("no applet in image".into())));
+            return Err(Error::Image(ImageError::Corrupt(
+                "no applet in image".into(),
+            )));
         }
         Card::assemble(body.profile, body.serial, applets, rng, storage, backend)
     }
@@ -322,7 +340,10 @@ impl Card {
         }
         let header = [cmd.cla & !0x10, cmd.ins, cmd.p1, cmd.p2];
         if cmd.is_chained() {
-            let chain = self.chain.get_or_insert_with(|| Chain { header, data: Vec::new() });
+            let chain = self.chain.get_or_insert_with(|| Chain {
+                header,
+                data: Vec::new(),
+            });
             if chain.header != header {
                 self.chain = None;
                 return Err(Status::LastCommandOfChainExpected);
@@ -341,7 +362,10 @@ impl Card {
                     return Err(Status::NotEnoughMemory);
                 }
                 chain.data.extend_from_slice(cmd.data);
-                let whole = Command { data: &chain.data, ..*cmd };
+                let whole = Command {
+                    data: &chain.data,
+                    ..*cmd
+                };
                 self.execute(&whole)
             }
             None => self.execute(cmd),
@@ -366,7 +390,11 @@ impl Card {
             .applets
             .iter()
             .position(|a| a.aid() == aid)
-            .or_else(|| (!aid.is_empty()).then(|| self.applets.iter().position(|a| a.aid().starts_with(aid))).flatten())
+            .or_else(|| {
+                (!aid.is_empty())
+                    .then(|| self.applets.iter().position(|a| a.aid().starts_with(aid)))
+                    .flatten()
+            })
             .ok_or(Status::FileNotFound)?;
         if let Some(old) = self.selected.filter(|old| *old != found) {
             if let Some(a) = self.applets.get_mut(old) {
@@ -375,7 +403,11 @@ impl Card {
         }
         self.selected = Some(found);
         let fci = self.run_applet(found, |applet, ctx| applet.select(ctx))?;
-        Ok(if cmd.p2 & 0x0C == 0x0C { Vec::new() } else { fci })
+        Ok(if cmd.p2 & 0x0C == 0x0C {
+            Vec::new()
+        } else {
+            fci
+        })
     }
 
     fn run_applet(
@@ -383,7 +415,16 @@ impl Card {
         idx: usize,
         f: impl FnOnce(&mut dyn Applet, &mut Context<'_>) -> Result<Vec<u8>, Status>,
     ) -> Result<Vec<u8>, Status> {
-        let Card { profile, serial, applets, saved, rng, storage, backend, .. } = self;
+        let Card {
+            profile,
+            serial,
+            applets,
+            saved,
+            rng,
+            storage,
+            backend,
+            ..
+        } = self;
         let (profile, serial, backend) = (*profile, *serial, *backend);
         // Applets other than `idx` are not touched while `idx` runs, so their last saved
         // states stand for them in any image written meanwhile.
@@ -433,7 +474,11 @@ impl Card {
         let take = ne.min(available);
         let rest = self.pending.split_off(take);
         let mut out = core::mem::replace(&mut self.pending, rest);
-        let sw = if self.pending.is_empty() { Status::Success } else { remaining_status(self.pending.len()) };
+        let sw = if self.pending.is_empty() {
+            Status::Success
+        } else {
+            remaining_status(self.pending.len())
+        };
         out.extend_from_slice(&sw.to_bytes());
         out
     }
@@ -467,7 +512,10 @@ fn make_body(profile: Profile, serial: u32, aids: &[Vec<u8>], saved: &[Vec<u8>])
         applets: aids
             .iter()
             .zip(saved)
-            .map(|(aid, s)| AppletRecord { aid: aid.clone(), state: s.clone() })
+            .map(|(aid, s)| AppletRecord {
+                aid: aid.clone(),
+                state: s.clone(),
+            })
             .collect(),
     }
 }
@@ -479,7 +527,8 @@ fn write_image(
     saved: &[Vec<u8>],
     storage: &mut dyn Storage,
 ) -> Result<(), Status> {
-    let bytes = image::encode(&make_body(profile, serial, aids, saved)).map_err(|_| Status::MemoryFailure)?;
+    let bytes = image::encode(&make_body(profile, serial, aids, saved))
+        .map_err(|_| Status::MemoryFailure)?;
     storage.save(&bytes).map_err(|_| Status::MemoryFailure)
 }
 

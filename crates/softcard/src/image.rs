@@ -85,14 +85,19 @@ impl fmt::Display for ImageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ImageError::Truncated { expected, actual } => {
-                write!(f, "card image truncated: {actual} bytes, expected {expected}")
+                write!(
+                    f,
+                    "card image truncated: {actual} bytes, expected {expected}"
+                )
             }
             ImageError::NotAnImage => f.write_str("not a softcard card image (bad magic)"),
             ImageError::UnsupportedVersion { found, supported } => write!(
                 f,
                 "card image format version {found} is newer than this softcard supports ({supported})"
             ),
-            ImageError::TrailingBytes(n) => write!(f, "card image has {n} unexpected trailing bytes"),
+            ImageError::TrailingBytes(n) => {
+                write!(f, "card image has {n} unexpected trailing bytes")
+            }
             ImageError::ChecksumMismatch { stored, computed } => write!(
                 f,
                 "card image corrupted: checksum {computed:08x} does not match stored {stored:08x}"
@@ -130,10 +135,15 @@ pub fn decode(bytes: &[u8]) -> Result<ImageBody, ImageError> {
         if bytes.len() >= MAGIC.len() && !bytes.starts_with(MAGIC) {
             ImageError::NotAnImage
         } else {
-            ImageError::Truncated { expected: HEADER_LEN, actual: bytes.len() }
+            ImageError::Truncated {
+                expected: HEADER_LEN,
+                actual: bytes.len(),
+            }
         }
     })?;
-    let (magic, rest) = header.split_first_chunk::<8>().ok_or(ImageError::NotAnImage)?;
+    let (magic, rest) = header
+        .split_first_chunk::<8>()
+        .ok_or(ImageError::NotAnImage)?;
     if magic != MAGIC {
         return Err(ImageError::NotAnImage);
     }
@@ -147,10 +157,15 @@ pub fn decode(bytes: &[u8]) -> Result<ImageBody, ImageError> {
     let [v0, v1, r0, r1] = field(0);
     let version = u16::from_be_bytes([v0, v1]);
     if version > FORMAT_VERSION || version == 0 {
-        return Err(ImageError::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
+        return Err(ImageError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
     }
     if [r0, r1] != [0, 0] {
-        return Err(ImageError::Corrupt("reserved header bytes are not zero".into()));
+        return Err(ImageError::Corrupt(
+            "reserved header bytes are not zero".into(),
+        ));
     }
     let len = u32::from_be_bytes(field(4)) as usize;
     let stored = u32::from_be_bytes(field(8));
@@ -158,7 +173,10 @@ pub fn decode(bytes: &[u8]) -> Result<ImageBody, ImageError> {
         return Err(ImageError::TooLarge(len));
     }
     if payload.len() < len {
-        return Err(ImageError::Truncated { expected: HEADER_LEN + len, actual: bytes.len() });
+        return Err(ImageError::Truncated {
+            expected: HEADER_LEN + len,
+            actual: bytes.len(),
+        });
     }
     if payload.len() > len {
         return Err(ImageError::TrailingBytes(payload.len() - len));
@@ -178,7 +196,10 @@ mod tests {
         encode(&ImageBody {
             profile: Profile::Piv,
             serial: 42,
-            applets: vec![AppletRecord { aid: vec![0xA0, 0, 0, 3, 8], state: vec![1, 2, 3, 4] }],
+            applets: vec![AppletRecord {
+                aid: vec![0xA0, 0, 0, 3, 8],
+                state: vec![1, 2, 3, 4],
+            }],
         })
         .unwrap()
     }
@@ -207,14 +228,29 @@ mod tests {
     #[test]
     fn errors_name_the_problem() {
         let bytes = sample();
-        assert_eq!(decode(b"PK\x03\x04 this is a zip file"), Err(ImageError::NotAnImage));
+        assert_eq!(
+            decode(b"PK\x03\x04 this is a zip file"),
+            Err(ImageError::NotAnImage)
+        );
         let mut newer = bytes.clone();
         newer[9] = 2;
-        assert_eq!(decode(&newer), Err(ImageError::UnsupportedVersion { found: 2, supported: 1 }));
-        assert!(matches!(decode(&bytes[..bytes.len() - 1]), Err(ImageError::Truncated { .. })));
+        assert_eq!(
+            decode(&newer),
+            Err(ImageError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
+        );
+        assert!(matches!(
+            decode(&bytes[..bytes.len() - 1]),
+            Err(ImageError::Truncated { .. })
+        ));
         let mut flipped = bytes.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(matches!(decode(&flipped), Err(ImageError::ChecksumMismatch { .. })));
+        assert!(matches!(
+            decode(&flipped),
+            Err(ImageError::ChecksumMismatch { .. })
+        ));
         let mut long = bytes.clone();
         long.push(0);
         assert_eq!(decode(&long), Err(ImageError::TrailingBytes(1)));

@@ -104,7 +104,11 @@ impl Pin {
         if policy.max_tries == 0 || policy.max_tries > 15 {
             return Err(Status::WrongData);
         }
-        Ok(Pin { value: Secret::from_slice(value), tries_left: policy.max_tries, policy })
+        Ok(Pin {
+            value: Secret::from_slice(value),
+            tries_left: policy.max_tries,
+            policy,
+        })
     }
 
     /// Tries left before the PIN blocks.
@@ -125,7 +129,11 @@ impl Pin {
     /// The status a VERIFY without data answers: 9000 is not decided here; this gives
     /// 63Cx with the tries left, or 6983 when blocked.
     pub fn tries_status(&self) -> Status {
-        if self.is_blocked() { Status::AuthenticationBlocked } else { Status::TriesLeft(self.tries_left) }
+        if self.is_blocked() {
+            Status::AuthenticationBlocked
+        } else {
+            Status::TriesLeft(self.tries_left)
+        }
     }
 
     /// Step one of a verification: spends a try. Persist the owner's state after this and
@@ -189,7 +197,11 @@ impl Pin {
 mod tests {
     use super::*;
 
-    const POLICY: PinPolicy = PinPolicy { min_len: 4, max_len: 8, max_tries: 3 };
+    const POLICY: PinPolicy = PinPolicy {
+        min_len: 4,
+        max_len: 8,
+        max_tries: 3,
+    };
 
     #[test]
     fn wrong_pin_counts_down_and_blocks() {

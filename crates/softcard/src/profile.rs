@@ -4,7 +4,11 @@ use core::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Applet, ImageError, Secret, Status, crypto::{BackendKind, CardRng}, gids, piv};
+use crate::{
+    Applet, ImageError, Secret, Status,
+    crypto::{BackendKind, CardRng},
+    gids, piv,
+};
 
 /// The kinds of card softcard emulates (a closed set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,11 +53,19 @@ impl Profile {
         })
     }
 
-    pub(crate) fn load_applet(self, aid: &[u8], state: &[u8]) -> Result<Box<dyn Applet>, ImageError> {
+    pub(crate) fn load_applet(
+        self,
+        aid: &[u8],
+        state: &[u8],
+    ) -> Result<Box<dyn Applet>, ImageError> {
         Ok(match self {
             Profile::Piv if aid == piv::AID => Box::new(piv::PivApplet::load(state)?),
             Profile::WindowsVsc if aid == gids::AID => Box::new(gids::GidsApplet::load(state)?),
-            _ => return Err(ImageError::Corrupt(format!("unknown applet {aid:02X?} for profile {self}"))),
+            _ => {
+                return Err(ImageError::Corrupt(format!(
+                    "unknown applet {aid:02X?} for profile {self}"
+                )));
+            }
         })
     }
 }

@@ -52,7 +52,10 @@ impl MemoryStorage {
 
 impl Storage for MemoryStorage {
     fn save(&mut self, image: &[u8]) -> Result<(), String> {
-        let mut slot = self.image.lock().map_err(|_| "memory storage poisoned".to_string())?;
+        let mut slot = self
+            .image
+            .lock()
+            .map_err(|_| "memory storage poisoned".to_string())?;
         *slot = Some(image.to_vec());
         if let Ok(mut w) = self.writes.lock() {
             *w += 1;
@@ -71,7 +74,10 @@ pub struct FailingStorage {
 impl FailingStorage {
     /// A storage that succeeds until [`FailingStorage::set_failing`] is called.
     pub fn new(inner: MemoryStorage) -> Self {
-        FailingStorage { inner, fail: Arc::default() }
+        FailingStorage {
+            inner,
+            fail: Arc::default(),
+        }
     }
 
     /// Makes later writes fail (`true`) or succeed again.

@@ -78,7 +78,9 @@ pub fn parse_one(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), TlvError> {
         }
         let (bytes, r) = rest.split_at_checked(n).ok_or(TlvError::Truncated)?;
         rest = r;
-        bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+        bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
     let (value, rest) = rest.split_at_checked(len).ok_or(TlvError::Truncated)?;
     Ok((Tlv { tag, value }, rest))
@@ -201,9 +203,18 @@ mod tests {
         assert_eq!(parse_one(&[0x5F]), Err(TlvError::Truncated));
         assert_eq!(parse_one(&[0x53, 0x05, 1]), Err(TlvError::Truncated));
         assert_eq!(parse_one(&[0x53, 0x80]), Err(TlvError::BadLength));
-        assert_eq!(parse_one(&[0x53, 0x85, 0, 0, 0, 0, 1]), Err(TlvError::BadLength));
-        assert_eq!(parse_one(&[0x5F, 0xC1, 0x81, 0x02, 0]), Err(TlvError::TagTooLong));
-        assert_eq!(parse_one(&[0x53, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]), Err(TlvError::Truncated));
+        assert_eq!(
+            parse_one(&[0x53, 0x85, 0, 0, 0, 0, 1]),
+            Err(TlvError::BadLength)
+        );
+        assert_eq!(
+            parse_one(&[0x5F, 0xC1, 0x81, 0x02, 0]),
+            Err(TlvError::TagTooLong)
+        );
+        assert_eq!(
+            parse_one(&[0x53, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]),
+            Err(TlvError::Truncated)
+        );
     }
 
     #[test]

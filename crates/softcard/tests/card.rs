@@ -2,8 +2,7 @@
 //! SELECT routing, reset semantics and persistence.
 
 use softcard::{
-    Applet, Card, Command, Context, MemoryStorage, Profile, Status,
-    storage::FailingStorage,
+    Applet, Card, Command, Context, MemoryStorage, Profile, Status, storage::FailingStorage,
 };
 
 const AID_A: &[u8] = &[0xF0, 0x01, 0x02, 0x03, 0x04, 0x05];
@@ -21,7 +20,12 @@ struct TestApplet {
 
 impl TestApplet {
     fn boxed(aid: &'static [u8]) -> Box<dyn Applet> {
-        Box::new(TestApplet { aid, flag: false, stored: Vec::new(), selects: 0 })
+        Box::new(TestApplet {
+            aid,
+            flag: false,
+            stored: Vec::new(),
+            selects: 0,
+        })
     }
 }
 
@@ -99,14 +103,23 @@ fn no_applet_selected_with_two_applets() {
 fn select_by_full_and_partial_aid() {
     let mut c = card();
     assert_eq!(select(&mut c, AID_B), vec![0x6F, 0x01, 0x09, 0x90, 0x00]);
-    assert_eq!(select(&mut c, &AID_A[..4]), vec![0x6F, 0x01, 0x05, 0x90, 0x00]);
+    assert_eq!(
+        select(&mut c, &AID_A[..4]),
+        vec![0x6F, 0x01, 0x05, 0x90, 0x00]
+    );
     assert_eq!(select(&mut c, &[0xF0, 0x01, 0x07]), vec![0x6A, 0x82]);
     // P2 = 0C: no response data
     let r = c.transmit(&[0x00, 0xA4, 0x04, 0x0C, 0x05, 0xF0, 0x01, 0x02, 0x03, 0x09]);
     assert_eq!(r, vec![0x90, 0x00]);
     // a failed SELECT keeps the current applet
-    assert_eq!(c.transmit(&[0x00, 0x02, 0, 0, 1, 0x42]), vec![0x42, 0x90, 0x00]);
-    assert_eq!(sw(&c.transmit(&[0x00, 0xA4, 0x04, 0x01, 0x01, 0xF0])), 0x6A86);
+    assert_eq!(
+        c.transmit(&[0x00, 0x02, 0, 0, 1, 0x42]),
+        vec![0x42, 0x90, 0x00]
+    );
+    assert_eq!(
+        sw(&c.transmit(&[0x00, 0xA4, 0x04, 0x01, 0x01, 0xF0])),
+        0x6A86
+    );
 }
 
 #[test]
@@ -135,7 +148,10 @@ fn get_response_with_too_long_le_gets_6cxx_and_keeps_data() {
     select(&mut c, AID_A);
     let r = c.transmit(&[0x00, 0x01, 0x01, 0x10, 0x00]); // 272 bytes
     assert_eq!(sw(&r), 0x6110);
-    assert_eq!(c.transmit(&[0x00, 0xC0, 0x00, 0x00, 0x20]), vec![0x6C, 0x10]);
+    assert_eq!(
+        c.transmit(&[0x00, 0xC0, 0x00, 0x00, 0x20]),
+        vec![0x6C, 0x10]
+    );
     let r = c.transmit(&[0x00, 0xC0, 0x00, 0x00, 0x10]);
     assert_eq!((r.len(), sw(&r)), (0x12, 0x9000));
     assert_eq!(r[0], 0x00); // byte 256 of the response
@@ -179,7 +195,10 @@ fn command_chaining_reassembles_data() {
     select(&mut c, AID_A);
     assert_eq!(c.transmit(&[0x10, 0x02, 0, 0, 2, 1, 2]), vec![0x90, 0x00]);
     assert_eq!(c.transmit(&[0x10, 0x02, 0, 0, 1, 3]), vec![0x90, 0x00]);
-    assert_eq!(c.transmit(&[0x00, 0x02, 0, 0, 2, 4, 5, 0]), vec![1, 2, 3, 4, 5, 0x90, 0x00]);
+    assert_eq!(
+        c.transmit(&[0x00, 0x02, 0, 0, 2, 4, 5, 0]),
+        vec![1, 2, 3, 4, 5, 0x90, 0x00]
+    );
     // a chain continued with another instruction is refused and forgotten
     assert_eq!(c.transmit(&[0x10, 0x02, 0, 0, 1, 1]), vec![0x90, 0x00]);
     assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 9]), vec![0x68, 0x83]);
@@ -229,8 +248,15 @@ fn state_changes_are_saved_before_the_response() {
     let mut c = card_with(storage.clone());
     let before = storage.writes();
     select(&mut c, AID_A);
-    assert_eq!(storage.writes(), before, "a read-only command wrote the image");
-    assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 2, 0xBE, 0xEF]), vec![0x90, 0x00]);
+    assert_eq!(
+        storage.writes(),
+        before,
+        "a read-only command wrote the image"
+    );
+    assert_eq!(
+        c.transmit(&[0x00, 0x05, 0, 0, 2, 0xBE, 0xEF]),
+        vec![0x90, 0x00]
+    );
     assert_eq!(storage.writes(), before + 1);
     let image = softcard::image::decode(&storage.image().unwrap()).unwrap();
     assert_eq!(image.applets[0].state, vec![0xBE, 0xEF]);

@@ -51,7 +51,9 @@ impl KeyMaterial {
 impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyMaterial::Rsa { n, .. } => write!(f, "KeyMaterial::Rsa({} bits, [REDACTED])", n.len() * 8),
+            KeyMaterial::Rsa { n, .. } => {
+                write!(f, "KeyMaterial::Rsa({} bits, [REDACTED])", n.len() * 8)
+            }
             KeyMaterial::P256 { .. } => f.write_str("KeyMaterial::P256([REDACTED])"),
         }
     }
@@ -102,7 +104,11 @@ impl PrivateKey {
     pub fn from_material(backend: BackendKind, material: KeyMaterial) -> Result<Self, CryptoError> {
         let b = backend.backend().ok_or(CryptoError::Unsupported)?;
         let ops = b.load(&material)?;
-        Ok(PrivateKey { material, backend, ops })
+        Ok(PrivateKey {
+            material,
+            backend,
+            ops,
+        })
     }
 
     /// The stored material (for writing a card image).

@@ -6,19 +6,19 @@
 //! turned once, when a card is loaded or a key generated, into a ready [`PrivateKey`]: nothing
 //! on the signing path parses DER.
 
+#[cfg(feature = "aws-lc")]
+mod awslc;
 mod key;
 mod pad;
 mod rustcrypto;
 pub mod sym;
-#[cfg(feature = "aws-lc")]
-mod awslc;
 
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
-pub use key::{KeyMaterial, PrivateKey, with_backend};
 #[cfg(feature = "aws-lc")]
 pub use awslc::AwsLc;
+pub use key::{KeyMaterial, PrivateKey, with_backend};
 pub use rustcrypto::RustCrypto;
 
 /// The randomness a card is handed: any cryptographically secure generator.
@@ -225,8 +225,11 @@ pub trait CryptoBackend: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// [`CryptoError::KeyGeneration`].
-    fn generate(&self, alg: KeyAlgorithm, rng: &mut dyn CardRng)
-    -> Result<KeyMaterial, CryptoError>;
+    fn generate(
+        &self,
+        alg: KeyAlgorithm,
+        rng: &mut dyn CardRng,
+    ) -> Result<KeyMaterial, CryptoError>;
 
     /// Turns stored key material into a key ready for private operations.
     ///
