@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use rsa::{BoxedUint, RsaPublicKey, pkcs1v15::Pkcs1v15Sign};
+use rsa::{BoxedUint, PublicKey, pkcs1v15::Pkcs1v15Sign};
 use sha2::{Digest, Sha256};
 use softcard_tests::{peer::PeerStack, piv_host, softcard_bin, softcard_bin::Serve, wait};
 
@@ -37,7 +37,7 @@ fn check_client_output(out: &Output, n: &[u8], e: &[u8]) {
     assert_eq!(field(&text, "VERIFY"), "9000");
     assert_eq!(field(&text, "SIGN"), "9000");
     let sig = hex(field(&text, "SIGNATURE"));
-    let key = RsaPublicKey::new(
+    let key = PublicKey::new(
         BoxedUint::from_be_slice_vartime(n),
         BoxedUint::from_be_slice_vartime(e),
     )
