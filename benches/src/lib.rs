@@ -371,3 +371,56 @@ pub fn backend_label(backend: BackendKind) -> &'static str {
         BackendKind::AwsLc => "aws-lc",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use softcard::NoStorage;
+
+    #[test]
+    fn pkcs1_block_layout() {
+        let info = digest_info();
+        let block = pkcs1_block(&info, RSA2048_LEN);
+        assert_eq!(block.len(), RSA2048_LEN);
+        assert_eq!(&block[..2], &[0x00, 0x01]);
+        assert_eq!(block[RSA2048_LEN - info.len() - 1], 0x00);
+        assert!(
+            block[2..RSA2048_LEN - info.len() - 1]
+                .iter()
+                .all(|b| *b == 0xFF)
+        );
+        assert!(block.ends_with(&info));
+    }
+
+    #[test]
+    fn provisioned_cards_sign_verifiably_and_reject_a_wrong_digest() {
+        let info = digest_info();
+        let (mut piv, public) =
+            provisioned_card(Profile::Piv, BackendKind::RustCrypto, Box::new(NoStorage)).unwrap();
+        let sig = piv_sign(&mut piv, &apdu::piv_sign(&pkcs1_block(&info, RSA2048_LEN))).unwrap();
+        check_signature(&public, &sig).unwrap();
+        assert!(
+            public
+                .verify(&HashAlg::Sha256.digest(b"other"), &sig)
+                .is_err()
+        );
+
+        let (mut gids, public) =
+            provisioned_card(Profile::WindowsVsc, BackendKind::AwsLc, Box::new(NoStorage)).unwrap();
+        let sig = gids_sign(
+            &mut gids,
+            &apdu::gids_mse_sign(GIDS_KEY),
+            &apdu::gids_sign(&info),
+        )
+        .unwrap();
+        check_signature(&public, &sig).unwrap();
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(svg::human(0.0), "0");
+        assert_eq!(svg::human(69.74), "69.7 ns");
+        assert_eq!(svg::human(1_634_000.0), "1.63 ms");
+        assert_eq!(svg::human(200e6), "200 ms");
+    }
+}

@@ -1,0 +1,210 @@
+//! Golden images of card image format version 1 (`tests/data/images/v1/`): every later
+//! version must still load them, describe them as they were described when written, and
+//! use the keys in them.
+
+use std::{fs, path::PathBuf};
+
+use rsa::{BoxedUint, PublicKey, pkcs1v15::Pkcs1v15Sign, traits::PublicKeyParts};
+use sha2::{Digest, Sha256};
+use softcard::{Card, NoStorage, crypto::BackendKind, tlv};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/v1")
+}
+
+fn load(name: &str, backend: BackendKind) -> Card {
+    let bytes = fs::read(dir().join(format!("{name}.img"))).unwrap();
+    Card::load(
+        &bytes,
+        Box::new(softcard::seeded_rng(5)),
+        Box::new(NoStorage),
+        backend,
+    )
+    .unwrap_or_else(|e| panic!("golden image {name} no longer loads: {e}"))
+}
+
+/// Sends a command and collects a chained response; returns (data, SW).
+fn send(card: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
+    let mut r = card.transmit(apdu);
+    let mut data = Vec::new();
+    while let [.., 0x61, n] = r[..] {
+        data.extend_from_slice(&r[..r.len() - 2]);
+        r = card.transmit(&[0x00, 0xC0, 0x00, 0x00, n]);
+    }
+    let sw = u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]]);
+    data.extend_from_slice(&r[..r.len() - 2]);
+    (data, sw)
+}
+
+fn ok(card: &mut Card, apdu: &[u8]) -> Vec<u8> {
+    let (data, sw) = send(card, apdu);
+    assert_eq!(sw, 0x9000, "{apdu:02X?}");
+    data
+}
+
+fn rsa_key(n_e: &[u8]) -> PublicKey {
+    let n = tlv::find(n_e, 0x81).unwrap().unwrap();
+    let e = tlv::find(n_e, 0x82).unwrap().unwrap();
+    PublicKey::new(
+        BoxedUint::from_be_slice_vartime(n),
+        BoxedUint::from_be_slice_vartime(e),
+    )
+    .unwrap()
+}
+
+fn digest_info(message: &[u8]) -> Vec<u8> {
+    softcard::crypto::HashAlg::Sha256.digest_info(&Sha256::digest(message))
+}
+
+/// The DER certificate in a PEM file (one block).
+fn pem_der(name: &str) -> Vec<u8> {
+    let text = fs::read_to_string(dir().join(name)).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let digits: Vec<u8> = b64.bytes().filter(|c| *c != b'=').map(value).collect();
+    digits
+        .chunks(4)
+        .flat_map(|c| {
+            let n = c.iter().fold(0u32, |acc, d| (acc << 6) | u32::from(*d)) << (6 * (4 - c.len()));
+            let bytes = n.to_be_bytes();
+            bytes[1..c.len()].to_vec()
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn golden_images_describe_as_written() {
+    for name in ["piv", "windows-vsc"] {
+        let expected = fs::read_to_string(dir().join(format!("{name}.describe.txt"))).unwrap();
+        for backend in BackendKind::available() {
+            let card = load(name, backend);
+            let described: Vec<String> = card
+                .describe()
+                .into_iter()
+                .filter(|l| !l.starts_with("backend:"))
+                .collect();
+            let expected: Vec<&str> = expected
+                .lines()
+                .filter(|l| !l.starts_with("backend:"))
+                .collect();
+            assert_eq!(described, expected, "{name} with {backend:?}");
+        }
+    }
+}
+
+#[test]
+fn golden_piv_image_signs_with_its_key() {
+    for backend in BackendKind::available() {
+        let mut card = load("piv", backend);
+        ok(
+            &mut card,
+            &[
+                0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00,
+            ],
+        );
+        // GET METADATA of slot 9D: the public key in tag 04
+        let meta = ok(&mut card, &[0x00, 0xF7, 0x00, 0x9D, 0x00]);
+        let key = rsa_key(tlv::find(&meta, 0x04).unwrap().unwrap());
+        let cert = pem_der("piv-cert.pem");
+        assert!(
+            contains(&cert, &key.n_bytes()),
+            "the certificate is for this key"
+        );
+        // signing needs the PIN (policy "once" for 9D)
+        let info = digest_info(b"golden");
+        let mut block = vec![0x00, 0x01];
+        block.resize(256 - info.len() - 1, 0xFF);
+        block.push(0x00);
+        block.extend_from_slice(&info);
+        let mut body = vec![0x82, 0x00];
+        tlv::write(&mut body, 0x81, &block);
+        let cmd = softcard::apdu::encode_command(
+            0x00,
+            0x87,
+            0x07,
+            0x9D,
+            &tlv::encode(0x7C, &body),
+            Some(65536),
+        )
+        .unwrap();
+        assert_eq!(send(&mut card, &cmd).1, 0x6982, "signed without the PIN");
+        let mut verify = vec![0x00, 0x20, 0x00, 0x80, 0x08];
+        verify.extend_from_slice(b"12345678");
+        ok(&mut card, &verify);
+        let r = ok(&mut card, &cmd);
+        let sig = tlv::find(tlv::expect_single(&r, 0x7C).unwrap(), 0x82)
+            .unwrap()
+            .unwrap();
+        let digest = Sha256::digest(b"golden");
+        key.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, sig)
+            .unwrap();
+        assert!(
+            key.verify(
+                Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(b"other"),
+                sig
+            )
+            .is_err()
+        );
+    }
+}
+
+#[test]
+fn golden_gids_image_signs_with_its_key() {
+    for backend in BackendKind::available() {
+        let mut card = load("windows-vsc", backend);
+        ok(
+            &mut card,
+            &[
+                0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59,
+                0x00,
+            ],
+        );
+        let public = ok(
+            &mut card,
+            &[
+                0x00, 0xCB, 0x3F, 0xFF, 0x0A, 0x70, 0x08, 0x84, 0x01, 0x81, 0xA5, 0x03, 0x7F, 0x49,
+                0x80, 0x00,
+            ],
+        );
+        let key = rsa_key(tlv::expect_single(&public, 0x7F49).unwrap());
+        assert!(contains(&pem_der("windows-vsc-cert.pem"), &key.n_bytes()));
+        let info = digest_info(b"golden");
+        let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, info.len() as u8];
+        pso.extend_from_slice(&info);
+        pso.push(0x00);
+        ok(
+            &mut card,
+            &[
+                0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x57, 0x84, 0x01, 0x81,
+            ],
+        );
+        assert_eq!(send(&mut card, &pso).1, 0x6982, "signed without the PIN");
+        let mut verify = vec![0x00, 0x20, 0x00, 0x80, 0x08];
+        verify.extend_from_slice(b"12345678");
+        ok(&mut card, &verify);
+        ok(
+            &mut card,
+            &[
+                0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x57, 0x84, 0x01, 0x81,
+            ],
+        );
+        let sig = ok(&mut card, &pso);
+        key.verify(
+            Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(b"golden"),
+            &sig,
+        )
+        .unwrap();
+    }
+}
