@@ -207,14 +207,6 @@ impl PrivateKeyOps for AwsRsa {
         out.truncate(len);
         Ok(out)
     }
-
-    fn ecdsa_sign(&self, _digest: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn ecdh(&self, _peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
 }
 
 /// A P-256 key in AWS-LC: the ECDSA key pair and the ECDH private key.
@@ -254,32 +246,6 @@ impl PrivateKeyOps for AwsEc {
 
     fn public(&self) -> &PublicKey {
         &self.public
-    }
-
-    fn rsa_raw(&self, _input: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn rsa_sign_pkcs1v15(&self, _: &[u8], _: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn rsa_sign_pss(
-        &self,
-        _hash: HashAlg,
-        _digest: &[u8],
-        _rng: &mut dyn CardRng,
-    ) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn rsa_decrypt(
-        &self,
-        _padding: RsaDecryptPadding,
-        _cryptogram: &[u8],
-        _rng: &mut dyn CardRng,
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
     }
 
     fn ecdsa_sign(&self, digest: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {

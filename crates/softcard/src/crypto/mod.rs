@@ -240,6 +240,8 @@ pub trait CryptoBackend: Send + Sync + fmt::Debug {
 
 /// Private-key operations of a loaded key. Operations that do not apply to the key's
 /// algorithm return [`CryptoError::WrongKeyType`].
+/// Private-key operations of a loaded key. Each operation defaults to
+/// [`CryptoError::WrongKeyType`]: a key implements those of its algorithm.
 pub trait PrivateKeyOps: Send + Sync {
     /// The key's algorithm.
     fn algorithm(&self) -> KeyAlgorithm;
@@ -249,7 +251,10 @@ pub trait PrivateKeyOps: Send + Sync {
 
     /// RSA: the raw private operation `input^d mod n` (blinded). `input` is exactly the
     /// modulus length and below the modulus; the result is left-padded to that length.
-    fn rsa_raw(&self, input: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError>;
+    fn rsa_raw(&self, input: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        let _ = (input, rng);
+        Err(CryptoError::WrongKeyType)
+    }
 
     /// RSA: a PKCS#1 v1.5 signature over an encoded DigestInfo (or any block that fits,
     /// as the TLS 1.1 MD5+SHA-1 concatenation does).
@@ -257,7 +262,10 @@ pub trait PrivateKeyOps: Send + Sync {
         &self,
         digest_info: &[u8],
         rng: &mut dyn CardRng,
-    ) -> Result<Vec<u8>, CryptoError>;
+    ) -> Result<Vec<u8>, CryptoError> {
+        let _ = (digest_info, rng);
+        Err(CryptoError::WrongKeyType)
+    }
 
     /// RSA: an RSASSA-PSS signature of a digest, salt length = digest length, MGF1 with the
     /// same hash.
@@ -266,7 +274,10 @@ pub trait PrivateKeyOps: Send + Sync {
         hash: HashAlg,
         digest: &[u8],
         rng: &mut dyn CardRng,
-    ) -> Result<Vec<u8>, CryptoError>;
+    ) -> Result<Vec<u8>, CryptoError> {
+        let _ = (hash, digest, rng);
+        Err(CryptoError::WrongKeyType)
+    }
 
     /// RSA: decrypts and unpads a cryptogram of exactly the modulus length.
     fn rsa_decrypt(
@@ -274,14 +285,23 @@ pub trait PrivateKeyOps: Send + Sync {
         padding: RsaDecryptPadding,
         cryptogram: &[u8],
         rng: &mut dyn CardRng,
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError>;
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        let _ = (padding, cryptogram, rng);
+        Err(CryptoError::WrongKeyType)
+    }
 
     /// ECC: an ECDSA signature of a digest (truncated or left-padded to the field size as
     /// FIPS 186-4 says), DER-encoded `SEQUENCE { r, s }`.
-    fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError>;
+    fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        let _ = (digest, rng);
+        Err(CryptoError::WrongKeyType)
+    }
 
     /// ECC: the ECDH shared secret (the X coordinate) with a peer's uncompressed point.
-    fn ecdh(&self, peer_point: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError>;
+    fn ecdh(&self, peer_point: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
+        let _ = peer_point;
+        Err(CryptoError::WrongKeyType)
+    }
 }
 
 /// The backends, a closed set.

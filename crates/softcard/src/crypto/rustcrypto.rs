@@ -205,14 +205,6 @@ impl PrivateKeyOps for RsaKey {
             RsaDecryptPadding::Oaep(hash) => oaep_unpad(hash, &mut em),
         }
     }
-
-    fn ecdsa_sign(&self, _digest: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn ecdh(&self, _peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
 }
 
 /// A P-256 key: the ECDSA signing key (which holds the scalar) and its public point.
@@ -266,32 +258,6 @@ impl PrivateKeyOps for EcKey {
 
     fn public(&self) -> &PublicKey {
         &self.public
-    }
-
-    fn rsa_raw(&self, _input: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn rsa_sign_pkcs1v15(&self, _: &[u8], _: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn rsa_sign_pss(
-        &self,
-        _hash: HashAlg,
-        _digest: &[u8],
-        _rng: &mut dyn CardRng,
-    ) -> Result<Vec<u8>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
-    }
-
-    fn rsa_decrypt(
-        &self,
-        _padding: RsaDecryptPadding,
-        _cryptogram: &[u8],
-        _rng: &mut dyn CardRng,
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        Err(CryptoError::WrongKeyType)
     }
 
     fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
