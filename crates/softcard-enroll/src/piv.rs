@@ -56,17 +56,6 @@ pub(crate) fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(
     pin_status(r, "PUK", "RESET RETRY COUNTER")
 }
 
-/// The PIV algorithm identifier.
-fn algorithm_id(alg: KeyAlgorithm) -> u8 {
-    match alg {
-        KeyAlgorithm::Rsa1024 => 0x06,
-        KeyAlgorithm::Rsa2048 => 0x07,
-        KeyAlgorithm::Rsa3072 => 0x05,
-        KeyAlgorithm::Rsa4096 => 0x16,
-        KeyAlgorithm::P256 => 0x11,
-    }
-}
-
 /// GET METADATA (Yubico extension): the answer's TLVs, `None` for an empty slot or a card
 /// without the command.
 fn metadata(t: &mut dyn Transport, reference: u8) -> Result<Option<Vec<u8>>, EnrollError> {
@@ -222,7 +211,7 @@ pub(crate) fn create_key(
         return Err(EnrollError::ContainerExists(format!("{slot:02X}")));
     }
     authenticate(t, management_key)?;
-    let alg = algorithm_id(request.algorithm);
+    let alg = request.algorithm.piv_id();
     let r = exchange(t, [0, 0x47, 0, slot], &[0xAC, 3, 0x80, 1, alg], true)?;
     let data = r.ok("GENERATE ASYMMETRIC KEY PAIR")?;
     let template = tlv::expect_single(&data, 0x7F49).map_err(|_| bad("PIV public key"))?;
@@ -247,7 +236,7 @@ pub(crate) fn sign(
     let mut inner = vec![0x82, 0x00];
     tlv::write(&mut inner, 0x81, input);
     let body = tlv::encode(0x7C, &inner);
-    let r = exchange(t, [0, 0x87, algorithm_id(algorithm), slot], &body, true)?;
+    let r = exchange(t, [0, 0x87, algorithm.piv_id(), slot], &body, true)?;
     let data = r.ok("GENERAL AUTHENTICATE")?;
     let inner = tlv::expect_single(&data, 0x7C).map_err(|_| bad("GENERAL AUTHENTICATE"))?;
     tlv::find(inner, 0x82)

@@ -107,6 +107,15 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
+    /// Every algorithm.
+    pub const ALL: [KeyAlgorithm; 5] = [
+        KeyAlgorithm::Rsa1024,
+        KeyAlgorithm::Rsa2048,
+        KeyAlgorithm::Rsa3072,
+        KeyAlgorithm::Rsa4096,
+        KeyAlgorithm::P256,
+    ];
+
     /// Key size in bits (modulus or field size).
     pub const fn bits(self) -> usize {
         match self {
@@ -121,6 +130,18 @@ impl KeyAlgorithm {
     /// Whether this is an RSA algorithm.
     pub const fn is_rsa(self) -> bool {
         !matches!(self, KeyAlgorithm::P256)
+    }
+
+    /// The algorithm identifier PIV uses for it (SP 800-78-4 table 6-2; 0x16 is Yubico's
+    /// RSA-4096).
+    pub const fn piv_id(self) -> u8 {
+        match self {
+            KeyAlgorithm::Rsa1024 => 0x06,
+            KeyAlgorithm::Rsa2048 => 0x07,
+            KeyAlgorithm::Rsa3072 => 0x05,
+            KeyAlgorithm::Rsa4096 => 0x16,
+            KeyAlgorithm::P256 => 0x11,
+        }
     }
 
     /// The RSA algorithm with this modulus size.

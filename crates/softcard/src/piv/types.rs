@@ -92,25 +92,12 @@ impl Slot {
 
 /// Algorithm identifiers of asymmetric keys (SP 800-78-4 Table 6-2; 16 is Yubico's RSA-4096).
 pub fn key_alg_from_id(id: u8) -> Option<KeyAlgorithm> {
-    Some(match id {
-        0x06 => KeyAlgorithm::Rsa1024,
-        0x07 => KeyAlgorithm::Rsa2048,
-        0x05 => KeyAlgorithm::Rsa3072,
-        0x16 => KeyAlgorithm::Rsa4096,
-        0x11 => KeyAlgorithm::P256,
-        _ => return None,
-    })
+    KeyAlgorithm::ALL.into_iter().find(|alg| alg.piv_id() == id)
 }
 
 /// The algorithm identifier of an asymmetric key algorithm.
 pub fn key_alg_id(alg: KeyAlgorithm) -> u8 {
-    match alg {
-        KeyAlgorithm::Rsa1024 => 0x06,
-        KeyAlgorithm::Rsa2048 => 0x07,
-        KeyAlgorithm::Rsa3072 => 0x05,
-        KeyAlgorithm::Rsa4096 => 0x16,
-        KeyAlgorithm::P256 => 0x11,
-    }
+    alg.piv_id()
 }
 
 /// Algorithms of the card management key (9B).
