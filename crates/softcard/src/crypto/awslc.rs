@@ -26,6 +26,7 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, RsaEncoding, RsaKeyPair};
 use rsa::pkcs8::EncodePrivateKey;
 use zeroize::Zeroizing;
 
+use super::pad::pkcs1v15_sign_payload;
 use super::rustcrypto::{EcKey, RsaKey, RustCrypto, check_uncompressed, p256_prehash};
 use super::{
     BackendKind, CardRng, CryptoBackend, CryptoError, HashAlg, KeyAlgorithm, KeyMaterial,
@@ -146,6 +147,16 @@ impl PrivateKeyOps for AwsRsa {
     }
 
     fn rsa_raw(&self, input: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
+        // A host-padded PKCS#1 v1.5 signature block (what PIV clients send) is signed by
+        // AWS-LC from its DigestInfo: the scheme is deterministic, so the bytes are those of
+        // the raw operation. Anything else goes through the raw operation itself.
+        if input.len() == self.pair.public_modulus_len() {
+            if let Some(t) = pkcs1v15_sign_payload(input) {
+                if matches!(split_digest_info(t), Some((h, _)) if h != HashAlg::Sha1) {
+                    return self.rsa_sign_pkcs1v15(t, rng);
+                }
+            }
+        }
         self.fallback.rsa_raw(input, rng)
     }
 

@@ -23,6 +23,20 @@ pub(super) fn pkcs1v15_sign_block(t: &[u8], k: usize) -> Result<Vec<u8>, CryptoE
     Ok(em)
 }
 
+/// The payload `t` of an EMSA-PKCS1-v1_5 signature block `00 01 FF..FF 00 || t` (at least
+/// eight FF bytes), or `None` if `em` is not one. Signature inputs are public: no need for
+/// constant time here.
+#[cfg_attr(not(feature = "aws-lc"), allow(dead_code))]
+pub(super) fn pkcs1v15_sign_payload(em: &[u8]) -> Option<&[u8]> {
+    let rest = em.strip_prefix(&[0x00, 0x01])?;
+    let ps_len = rest.iter().take_while(|b| **b == 0xFF).count();
+    let after = rest.get(ps_len..)?;
+    match after.split_first() {
+        Some((0x00, t)) if ps_len >= 8 => Some(t),
+        _ => None,
+    }
+}
+
 /// Removes PKCS#1 v1.5 encryption padding (RFC 8017 section 7.2.2 step 3) from a decrypted
 /// block. The padding is checked in constant time; only the final verdict branches.
 pub(super) fn pkcs1v15_unpad(em: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {

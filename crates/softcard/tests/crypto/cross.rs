@@ -281,3 +281,27 @@ fn aws_lc_rejects_inconsistent_material() {
         Some(CryptoError::InvalidKey)
     );
 }
+
+#[test]
+fn raw_operation_on_a_signature_block_is_identical() {
+    let (rc, aws) = pair(KeyAlgorithm::Rsa2048, 31);
+    let mut rng = seeded_rng(32);
+    for hash in ALL {
+        // A host-padded PKCS#1 v1.5 block, as PIV clients send it (AWS-LC signs these)...
+        let info = hash.digest_info(&hash.digest(b"raw block"));
+        let mut block = vec![0x00, 0x01];
+        block.resize(256 - info.len() - 1, 0xFF);
+        block.push(0x00);
+        block.extend_from_slice(&info);
+        let a = rc.rsa_raw(&block, &mut rng).unwrap();
+        assert_eq!(a, aws.rsa_raw(&block, &mut rng).unwrap(), "{hash:?}");
+        assert_eq!(a, rc.rsa_sign_pkcs1v15(&info, &mut rng).unwrap());
+        // ...and a block that only looks like one (too little padding) goes the raw way
+        let mut odd = block.clone();
+        odd[2..6].copy_from_slice(&[0x00, 0x01, 0x02, 0x03]);
+        assert_eq!(
+            rc.rsa_raw(&odd, &mut rng).unwrap(),
+            aws.rsa_raw(&odd, &mut rng).unwrap()
+        );
+    }
+}
