@@ -19,11 +19,6 @@ pub(crate) const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54,
 const FIRST_KEY: u8 = 0x81;
 /// The largest number of containers a client creates (key references 81..FF).
 const MAX_CONTAINERS: usize = 126;
-/// Key map record: state u32 LE, algorithm, key type, key reference u16 LE, FFFF.
-const KEYMAP_RECORD_LEN: usize = 10;
-/// Key map key types.
-const KEYMAP_EXCHANGE: u8 = 0x9A;
-const KEYMAP_SIGNATURE: u8 = 0x9C;
 /// PIN reference.
 const PIN_REF: u8 = 0x80;
 
@@ -319,23 +314,17 @@ pub(crate) fn create_key(
     let public_key = read_public(t, kid)?.ok_or(bad("GIDS public key"))?;
     // Key map: version 01, then one record per container.
     let mut keymap = get_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO)?.unwrap_or_default();
-    if keymap.is_empty() {
-        keymap.push(1);
-    }
-    let at = 1 + index * KEYMAP_RECORD_LEN;
-    if keymap.len() < at + KEYMAP_RECORD_LEN {
-        keymap.resize(at + KEYMAP_RECORD_LEN, 0);
-    }
-    let key_type = if exchange_key {
-        KEYMAP_EXCHANGE
-    } else {
-        KEYMAP_SIGNATURE
+    let keymap_record = md::KeymapRecord {
+        state: 1,
+        algid,
+        keytype: if exchange_key {
+            md::KEYMAP_EXCHANGE
+        } else {
+            md::KEYMAP_SIGNATURE
+        },
+        keyref: 0xB000 | u16::from(kid),
     };
-    let [r0, r1] = (0xB000 | u16::from(kid)).to_le_bytes();
-    keymap.splice(
-        at..at + KEYMAP_RECORD_LEN,
-        [1, 0, 0, 0, algid, key_type, r0, r1, 0xFF, 0xFF],
-    );
+    md::set_keymap_record(&mut keymap, index, &keymap_record);
     if index == cmap.len() {
         cmap.push(record);
     } else if let Some(slot) = cmap.get_mut(index) {

@@ -158,8 +158,10 @@ pub(super) fn reset_retry_counter(
     if !v.admin_authenticated {
         return Err(Status::SecurityStatusNotSatisfied);
     }
-    pin.set(new)?;
+    // The administrator is logged out whether or not the new PIN is accepted.
+    let result = pin.set(new);
     v.logout();
+    result?;
     ctx.mark_dirty();
     Ok(())
 }

@@ -59,6 +59,21 @@ fn algorithms(template: &[u8]) -> Result<Vec<u8>, Status> {
     Ok(out)
 }
 
+/// Whether a key file's FCP has a control reference template `tag` (B6 signature, B8
+/// confidentiality) with the algorithm reference `algorithm`: the uses a key may be put
+/// to are the ones its file was created with.
+pub(super) fn key_permits(fcp: &[u8], tag: u32, algorithm: u8) -> bool {
+    let templates = tlv::expect_single(fcp, 0x62)
+        .ok()
+        .and_then(|body| tlv::find(body, 0xA5).ok().flatten())
+        .unwrap_or_default();
+    tlv::iter(templates).any(|crt| {
+        crt.is_ok_and(|crt| {
+            crt.tag == tag && matches!(tlv::find(crt.value, 0x80), Ok(Some([a])) if *a == algorithm)
+        })
+    })
+}
+
 /// Parses a CREATE FILE FCP (`62 { 82 type, 83 fid, 8C conditions, A5 templates }`).
 ///
 /// # Errors

@@ -4,6 +4,7 @@
 use zeroize::Zeroizing;
 
 use super::command::SecOp;
+use super::files;
 use super::state::{SecurityEnv, State, USER, USER_OR_ADMIN, Volatile};
 use crate::{
     Context, Status,
@@ -154,7 +155,13 @@ pub(super) fn import(
     Ok(())
 }
 
-/// MSE SET for a key: the key file must exist.
+/// MSE SET for a key: the key file must exist, and one of its control reference templates
+/// must allow the operation with this algorithm reference (a signature-only key does not
+/// decipher).
+///
+/// # Errors
+/// [`Status::ReferencedDataNotFound`] (6A88) without the key file, [`Status::WrongData`]
+/// (6A80) for a use its file does not allow.
 pub(super) fn set_env(
     state: &State,
     v: &mut Volatile,
@@ -163,8 +170,13 @@ pub(super) fn set_env(
     key: u8,
 ) -> Result<(), Status> {
     v.env = None;
-    if !state.keys.contains_key(&key) {
-        return Err(Status::ReferencedDataNotFound);
+    let file = state.keys.get(&key).ok_or(Status::ReferencedDataNotFound)?;
+    let crt = match op {
+        SecOp::Sign => 0xB6,
+        SecOp::Decipher => 0xB8,
+    };
+    if !files::key_permits(&file.fcp, crt, algorithm) {
+        return Err(Status::WrongData);
     }
     v.env = Some(SecurityEnv { op, algorithm, key });
     Ok(())

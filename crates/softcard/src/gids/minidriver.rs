@@ -35,6 +35,14 @@ pub const CARDAPPS: [u8; 8] = *b"mscp\0\0\0\0";
 
 /// Length of one master file record.
 pub const MASTER_RECORD_LEN: usize = 28;
+/// Length of one key map record: the C structure `{ int state; u8 algid; u8 keytype;
+/// u16 keyref; u16 0xFFFF; }` that the Windows minidriver and OpenSC write, padded to the
+/// alignment of its `int` (two zero bytes at the end).
+pub const KEYMAP_RECORD_LEN: usize = 12;
+/// Key map `keytype` of an exchange key (`AT_KEYEXCHANGE`).
+pub const KEYMAP_EXCHANGE: u8 = 0x9A;
+/// Key map `keytype` of a signature key (`AT_SIGNATURE`).
+pub const KEYMAP_SIGNATURE: u8 = 0x9C;
 /// Length of one `CONTAINER_MAP_RECORD`.
 pub const CONTAINER_RECORD_LEN: usize = 86;
 /// Longest container name, in UTF-16 code units (the record holds one more, the NUL).
@@ -334,6 +342,55 @@ pub fn decompress_certificate(stored: &[u8]) -> Result<Vec<u8>, FormatError> {
         return Err(FormatError::Compression);
     }
     Ok(out)
+}
+
+/// One record of the key map (DO DF20 in EF A000, after its version byte 01): which key
+/// file (`B0xx`) backs container N, with what algorithm and key type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeymapRecord {
+    /// 1 for a container with a key, 0 for a free one.
+    pub state: u32,
+    /// GIDS algorithm reference (06..09 RSA-1024..4096).
+    pub algid: u8,
+    /// [`KEYMAP_EXCHANGE`] or [`KEYMAP_SIGNATURE`].
+    pub keytype: u8,
+    /// Key file reference, `B000 | kid`; FFFF for a free record.
+    pub keyref: u16,
+}
+
+impl KeymapRecord {
+    /// The record as it is stored: little-endian fields, FFFF, two padding bytes.
+    pub fn encode(&self) -> [u8; KEYMAP_RECORD_LEN] {
+        let [s0, s1, s2, s3] = self.state.to_le_bytes();
+        let [r0, r1] = self.keyref.to_le_bytes();
+        [
+            s0,
+            s1,
+            s2,
+            s3,
+            self.algid,
+            self.keytype,
+            r0,
+            r1,
+            0xFF,
+            0xFF,
+            0,
+            0,
+        ]
+    }
+}
+
+/// Writes `record` as record `index` of the key map `keymap` (version byte 01 first),
+/// growing the map with zeroed records as needed.
+pub fn set_keymap_record(keymap: &mut Vec<u8>, index: usize, record: &KeymapRecord) {
+    if keymap.is_empty() {
+        keymap.push(1);
+    }
+    let at = 1 + index * KEYMAP_RECORD_LEN;
+    if keymap.len() < at + KEYMAP_RECORD_LEN {
+        keymap.resize(at + KEYMAP_RECORD_LEN, 0);
+    }
+    keymap.splice(at..at + KEYMAP_RECORD_LEN, record.encode());
 }
 
 /// The `cardcf` cache file: the minidriver bumps a freshness counter whenever it changes

@@ -57,6 +57,16 @@ fn blocked_pin_is_unblocked_by_the_administrator() {
         0x6983
     );
     assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x9000);
+    // A new PIN the rules refuse: 6A80, and the administrator is logged out all the same.
+    assert_eq!(
+        send(&mut card, &cmd(0x2C, 2, 0x80, b"1234", None)).1,
+        0x6A80
+    );
+    assert_eq!(
+        send(&mut card, &cmd(0x2C, 2, 0x80, b"12345678", None)).1,
+        0x6982
+    );
+    assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x9000);
     ok(&mut card, &cmd(0x2C, 2, 0x80, b"12345678", None));
     let status = ok(
         &mut card,

@@ -187,4 +187,20 @@ fn minidriver_helpers_round_trip() {
         files: 3,
     };
     assert_eq!(md::CardCf::parse(&cf.encode()).unwrap(), cf);
+    // Key map records are OpenSC's and Windows' padded C structure: 12 bytes each.
+    let mut keymap = Vec::new();
+    let record = md::KeymapRecord {
+        state: 1,
+        algid: 7,
+        keytype: md::KEYMAP_EXCHANGE,
+        keyref: 0xB082,
+    };
+    md::set_keymap_record(&mut keymap, 1, &record);
+    assert_eq!(keymap.len(), 1 + 2 * md::KEYMAP_RECORD_LEN);
+    assert_eq!(keymap[0], 1);
+    assert_eq!(&keymap[1..13], &[0; 12]);
+    assert_eq!(
+        &keymap[13..],
+        &[1, 0, 0, 0, 7, 0x9A, 0x82, 0xB0, 0xFF, 0xFF, 0, 0]
+    );
 }

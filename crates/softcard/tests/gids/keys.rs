@@ -261,3 +261,60 @@ fn ninety_certificates_then_6a84() {
         ),
     );
 }
+
+/// The key file OpenSC creates for a signature-only key: two B6 templates, no B8.
+fn signature_fcp(kid: u8, alg: u8) -> Vec<u8> {
+    let crt = |a: u8| [0xB6, 9, 0x80, 1, a, 0x83, 1, kid, 0x95, 1, 0x40];
+    let mut templates = crt(0x10 | alg).to_vec();
+    templates.extend_from_slice(&crt(0x50 | alg));
+    let mut body = vec![0x82, 1, 0x18, 0x83, 2, 0xB0, kid];
+    body.extend_from_slice(&[0x8C, 5, 0x8F, 0x10, 0x10, 0x10, 0x00]);
+    tlv::write(&mut body, 0xA5, &templates);
+    tlv::encode(0x62, &body)
+}
+
+#[test]
+fn a_key_serves_only_the_uses_its_file_allows() {
+    let (mut card, _) = new_card(12);
+    verify_pin(&mut card);
+    ok(&mut card, &cmd(0xE0, 0, 0, &signature_fcp(0x81, 7), None));
+    ok(&mut card, &[0, 0x44, 0, 0]);
+    ok(
+        &mut card,
+        &cmd(0x47, 0, 0, &[0xAC, 6, 0x80, 1, 7, 0x83, 1, 0x81], None),
+    );
+    // Signing is allowed, with the card's padding and raw.
+    assert_eq!(sign_sha256(&mut card, 0x81, b"signed").1, 0x9000);
+    ok(
+        &mut card,
+        &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x17, 0x84, 1, 0x81],
+    );
+    // Decipherment in any padding is not: MSE answers 6A80 and PSO has no environment.
+    for alg in [0x47, 0x87, 0x07] {
+        assert_eq!(
+            send(
+                &mut card,
+                &[0, 0x22, 0x41, 0xB8, 6, 0x80, 1, alg, 0x84, 1, 0x81]
+            )
+            .1,
+            0x6A80,
+            "decipher algorithm {alg:02X}"
+        );
+        assert_eq!(
+            send(&mut card, &cmd(0x2A, 0x80, 0x86, &[0x55; 256], Some(256))).1,
+            0x6985
+        );
+    }
+    // Nor a signature algorithm of another key size, nor raw signing without its template.
+    for alg in [0x56, 0x07] {
+        assert_eq!(
+            send(
+                &mut card,
+                &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, alg, 0x84, 1, 0x81]
+            )
+            .1,
+            0x6A80,
+            "sign algorithm {alg:02X}"
+        );
+    }
+}
