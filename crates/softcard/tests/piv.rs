@@ -147,7 +147,53 @@ fn management_key_aes_right_and_wrong() {
         assert_eq!(put_probe(&mut c), 0x9000);
         assert_eq!(mgmt_auth_single(&mut c, alg, &wrong), 0x6982);
         assert_eq!(put_probe(&mut c), 0x6982);
+        // OpenSC asks for random bytes with `00 87 00 9B 7C 02 81 00` whatever the key's
+        // algorithm; the answer authenticates nothing.
+        let (r, sw) = send(&mut c, 0x87, 0x00, 0x9B, &template(&[(0x81, &[])]));
+        assert_eq!(sw, 0x9000, "AES-{}: random bytes", len * 8);
+        let random = tlv::expect_single(tlv::expect_single(&r, 0x7C).unwrap(), 0x81).unwrap();
+        assert_eq!(random.len(), 16);
+        assert_eq!(put_probe(&mut c), 0x6982);
+        // But a response under algorithm 00 is not an AES authentication.
+        assert_eq!(
+            send(&mut c, 0x87, 0x00, 0x9B, &template(&[(0x82, &[0; 16])])).1,
+            0x6A86
+        );
     }
+}
+
+#[test]
+fn a_pin_blocked_by_change_reference_data_ends_the_session() {
+    let (mut c, _) = card();
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let public = generate(&mut c, 0x9A, 0x07);
+    let pk = rsa_public(&public);
+    let block = pkcs1_block(256, &Sha256::digest(b"after a block"));
+    verify_pin(&mut c);
+    assert_eq!(sign(&mut c, 0x07, 0x9A, &block).1, 0x9000);
+    // One wrong old PIN in CHANGE REFERENCE DATA already ends the PIN authentication.
+    assert_eq!(send(&mut c, 0x24, 0, 0x80, b"87654321abcdefgh").1, 0x63C2);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, &[]).1, 0x63C2);
+    assert_eq!(sign(&mut c, 0x07, 0x9A, &block).1, 0x6982);
+    verify_pin(&mut c);
+    assert_eq!(send(&mut c, 0x24, 0, 0x80, b"87654321abcdefgh").1, 0x63C2);
+    assert_eq!(send(&mut c, 0x24, 0, 0x80, b"87654321abcdefgh").1, 0x63C1);
+    assert_eq!(send(&mut c, 0x24, 0, 0x80, b"87654321abcdefgh").1, 0x63C0);
+    // Blocked: no signature, and the empty VERIFY says so.
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, &[]).1, 0x6983);
+    assert_eq!(sign(&mut c, 0x07, 0x9A, &block).1, 0x6982);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, b"12345678").1, 0x6983);
+    // The PUK unblocks; the key signs again after a VERIFY.
+    ok(&mut c, 0x2C, 0, 0x80, b"1234567812345678");
+    verify_pin(&mut c);
+    let (sig, sw) = sign(&mut c, 0x07, 0x9A, &block);
+    assert_eq!(sw, 0x9000);
+    pk.verify(
+        Pkcs1v15Sign::new::<Sha256>(),
+        &Sha256::digest(b"after a block"),
+        &sig,
+    )
+    .unwrap();
 }
 
 fn generate(c: &mut Card, slot: u8, alg: u8) -> Vec<u8> {

@@ -61,6 +61,22 @@ impl PivApplet {
         value: &[u8],
         ctx: &mut Context<'_>,
     ) -> Result<(), Status> {
+        let result = self.spend_and_compare(which, value, ctx);
+        if result.is_err() && which == PinRef::Pin {
+            // A wrong or blocked PIN ends the session's PIN authentication, whatever the
+            // command that presented it (VERIFY or CHANGE REFERENCE DATA).
+            self.vol.pin_verified = false;
+            self.vol.pin_fresh = false;
+        }
+        result
+    }
+
+    fn spend_and_compare(
+        &mut self,
+        which: PinRef,
+        value: &[u8],
+        ctx: &mut Context<'_>,
+    ) -> Result<(), Status> {
         let pin = match which {
             PinRef::Pin => &mut self.state.pin,
             PinRef::Puk => &mut self.state.puk,
@@ -145,8 +161,10 @@ impl PivApplet {
         ctx: &mut Context<'_>,
     ) -> Result<Vec<u8>, Status> {
         let key = &self.state.mgmt;
-        // 00 is the legacy identifier of 3DES (OpenSC asks for random bytes with it).
-        if alg != key.alg.id() && !(alg == 0x00 && key.alg == MgmtAlg::Tdes) {
+        // 00 is the legacy identifier of 3DES; OpenSC also sends it to ask for random bytes
+        // (`81 00` alone), whatever the management key's algorithm.
+        let random_only = matches!(request, AuthRequest::ChallengeRequest) && alg == 0x00;
+        if alg != key.alg.id() && !(alg == 0x00 && (key.alg == MgmtAlg::Tdes || random_only)) {
             return Err(Status::IncorrectP1P2);
         }
         let block = key.alg.block_len();
