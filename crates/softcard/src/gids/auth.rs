@@ -22,13 +22,6 @@ pub(super) const WINDOWS_PIN_POLICY: PinPolicy = PinPolicy {
     max_len: 127,
     max_tries: PIN_TRIES,
 };
-/// The PIN rules of a card initialized by a GIDS client (gids-tool asks 4 to 16).
-pub(super) const BLANK_PIN_POLICY: PinPolicy = PinPolicy {
-    min_len: 4,
-    max_len: 127,
-    max_tries: PIN_TRIES,
-};
-
 fn pin_mut(state: &mut State, reference: u8) -> Result<&mut Pin, Status> {
     if reference != PIN_REF {
         return Err(Status::ReferencedDataNotFound);
@@ -132,7 +125,7 @@ pub(super) fn set(
         return Err(Status::ReferencedDataNotFound);
     }
     if !state.operational {
-        state.pin = Some(Pin::new(new, BLANK_PIN_POLICY)?);
+        state.pin = Some(Pin::new(new, WINDOWS_PIN_POLICY)?);
     } else if v.pin_verified {
         pin_mut(state, reference)?.set(new)?;
     } else {

@@ -152,11 +152,14 @@ pub(super) fn create(state: &mut State, v: &mut Volatile, fcp: &[u8]) -> Result<
     Ok(())
 }
 
-/// ACTIVATE FILE of the current file; activating the application DF ends initialization.
+/// ACTIVATE FILE of the current file; activating the application DF ends initialization
+/// (6985 without a PIN or an administrator key).
 pub(super) fn activate(state: &mut State, v: &Volatile) -> Result<(), Status> {
     match v.current.ok_or(Status::CommandNotAllowed)? {
         Current::Application => {
-            if !state.operational && state.pin.is_none() {
+            // Initialization ends only with a PIN and an administrator key: neither can be
+            // created once the card is operational.
+            if !state.operational && (state.pin.is_none() || state.admin.is_none()) {
                 return Err(Status::ConditionsNotSatisfied);
             }
             state.operational = true;

@@ -60,7 +60,12 @@ fn blank_card_initialized_as_gids_tool_does() {
         h.send(&[0, 0xCB, 0xA0, 0, 4, 0x5C, 2, 0xDF, 0x1F, 0])
             .is_err()
     );
-    h.send(&cmd(0x24, 1, 0x80, b"4321", None)).unwrap();
+    // The windows-vsc PIN rules hold during initialization too: at least 8 characters.
+    assert_eq!(
+        h.send(&cmd(0x24, 1, 0x80, b"4321", None)),
+        Err(Status::WrongData)
+    );
+    h.send(&cmd(0x24, 1, 0x80, b"43214321", None)).unwrap();
     for (fid, write, read) in [
         (0xA000, 0x30, 0),
         (0xA010, 0x30, 0),
@@ -116,10 +121,10 @@ fn blank_card_initialized_as_gids_tool_does() {
     );
     assert_eq!(h.send(&[0, 0x20, 0, 0x80]), Err(Status::TriesLeft(3)));
     assert_eq!(
-        h.send(&cmd(0x20, 0, 0x80, b"1234", None)),
+        h.send(&cmd(0x20, 0, 0x80, b"12341234", None)),
         Err(Status::TriesLeft(2))
     );
-    h.send(&cmd(0x20, 0, 0x80, b"4321", None)).unwrap();
+    h.send(&cmd(0x20, 0, 0x80, b"43214321", None)).unwrap();
     // The cmapfile exists empty, as pkcs15 emulation needs it.
     assert_eq!(
         h.send(&[0, 0xCB, 0xA0, 0x10, 4, 0x5C, 2, 0xDF, 0x23, 0])
