@@ -32,27 +32,126 @@ pub enum KeyMaterial {
     },
 }
 
+/// Largest RSA public exponent accepted, 2^33 - 1 (as `rsa` 0.10).
+const MAX_RSA_EXPONENT: u64 = (1 << 33) - 1;
+
 impl KeyMaterial {
-    /// The algorithm this material is for, judged by its sizes.
+    /// The algorithm this material is for, judged by its sizes (the RSA modulus's
+    /// significant bits; leading zero bytes do not count).
     ///
     /// # Errors
-    /// [`CryptoError::InvalidKey`] for an RSA modulus of an unsupported size.
+    /// [`CryptoError::InvalidKey`] for an empty or zero RSA modulus or one of an unsupported
+    /// size.
     pub fn algorithm(&self) -> Result<KeyAlgorithm, CryptoError> {
         match self {
             KeyMaterial::Rsa { n, .. } => {
-                let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
-                KeyAlgorithm::rsa_with_bits(bits).ok_or(CryptoError::InvalidKey)
+                KeyAlgorithm::rsa_with_bits(bit_len(n)).ok_or(CryptoError::InvalidKey)
             }
             KeyMaterial::P256 { .. } => Ok(KeyAlgorithm::P256),
         }
     }
+
+    /// Checks the material before any backend sees it, and returns its algorithm. Cheap
+    /// checks only, all of them total (no panic on any input):
+    ///
+    /// - RSA: a modulus of a supported size (1024, 2048, 3072 or 4096 bits) and odd; a
+    ///   public exponent odd, at least 3 and at most 2^33 - 1; a private exponent in
+    ///   `1..n`; primes p and q, each odd, above 1 and no longer than half the modulus,
+    ///   whose product is n. (The backend then checks that d inverts e.)
+    /// - P-256: a 32-byte scalar, not zero (the backend checks it is below the order).
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKey`] naming no detail.
+    pub fn validate(&self) -> Result<KeyAlgorithm, CryptoError> {
+        let alg = self.algorithm()?;
+        match self {
+            KeyMaterial::Rsa { n, e, d, p, q } => {
+                let n_bits = alg.bits();
+                let half = n_bits.div_ceil(2);
+                let e_value = small_value(e).ok_or(CryptoError::InvalidKey)?;
+                let ok = is_odd(n)
+                    && is_odd(e)
+                    && (3..=MAX_RSA_EXPONENT).contains(&e_value)
+                    && !is_zero(d)
+                    && less(d, n)
+                    && [p, q]
+                        .iter()
+                        .all(|x| is_odd(x) && bit_len(x) > 1 && bit_len(x) <= half)
+                    && product_is(p, q, n, n_bits)?;
+                if ok {
+                    Ok(alg)
+                } else {
+                    Err(CryptoError::InvalidKey)
+                }
+            }
+            KeyMaterial::P256 { d } => {
+                if d.len() == 32 && !is_zero(d) {
+                    Ok(alg)
+                } else {
+                    Err(CryptoError::InvalidKey)
+                }
+            }
+        }
+    }
+}
+
+/// The bytes of a big-endian number without its leading zeros (empty for zero).
+fn significant(x: &[u8]) -> &[u8] {
+    let start = x.iter().position(|b| *b != 0).unwrap_or(x.len());
+    x.get(start..).unwrap_or_default()
+}
+
+/// The number of significant bits of a big-endian number (0 for zero or no bytes).
+fn bit_len(x: &[u8]) -> usize {
+    let s = significant(x);
+    let lead = s
+        .first()
+        .map_or(0, |b| (u8::BITS.saturating_sub(b.leading_zeros())) as usize);
+    s.len()
+        .saturating_sub(1)
+        .saturating_mul(8)
+        .saturating_add(lead)
+}
+
+/// Whether a < b (big-endian numbers).
+fn less(a: &[u8], b: &[u8]) -> bool {
+    let (a, b) = (significant(a), significant(b));
+    (a.len(), a) < (b.len(), b)
+}
+
+fn is_zero(x: &[u8]) -> bool {
+    x.iter().all(|b| *b == 0)
+}
+
+fn is_odd(x: &[u8]) -> bool {
+    x.last().is_some_and(|b| b & 1 == 1)
+}
+
+/// The value of a big-endian number of at most 8 significant bytes.
+fn small_value(x: &[u8]) -> Option<u64> {
+    let s = significant(x);
+    let mut buf = [0u8; 8];
+    let at = buf.len().checked_sub(s.len())?;
+    buf.get_mut(at..)?.copy_from_slice(s);
+    Some(u64::from_be_bytes(buf))
+}
+
+/// Whether p * q = n, for p and q of at most half of n's `n_bits` (rounded up).
+fn product_is(p: &[u8], q: &[u8], n: &[u8], n_bits: usize) -> Result<bool, CryptoError> {
+    // Wide enough for the whole product (at most n_bits + 1 bits): no wrapping.
+    let width = u32::try_from(n_bits.saturating_add(64).next_multiple_of(64))
+        .map_err(|_| CryptoError::InvalidKey)?;
+    let uint = |x: &[u8]| {
+        rsa::BoxedUint::from_be_slice(significant(x), width).map_err(|_| CryptoError::InvalidKey)
+    };
+    Ok(uint(p)?.wrapping_mul(&uint(q)?) == uint(n)?)
 }
 
 impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyMaterial::Rsa { n, .. } => {
-                write!(f, "KeyMaterial::Rsa({} bits, [REDACTED])", n.len() * 8)
+                write!(f, "KeyMaterial::Rsa({} bits, [REDACTED])", bit_len(n))
             }
             KeyMaterial::P256 { .. } => f.write_str("KeyMaterial::P256([REDACTED])"),
         }
@@ -100,10 +199,15 @@ impl PrivateKey {
     ///
     /// # Errors
     /// [`CryptoError::Unsupported`] if that backend is not compiled in;
-    /// [`CryptoError::InvalidKey`] for inconsistent material.
+    /// [`CryptoError::InvalidKey`] for malformed or inconsistent material (see
+    /// [`KeyMaterial::validate`]): never a panic.
     pub fn from_material(backend: BackendKind, material: KeyMaterial) -> Result<Self, CryptoError> {
         let b = backend.backend().ok_or(CryptoError::Unsupported)?;
+        let alg = material.validate()?;
         let ops = b.load(&material)?;
+        if ops.algorithm() != alg {
+            return Err(CryptoError::InvalidKey);
+        }
         Ok(PrivateKey {
             material,
             backend,

@@ -5,6 +5,11 @@
 //! [`BackendKind::AwsLc`]. Key material is stored as [`KeyMaterial`] (zeroized on drop) and
 //! turned once, when a card is loaded or a key generated, into a ready [`PrivateKey`]: nothing
 //! on the signing path parses DER.
+//!
+//! Key material comes from card images and from key imports: every check of it is total
+//! (no panic, no overflow on any input), and arithmetic here is checked or saturating.
+
+#![warn(clippy::arithmetic_side_effects)]
 
 #[cfg(feature = "aws-lc")]
 mod awslc;
@@ -176,7 +181,9 @@ pub enum PublicKey {
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PublicKey::Rsa { n, e } => write!(f, "Rsa({} bits, e={:02x?})", n.len() * 8, e),
+            PublicKey::Rsa { n, e } => {
+                write!(f, "Rsa({} bits, e={:02x?})", n.len().saturating_mul(8), e)
+            }
             PublicKey::P256 { point } => write!(f, "P256({:02x?}...)", point.get(..9)),
         }
     }

@@ -12,12 +12,12 @@ use super::{CryptoError, HashAlg};
 /// EMSA-PKCS1-v1_5 (RFC 8017 section 9.2 step 5): `00 01 FF..FF 00 || t` in `k` bytes.
 pub(super) fn pkcs1v15_sign_block(t: &[u8], k: usize) -> Result<Vec<u8>, CryptoError> {
     let ps_len = k
-        .checked_sub(t.len() + 3)
+        .checked_sub(t.len().saturating_add(3))
         .filter(|n| *n >= 8)
         .ok_or(CryptoError::InvalidInput)?;
     let mut em = Vec::with_capacity(k);
     em.extend_from_slice(&[0x00, 0x01]);
-    em.resize(2 + ps_len, 0xff);
+    em.extend(core::iter::repeat_n(0xff, ps_len));
     em.push(0x00);
     em.extend_from_slice(t);
     Ok(em)
@@ -58,7 +58,10 @@ pub(super) fn pkcs1v15_unpad(em: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoErro
     if !bool::from(good) {
         return Err(CryptoError::Decryption);
     }
-    let start = usize::try_from(separator).map_err(|_| CryptoError::Decryption)? + 1;
+    let start = usize::try_from(separator)
+        .ok()
+        .and_then(|s| s.checked_add(1))
+        .ok_or(CryptoError::Decryption)?;
     let message = em.get(start..).ok_or(CryptoError::Decryption)?;
     Ok(Zeroizing::new(message.to_vec()))
 }
@@ -87,7 +90,7 @@ pub(super) fn oaep_unpad(hash: HashAlg, em: &mut [u8]) -> Result<Zeroizing<Vec<u
 
 fn oaep_unpad_with<D: Digest>(em: &mut [u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     let h_len = <D as Digest>::output_size();
-    if em.len() < 2 * h_len + 2 {
+    if em.len() < h_len.saturating_mul(2).saturating_add(2) {
         return Err(CryptoError::Decryption);
     }
     let (y, rest) = em.split_first_mut().ok_or(CryptoError::Decryption)?;
@@ -112,7 +115,10 @@ fn oaep_unpad_with<D: Digest>(em: &mut [u8]) -> Result<Zeroizing<Vec<u8>>, Crypt
     if !bool::from(good) {
         return Err(CryptoError::Decryption);
     }
-    let start = usize::try_from(separator).map_err(|_| CryptoError::Decryption)? + 1;
+    let start = usize::try_from(separator)
+        .ok()
+        .and_then(|s| s.checked_add(1))
+        .ok_or(CryptoError::Decryption)?;
     let message = tail.get(start..).ok_or(CryptoError::Decryption)?;
     Ok(Zeroizing::new(message.to_vec()))
 }

@@ -73,7 +73,12 @@ fn trimmed(x: &BoxedUint) -> Vec<u8> {
 
 /// A big-endian number as a `BoxedUint` of just enough whole limbs.
 fn uint(bytes: &[u8]) -> Result<BoxedUint, CryptoError> {
-    let bits = u32::try_from(bytes.len().max(1) * 8).map_err(|_| CryptoError::InvalidKey)?;
+    let bits = bytes
+        .len()
+        .max(1)
+        .checked_mul(8)
+        .and_then(|b| u32::try_from(b).ok())
+        .ok_or(CryptoError::InvalidKey)?;
     BoxedUint::from_be_slice(bytes, bits.next_multiple_of(64)).map_err(|_| CryptoError::InvalidKey)
 }
 
@@ -96,7 +101,7 @@ impl RsaKey {
         let primes = vec![uint(p)?, uint(q)?];
         let key = rsa::PrivateKey::from_components(uint(n)?, uint(e)?, uint(d)?, primes)
             .map_err(|_| CryptoError::InvalidKey)?;
-        if key.size() * 8 != alg.bits() {
+        if key.size().checked_mul(8) != Some(alg.bits()) {
             return Err(CryptoError::InvalidKey);
         }
         let public = PublicKey::Rsa {
@@ -237,7 +242,7 @@ pub(super) fn p256_prehash(digest: &[u8]) -> Result<[u8; 32], CryptoError> {
     let mut z = [0u8; 32];
     let used = digest.get(..32).unwrap_or(digest);
     let (_, tail) = z
-        .split_at_mut_checked(32 - used.len())
+        .split_at_mut_checked(32usize.saturating_sub(used.len()))
         .ok_or(CryptoError::InvalidInput)?;
     tail.copy_from_slice(used);
     Ok(z)

@@ -5,5 +5,6 @@ mod common;
 #[cfg(feature = "aws-lc")]
 mod cross;
 mod kat;
+mod material;
 mod rustcrypto;
 mod sym;
