@@ -2,6 +2,8 @@
 //! creates a key in a container, has the card sign a request and installs the issued
 //! certificate, all through a [`Transport`].
 
+use softcard::Secret;
+use softcard::crypto::sym::SymAlg;
 use softcard::crypto::{CardRng, HashAlg, KeyAlgorithm, PublicKey};
 
 use crate::transport::{Response, SW_OK, exchange};
@@ -74,8 +76,13 @@ pub struct Container {
 pub enum Unblock<'a> {
     /// The PUK (PIV).
     Puk(&'a [u8]),
-    /// The administrator key, raw bytes (GIDS; 24 bytes 3DES, 16 or 32 bytes AES).
+    /// The administrator key, raw bytes (GIDS), its algorithm told by its length: 24 bytes
+    /// 3DES, 16 bytes AES-128, 32 bytes AES-256. An AES-192 key needs
+    /// [`Unblock::AdminKeyWith`].
     AdminKey(&'a [u8]),
+    /// The administrator key and its algorithm (GIDS): the only way to use an AES-192
+    /// key, whose 24 bytes would otherwise be taken for 3DES.
+    AdminKeyWith(SymAlg, &'a [u8]),
 }
 
 /// A card reached through a [`Transport`], with its application selected.
@@ -83,6 +90,9 @@ pub struct CardClient<T> {
     transport: T,
     application: Application,
     management_key: Option<Vec<u8>>,
+    /// The PIN last verified, kept (zeroized on drop) to verify again before each
+    /// signature of a PIV key whose PIN policy is "always" (slot 9C).
+    pin: Option<Secret>,
 }
 
 impl<T> core::fmt::Debug for CardClient<T> {
@@ -110,6 +120,24 @@ pub(crate) fn pin_status(
     }
 }
 
+/// As [`pin_status`] for a command that sets a new PIN: 6A80 (and 6700) say the new PIN
+/// breaks the card's rules, given in `rules`.
+pub(crate) fn new_pin_status(
+    resp: Response,
+    what: &'static str,
+    command: &'static str,
+    rules: &'static str,
+) -> Result<(), EnrollError> {
+    match resp.sw {
+        sw @ (0x6A80 | 0x6700) => Err(EnrollError::NewPinRefused {
+            what: "PIN",
+            sw,
+            rules,
+        }),
+        _ => pin_status(resp, what, command),
+    }
+}
+
 impl<T: Transport> CardClient<T> {
     /// Selects the card's application: GIDS first, then PIV.
     ///
@@ -126,6 +154,7 @@ impl<T: Transport> CardClient<T> {
                     transport,
                     application,
                     management_key: None,
+                    pin: None,
                 });
             }
         }
@@ -152,40 +181,57 @@ impl<T: Transport> CardClient<T> {
         &mut self.transport
     }
 
-    /// VERIFY of the user PIN.
+    /// VERIFY of the user PIN. The client keeps a verified PIN (zeroized when dropped or
+    /// replaced) to present it again before each signature of a PIV key whose PIN policy is
+    /// "always" (slot 9C), as the card asks; a failed VERIFY forgets it.
     ///
     /// # Errors
     /// [`EnrollError::WrongPin`] with the tries left (63Cx), [`EnrollError::PinBlocked`]
     /// (6983), [`EnrollError::Card`] for other status words.
     pub fn verify_pin(&mut self, pin: &[u8]) -> Result<(), EnrollError> {
-        match self.application {
+        let result = match self.application {
             Application::Gids => gids::verify_pin(self.t(), pin),
             Application::Piv => piv::verify_pin(self.t(), pin),
-        }
+        };
+        self.pin = result.is_ok().then(|| Secret::from_slice(pin));
+        result
     }
 
-    /// CHANGE REFERENCE DATA of the user PIN.
+    /// CHANGE REFERENCE DATA of the user PIN. On GIDS the new PIN is verified afterwards
+    /// (the card leaves it so) and `cardcf`'s PIN freshness counter is bumped, as the
+    /// minidriver does, so that Windows drops its cached PIN state.
     ///
     /// # Errors
-    /// As [`CardClient::verify_pin`] for a wrong old PIN; [`EnrollError::Card`] (6A80) for
-    /// a new PIN the card's rules refuse.
+    /// As [`CardClient::verify_pin`] for a wrong old PIN; [`EnrollError::NewPinRefused`]
+    /// (6A80) for a new PIN the card's rules refuse.
     pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-        match self.application {
+        let result = match self.application {
             Application::Gids => gids::change_pin(self.t(), old, new),
             Application::Piv => piv::change_pin(self.t(), old, new),
+        };
+        // GIDS leaves the new PIN verified; on PIV a kept PIN is replaced by the new one.
+        if result.is_ok() && (self.application == Application::Gids || self.pin.is_some()) {
+            self.pin = Some(Secret::from_slice(new));
         }
+        result
     }
 
     /// Sets a new PIN and resets its counter: with the PUK on PIV (RESET RETRY COUNTER),
-    /// after administrator-key authentication on GIDS.
+    /// after administrator-key authentication on GIDS. On GIDS the new PIN is then
+    /// verified and `cardcf`'s PIN freshness counter bumped, as the minidriver does (the
+    /// card leaves the new PIN verified); on PIV the PIN is not verified afterwards.
     ///
     /// # Errors
     /// [`EnrollError::WrongPin`]/[`EnrollError::PinBlocked`] about the PUK,
-    /// [`EnrollError::AdminAuthentication`] for a wrong administrator key,
-    /// [`EnrollError::Unsupported`] for the secret of the other application.
+    /// [`EnrollError::AdminAuthentication`] for a wrong administrator key (or one of
+    /// another algorithm), [`EnrollError::NewPinRefused`] for a new PIN the card's rules
+    /// refuse, [`EnrollError::Unsupported`] for the secret of the other application.
     pub fn unblock_pin(&mut self, secret: Unblock<'_>, new: &[u8]) -> Result<(), EnrollError> {
-        match (self.application, secret) {
-            (Application::Gids, Unblock::AdminKey(key)) => gids::unblock(self.t(), key, new),
+        let result = match (self.application, secret) {
+            (Application::Gids, Unblock::AdminKey(key)) => gids::unblock(self.t(), key, None, new),
+            (Application::Gids, Unblock::AdminKeyWith(alg, key)) => {
+                gids::unblock(self.t(), key, Some(alg), new)
+            }
             (Application::Piv, Unblock::Puk(puk)) => piv::unblock(self.t(), puk, new),
             (app, _) => Err(EnrollError::Unsupported(format!(
                 "{} unblocks with {}",
@@ -195,7 +241,14 @@ impl<T: Transport> CardClient<T> {
                     Application::Piv => "the PUK",
                 }
             ))),
+        };
+        if result.is_ok() {
+            self.pin = match self.application {
+                Application::Gids => Some(Secret::from_slice(new)),
+                Application::Piv => None,
+            };
         }
+        result
     }
 
     /// Every container holding a key.
@@ -220,6 +273,19 @@ impl<T: Transport> CardClient<T> {
             .ok_or_else(|| EnrollError::NoContainer(name.to_owned()))
     }
 
+    /// Checks, without changing anything on the card, that [`CardClient::create_key`] can
+    /// create this key: an algorithm the application has, a valid container name (GIDS:
+    /// at most 39 characters; PIV: a slot 9A, 9C, 9D or 9E) not in use, a free container.
+    ///
+    /// # Errors
+    /// [`EnrollError::ContainerExists`], [`EnrollError::Unsupported`] naming the problem.
+    pub fn check_key_request(&mut self, request: &KeyRequest) -> Result<(), EnrollError> {
+        match self.application {
+            Application::Gids => gids::check_key_request(self.t(), request),
+            Application::Piv => piv::check_key_request(self.t(), request),
+        }
+    }
+
     /// Creates a key pair in a new container (the PIN must be verified; PIV also
     /// authenticates with the management key). `rng` makes automatic container names.
     ///
@@ -242,7 +308,10 @@ impl<T: Transport> CardClient<T> {
 
     /// A [`RequestSigner`] whose private operation is done by the card (GIDS PSO: COMPUTE
     /// DIGITAL SIGNATURE over a DigestInfo; PIV GENERAL AUTHENTICATE, raw RSA with the
-    /// padding built here, or ECDSA). The PIN must be verified.
+    /// padding built here, or ECDSA). The PIN must be verified. A PIV key whose PIN policy
+    /// is "always" (slot 9C: one signature per VERIFY) gets the PIN verified with
+    /// [`CardClient::verify_pin`] presented again before each signature, so that a CMC
+    /// request (two signatures) can be signed by it.
     pub fn signer<'a>(
         &'a mut self,
         container: &Container,
@@ -257,13 +326,27 @@ impl<T: Transport> CardClient<T> {
             (Application::Gids, _) => CardOperation::RsaDigestInfo,
             (Application::Piv, _) => CardOperation::RsaRaw,
         };
+        let pin = self.pin.clone();
+        // Whether the PIV key asks the PIN before every signature; read on first use.
+        let mut pin_always: Option<bool> = None;
         let t = &mut self.transport;
         CardSigner::new(
             container.public_key.clone(),
             operation,
             move |input| match app {
                 Application::Gids => gids::sign(t, reference, algorithm, input),
-                Application::Piv => piv::sign(t, reference, algorithm, input),
+                Application::Piv => {
+                    if let Some(pin) = &pin {
+                        let always = match pin_always {
+                            Some(always) => always,
+                            None => *pin_always.insert(piv::pin_always(t, reference)?),
+                        };
+                        if always {
+                            piv::verify_pin(t, pin.expose())?;
+                        }
+                    }
+                    piv::sign(t, reference, algorithm, input)
+                }
             },
         )
     }
@@ -282,11 +365,14 @@ impl<T: Transport> CardClient<T> {
         self.signer(container).sign(message, hash)
     }
 
-    /// The seed's enrollment on the card: creates the key, then builds the request in
-    /// `format`, signed by the card. The PIN must be verified.
+    /// The seed's enrollment on the card: checks the request options
+    /// ([`RequestOptions::check`]) and the key request ([`CardClient::check_key_request`])
+    /// before anything is written, creates the key, then builds the request in `format`,
+    /// signed by the card. The PIN must be verified.
     ///
     /// # Errors
-    /// As [`CardClient::create_key`] and [`Request::build`].
+    /// As [`RequestOptions::check`], [`CardClient::check_key_request`] (the card is then
+    /// unchanged), [`CardClient::create_key`] and [`Request::build`].
     pub fn enroll(
         &mut self,
         key: &KeyRequest,
@@ -294,6 +380,8 @@ impl<T: Transport> CardClient<T> {
         options: &RequestOptions,
         rng: &mut dyn CardRng,
     ) -> Result<(Container, Request), EnrollError> {
+        options.check()?;
+        self.check_key_request(key)?;
         let container = self.create_key(key, rng)?;
         let request = Request::build(format, options, &mut self.signer(&container))?;
         Ok((container, request))

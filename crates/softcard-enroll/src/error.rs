@@ -7,6 +7,10 @@ pub enum EnrollError {
     /// The subject name string cannot be encoded; says which part and why.
     #[error("invalid subject name: {0}")]
     InvalidName(String),
+    /// A request option other than the subject cannot be encoded (UPN, e-mail address,
+    /// template name); says which and why.
+    #[error("invalid request option: {0}")]
+    InvalidOption(String),
     /// An object identifier in dotted notation is malformed.
     #[error("invalid object identifier {0:?}")]
     InvalidOid(String),
@@ -47,6 +51,17 @@ pub enum EnrollError {
         what: &'static str,
         /// The tries left before it is blocked (x of 63Cx).
         tries_left: u8,
+    },
+    /// The card refused a new PIN (CHANGE REFERENCE DATA, RESET RETRY COUNTER) because it
+    /// breaks the card's PIN rules: the card answered 6A80 (or 6700).
+    #[error("the card refused the new {what} (status {sw:04X}): {rules}")]
+    NewPinRefused {
+        /// "PIN".
+        what: &'static str,
+        /// SW1 SW2.
+        sw: u16,
+        /// The rules of this kind of card, e.g. "a PIV PIN has 6 to 8 characters".
+        rules: &'static str,
     },
     /// The PIN (or PUK) is blocked: the card answered 6983.
     #[error("{what} blocked (status 6983)")]

@@ -9,7 +9,7 @@ use softcard::crypto::{CardRng, KeyAlgorithm, PublicKey};
 use softcard::gids::minidriver as md;
 use softcard::tlv;
 
-use crate::client::{Container, ContainerName, KeyRequest, pin_status};
+use crate::client::{Container, ContainerName, KeyRequest, new_pin_status, pin_status};
 use crate::transport::{SW_OK, exchange};
 use crate::{EnrollError, KeySpec, Transport};
 
@@ -21,6 +21,10 @@ const FIRST_KEY: u8 = 0x81;
 const MAX_CONTAINERS: usize = 126;
 /// PIN reference.
 const PIN_REF: u8 = 0x80;
+/// The administrator key refused when a 24-byte key taken for 3DES met an AES challenge.
+pub(crate) const ADMIN_KEY_NOT_3DES: &str = "administrator key taken as 3DES (the card's 16-byte challenge is an AES one: is the key AES-192?)";
+/// What a GIDS card answering 6A80 to a new PIN asks.
+const PIN_RULES: &str = "the new PIN breaks the card's length rules (a Windows virtual smart card PIN has 8 to 127 characters; a GIDS card set up by gids-tool accepts 4 to 127)";
 
 fn bad(what: &'static str) -> EnrollError {
     EnrollError::Malformed(what)
@@ -44,31 +48,46 @@ pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), Enroll
     pin_status(r, "PIN", "VERIFY")
 }
 
+/// CHANGE REFERENCE DATA (old PIN then new PIN), then the `cardcf` PIN freshness bump
+/// the minidriver makes: the card leaves the new PIN verified, which writing `cardcf`
+/// needs.
 pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
     let r = exchange(t, [0, 0x24, 0, PIN_REF], &[old, new].concat(), false)?;
-    pin_status(r, "PIN", "CHANGE REFERENCE DATA")
+    new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)?;
+    bump_pin_freshness(t, "PUT DATA of cardcf (the PIN was changed)")
 }
 
 /// Administrator authentication (MSE SET + GENERAL AUTHENTICATE with the card's
-/// challenge, answered by encrypting it in CBC mode with a zero IV), then RESET RETRY
-/// COUNTER with the new PIN.
+/// challenge, answered by encrypting it in CBC mode with a zero IV), RESET RETRY COUNTER
+/// with the new PIN, then VERIFY of the new PIN (the card logs everyone out after RESET
+/// RETRY COUNTER, and writing `cardcf` needs the PIN) and the `cardcf` PIN freshness bump
+/// the minidriver makes.
+///
+/// `alg` is the key's algorithm; `None` takes it from the length: 24 bytes 3DES, 16
+/// AES-128, 32 AES-256.
 pub(crate) fn unblock(
     t: &mut dyn Transport,
     admin_key: &[u8],
+    alg: Option<SymAlg>,
     new: &[u8],
 ) -> Result<(), EnrollError> {
-    let alg = match admin_key.len() {
-        24 => SymAlg::Tdes,
-        16 => SymAlg::Aes128,
-        32 => SymAlg::Aes256,
-        n => {
+    let alg = match (alg, admin_key.len()) {
+        (Some(alg), _) => alg,
+        (None, 24) => SymAlg::Tdes,
+        (None, 16) => SymAlg::Aes128,
+        (None, 32) => SymAlg::Aes256,
+        (None, n) => {
             return Err(EnrollError::Unsupported(format!(
-                "an administrator key of {n} bytes (24: 3DES, 16 or 32: AES)"
+                "an administrator key of {n} bytes (24: 3DES or AES-192, 16 or 32: AES)"
             )));
         }
     };
-    let key = SymKey::from_bytes(alg, admin_key)
-        .map_err(|e| EnrollError::Unsupported(format!("administrator key: {e}")))?;
+    let key = SymKey::from_bytes(alg, admin_key).map_err(|e| {
+        EnrollError::Unsupported(format!(
+            "administrator key ({alg:?}, {} bytes): {e}",
+            admin_key.len()
+        ))
+    })?;
     let fail = |sw| EnrollError::AdminAuthentication {
         what: "administrator key",
         sw,
@@ -87,15 +106,56 @@ pub(crate) fn unblock(
         .flatten()
         .ok_or(bad("GENERAL AUTHENTICATE challenge"))?
         .to_vec();
+    // A challenge of another block length than the key's (8 bytes 3DES, 16 AES) means the
+    // card's key is of another algorithm: typically AES-192 taken for 3DES.
+    let other_algorithm = answer.len() != alg.block_len();
+    if answer.is_empty() || !answer.len().is_multiple_of(alg.block_len()) {
+        return Err(EnrollError::Unsupported(format!(
+            "the card's {}-byte challenge does not fit a {alg:?} administrator key: the card's key is of another algorithm (8-byte challenges are 3DES's)",
+            answer.len()
+        )));
+    }
     key.cbc_encrypt(&mut answer)
         .map_err(|_| bad("GENERAL AUTHENTICATE challenge"))?;
     let body = tlv::encode(0x7C, &tlv::encode(0x82, &answer));
     let r = exchange(t, [0, 0x87, 0, 0], &body, false)?;
     if r.sw != SW_OK {
+        if other_algorithm && alg == SymAlg::Tdes {
+            return Err(EnrollError::AdminAuthentication {
+                what: ADMIN_KEY_NOT_3DES,
+                sw: r.sw,
+            });
+        }
         return Err(fail(r.sw));
     }
     let r = exchange(t, [0, 0x2C, 0x02, PIN_REF], new, false)?;
-    r.ok("RESET RETRY COUNTER").map(drop)
+    if matches!(r.sw, 0x6A80 | 0x6700) {
+        return Err(EnrollError::NewPinRefused {
+            what: "PIN",
+            sw: r.sw,
+            rules: PIN_RULES,
+        });
+    }
+    r.ok("RESET RETRY COUNTER")?;
+    verify_pin(t, new)?;
+    bump_pin_freshness(t, "PUT DATA of cardcf (the PIN was unblocked)")
+}
+
+/// Bumps `cardcf`'s PIN freshness counter (`bPinsFreshness`) after the PIN changed, as the
+/// minidriver does; nothing on a card without a master file or `cardcf`. `command` names
+/// a refused write, whose status word is kept.
+fn bump_pin_freshness(t: &mut dyn Transport, command: &'static str) -> Result<(), EnrollError> {
+    let Some(raw) = get_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO)? else {
+        return Ok(());
+    };
+    let master = md::parse_master_file(&raw).map_err(|_| bad("GIDS master file"))?;
+    if locate(&master, "", "cardcf").is_none() {
+        return Ok(());
+    }
+    bump_cardcf(t, &master, Fresh::PINS).map_err(|e| match e {
+        EnrollError::Card { sw, .. } => EnrollError::Card { command, sw },
+        e => e,
+    })
 }
 
 /// GET DATA of one data object; `None` when it does not exist (6A88, 6A82).
@@ -158,19 +218,47 @@ fn write_file(
     put_do(t, ef, tag, value)
 }
 
+/// Which `cardcf` freshness counters to bump.
+#[derive(Clone, Copy, Debug)]
+struct Fresh {
+    pins: bool,
+    containers: bool,
+    files: bool,
+}
+
+impl Fresh {
+    const PINS: Fresh = Fresh {
+        pins: true,
+        containers: false,
+        files: false,
+    };
+    const FILES: Fresh = Fresh {
+        pins: false,
+        containers: false,
+        files: true,
+    };
+    const CONTAINERS_AND_FILES: Fresh = Fresh {
+        pins: false,
+        containers: true,
+        files: true,
+    };
+}
+
 /// Bumps the `cardcf` freshness counters so that minidrivers drop their caches.
 fn bump_cardcf(
     t: &mut dyn Transport,
     master: &[md::MasterFileEntry],
-    containers: bool,
-    files: bool,
+    which: Fresh,
 ) -> Result<(), EnrollError> {
     let raw = read_file(t, master, "", "cardcf")?.unwrap_or_default();
     let mut cf = md::CardCf::parse(&raw).unwrap_or_default();
-    if containers {
+    if which.pins {
+        cf.pins = cf.pins.wrapping_add(1);
+    }
+    if which.containers {
         cf.containers = cf.containers.wrapping_add(1);
     }
-    if files {
+    if which.files {
         cf.files = cf.files.wrapping_add(1);
     }
     write_file(t, master, "", "cardcf", &cf.encode())
@@ -263,6 +351,64 @@ fn key_file_fcp(kid: u8, algid: u8, spec: KeySpec) -> Vec<u8> {
     tlv::encode(0x62, &body)
 }
 
+/// The `cmapfile` record of a new container at `index`; fails for a name too long.
+fn container_record(
+    name: &str,
+    index: usize,
+    request: &KeyRequest,
+) -> Result<md::ContainerMapRecord, EnrollError> {
+    let bits = request.algorithm.bits() as u16;
+    let exchange_key = request.key_spec == KeySpec::Exchange;
+    let record = md::ContainerMapRecord {
+        name: name.to_owned(),
+        flags: md::CONTAINER_VALID | if index == 0 { md::CONTAINER_DEFAULT } else { 0 },
+        sig_key_bits: if exchange_key { 0 } else { bits },
+        kx_key_bits: if exchange_key { bits } else { 0 },
+    };
+    record.encode().map_err(|_| {
+        EnrollError::Unsupported(format!(
+            "GIDS container {name:?}: container names have at most 39 characters"
+        ))
+    })?;
+    Ok(record)
+}
+
+/// The first free container: its `cmapfile` index and key reference.
+fn free_container(cmap: &[md::ContainerMapRecord]) -> Result<(usize, u8), EnrollError> {
+    let index = cmap
+        .iter()
+        .position(|c| !c.is_valid())
+        .unwrap_or(cmap.len());
+    let kid = u8::try_from(index + usize::from(FIRST_KEY))
+        .ok()
+        .filter(|_| index < MAX_CONTAINERS)
+        .ok_or_else(|| EnrollError::Unsupported("no free key container on the card".into()))?;
+    Ok((index, kid))
+}
+
+fn check_name_free(cmap: &[md::ContainerMapRecord], name: &str) -> Result<(), EnrollError> {
+    if cmap.iter().any(|c| c.is_valid() && c.name == name) {
+        return Err(EnrollError::ContainerExists(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// What [`create_key`] checks before it writes anything, without writing anything.
+pub(crate) fn check_key_request(
+    t: &mut dyn Transport,
+    request: &KeyRequest,
+) -> Result<(), EnrollError> {
+    algorithm_id(request.algorithm)?;
+    let master = read_master(t)?;
+    let cmap = read_cmap(t, &master)?;
+    let (index, _) = free_container(&cmap)?;
+    if let ContainerName::Named(name) = &request.container {
+        check_name_free(&cmap, name)?;
+        container_record(name, index, request)?;
+    }
+    Ok(())
+}
+
 /// Creates the container: key file, key generation, key map, `cmapfile`, `cardcf`.
 pub(crate) fn create_key(
     t: &mut dyn Transport,
@@ -276,28 +422,10 @@ pub(crate) fn create_key(
         ContainerName::Automatic => md::automatic_container_name(rng),
         ContainerName::Named(n) => n.clone(),
     };
-    if cmap.iter().any(|c| c.is_valid() && c.name == name) {
-        return Err(EnrollError::ContainerExists(name));
-    }
-    let index = cmap
-        .iter()
-        .position(|c| !c.is_valid())
-        .unwrap_or(cmap.len());
-    let kid = u8::try_from(index + usize::from(FIRST_KEY))
-        .ok()
-        .filter(|_| index < MAX_CONTAINERS)
-        .ok_or_else(|| EnrollError::Unsupported("no free key container on the card".into()))?;
-    let bits = request.algorithm.bits() as u16;
+    check_name_free(&cmap, &name)?;
+    let (index, kid) = free_container(&cmap)?;
     let exchange_key = request.key_spec == KeySpec::Exchange;
-    let record = md::ContainerMapRecord {
-        name: name.clone(),
-        flags: md::CONTAINER_VALID | if index == 0 { md::CONTAINER_DEFAULT } else { 0 },
-        sig_key_bits: if exchange_key { 0 } else { bits },
-        kx_key_bits: if exchange_key { bits } else { 0 },
-    };
-    record.encode().map_err(|_| {
-        EnrollError::Unsupported("container names have at most 39 characters".into())
-    })?;
+    let record = container_record(&name, index, request)?;
     // A key file left by a deleted container is removed first (6A82: there is none).
     let stale = exchange(t, [0, 0xE4, 0, 0], &[0xB0, kid], false)?;
     if !matches!(stale.sw, SW_OK | 0x6A82) {
@@ -331,7 +459,7 @@ pub(crate) fn create_key(
         *slot = record;
     }
     let cmap_bytes = md::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
-    bump_cardcf(t, &master, true, true)?;
+    bump_cardcf(t, &master, Fresh::CONTAINERS_AND_FILES)?;
     put_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO, &keymap)?;
     write_file(t, &master, "mscp", "cmapfile", &cmap_bytes)?;
     Ok(Container {
@@ -388,10 +516,10 @@ pub(crate) fn write_certificate(
             .ok_or_else(|| EnrollError::Unsupported("no free data object on the card".into()))?;
         master.push(md::MasterFileEntry::new("mscp", &file, ef, tag));
         let encoded = md::encode_master_file(&master).map_err(|_| bad("GIDS master file"))?;
-        bump_cardcf(t, &master, false, true)?;
+        bump_cardcf(t, &master, Fresh::FILES)?;
         put_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO, &encoded)?;
     }
-    bump_cardcf(t, &master, false, true)?;
+    bump_cardcf(t, &master, Fresh::FILES)?;
     write_file(t, &master, "mscp", &file, &stored)
 }
 

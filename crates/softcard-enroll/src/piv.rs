@@ -13,7 +13,7 @@ use softcard::crypto::{KeyAlgorithm, PublicKey};
 use softcard::profile::DEFAULT_ADMIN_KEY;
 use softcard::tlv;
 
-use crate::client::{Container, ContainerName, KeyRequest, pin_status};
+use crate::client::{Container, ContainerName, KeyRequest, new_pin_status, pin_status};
 use crate::transport::{SW_OK, exchange};
 use crate::{EnrollError, KeySpec, Transport, parse_certificates};
 
@@ -22,6 +22,11 @@ pub(crate) const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00,
 /// The slots a client enrolls, with their certificate objects.
 const SLOTS: [(u8, u8); 4] = [(0x9A, 0x05), (0x9C, 0x0A), (0x9D, 0x0B), (0x9E, 0x01)];
 const MANAGEMENT_KEY: u8 = 0x9B;
+/// What a PIV card answering 6A80 to a new PIN asks.
+const PIN_RULES: &str =
+    "the new PIN breaks the card's length rules (a PIV PIN has 6 to 8 characters)";
+/// The slot whose key asks the PIN before every signature by default (SP 800-73-4).
+const DIGITAL_SIGNATURE_SLOT: u8 = 0x9C;
 
 fn bad(what: &'static str) -> EnrollError {
     EnrollError::Malformed(what)
@@ -47,13 +52,29 @@ pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), Enroll
 pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
     let data = [pad8(old, "PIN")?, pad8(new, "PIN")?].concat();
     let r = exchange(t, [0, 0x24, 0, 0x80], &data, false)?;
-    pin_status(r, "PIN", "CHANGE REFERENCE DATA")
+    new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)
 }
 
 pub(crate) fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(), EnrollError> {
     let data = [pad8(puk, "PUK")?, pad8(new, "PIN")?].concat();
     let r = exchange(t, [0, 0x2C, 0, 0x80], &data, false)?;
-    pin_status(r, "PUK", "RESET RETRY COUNTER")
+    new_pin_status(r, "PUK", "RESET RETRY COUNTER", PIN_RULES)
+}
+
+/// Whether the slot's key asks the PIN before every signature (PIN policy "always"): as
+/// GET METADATA tells (tag 02, first byte 03), else by default slot 9C.
+pub(crate) fn pin_always(t: &mut dyn Transport, slot: u8) -> Result<bool, EnrollError> {
+    let policy = metadata(t, slot)?.and_then(|m| {
+        tlv::find(&m, 0x02)
+            .ok()
+            .flatten()
+            .and_then(|p| p.first().copied())
+    });
+    Ok(match policy {
+        Some(0x03) => true,
+        Some(0x01 | 0x02) => false,
+        _ => slot == DIGITAL_SIGNATURE_SLOT,
+    })
 }
 
 /// GET METADATA (Yubico extension): the answer's TLVs, `None` for an empty slot or a card
@@ -189,13 +210,9 @@ pub(crate) fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, Enroll
     Ok(out)
 }
 
-/// GENERATE ASYMMETRIC KEY PAIR into the slot, after management-key authentication.
-pub(crate) fn create_key(
-    t: &mut dyn Transport,
-    request: &KeyRequest,
-    management_key: Option<&[u8]>,
-) -> Result<Container, EnrollError> {
-    let slot = match &request.container {
+/// The slot a key request names.
+fn requested_slot(request: &KeyRequest) -> Result<u8, EnrollError> {
+    Ok(match &request.container {
         ContainerName::Automatic if request.key_spec == KeySpec::Exchange => 0x9D,
         ContainerName::Automatic => 0x9A,
         ContainerName::Named(name) => u8::from_str_radix(name, 16)
@@ -206,10 +223,29 @@ pub(crate) fn create_key(
                     "PIV container {name:?}: name a slot, 9A, 9C, 9D or 9E"
                 ))
             })?,
-    };
+    })
+}
+
+/// What [`create_key`] checks before it writes anything: a slot, empty.
+pub(crate) fn check_key_request(
+    t: &mut dyn Transport,
+    request: &KeyRequest,
+) -> Result<(), EnrollError> {
+    let slot = requested_slot(request)?;
     if containers(t)?.iter().any(|c| c.key_reference == slot) {
         return Err(EnrollError::ContainerExists(format!("{slot:02X}")));
     }
+    Ok(())
+}
+
+/// GENERATE ASYMMETRIC KEY PAIR into the slot, after management-key authentication.
+pub(crate) fn create_key(
+    t: &mut dyn Transport,
+    request: &KeyRequest,
+    management_key: Option<&[u8]>,
+) -> Result<Container, EnrollError> {
+    let slot = requested_slot(request)?;
+    check_key_request(t, request)?;
     authenticate(t, management_key)?;
     let alg = request.algorithm.piv_id();
     let r = exchange(t, [0, 0x47, 0, slot], &[0xAC, 3, 0x80, 1, alg], true)?;

@@ -3,7 +3,7 @@
 use softcard::crypto::HashAlg;
 
 use crate::signer::RequestSigner;
-use crate::{EnrollError, Oid, cmc, pem, pkcs10};
+use crate::{EnrollError, Oid, cmc, name, pem, pkcs10};
 
 /// The CryptoAPI key specification of a key container (`AT_KEYEXCHANGE`, `AT_SIGNATURE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,8 +61,11 @@ pub struct RequestOptions {
     pub csp: Option<String>,
     /// The hash of every signature in the request.
     pub hash: HashAlg,
-    /// The friendly name given to the certificate when it is installed; it is kept with
-    /// the request and never sent to the CA.
+    /// The friendly name the seed gives the certificate. It is not part of the request:
+    /// Windows keeps it on the client (with the pending request in the request store, then
+    /// as a property of the installed certificate in the user's store), never sends it to
+    /// the CA, and the card has no place for it. This crate hands it back in
+    /// [`Request::friendly_name`] for the caller to keep.
     pub friendly_name: Option<String>,
 }
 
@@ -88,6 +91,43 @@ impl RequestOptions {
             hash: HashAlg::Sha1,
             friendly_name: Some("Smartcard Certificate".to_owned()),
         }
+    }
+
+    /// Checks that every option can be encoded, without a key: the subject parses, a UPN
+    /// is `name@suffix`, an e-mail address is ASCII (IA5String) `local@domain`, a template
+    /// name is not empty. [`Request::build`] and
+    /// [`CardClient::enroll`](crate::CardClient::enroll) call it first, so a bad option
+    /// fails before a key is created.
+    ///
+    /// # Errors
+    /// [`EnrollError::InvalidName`] for the subject, [`EnrollError::InvalidOption`] naming
+    /// the option and the problem.
+    pub fn check(&self) -> Result<(), EnrollError> {
+        name::encode(&self.subject)?;
+        let bad = |what: String| Err(EnrollError::InvalidOption(what));
+        let split = |s: &str| {
+            s.rsplit_once('@')
+                .filter(|(local, domain)| !local.is_empty() && !domain.is_empty())
+                .is_some()
+        };
+        if let Some(upn) = &self.upn {
+            if !split(upn) || upn.chars().any(char::is_control) {
+                return bad(format!(
+                    "UPN {upn:?}: a user principal name is name@suffix, e.g. jane@example.com"
+                ));
+            }
+        }
+        if let Some(email) = &self.email {
+            if !split(email) || !email.bytes().all(|b| b.is_ascii_graphic()) {
+                return bad(format!(
+                    "e-mail address {email:?}: local@domain in ASCII without spaces (rfc822Name is an IA5String)"
+                ));
+            }
+        }
+        if self.template.as_deref().is_some_and(str::is_empty) {
+            return bad("an empty certificate template name".into());
+        }
+        Ok(())
     }
 
     /// The value of the `CertificateTemplate` name-value pair: the name, else the OID.
@@ -128,7 +168,8 @@ pub struct Request {
     pub format: RequestFormat,
     /// Its DER encoding.
     pub der: Vec<u8>,
-    /// The friendly name to give the issued certificate.
+    /// The friendly name to give the issued certificate, from
+    /// [`RequestOptions::friendly_name`]: not in the request; kept here for the caller.
     pub friendly_name: Option<String>,
 }
 
@@ -136,13 +177,13 @@ impl Request {
     /// Builds and signs a request in `format`.
     ///
     /// # Errors
-    /// [`EnrollError::InvalidName`] for a bad subject, [`EnrollError::Signer`] if the key
-    /// does not sign.
+    /// As [`RequestOptions::check`]; [`EnrollError::Signer`] if the key does not sign.
     pub fn build(
         format: RequestFormat,
         options: &RequestOptions,
         signer: &mut dyn RequestSigner,
     ) -> Result<Self, EnrollError> {
+        options.check()?;
         let csr = pkcs10::build(options, signer)?;
         let der = match format {
             RequestFormat::Pkcs10 => csr,

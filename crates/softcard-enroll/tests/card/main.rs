@@ -316,3 +316,193 @@ fn test_ca_issues_from_a_cmc_request_signed_by_the_card() {
     c.install_certificate(&container, cert.to_pem().as_bytes())
         .unwrap();
 }
+
+/// `cardcf` (EF A010, DO DF22) read with GET DATA, as the minidriver reads it.
+fn cardcf(card: &mut Card) -> softcard::gids::minidriver::CardCf {
+    let r = card.transmit(&[0x00, 0xCB, 0xA0, 0x10, 0x04, 0x5C, 0x02, 0xDF, 0x22, 0x00]);
+    assert_eq!(r[r.len() - 2..], [0x90, 0x00], "{r:02X?}");
+    assert_eq!(r[..3], [0xDF, 0x22, 0x06], "{r:02X?}");
+    softcard::gids::minidriver::CardCf::parse(&r[3..9]).unwrap()
+}
+
+#[test]
+fn gids_pin_change_and_unblock_bump_the_cardcf_pin_freshness() {
+    let mut card = Card::create_seeded(
+        &CardOptions::new(Profile::WindowsVsc),
+        7,
+        Box::new(NoStorage),
+    )
+    .unwrap();
+    let start = cardcf(&mut card);
+    let mut c = CardClient::connect(&mut card).unwrap();
+    c.change_pin(b"12345678", b"11112222").unwrap();
+    drop(c);
+    let changed = cardcf(&mut card);
+    assert_eq!(
+        changed.pins,
+        start.pins.wrapping_add(1),
+        "{start:?} -> {changed:?}"
+    );
+    assert_eq!(
+        (changed.containers, changed.files),
+        (start.containers, start.files)
+    );
+
+    // A refused new PIN changes nothing.
+    let mut c = CardClient::connect(&mut card).unwrap();
+    let e = c.change_pin(b"11112222", b"12").unwrap_err();
+    assert!(
+        matches!(e, EnrollError::NewPinRefused { sw: 0x6A80, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("8 to 127"), "{e}");
+    drop(c);
+    assert_eq!(cardcf(&mut card).pins, changed.pins);
+
+    let mut c = CardClient::connect(&mut card).unwrap();
+    for _ in 0..3 {
+        c.verify_pin(b"00000000").unwrap_err();
+    }
+    let admin = softcard::profile::DEFAULT_ADMIN_KEY;
+    c.unblock_pin(Unblock::AdminKey(&admin), b"33334444")
+        .unwrap();
+    // The unblock left the new PIN verified: a key can be created at once.
+    c.create_key(&key(KeyAlgorithm::Rsa1024), &mut seeded_rng(3))
+        .unwrap();
+    drop(c);
+    let unblocked = cardcf(&mut card);
+    assert_eq!(unblocked.pins, changed.pins.wrapping_add(1));
+    let mut c = CardClient::connect(&mut card).unwrap();
+    c.verify_pin(b"33334444").unwrap();
+}
+
+#[test]
+fn gids_aes192_admin_key_unblocks_when_its_algorithm_is_told() {
+    use softcard::crypto::sym::SymAlg;
+    let admin = [0x5Au8; 24];
+    let mut options = CardOptions::new(Profile::WindowsVsc);
+    options.admin_key = Some(softcard::Secret::from_slice(&admin));
+    options.admin_key_aes = true;
+    let card = Card::create_seeded(&options, 7, Box::new(NoStorage)).unwrap();
+    let mut c = CardClient::connect(card).unwrap();
+    // 24 bytes alone are 3DES: refused, and the error says the card wants AES.
+    let e = c
+        .unblock_pin(Unblock::AdminKey(&admin), b"11112222")
+        .unwrap_err();
+    assert!(
+        matches!(e, EnrollError::AdminAuthentication { .. }) && e.to_string().contains("AES-192"),
+        "{e}"
+    );
+    let e = c
+        .unblock_pin(Unblock::AdminKeyWith(SymAlg::Tdes, &admin), b"11112222")
+        .unwrap_err();
+    assert!(
+        matches!(e, EnrollError::AdminAuthentication { .. }),
+        "{e:?}"
+    );
+    c.unblock_pin(Unblock::AdminKeyWith(SymAlg::Aes192, &admin), b"11112222")
+        .unwrap();
+    c.verify_pin(b"11112222").unwrap();
+    // A 3DES card's challenge does not fit an AES-192 key.
+    let mut c = client(Profile::WindowsVsc);
+    let e = c
+        .unblock_pin(
+            Unblock::AdminKeyWith(SymAlg::Aes192, &softcard::profile::DEFAULT_ADMIN_KEY),
+            b"11112222",
+        )
+        .unwrap_err();
+    assert!(
+        matches!(e, EnrollError::Unsupported(_)) && e.to_string().contains("3DES"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn piv_cmc_request_signed_by_the_pin_always_slot_9c() {
+    let mut c = client(Profile::Piv);
+    c.verify_pin(b"12345678").unwrap();
+    let request = KeyRequest {
+        container: ContainerName::Named("9C".into()),
+        algorithm: KeyAlgorithm::Rsa2048,
+        key_spec: KeySpec::Signature,
+    };
+    let options = RequestOptions::smartcard_user("CN=Jane Doe");
+    let (container, cmc) = c
+        .enroll(&request, RequestFormat::Cmc, &options, &mut seeded_rng(4))
+        .unwrap();
+    assert_eq!(container.name, "9C");
+    let mut rng = seeded_rng(5);
+    let ca = TestCa::new(&mut rng).unwrap();
+    let cert = ca.issue(&cmc.der, &mut rng).unwrap();
+    assert!(cert.certifies(&container.public_key));
+    // Each signature of the slot is preceded by its own VERIFY.
+    let sig = c.sign(&container, b"challenge", HashAlg::Sha256).unwrap();
+    let alg = SignatureAlgorithm::for_key(&container.public_key, HashAlg::Sha256).unwrap();
+    verify_signature(&container.public_key, alg, b"challenge", &sig).unwrap();
+    c.sign(&container, b"again", HashAlg::Sha256).unwrap();
+
+    // Without a verified PIN the slot refuses, as the card says.
+    let mut fresh = client(Profile::Piv);
+    fresh.verify_pin(b"12345678").unwrap();
+    let (nine_c, _) = fresh
+        .enroll(
+            &request,
+            RequestFormat::Pkcs10,
+            &options,
+            &mut seeded_rng(4),
+        )
+        .unwrap();
+    let mut unverified = CardClient::connect(fresh.into_transport()).unwrap();
+    let e = unverified.sign(&nine_c, b"x", HashAlg::Sha256).unwrap_err();
+    assert!(e.to_string().contains("6982"), "{e}");
+}
+
+#[test]
+fn enroll_checks_everything_before_creating_a_key() {
+    for profile in [Profile::WindowsVsc, Profile::Piv] {
+        let mut c = client(profile);
+        c.verify_pin(b"12345678").unwrap();
+        let bad_subject = RequestOptions::smartcard_user("garbage no equals");
+        let e = c
+            .enroll(
+                &key(KeyAlgorithm::Rsa2048),
+                RequestFormat::Cmc,
+                &bad_subject,
+                &mut seeded_rng(1),
+            )
+            .unwrap_err();
+        assert!(matches!(e, EnrollError::InvalidName(_)), "{e:?}");
+        let mut bad_upn = RequestOptions::smartcard_user("CN=Jane");
+        bad_upn.upn = Some("no-at-sign".into());
+        let e = c
+            .enroll(
+                &key(KeyAlgorithm::Rsa2048),
+                RequestFormat::Cmc,
+                &bad_upn,
+                &mut seeded_rng(1),
+            )
+            .unwrap_err();
+        assert!(matches!(e, EnrollError::InvalidOption(_)), "{e:?}");
+        let bad_container = KeyRequest {
+            container: ContainerName::Named("x".repeat(40)),
+            ..key(KeyAlgorithm::Rsa2048)
+        };
+        let e = c
+            .enroll(
+                &bad_container,
+                RequestFormat::Cmc,
+                &RequestOptions::smartcard_user("CN=Jane"),
+                &mut seeded_rng(1),
+            )
+            .unwrap_err();
+        assert!(matches!(e, EnrollError::Unsupported(_)), "{e:?}");
+        assert!(
+            c.containers().unwrap().is_empty(),
+            "{profile:?}: no key left"
+        );
+    }
+    let mut c = client(Profile::WindowsVsc);
+    c.verify_pin(b"12345678").unwrap();
+    let e = c.check_key_request(&key(KeyAlgorithm::P256)).unwrap_err();
+    assert!(matches!(e, EnrollError::Unsupported(_)), "{e:?}");
+}
