@@ -483,3 +483,90 @@ fn options_are_checked() {
         "not the default PIN"
     );
 }
+
+/// RSA-3072 (05) and RSA-4096 (16): generation, a signature over a host-padded block
+/// verified by the `rsa` crate, the metadata's algorithm.
+fn rsa_large_generate_sign_verify(alg: u8, bits: usize, slot: u8) {
+    let (mut c, _) = card();
+    assert_eq!(
+        send(
+            &mut c,
+            0x47,
+            0,
+            slot,
+            &tlv::encode(0xAC, &tlv::encode(0x80, &[alg]))
+        )
+        .1,
+        0x6982,
+        "needs the management key"
+    );
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let public = generate(&mut c, slot, alg);
+    let pk = rsa_public(&public);
+    assert_eq!(rsa::traits::PublicKeyParts::size(&pk), bits / 8);
+    assert_eq!(tlv::find(&public, 0x82).unwrap().unwrap(), [1, 0, 1]);
+    let digest = Sha256::digest(format!("PIV RSA-{bits}").as_bytes());
+    let block = pkcs1_block(bits / 8, &digest);
+    assert_eq!(sign(&mut c, alg, slot, &block).1, 0x6982, "no PIN yet");
+    verify_pin(&mut c);
+    let (sig, sw) = sign(&mut c, alg, slot, &block);
+    assert_eq!(sw, 0x9000);
+    assert_eq!(sig.len(), bits / 8);
+    pk.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &sig)
+        .unwrap();
+    // Another algorithm identifier, or a block of another length, is refused.
+    assert_eq!(sign(&mut c, 0x07, slot, &block).1, 0x6A86);
+    assert_eq!(sign(&mut c, alg, slot, &block[1..]).1, 0x6A80);
+    let meta = ok(&mut c, 0xF7, 0, slot, &[]);
+    assert_eq!(tlv::find(&meta, 0x01).unwrap().unwrap(), [alg]);
+    assert_eq!(tlv::find(&meta, 0x04).unwrap().unwrap(), &public[..]);
+}
+
+#[test]
+fn rsa3072_generate_sign_verify() {
+    rsa_large_generate_sign_verify(0x05, 3072, 0x9A);
+}
+
+#[test]
+fn rsa4096_generate_sign_verify() {
+    rsa_large_generate_sign_verify(0x16, 4096, 0x9D);
+}
+
+/// The BIT group template 7F61 (SP 800-73-4 Part 1 Table 3) carries its own tag, like the
+/// discovery object: PUT DATA `7F61 {…}`, GET DATA with the tag list `5C 02 7F 61`.
+#[test]
+fn bit_group_template_put_and_get() {
+    let (mut c, _) = card();
+    let get = [0x5C, 0x02, 0x7F, 0x61];
+    assert_eq!(send(&mut c, 0xCB, 0x3F, 0xFF, &get).1, 0x6A82, "empty");
+    let bit = [0x7F, 0x61, 0x03, 0x02, 0x01, 0x00];
+    assert_eq!(send(&mut c, 0xDB, 0x3F, 0xFF, &bit).1, 0x6982);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    ok(&mut c, 0xDB, 0x3F, 0xFF, &bit);
+    assert_eq!(ok(&mut c, 0xCB, 0x3F, 0xFF, &get), bit);
+}
+
+/// IMPORT KEY into F9 replaces the attestation key: the next attestation is signed by it.
+#[test]
+fn imported_attestation_key_signs_attestations() {
+    let (mut c, _) = card();
+    let scalar: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
+    let mut data = tlv::encode(0x06, &scalar);
+    assert_eq!(send(&mut c, 0xFE, 0x11, 0xF9, &data).1, 0x6982);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    data.truncate(data.len() - 1);
+    assert_eq!(send(&mut c, 0xFE, 0x11, 0xF9, &data).1, 0x6A80);
+    ok(&mut c, 0xFE, 0x11, 0xF9, &tlv::encode(0x06, &scalar));
+    let ca = *p256::ecdsa::SigningKey::from_slice(&scalar)
+        .unwrap()
+        .verifying_key();
+    generate(&mut c, 0x9A, 0x11);
+    let cert = ok(&mut c, 0xF9, 0x9A, 0, &[]);
+    let body = tlv::expect_single(&cert, 0x30).unwrap();
+    let (_, after_tbs) = tlv::parse_one(body).unwrap();
+    let tbs_der = &body[..body.len() - after_tbs.len()];
+    let (_, rest) = tlv::parse_one(after_tbs).unwrap();
+    let sig = tlv::expect_single(rest, 0x03).unwrap();
+    let sig = Signature::from_der(&sig[1..]).unwrap();
+    ca.verify_prehash(&Sha256::digest(tbs_der), &sig).unwrap();
+}

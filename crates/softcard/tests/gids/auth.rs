@@ -211,3 +211,52 @@ fn aes_administrator_key_mutual_and_external() {
     bad.admin_key = Some(softcard::Secret::from_slice(&key));
     assert!(Card::create_seeded(&bad, 1, Box::new(MemoryStorage::new())).is_err());
 }
+
+/// CREATE FILE and DELETE FILE of an EF on an operational card: the administrator may, the
+/// PIN may not (the refusals are in `tests/data/apdu/gids/conditions.apdu`).
+#[test]
+fn ef_create_and_delete_need_the_administrator() {
+    let (mut card, _) = new_card(16);
+    let fcp = [
+        0x62, 0x0C, 0x82, 1, 0x39, 0x83, 2, 0xA0, 0x20, 0x8C, 3, 3, 0x30, 0x00,
+    ];
+    let create = cmd(0xE0, 0, 0, &fcp, None);
+    verify_pin(&mut card);
+    assert_eq!(send(&mut card, &create).1, 0x6982, "the PIN is not enough");
+    assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x9000);
+    ok(&mut card, &create);
+    ok(&mut card, &[0, 0x44, 0, 0]);
+    assert_eq!(send(&mut card, &create).1, 0x6A89);
+    // The new EF takes data objects under the conditions of its FCP (PIN writes).
+    ok(&mut card, &[0, 0x20, 0, 0x82]);
+    let put = cmd(0xDB, 0xA0, 0x20, &[0xDF, 0x30, 2, 0xAB, 0xCD], None);
+    assert_eq!(send(&mut card, &put).1, 0x6982);
+    verify_pin(&mut card);
+    ok(&mut card, &put);
+    assert_eq!(
+        ok(
+            &mut card,
+            &cmd(0xCB, 0xA0, 0x20, &[0x5C, 2, 0xDF, 0x30], Some(256))
+        ),
+        [0xDF, 0x30, 2, 0xAB, 0xCD]
+    );
+    // Deleting it: refused with the PIN, named or current; done by the administrator.
+    let delete = cmd(0xE4, 0, 0, &[0xA0, 0x20], None);
+    assert_eq!(send(&mut card, &delete).1, 0x6982);
+    ok(&mut card, &[0, 0xA4, 0, 0x0C, 2, 0xA0, 0x20]);
+    assert_eq!(send(&mut card, &[0, 0xE4, 0, 0]).1, 0x6982);
+    assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x9000);
+    ok(&mut card, &delete);
+    assert_eq!(
+        send(&mut card, &[0, 0xA4, 0, 0x0C, 2, 0xA0, 0x20]).1,
+        0x6A82
+    );
+    assert_eq!(send(&mut card, &delete).1, 0x6A82);
+    // The current-file form works for the administrator too.
+    ok(&mut card, &create);
+    ok(&mut card, &[0, 0xE4, 0, 0]);
+    assert_eq!(
+        send(&mut card, &[0, 0xA4, 0, 0x0C, 2, 0xA0, 0x20]).1,
+        0x6A82
+    );
+}

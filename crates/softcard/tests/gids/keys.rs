@@ -318,3 +318,121 @@ fn a_key_serves_only_the_uses_its_file_allows() {
         );
     }
 }
+
+/// PSO: DECIPHER in each padding the key file allows, against cryptograms the `rsa` crate
+/// makes with the public key read back from the card.
+#[test]
+fn decipher_pkcs1_oaep_and_raw() {
+    use rsa::{Oaep, hazmat::rsa_encrypt, traits::PublicKeyParts};
+    let (mut card, _) = new_card(13);
+    verify_pin(&mut card);
+    let public = new_key(&mut card, 0x81, 7);
+    let mut rng = softcard::seeded_rng(78);
+    let secret = b"a 32-byte session key, for AES!!";
+    let decipher = |card: &mut Card, alg: u8, ct: &[u8]| {
+        ok(card, &[0, 0x22, 0x41, 0xB8, 6, 0x80, 1, alg, 0x84, 1, 0x81]);
+        send(card, &cmd(0x2A, 0x80, 0x86, ct, Some(256)))
+    };
+    // PKCS#1 v1.5 (47).
+    let pkcs1 = public.encrypt(&mut rng, Pkcs1v15Encrypt, secret).unwrap();
+    assert_eq!(decipher(&mut card, 0x47, &pkcs1), (secret.to_vec(), 0x9000));
+    // OAEP with SHA-1 (87), as Windows asks for it.
+    let oaep = public
+        .encrypt(&mut rng, Oaep::<sha1::Sha1>::new(), secret)
+        .unwrap();
+    assert_eq!(decipher(&mut card, 0x87, &oaep), (secret.to_vec(), 0x9000));
+    // Raw (07): the card answers the whole block, leading zero bytes included.
+    let mut block = vec![0u8; 256];
+    block[1] = 2;
+    block[2..]
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = i as u8 | 1);
+    let m = BoxedUint::from_be_slice(&block, public.n_bits_precision()).unwrap();
+    let raw_ct = rsa_encrypt(&public, &m).unwrap().to_be_bytes().to_vec();
+    assert_eq!(decipher(&mut card, 0x07, &raw_ct), (block.clone(), 0x9000));
+    // Raw decipherment of the PKCS#1 cryptogram shows the padding the card removes.
+    let (padded, sw) = decipher(&mut card, 0x07, &pkcs1);
+    assert_eq!(sw, 0x9000);
+    assert_eq!(&padded[..2], &[0, 2]);
+    assert!(padded.ends_with(&[&[0u8][..], secret].concat()));
+
+    // Bad padding: every failure looks alike (same SW, no data), whatever the padding
+    // and wherever the cryptogram was changed, so the answers give no padding oracle.
+    let mut failures = Vec::new();
+    for (alg, ct) in [(0x47, &pkcs1), (0x87, &oaep)] {
+        for at in [0, 1, 10, 128, 255] {
+            let mut bad = ct.clone();
+            bad[at] ^= 0x5A;
+            failures.push(((alg, at), decipher(&mut card, alg, &bad)));
+        }
+    }
+    // A cryptogram of the other padding.
+    failures.push(((0x47, 999), decipher(&mut card, 0x47, &oaep)));
+    failures.push(((0x87, 999), decipher(&mut card, 0x87, &pkcs1)));
+    for (what, got) in failures {
+        assert_eq!(
+            got,
+            (Vec::new(), 0x6A80),
+            "algorithm, byte changed: {what:02X?}"
+        );
+    }
+    // The card still deciphers after the failures.
+    assert_eq!(decipher(&mut card, 0x87, &oaep), (secret.to_vec(), 0x9000));
+
+    // Logged out: no decipherment, in any padding.
+    ok(&mut card, &[0, 0x20, 0, 0x82]);
+    for (alg, ct) in [(0x47, &pkcs1), (0x87, &oaep), (0x07, &raw_ct)] {
+        assert_eq!(
+            decipher(&mut card, alg, ct),
+            (Vec::new(), 0x6982),
+            "algorithm {alg:02X} after log out"
+        );
+    }
+    verify_pin(&mut card);
+    assert_eq!(decipher(&mut card, 0x47, &pkcs1), (secret.to_vec(), 0x9000));
+}
+
+/// RSA-3072 (algorithm 08) and RSA-4096 (09): generation, public key read-back through
+/// GET RESPONSE, a PKCS#1 v1.5 signature verified by the `rsa` crate.
+fn generate_and_sign_large(alg: u8, bits: usize, seed: u64) {
+    let (mut card, _) = new_card(seed);
+    verify_pin(&mut card);
+    let public = new_key(&mut card, 0x81, alg);
+    assert_eq!(rsa::traits::PublicKeyParts::size(&public), bits / 8);
+    let msg = format!("RSA-{bits} on GIDS");
+    ok(
+        &mut card,
+        &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x50 | alg, 0x84, 1, 0x81],
+    );
+    let digest = Sha256::digest(msg.as_bytes());
+    let info = softcard::crypto::HashAlg::Sha256.digest_info(&digest);
+    let (sig, sw) = send(&mut card, &cmd(0x2A, 0x9E, 0x9A, &info, Some(65536)));
+    assert_eq!(sw, 0x9000);
+    assert_eq!(sig.len(), bits / 8);
+    public
+        .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &sig)
+        .unwrap();
+    // A key of this size does not fit a key file of another.
+    ok(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0x82, 7), None));
+    assert_eq!(
+        send(
+            &mut card,
+            &[0, 0x47, 0, 0, 8, 0xAC, 6, 0x80, 1, alg, 0x83, 1, 0x82]
+        )
+        .1,
+        0x6A80
+    );
+    let lines = card.describe().join("\n");
+    assert!(lines.contains(&format!("key 81: RSA-{bits}")), "{lines}");
+}
+
+#[test]
+fn rsa3072_generate_sign_and_verify() {
+    generate_and_sign_large(8, 3072, 14);
+}
+
+#[test]
+fn rsa4096_generate_sign_and_verify() {
+    generate_and_sign_large(9, 4096, 15);
+}
