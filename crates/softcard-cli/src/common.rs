@@ -79,6 +79,38 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// Key bytes given in hex on the command line (`--admin-key`, `--management-key`): one
+/// value, zeroized on drop, redacted in `Debug`.
+///
+/// Its own type because clap reads an `Option<Vec<u8>>` field as a list of `u8` values,
+/// which a parser returning the whole `Vec<u8>` cannot fill (clap panics at run time).
+#[derive(Clone, Debug)]
+pub struct HexKey(softcard::Secret);
+
+impl HexKey {
+    /// The key bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.0.expose()
+    }
+
+    /// The key as a [`softcard::Secret`].
+    pub fn into_secret(self) -> softcard::Secret {
+        self.0
+    }
+}
+
+/// Parses a hex key for clap's `value_parser`.
+///
+/// # Errors
+/// As [`parse_hex`]; an empty key.
+pub fn parse_hex_key(text: &str) -> Result<HexKey, String> {
+    let bytes = parse_hex(text)?;
+    if bytes.is_empty() {
+        return Err("an empty key".into());
+    }
+    Ok(HexKey(softcard::Secret::new(bytes)))
+}
+
 /// Bytes as upper-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
@@ -122,6 +154,8 @@ mod tests {
         assert!(parse_hex("0").unwrap_err().contains("odd"));
         assert!(parse_hex("zz").unwrap_err().contains("not hex"));
         assert_eq!(hex(&[0x3B, 0x0A]), "3B0A");
+        assert_eq!(parse_hex_key("0102").unwrap().bytes(), [1, 2]);
+        assert!(parse_hex_key("").unwrap_err().contains("empty"));
     }
 
     #[test]

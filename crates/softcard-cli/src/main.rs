@@ -70,3 +70,70 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every option that takes a key in hex parses into a value (clap reads a field of type
+    /// `Option<Vec<u8>>` as many `u8` values and panics on the first use).
+    #[test]
+    fn hex_key_options_parse() {
+        let key = "010203040506070801020304050607080102030405060708";
+        let lines: [&[&str]; 5] = [
+            &["init", "c.img", "--profile", "piv", "--admin-key", key],
+            &[
+                "init",
+                "c.img",
+                "--profile",
+                "piv",
+                "--admin-key",
+                key,
+                "--admin-key-aes",
+            ],
+            &[
+                "pin",
+                "unblock",
+                "c.img",
+                "--new",
+                "87654321",
+                "--admin-key",
+                key,
+            ],
+            &[
+                "cert",
+                "import",
+                "c.img",
+                "--container",
+                "9D",
+                "f",
+                "--management-key",
+                key,
+            ],
+            &["enroll", "c.img", "--out", "r.pem", "--management-key", key],
+        ];
+        for line in lines {
+            let args = std::iter::once("softcard").chain(line.iter().copied());
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let shown = format!("{cli:?}");
+            assert!(!shown.contains("0102030405"), "keys are redacted: {shown}");
+        }
+        let err = Cli::try_parse_from([
+            "softcard",
+            "init",
+            "c.img",
+            "--profile",
+            "piv",
+            "--admin-key-aes",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--admin-key"), "{err}");
+    }
+}

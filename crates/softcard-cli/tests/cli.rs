@@ -144,3 +144,159 @@ fn info_names_what_is_wrong_with_an_image() {
         b"#!/bin/sh\necho not a card\n"
     );
 }
+
+/// A 24-byte key other than the default one.
+const KEY: &str = "0A0B0C0D0E0F101112131415161718191A1B1C1D1E1F2021";
+
+fn run_ok(args: &[&str]) -> String {
+    let out = softcard(args);
+    assert!(
+        out.status.success(),
+        "softcard {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn run_err(args: &[&str]) -> String {
+    let out = softcard(args);
+    assert_eq!(out.status.code(), Some(1), "softcard {args:?} should fail");
+    text(&out.stderr)
+}
+
+fn block_pin(image: &str) {
+    for _ in 0..3 {
+        run_err(&["pin", "verify", image, "--pin", "00000000"]);
+    }
+    assert!(run_err(&["pin", "verify", image]).contains("blocked"));
+}
+
+#[test]
+fn windows_vsc_admin_key_given_at_init_unblocks_the_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    let image = p(&image);
+    run_ok(&[
+        "init",
+        image,
+        "--profile",
+        "windows-vsc",
+        "--admin-key",
+        KEY,
+    ]);
+    block_pin(image);
+    // The default key is not this card's.
+    let err = run_err(&["pin", "unblock", image, "--new", "87654321"]);
+    assert!(
+        err.contains("administrator key authentication failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("--admin-key-aes"),
+        "no AES hint for a 3DES card: {err}"
+    );
+    let default_key = "010203040506070801020304050607080102030405060708";
+    let err = run_err(&[
+        "pin",
+        "unblock",
+        image,
+        "--new",
+        "87654321",
+        "--admin-key",
+        default_key,
+    ]);
+    assert!(err.contains("6982"), "{err}");
+    run_ok(&[
+        "pin",
+        "unblock",
+        image,
+        "--new",
+        "87654321",
+        "--admin-key",
+        KEY,
+    ]);
+    run_ok(&["pin", "verify", image, "--pin", "87654321"]);
+}
+
+#[test]
+fn windows_vsc_aes192_admin_key_unblocks_with_admin_key_aes() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    let image = p(&image);
+    run_ok(&[
+        "init",
+        image,
+        "--profile",
+        "windows-vsc",
+        "--admin-key",
+        KEY,
+        "--admin-key-aes",
+    ]);
+    block_pin(image);
+    // 24 bytes are 3DES unless told otherwise: refused, with the way out named.
+    let err = run_err(&[
+        "pin",
+        "unblock",
+        image,
+        "--new",
+        "87654321",
+        "--admin-key",
+        KEY,
+    ]);
+    assert!(
+        err.contains("--admin-key-aes") && err.contains("6982"),
+        "{err}"
+    );
+    run_ok(&[
+        "pin",
+        "unblock",
+        image,
+        "--new",
+        "87654321",
+        "--admin-key",
+        KEY,
+        "--admin-key-aes",
+    ]);
+    run_ok(&["pin", "verify", image, "--pin", "87654321"]);
+}
+
+#[test]
+fn piv_management_key_given_at_init_creates_keys() {
+    for aes in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("card.img");
+        let image = p(&image);
+        let req = dir.path().join("req.pem");
+        let mut init = vec!["init", image, "--profile", "piv", "--admin-key", KEY];
+        if aes {
+            init.push("--admin-key-aes");
+        }
+        run_ok(&init);
+        let before = std::fs::read(image).unwrap();
+        let err = run_err(&["enroll", image, "--out", p(&req)]);
+        assert!(
+            err.contains("management key authentication failed"),
+            "{err}"
+        );
+        assert!(!req.exists());
+        let out = run_ok(&["enroll", image, "--out", p(&req), "--management-key", KEY]);
+        assert!(out.contains("container: 9D"), "{out}");
+        assert_ne!(std::fs::read(image).unwrap(), before);
+    }
+}
+
+#[test]
+fn a_refused_new_pin_names_the_length_rules() {
+    for (profile, rule) in [("windows-vsc", "8 to 127"), ("piv", "6 to 8")] {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("card.img");
+        let image = p(&image);
+        run_ok(&["init", image, "--profile", profile]);
+        let err = run_err(&["pin", "change", image, "--new", "12"]);
+        assert!(
+            err.contains("6A80") && err.contains("new PIN") && err.contains(rule),
+            "{profile}: {err}"
+        );
+        run_ok(&["pin", "verify", image]);
+    }
+}

@@ -6,7 +6,7 @@ use softcard::crypto::BackendKind;
 use softcard_enroll::{parse_certificates, select_for_key};
 
 use super::enroll::{check_out_dir, connect, fail, write_out};
-use crate::common::{CliError, parse_backend, parse_hex, print_json};
+use crate::common::{CliError, HexKey, parse_backend, parse_hex_key, print_json};
 
 /// Arguments of `softcard cert`.
 #[derive(Debug, clap::Args)]
@@ -32,8 +32,8 @@ pub enum CertCommand {
         #[arg(long, default_value = "12345678")]
         pin: String,
         /// PIV management key in hex (the default key when not given).
-        #[arg(long)]
-        management_key: Option<String>,
+        #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+        management_key: Option<HexKey>,
         /// Crypto backend to load the card's keys into.
         #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
         backend: BackendKind,
@@ -87,8 +87,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             // Checked before the PIN is presented, so a refused file leaves the card as it was.
             let certs = parse_certificates(&input).map_err(fail)?;
             select_for_key(&certs, &target.public_key).map_err(fail)?;
-            if let Some(hex) = management_key {
-                client.set_management_key(&parse_hex(&hex).map_err(CliError::usage)?);
+            if let Some(key) = &management_key {
+                client.set_management_key(key.bytes());
             }
             client.verify_pin(pin.as_bytes()).map_err(fail)?;
             client.install_certificate(&target, &input).map_err(fail)?;

@@ -11,7 +11,7 @@ use softcard_enroll::{
 };
 
 use super::progress::Dots;
-use crate::common::{CliError, open_card, parse_backend, print_json};
+use crate::common::{CliError, HexKey, open_card, parse_backend, parse_hex_key, print_json};
 
 /// Key algorithms offered.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -119,6 +119,9 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// PIV management key in hex, to create the key (the default key when not given).
+    #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+    pub management_key: Option<HexKey>,
     /// Crypto backend to load the card's keys into.
     #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
     pub backend: BackendKind,
@@ -168,6 +171,9 @@ pub fn write_out(out: &Path, bytes: &[u8]) -> Result<(), CliError> {
 pub fn run(args: Args) -> Result<(), CliError> {
     check_out_dir(&args.out)?;
     let mut client = connect(&args.image, args.backend)?;
+    if let Some(key) = &args.management_key {
+        client.set_management_key(key.bytes());
+    }
     client.verify_pin(args.pin.as_bytes()).map_err(fail)?;
     let key = KeyRequest {
         container: match args.container.as_str() {

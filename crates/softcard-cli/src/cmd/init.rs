@@ -6,7 +6,7 @@ use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, Profile, Secret};
 use softcard_pcsc::FileStorage;
 
-use crate::common::{CliError, parse_backend, parse_hex};
+use crate::common::{CliError, HexKey, parse_backend, parse_hex_key};
 
 /// Arguments of `softcard init`.
 #[derive(Debug, clap::Args)]
@@ -23,10 +23,10 @@ pub struct Args {
     #[arg(long)]
     pub puk: Option<String>,
     /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES.
-    #[arg(long, value_name = "HEX", value_parser = parse_hex)]
-    pub admin_key: Option<Vec<u8>>,
+    #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+    pub admin_key: Option<HexKey>,
     /// The 24-byte administrator key is AES-192, not 3DES.
-    #[arg(long)]
+    #[arg(long, requires = "admin_key")]
     pub admin_key_aes: bool,
     /// Serial number (random by default).
     #[arg(long)]
@@ -90,7 +90,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     opts.blank = args.blank;
     opts.pin = args.pin.map(|p| Secret::new(p.into_bytes()));
     opts.puk = args.puk.map(|p| Secret::new(p.into_bytes()));
-    opts.admin_key = args.admin_key.map(Secret::new);
+    opts.admin_key = args.admin_key.map(HexKey::into_secret);
     opts.admin_key_aes = args.admin_key_aes;
     opts.serial = args.serial;
     opts.backend = args.backend;

@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use softcard::crypto::BackendKind;
-use softcard_enroll::{Application, Unblock};
+use softcard::crypto::sym::SymAlg;
+use softcard_enroll::{Application, EnrollError, Unblock};
 
 use super::enroll::{connect, fail};
-use crate::common::{CliError, parse_backend, parse_hex};
+use crate::common::{CliError, HexKey, parse_backend, parse_hex_key};
 
 /// Arguments of `softcard pin`.
 #[derive(Debug, clap::Args)]
@@ -56,8 +57,12 @@ pub enum PinCommand {
         #[arg(long, default_value = "12345678")]
         puk: String,
         /// The administrator key in hex (GIDS; the default key when not given).
-        #[arg(long)]
-        admin_key: Option<String>,
+        #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+        admin_key: Option<HexKey>,
+        /// The 24-byte administrator key is AES-192, not 3DES (GIDS cards made with
+        /// `softcard init --admin-key-aes`).
+        #[arg(long, requires = "admin_key")]
+        admin_key_aes: bool,
         /// Crypto backend to load the card's keys into.
         #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
         backend: BackendKind,
@@ -96,18 +101,43 @@ pub fn run(args: Args) -> Result<(), CliError> {
             new,
             puk,
             admin_key,
+            admin_key_aes,
             backend,
         } => {
             let mut client = connect(&image, backend)?;
-            let key = match admin_key {
-                Some(hex) => parse_hex(&hex).map_err(CliError::usage)?,
-                None => softcard::profile::DEFAULT_ADMIN_KEY.to_vec(),
-            };
+            let key = admin_key
+                .as_ref()
+                .map_or(&softcard::profile::DEFAULT_ADMIN_KEY[..], HexKey::bytes);
             let secret = match client.application() {
                 Application::Piv => Unblock::Puk(puk.as_bytes()),
-                Application::Gids => Unblock::AdminKey(&key),
+                Application::Gids if admin_key_aes => {
+                    let alg = match key.len() {
+                        16 => SymAlg::Aes128,
+                        24 => SymAlg::Aes192,
+                        32 => SymAlg::Aes256,
+                        n => {
+                            return Err(CliError::usage(format!(
+                                "--admin-key-aes: an AES key has 16, 24 or 32 bytes, not {n}"
+                            )));
+                        }
+                    };
+                    Unblock::AdminKeyWith(alg, key)
+                }
+                Application::Gids => Unblock::AdminKey(key),
             };
-            client.unblock_pin(secret, new.as_bytes()).map_err(fail)?;
+            client
+                .unblock_pin(secret, new.as_bytes())
+                .map_err(|e| match e {
+                    // The card's challenge was an AES block: its key is AES, not 3DES.
+                    EnrollError::AdminAuthentication { what, sw }
+                        if what != "administrator key" && !admin_key_aes =>
+                    {
+                        CliError::new(format!(
+                            "administrator key authentication failed (status {sw:04X}): the card's key is AES, and a 24-byte key is taken as 3DES unless --admin-key-aes says it is AES-192"
+                        ))
+                    }
+                    e => fail(e),
+                })?;
             println!("PIN unblocked");
         }
     }
