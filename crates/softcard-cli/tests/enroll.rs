@@ -350,3 +350,113 @@ fn sign_export_and_openssl_verify() {
     );
     assert!(!v.status.success());
 }
+
+/// A refused enrollment leaves the card image byte for byte as it was, prints no
+/// generation progress, and leaves no output file behind.
+#[test]
+fn a_refused_enroll_leaves_the_image_unchanged() {
+    for profile in ["windows-vsc", "piv"] {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let image = new_card(d, profile);
+        let before = std::fs::read(&image).unwrap();
+        let req = p(d, "req.pem");
+        std::fs::create_dir(d.join("a-folder")).unwrap();
+        let cases: [(&[&str], &str); 5] = [
+            (
+                &["--subject", "garbage no equals", "--out", &req],
+                "missing '='",
+            ),
+            (&["--upn", "nobody", "--out", &req], "UPN"),
+            (&["--out", &p(d, "a-folder")], "is a directory"),
+            (
+                &["--container", &"x".repeat(40), "--out", &req],
+                "container",
+            ),
+            (&["--container", "9C", "--key", "p256", "--out", &req], ""),
+        ];
+        for (extra, expected) in cases {
+            let mut args = vec!["enroll", image.as_str()];
+            args.extend_from_slice(extra);
+            let out = softcard(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            if profile == "piv" && extra.contains(&"p256") {
+                // P-256 in 9C is fine on PIV; that case is for GIDS.
+                assert!(out.status.success(), "{err}");
+                continue;
+            }
+            assert!(!out.status.success(), "{profile} {extra:?} should fail");
+            assert!(err.contains(expected), "{profile} {extra:?}: {err}");
+            assert!(!err.contains("generating"), "{profile} {extra:?}: {err}");
+            assert_eq!(
+                std::fs::read(&image).unwrap(),
+                before,
+                "{profile} {extra:?}: image changed"
+            );
+            assert!(!d.join("req.pem").exists(), "{profile} {extra:?}");
+        }
+    }
+}
+
+#[test]
+fn an_existing_container_is_refused_before_generating() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = new_card(d, "piv");
+    ok(&["enroll", &image, "--out", &p(d, "first.pem")]);
+    let before = std::fs::read(&image).unwrap();
+    std::fs::write(d.join("keep.pem"), b"old").unwrap();
+    let out = softcard(&[
+        "enroll",
+        &image,
+        "--container",
+        "9D",
+        "--out",
+        &p(d, "keep.pem"),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already exists") && !err.contains("generating"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&image).unwrap(), before);
+    assert_eq!(
+        std::fs::read(d.join("keep.pem")).unwrap(),
+        b"old",
+        "output untouched"
+    );
+}
+
+#[test]
+fn cmc_request_from_the_pin_always_slot_9c() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = new_card(d, "piv");
+    let out = ok(&[
+        "enroll",
+        &image,
+        "--container",
+        "9C",
+        "--keyspec",
+        "signature",
+        "--format",
+        "cmc",
+        "--out",
+        &p(d, "cmc.pem"),
+    ]);
+    assert!(out.contains("container: 9C"), "{out}");
+    let parsed = openssl(
+        d,
+        &[
+            "cms", "-cmsout", "-print", "-inform", "PEM", "-in", "cmc.pem",
+        ],
+    );
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let listed = ok(&["cert", "list", &image]);
+    assert!(listed.contains("9C"), "{listed}");
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use softcard::Card;
 use softcard::crypto::BackendKind;
 use softcard_enroll::{
-    CardClient, ContainerName, EnrollError, HashAlg, KeyAlgorithm, KeyRequest, KeySpec,
+    CardClient, ContainerName, EnrollError, HashAlg, KeyAlgorithm, KeyRequest, KeySpec, Request,
     RequestFormat, RequestOptions,
 };
 
@@ -107,7 +107,9 @@ pub struct Args {
     /// A user principal name for the subjectAltName (smart card logon).
     #[arg(long)]
     pub upn: Option<String>,
-    /// The friendly name kept with the request.
+    /// The friendly name for the issued certificate: printed (and in `--json`) for the
+    /// caller's certificate store; Windows does not send it to the CA and softcard writes
+    /// it nowhere.
     #[arg(long, default_value = "Smartcard Certificate")]
     pub friendly_name: String,
     /// Where to write the request.
@@ -164,17 +166,80 @@ pub fn write_out(out: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("cannot write {}: {e}", out.display())))
 }
 
+/// An output file opened before the card is touched, so that a path that cannot be written
+/// (a directory, a missing folder, no permission) fails first. It is not truncated until
+/// [`OutFile::write`]; a file this created is removed if nothing was written.
+pub struct OutFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    created: bool,
+}
+
+impl OutFile {
+    /// Opens (or creates) `path` for writing.
+    ///
+    /// # Errors
+    /// A message naming the path and the problem.
+    pub fn open(path: &Path) -> Result<Self, CliError> {
+        check_out_dir(path)?;
+        if path.is_dir() {
+            return Err(CliError::new(format!(
+                "cannot write {}: it is a directory",
+                path.display()
+            )));
+        }
+        let existed = path.exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
+        Ok(OutFile {
+            path: path.to_owned(),
+            file: Some(file),
+            created: !existed,
+        })
+    }
+
+    /// Replaces the file's contents with `bytes`.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write(mut self, bytes: &[u8]) -> Result<(), CliError> {
+        use std::io::Write;
+        let fail =
+            |e: std::io::Error| CliError::new(format!("cannot write {}: {e}", self.path.display()));
+        let Some(mut file) = self.file.take() else {
+            return Ok(());
+        };
+        // A regular file is emptied first; a device or pipe (/dev/stdout) is written as is.
+        if file.metadata().map_err(fail)?.is_file() {
+            file.set_len(0).map_err(fail)?;
+        }
+        file.write_all(bytes).map_err(fail)?;
+        file.flush().map_err(fail)
+    }
+}
+
+impl Drop for OutFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() && self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Enrolls and writes the request.
 ///
+/// Everything that can be checked without the card is checked before the card image is
+/// opened (the subject, UPN and other options; the output path, opened for writing), and
+/// the key request (container name, algorithm) before the key is created, so that a
+/// refused enrollment leaves the image as it was.
+///
 /// # Errors
-/// Bad output folder, image, wrong PIN (with the tries left), card errors.
+/// Bad options or output path, image, wrong PIN (with the tries left), card errors.
 pub fn run(args: Args) -> Result<(), CliError> {
-    check_out_dir(&args.out)?;
-    let mut client = connect(&args.image, args.backend)?;
-    if let Some(key) = &args.management_key {
-        client.set_management_key(key.bytes());
-    }
-    client.verify_pin(args.pin.as_bytes()).map_err(fail)?;
     let key = KeyRequest {
         container: match args.container.as_str() {
             "auto" => ContainerName::Automatic,
@@ -191,24 +256,42 @@ pub fn run(args: Args) -> Result<(), CliError> {
     options.hash = args.hash.hash();
     options.upn = args.upn.clone();
     options.friendly_name = Some(args.friendly_name.clone());
+    options.check().map_err(fail)?;
     let format = match args.format {
         FormatChoice::Pkcs10 => RequestFormat::Pkcs10,
         FormatChoice::Cmc => RequestFormat::Cmc,
     };
+    let out = OutFile::open(&args.out)?;
     let mut rng = softcard_pcsc::os_rng().map_err(CliError::new)?;
-    let (container, request) = {
-        let _dots = (!args.json)
+
+    let mut client = connect(&args.image, args.backend)?;
+    if let Some(key) = &args.management_key {
+        client.set_management_key(key.bytes());
+    }
+    client.verify_pin(args.pin.as_bytes()).map_err(fail)?;
+    client.check_key_request(&key).map_err(fail)?;
+    let container = {
+        let dots = (!args.json)
             .then(|| Dots::start(&format!("generating a {:?} key on the card", key.algorithm)));
-        client
-            .enroll(&key, format, &options, &mut rng)
-            .map_err(fail)?
+        let created = client.create_key(&key, &mut rng);
+        if let Some(dots) = dots {
+            dots.finish(created.is_ok());
+        }
+        created.map_err(fail)?
     };
+    let request =
+        Request::build(format, &options, &mut client.signer(&container)).map_err(|e| {
+            CliError::new(format!(
+                "{e} (the key created in container {} stays on the card)",
+                container.name
+            ))
+        })?;
     let bytes = if args.der {
         request.der.clone()
     } else {
         request.to_pem().into_bytes()
     };
-    write_out(&args.out, &bytes)?;
+    out.write(&bytes)?;
     if args.json {
         return print_json(&serde_json::json!({
             "container": container.name,
@@ -228,5 +311,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         options.hash,
         if args.der { "DER" } else { "PEM" }
     );
+    if let Some(name) = &request.friendly_name {
+        println!(
+            "friendly name: {name} (for the certificate store; not in the request, not on the card)"
+        );
+    }
     Ok(())
 }

@@ -6,10 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Prints `message` then a dot every quarter second on stderr until dropped.
+/// Prints `message` then a dot every quarter second on stderr until finished or dropped;
+/// then " done", or " failed" unless [`Dots::finish`] said it worked.
 pub struct Dots {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    succeeded: bool,
 }
 
 impl Dots {
@@ -30,7 +32,13 @@ impl Dots {
         Dots {
             stop,
             thread: Some(thread),
+            succeeded: false,
         }
+    }
+
+    /// Stops the indicator, ending the line with " done" or " failed".
+    pub fn finish(mut self, succeeded: bool) {
+        self.succeeded = succeeded;
     }
 }
 
@@ -40,6 +48,6 @@ impl Drop for Dots {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        eprintln!(" done");
+        eprintln!("{}", if self.succeeded { " done" } else { " failed" });
     }
 }
