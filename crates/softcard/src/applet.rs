@@ -1,5 +1,7 @@
 //! The extension point: card applications behind the [`Applet`] trait.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use serde::Serialize;
 
 use crate::{
@@ -44,6 +46,22 @@ pub trait Applet: Send {
     /// # Errors
     /// [`Status::MemoryFailure`] if it cannot be serialized.
     fn save(&self) -> Result<Vec<u8>, Status>;
+
+    /// Puts the persistent state back to `state` (bytes an earlier [`Applet::save`]
+    /// returned) and clears the volatile state as [`Applet::reset`] does. The card calls it
+    /// when it could not write a change (6581, 6A84), so that the applet is again what its
+    /// image says.
+    ///
+    /// The default declines with [`Status::FunctionNotSupported`]: the card then rebuilds
+    /// the applets its profile knows (PIV, GIDS) from `state`, and refuses every later
+    /// command to any other applet with 6581 (its memory no longer matches its image).
+    ///
+    /// # Errors
+    /// Any status if the state cannot be restored.
+    fn restore(&mut self, state: &[u8]) -> Result<(), Status> {
+        let _ = state;
+        Err(Status::FunctionNotSupported)
+    }
 
     /// Human-readable lines describing the applet's state (no secrets), for `softcard info`.
     fn describe(&self) -> Vec<String> {
@@ -92,17 +110,20 @@ impl<'a> Context<'a> {
     /// (the anti-tearing step of a PIN verification).
     ///
     /// # Errors
-    /// [`Status::MemoryFailure`] (6581) if it cannot be serialized or written.
+    /// [`Status::MemoryFailure`] (6581) if it cannot be serialized or written,
+    /// [`Status::NotEnoughMemory`] (6A84) if the image would grow past the card's limit.
+    /// Either way the card then restores the applet's last written state (see
+    /// [`Applet::restore`]) and answers the command with that status.
     pub fn persist_now<T: Serialize>(&mut self, state: &T) -> Result<(), Status> {
-        let bytes = postcard::to_allocvec(state).map_err(|_| Status::MemoryFailure)?;
-        (self.persist)(bytes)
+        (self.persist)(encode_state(state)?)
     }
 }
 
-/// Serializes a persistent state with postcard (the image's encoding).
+/// Serializes a persistent state with postcard (the image's encoding), into a buffer
+/// allocated once at its final size (growth would leave copies of secrets behind).
 ///
 /// # Errors
 /// [`Status::MemoryFailure`] if serialization fails.
 pub fn encode_state<T: Serialize>(state: &T) -> Result<Vec<u8>, Status> {
-    postcard::to_allocvec(state).map_err(|_| Status::MemoryFailure)
+    crate::image::serialize_exact(state).map_err(|_| Status::MemoryFailure)
 }

@@ -2,22 +2,37 @@
 //!
 //! `Card::transmit` takes command bytes and returns response bytes (data || SW1 SW2). It
 //! opens no file or socket and spawns no thread; randomness and storage are handed in.
+//!
+//! Memory always matches the stored image: a change the storage refuses (6581) or that
+//! would make the image larger than [`MAX_IMAGE_LEN`] (6A84) is undone in memory too.
+//! Buffers that may hold secrets (the saved states, images, command chains and pending
+//! responses) are wiped when dropped or replaced.
 
-use core::fmt;
+#![warn(clippy::arithmetic_side_effects)]
+
+use core::{cell::Cell, fmt};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{
     Applet, Command, Context, Status,
     crypto::{BackendKind, CardRng},
-    image::{self, AppletRecord, ImageBody, ImageError},
+    image::{self, ImageError},
     profile::{CardOptions, Profile},
     storage::Storage,
 };
 
 /// Longest command data a chain may accumulate.
 pub const CHAIN_LIMIT: usize = 65_536;
+
+/// Largest card image (4 MiB) a card grows to: a command whose new image would be larger
+/// than this, and larger than the image already stored, is refused with 6A84 (not enough
+/// memory) and undone, in memory and on storage alike. Well under what
+/// [`image::decode`] accepts ([`image::MAX_BODY_LEN`]), so every image a card writes can be
+/// loaded again. The first image of a new card is not held to it.
+pub const MAX_IMAGE_LEN: usize = 4 << 20;
 
 const INS_SELECT: u8 = 0xA4;
 const INS_GET_RESPONSE: u8 = 0xC0;
@@ -34,6 +49,9 @@ pub enum Error {
     Image(ImageError),
     /// The storage refused the first image.
     Storage(String),
+    /// The crypto backend asked for is not compiled into this build (a card is created
+    /// or loaded with `BackendKind::AwsLc` without the cargo feature `aws-lc`).
+    BackendUnavailable(BackendKind),
 }
 
 impl fmt::Display for Error {
@@ -42,6 +60,12 @@ impl fmt::Display for Error {
             Error::InvalidOption(s) => write!(f, "invalid card option (status {s})"),
             Error::Image(e) => e.fmt(f),
             Error::Storage(e) => write!(f, "cannot write the card image: {e}"),
+            Error::BackendUnavailable(kind) => write!(
+                f,
+                "the crypto backend {} is not compiled into this softcard (cargo feature {} of the softcard crate)",
+                kind.name(),
+                kind.name()
+            ),
         }
     }
 }
@@ -56,7 +80,72 @@ impl From<ImageError> for Error {
 
 struct Chain {
     header: [u8; 4],
-    data: Vec<u8>,
+    data: Zeroizing<Vec<u8>>,
+}
+
+/// Appends to a buffer of secrets; when it must grow, the old allocation is wiped rather
+/// than left behind by a reallocation.
+fn append_wiping(buf: &mut Zeroizing<Vec<u8>>, data: &[u8]) {
+    let needed = buf.len().saturating_add(data.len());
+    if needed > buf.capacity() {
+        let mut grown = Zeroizing::new(Vec::with_capacity(
+            needed.max(buf.capacity().saturating_mul(2)),
+        ));
+        grown.extend_from_slice(buf);
+        *buf = grown;
+    }
+    buf.extend_from_slice(data);
+}
+
+/// The card's storage and what it holds.
+struct Store {
+    storage: Box<dyn Storage>,
+    /// Length of the image in storage; `usize::MAX` before the first write, which is not
+    /// held to [`MAX_IMAGE_LEN`].
+    image_len: usize,
+}
+
+impl Store {
+    /// Writes the image of these `(aid, state)` records, or refuses: 6A84 if it would grow
+    /// past [`MAX_IMAGE_LEN`] (or past what an image may hold), 6581 if the storage fails.
+    fn write(
+        &mut self,
+        profile: Profile,
+        serial: u32,
+        records: &[(&[u8], &[u8])],
+    ) -> Result<(), Status> {
+        let bytes = image::encode_records(profile, serial, records).map_err(|e| match e {
+            ImageError::TooLarge(_) => Status::NotEnoughMemory,
+            _ => Status::MemoryFailure,
+        })?;
+        if bytes.len() > MAX_IMAGE_LEN && bytes.len() > self.image_len {
+            return Err(Status::NotEnoughMemory);
+        }
+        self.storage
+            .save(&bytes)
+            .map_err(|_| Status::MemoryFailure)?;
+        self.image_len = bytes.len();
+        Ok(())
+    }
+}
+
+/// The `(aid, state)` records of an image, with applet `replace.0`'s state replaced.
+fn records<'a>(
+    aids: &'a [Vec<u8>],
+    saved: &'a [Zeroizing<Vec<u8>>],
+    replace: Option<(usize, &'a [u8])>,
+) -> Vec<(&'a [u8], &'a [u8])> {
+    aids.iter()
+        .zip(saved)
+        .enumerate()
+        .map(|(i, (aid, state))| {
+            let state = match replace {
+                Some((j, new)) if i == j => new,
+                _ => state.as_slice(),
+            };
+            (aid.as_slice(), state)
+        })
+        .collect()
 }
 
 /// A virtual smart card.
@@ -64,13 +153,19 @@ pub struct Card {
     profile: Profile,
     serial: u32,
     applets: Vec<Box<dyn Applet>>,
-    saved: Vec<Vec<u8>>,
+    /// The applets' AIDs, in order (they never change).
+    aids: Vec<Vec<u8>>,
+    /// The applets' states as last written to storage.
+    saved: Vec<Zeroizing<Vec<u8>>>,
+    /// Applets whose memory could not be put back to their saved state after a failed
+    /// write: they answer 6581 to everything.
+    diverged: Vec<bool>,
     selected: Option<usize>,
     chain: Option<Chain>,
-    pending: Vec<u8>,
+    pending: Zeroizing<Vec<u8>>,
     powered: bool,
     rng: Box<dyn CardRng>,
-    storage: Box<dyn Storage>,
+    store: Store,
     backend: BackendKind,
 }
 
@@ -102,6 +197,9 @@ impl Card {
         mut rng: Box<dyn CardRng>,
         storage: Box<dyn Storage>,
     ) -> Result<Card, Error> {
+        if opts.backend.backend().is_none() {
+            return Err(Error::BackendUnavailable(opts.backend));
+        }
         let serial = opts.serial.unwrap_or_else(|| rng.next_u32() & 0x7FFF_FFFF);
         // Applets that report a serial number (PIV GET SERIAL) see the card's own.
         let opts = &CardOptions {
@@ -160,13 +258,17 @@ impl Card {
     /// Loads a card from image bytes. Keys are loaded into `backend` once, here.
     ///
     /// # Errors
-    /// [`Error::Image`] naming what is wrong with the image.
+    /// [`Error::BackendUnavailable`] if `backend` is not compiled in; [`Error::Image`]
+    /// naming what is wrong with the image.
     pub fn load(
         image_bytes: &[u8],
         rng: Box<dyn CardRng>,
         storage: Box<dyn Storage>,
         backend: BackendKind,
     ) -> Result<Card, Error> {
+        if backend.backend().is_none() {
+            return Err(Error::BackendUnavailable(backend));
+        }
         let body = image::decode(image_bytes)?;
         let applets = crate::crypto::with_backend(backend, || {
             body.applets
@@ -179,7 +281,9 @@ impl Card {
                 "no applet in image".into(),
             )));
         }
-        Card::assemble(body.profile, body.serial, applets, rng, storage, backend)
+        let mut card = Card::assemble(body.profile, body.serial, applets, rng, storage, backend)?;
+        card.store.image_len = image_bytes.len();
+        Ok(card)
     }
 
     fn assemble(
@@ -192,20 +296,26 @@ impl Card {
     ) -> Result<Card, Error> {
         let saved = applets
             .iter()
-            .map(|a| a.save())
+            .map(|a| a.save().map(Zeroizing::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(Error::InvalidOption)?;
+        let aids = applets.iter().map(|a| a.aid().to_vec()).collect();
         let mut card = Card {
             profile,
             serial,
+            diverged: vec![false; applets.len()],
             applets,
+            aids,
             saved,
             selected: None,
             chain: None,
-            pending: Vec::new(),
+            pending: Zeroizing::new(Vec::new()),
             powered: false,
             rng,
-            storage,
+            store: Store {
+                storage,
+                image_len: usize::MAX,
+            },
             backend,
         };
         card.power_on();
@@ -260,33 +370,34 @@ impl Card {
             a.reset();
         }
         self.chain = None;
-        self.pending.clear();
+        self.pending.zeroize();
         // The card's one applet is selected implicitly, as on single-application cards.
         self.selected = (self.applets.len() == 1).then_some(0);
     }
 
-    /// The current image bytes.
+    /// The current image bytes. They hold the card's PINs and keys: wipe them after use.
     ///
     /// # Errors
-    /// [`ImageError::Corrupt`] if an applet cannot serialize its state.
+    /// [`ImageError::Corrupt`] if an applet cannot serialize its state,
+    /// [`ImageError::TooLarge`] if the image would be too large to read back.
     pub fn image(&self) -> Result<Vec<u8>, ImageError> {
         let saved = self
             .applets
             .iter()
-            .map(|a| a.save())
+            .map(|a| a.save().map(Zeroizing::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|s| ImageError::Corrupt(format!("applet state: {s}")))?;
-        image::encode(&self.body(&saved))
-    }
-
-    fn body(&self, saved: &[Vec<u8>]) -> ImageBody {
-        let aids: Vec<Vec<u8>> = self.applets.iter().map(|a| a.aid().to_vec()).collect();
-        make_body(self.profile, self.serial, &aids, saved)
+        let mut bytes = image::encode_records(
+            self.profile,
+            self.serial,
+            &records(&self.aids, &saved, None),
+        )?;
+        Ok(core::mem::take(&mut *bytes))
     }
 
     fn save_all(&mut self) -> Result<(), Status> {
-        let bytes = image::encode(&self.body(&self.saved)).map_err(|_| Status::MemoryFailure)?;
-        self.storage.save(&bytes).map_err(|_| Status::MemoryFailure)
+        let records = records(&self.aids, &self.saved, None);
+        self.store.write(self.profile, self.serial, &records)
     }
 
     /// Lines describing the card (no secrets), for `softcard info`.
@@ -313,19 +424,19 @@ impl Card {
         let cmd = match Command::parse(apdu) {
             Ok(c) => c,
             Err(s) => {
-                self.pending.clear();
+                self.pending.zeroize();
                 self.chain = None;
                 return s.to_bytes().to_vec();
             }
         };
         if let Err(s) = check_class(cmd.cla) {
-            self.pending.clear();
+            self.pending.zeroize();
             return s.to_bytes().to_vec();
         }
         if cmd.ins == INS_GET_RESPONSE && !cmd.is_chained() && self.chain.is_none() {
             return self.get_response(&cmd);
         }
-        self.pending.clear();
+        self.pending.zeroize();
         let ne = cmd.ne_or_max();
         match self.dispatch(&cmd) {
             Ok(data) => self.respond(data, ne),
@@ -342,28 +453,28 @@ impl Card {
         if cmd.is_chained() {
             let chain = self.chain.get_or_insert_with(|| Chain {
                 header,
-                data: Vec::new(),
+                data: Zeroizing::new(Vec::new()),
             });
             if chain.header != header {
                 self.chain = None;
                 return Err(Status::LastCommandOfChainExpected);
             }
-            if chain.data.len() + cmd.data.len() > CHAIN_LIMIT {
+            if chain.data.len().saturating_add(cmd.data.len()) > CHAIN_LIMIT {
                 self.chain = None;
                 return Err(Status::NotEnoughMemory);
             }
-            chain.data.extend_from_slice(cmd.data);
+            append_wiping(&mut chain.data, cmd.data);
             return Ok(Vec::new());
         }
         match self.chain.take() {
             Some(chain) if chain.header != header => Err(Status::LastCommandOfChainExpected),
             Some(mut chain) => {
-                if chain.data.len() + cmd.data.len() > CHAIN_LIMIT {
+                if chain.data.len().saturating_add(cmd.data.len()) > CHAIN_LIMIT {
                     return Err(Status::NotEnoughMemory);
                 }
-                chain.data.extend_from_slice(cmd.data);
+                append_wiping(&mut chain.data, cmd.data);
                 let whole = Command {
-                    data: &chain.data,
+                    data: chain.data.as_slice(),
                     ..*cmd
                 };
                 self.execute(&whole)
@@ -410,42 +521,98 @@ impl Card {
         })
     }
 
+    /// Runs `f` on applet `idx` and writes its state if it changed. When a write fails
+    /// (6581) or is refused (6A84), the applet is put back to its last written state and
+    /// the command answers that status: memory never differs from storage.
     fn run_applet(
         &mut self,
         idx: usize,
         f: impl FnOnce(&mut dyn Applet, &mut Context<'_>) -> Result<Vec<u8>, Status>,
     ) -> Result<Vec<u8>, Status> {
+        if self.diverged.get(idx).copied().unwrap_or(true) {
+            return Err(Status::MemoryFailure);
+        }
         let Card {
             profile,
             serial,
             applets,
+            aids,
             saved,
             rng,
-            storage,
+            store,
             backend,
             ..
         } = self;
         let (profile, serial, backend) = (*profile, *serial, *backend);
+        let applet = applets.get_mut(idx).ok_or(Status::Unknown)?;
+        let failure = Cell::new(None);
         // Applets other than `idx` are not touched while `idx` runs, so their last saved
         // states stand for them in any image written meanwhile.
-        let aids: Vec<Vec<u8>> = applets.iter().map(|a| a.aid().to_vec()).collect();
-        let applet = applets.get_mut(idx).ok_or(Status::Unknown)?;
         let mut persist = |state: Vec<u8>| -> Result<(), Status> {
-            if let Some(slot) = saved.get_mut(idx) {
-                *slot = state;
+            let state = Zeroizing::new(state);
+            let written = store.write(
+                profile,
+                serial,
+                &records(aids, saved, Some((idx, state.as_slice()))),
+            );
+            match written {
+                Ok(()) => {
+                    if let Some(slot) = saved.get_mut(idx) {
+                        *slot = state;
+                    }
+                }
+                Err(s) => failure.set(Some(s)),
             }
-            write_image(profile, serial, &aids, saved, &mut **storage)
+            written
         };
         let (result, dirty) = crate::crypto::with_backend(backend, || {
             let mut ctx = Context::new(&mut **rng, backend, &mut persist);
             let r = f(&mut **applet, &mut ctx);
             (r, ctx.is_dirty())
         });
-        if dirty {
-            let state = applet.save()?;
-            persist(state)?;
+        let result = if dirty && failure.get().is_none() {
+            match applet.save() {
+                Ok(state) => persist(state).and(result),
+                Err(s) => {
+                    failure.set(Some(s));
+                    Err(s)
+                }
+            }
+        } else {
+            result
+        };
+        if let Some(s) = failure.get() {
+            self.roll_back(idx);
+            return Err(s);
         }
         result
+    }
+
+    /// Puts applet `idx` back to its last written state: the applet's own
+    /// [`Applet::restore`], else a fresh applet of the profile loaded from that state. If
+    /// neither works the applet is cut off (6581 to everything).
+    fn roll_back(&mut self, idx: usize) {
+        let Card {
+            profile,
+            applets,
+            saved,
+            diverged,
+            backend,
+            ..
+        } = self;
+        let (Some(applet), Some(state), Some(flag)) =
+            (applets.get_mut(idx), saved.get(idx), diverged.get_mut(idx))
+        else {
+            return;
+        };
+        let restored = crate::crypto::with_backend(*backend, || {
+            applet.restore(state).is_ok()
+                || profile
+                    .load_applet(applet.aid(), state)
+                    .map(|fresh| *applet = fresh)
+                    .is_ok()
+        });
+        *flag = !restored;
     }
 
     fn respond(&mut self, mut data: Vec<u8>, ne: usize) -> Vec<u8> {
@@ -453,7 +620,13 @@ impl Card {
             data.extend_from_slice(&Status::Success.to_bytes());
             return data;
         }
-        self.pending = data.split_off(ne);
+        let Some(rest) = data.get_mut(ne..) else {
+            return Status::Unknown.to_bytes().to_vec();
+        };
+        self.pending = Zeroizing::new(rest.to_vec());
+        // What stays in `data`'s spare capacity is wiped before `data` leaves the card.
+        rest.zeroize();
+        data.truncate(ne);
         data.extend_from_slice(&remaining_status(self.pending.len()).to_bytes());
         data
     }
@@ -472,8 +645,8 @@ impl Card {
             return Status::WrongLe(available as u8).to_bytes().to_vec();
         }
         let take = ne.min(available);
-        let rest = self.pending.split_off(take);
-        let mut out = core::mem::replace(&mut self.pending, rest);
+        let mut out = Vec::with_capacity(take.saturating_add(2));
+        out.extend(self.pending.drain(..take));
         let sw = if self.pending.is_empty() {
             Status::Success
         } else {
@@ -503,33 +676,6 @@ fn check_class(cla: u8) -> Result<(), Status> {
         return Err(Status::ClaNotSupported);
     }
     Ok(())
-}
-
-fn make_body(profile: Profile, serial: u32, aids: &[Vec<u8>], saved: &[Vec<u8>]) -> ImageBody {
-    ImageBody {
-        profile,
-        serial,
-        applets: aids
-            .iter()
-            .zip(saved)
-            .map(|(aid, s)| AppletRecord {
-                aid: aid.clone(),
-                state: s.clone(),
-            })
-            .collect(),
-    }
-}
-
-fn write_image(
-    profile: Profile,
-    serial: u32,
-    aids: &[Vec<u8>],
-    saved: &[Vec<u8>],
-    storage: &mut dyn Storage,
-) -> Result<(), Status> {
-    let bytes = image::encode(&make_body(profile, serial, aids, saved))
-        .map_err(|_| Status::MemoryFailure)?;
-    storage.save(&bytes).map_err(|_| Status::MemoryFailure)
 }
 
 fn hex_upper(bytes: &[u8]) -> String {

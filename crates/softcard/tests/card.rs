@@ -10,7 +10,8 @@ const AID_B: &[u8] = &[0xF0, 0x01, 0x02, 0x03, 0x09];
 
 /// INS 01: returns P1P2 bytes (0, 1, 2, ...); INS 02: echoes its data; INS 03: sets a
 /// volatile flag; INS 04: answers 9000 if the flag is set, else 6982; INS 05: stores its data
-/// persistently; INS 06: returns what INS 05 stored.
+/// persistently; INS 06: returns what INS 05 stored; INS 07: appends its data to the stored
+/// bytes.
 struct TestApplet {
     aid: &'static [u8],
     flag: bool,
@@ -56,6 +57,11 @@ impl Applet for TestApplet {
                 Ok(Vec::new())
             }
             0x06 => Ok(self.stored.clone()),
+            0x07 => {
+                self.stored.extend_from_slice(cmd.data);
+                ctx.mark_dirty();
+                Ok(Vec::new())
+            }
             _ => Err(Status::InsNotSupported),
         }
     }
@@ -64,6 +70,11 @@ impl Applet for TestApplet {
     }
     fn save(&self) -> Result<Vec<u8>, Status> {
         Ok(self.stored.clone())
+    }
+    fn restore(&mut self, state: &[u8]) -> Result<(), Status> {
+        self.stored = state.to_vec();
+        self.reset();
+        Ok(())
     }
 }
 
@@ -263,9 +274,18 @@ fn state_changes_are_saved_before_the_response() {
     assert_eq!(image.applets[1].state, Vec::<u8>::new());
 }
 
+/// The image the card holds is the one in storage.
+fn assert_in_sync(c: &Card, storage: &MemoryStorage) {
+    assert!(
+        c.image().unwrap() == storage.image().unwrap(),
+        "the card's state differs from its stored image"
+    );
+}
+
 #[test]
-fn failed_write_answers_6581() {
-    let storage = FailingStorage::new(MemoryStorage::new());
+fn failed_write_answers_6581_and_rolls_back() {
+    let inner = MemoryStorage::new();
+    let storage = FailingStorage::new(inner.clone());
     let mut c = Card::with_applets(
         Profile::Piv,
         1,
@@ -274,10 +294,130 @@ fn failed_write_answers_6581() {
         Box::new(storage.clone()),
     )
     .unwrap();
+    assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 1]), vec![0x90, 0x00]);
+    assert_eq!(c.transmit(&[0x00, 0x03, 0, 0]), vec![0x90, 0x00]);
     storage.set_failing(true);
-    assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 1]), vec![0x65, 0x81]);
+    assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 2]), vec![0x65, 0x81]);
+    // The change is undone in memory as on storage; the security state is cleared.
+    assert_eq!(c.transmit(&[0x00, 0x06, 0, 0, 0]), vec![1, 0x90, 0x00]);
+    assert_eq!(sw(&c.transmit(&[0x00, 0x04, 0, 0])), 0x6982);
+    assert_in_sync(&c, &inner);
     storage.set_failing(false);
-    assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 2]), vec![0x90, 0x00]);
+    assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 3]), vec![0x90, 0x00]);
+    assert_eq!(c.transmit(&[0x00, 0x06, 0, 0, 0]), vec![3, 0x90, 0x00]);
+    assert_in_sync(&c, &inner);
+}
+
+const PIV_SELECT: &[u8] = &[
+    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
+];
+const GIDS_SELECT: &[u8] = &[
+    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x00,
+];
+
+fn verify(pin: &[u8; 8]) -> Vec<u8> {
+    let mut cmd = vec![0x00, 0x20, 0x00, 0x80, 0x08];
+    cmd.extend_from_slice(pin);
+    cmd
+}
+
+/// The PIN counter written before the comparison (anti-tearing) and a PIN change: when the
+/// write fails, the PIV and GIDS applets are back to the stored state.
+#[test]
+fn failed_writes_roll_back_the_profiles_applets() {
+    for (profile, select) in [
+        (Profile::Piv, PIV_SELECT),
+        (Profile::WindowsVsc, GIDS_SELECT),
+    ] {
+        let inner = MemoryStorage::new();
+        let storage = FailingStorage::new(inner.clone());
+        let mut c = Card::create_seeded(
+            &softcard::CardOptions::new(profile),
+            4,
+            Box::new(storage.clone()),
+        )
+        .unwrap();
+        assert_eq!(sw(&c.transmit(select)), 0x9000);
+        let tries = c.transmit(&[0x00, 0x20, 0x00, 0x80]);
+        assert_eq!(tries[0], 0x63, "{profile}");
+        storage.set_failing(true);
+        assert_eq!(c.transmit(&verify(b"00000000")), vec![0x65, 0x81]);
+        assert_in_sync(&c, &inner);
+        storage.set_failing(false);
+        assert_eq!(sw(&c.transmit(select)), 0x9000);
+        assert_eq!(c.transmit(&[0x00, 0x20, 0x00, 0x80]), tries, "{profile}");
+    }
+
+    let inner = MemoryStorage::new();
+    let storage = FailingStorage::new(inner.clone());
+    let mut c = Card::create_seeded(
+        &softcard::CardOptions::new(Profile::Piv),
+        4,
+        Box::new(storage.clone()),
+    )
+    .unwrap();
+    assert_eq!(sw(&c.transmit(PIV_SELECT)), 0x9000);
+    let mut change = vec![0x00, 0x24, 0x00, 0x80, 0x10];
+    change.extend_from_slice(b"1234567887654321");
+    storage.set_failing(true);
+    assert_eq!(c.transmit(&change), vec![0x65, 0x81]);
+    assert_in_sync(&c, &inner);
+    storage.set_failing(false);
+    assert_eq!(c.transmit(&verify(b"12345678")), vec![0x90, 0x00]);
+    assert_eq!(sw(&c.transmit(&verify(b"87654321"))), 0x63C2);
+}
+
+/// INS 07 with `n` bytes of data, extended length.
+fn append(n: usize) -> Vec<u8> {
+    softcard::apdu::encode_command(0x00, 0x07, 0, 0, &vec![0x5A; n], None).unwrap()
+}
+
+#[test]
+fn the_image_does_not_grow_past_its_limit() {
+    let storage = MemoryStorage::new();
+    let mut c = card_with(storage.clone());
+    select(&mut c, AID_A);
+    let mut refused = false;
+    for _ in 0..(softcard::card::MAX_IMAGE_LEN / 65_000 + 2) {
+        let before = storage.image().unwrap();
+        let r = c.transmit(&append(65_000));
+        if r == [0x6A, 0x84] {
+            refused = true;
+            assert_eq!(storage.image().unwrap(), before, "the image was written");
+            break;
+        }
+        assert_eq!(r, [0x90, 0x00]);
+    }
+    assert!(refused, "the card grew without bound");
+    assert!(storage.image().unwrap().len() <= softcard::card::MAX_IMAGE_LEN);
+    assert_in_sync(&c, &storage);
+    // What fits still fits.
+    assert_eq!(c.transmit(&append(1)), [0x90, 0x00]);
+    assert_in_sync(&c, &storage);
+}
+
+#[test]
+fn a_card_above_the_limit_can_shrink_but_not_grow() {
+    let storage = MemoryStorage::new();
+    let big = TestApplet {
+        aid: AID_A,
+        flag: false,
+        stored: vec![1; softcard::card::MAX_IMAGE_LEN + 10],
+        selects: 0,
+    };
+    let mut c = Card::with_applets(
+        Profile::Piv,
+        1,
+        vec![Box::new(big)],
+        Box::new(softcard::seeded_rng(1)),
+        Box::new(storage.clone()),
+    )
+    .unwrap();
+    assert_eq!(c.transmit(&append(1)), [0x6A, 0x84]);
+    assert_in_sync(&c, &storage);
+    assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 1]), [0x90, 0x00]);
+    assert_in_sync(&c, &storage);
+    assert!(storage.image().unwrap().len() < 100);
 }
 
 #[test]

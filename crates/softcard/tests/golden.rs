@@ -208,3 +208,52 @@ fn golden_gids_image_signs_with_its_key() {
         .unwrap();
     }
 }
+
+#[test]
+fn golden_images_are_format_version_1() {
+    for name in ["piv", "windows-vsc"] {
+        let bytes = fs::read(dir().join(format!("{name}.img"))).unwrap();
+        assert_eq!(&bytes[..8], softcard::image::MAGIC, "{name}");
+        assert_eq!(u16::from_be_bytes([bytes[8], bytes[9]]), 1, "{name}");
+        assert_eq!(&bytes[10..12], &[0, 0], "{name}");
+        let body_len = u32::from_be_bytes(bytes[12..16].try_into().unwrap()) as usize;
+        assert_eq!(
+            body_len + softcard::image::HEADER_LEN,
+            bytes.len(),
+            "{name}"
+        );
+    }
+}
+
+/// Without the cargo feature `aws-lc`, loading into that backend names the missing backend
+/// (it used to be reported as a corrupted image).
+#[cfg(not(feature = "aws-lc"))]
+#[test]
+fn loading_into_a_missing_backend_names_it() {
+    let bytes = fs::read(dir().join("piv.img")).unwrap();
+    let err = Card::load(
+        &bytes,
+        Box::new(softcard::seeded_rng(5)),
+        Box::new(NoStorage),
+        BackendKind::AwsLc,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, softcard::Error::BackendUnavailable(BackendKind::AwsLc)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("aws-lc"), "{err}");
+    let err = Card::create_seeded(
+        &softcard::CardOptions {
+            backend: BackendKind::AwsLc,
+            ..softcard::CardOptions::new(softcard::Profile::Piv)
+        },
+        1,
+        Box::new(NoStorage),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, softcard::Error::BackendUnavailable(BackendKind::AwsLc)),
+        "{err:?}"
+    );
+}
