@@ -2,13 +2,12 @@
 //! attributes.
 
 use std::os::raw::{c_char, c_void};
-use std::sync::{Arc, Mutex};
 
 use softcard_pcsc::{Attribute, Card, Error, MAX_BUFFER_SIZE_EXTENDED};
 
 use crate::buffers::{multi_string, write_opt, write_out};
 use crate::ffi::{bytes, c_str, disposition, guard, share_mode};
-use crate::table::{self, CardEntry, lock};
+use crate::table::{self, Info};
 use crate::types::{
     CM_IOCTL_GET_FEATURE_REQUEST, DWORD, LONG, SCARD_IO_REQUEST, SCARDCONTEXT, SCARDHANDLE,
     protocol_to_c, protocols_from_c,
@@ -24,17 +23,12 @@ fn active_protocol(card: &Card) -> DWORD {
         .map_or(0, |s| protocol_to_c(s.protocol2()))
 }
 
-/// Runs `f` on the connection behind `hCard`.
-fn with_card<R>(
+/// Runs `f`, which must not block, on the connection behind `hCard`.
+pub(crate) fn with_card<R>(
     hCard: SCARDHANDLE,
-    f: impl FnOnce(&mut CardEntry, &mut Card) -> Result<R, Error>,
+    f: impl FnOnce(&mut Info, &mut Card) -> Result<R, Error>,
 ) -> Result<R, Error> {
-    let entry: Arc<Mutex<CardEntry>> = table::card(hCard)?;
-    let mut entry = lock(&entry);
-    let mut card = entry.card.take().ok_or(Error::InvalidHandle)?;
-    let result = f(&mut entry, &mut card);
-    entry.card = Some(card);
-    result
+    table::card(hCard)?.with(f)
 }
 
 /// Connects to the card in a reader (`SCardConnect`). The virtual cards speak T=1.
@@ -61,7 +55,7 @@ pub unsafe extern "C" fn SCardConnect(
         let share = share_mode(dwShareMode)?;
         let card = ctx.connect(reader, share, protocols_from_c(dwPreferredProtocols))?;
         let protocol = active_protocol(&card);
-        let h = table::add_card(hContext, card, protocol);
+        let h = table::add_card(hContext, card, protocol)?;
         // SAFETY: both checked not null; valid for writes per the caller.
         unsafe {
             phCard.write(h);
@@ -89,10 +83,10 @@ pub unsafe extern "C" fn SCardReconnect(
         }
         let share = share_mode(dwShareMode)?;
         let init = disposition(dwInitialization)?;
-        let protocol = with_card(hCard, |entry, card| {
+        let protocol = with_card(hCard, |info, card| {
             card.reconnect(share, protocols_from_c(dwPreferredProtocols), init)?;
-            entry.protocol = active_protocol(card);
-            Ok(entry.protocol)
+            info.protocol = active_protocol(card);
+            Ok(info.protocol)
         })?;
         // SAFETY: checked not null; valid for writes per the caller.
         unsafe { pdwActiveProtocol.write(protocol) };
@@ -106,24 +100,24 @@ pub unsafe extern "C" fn SCardReconnect(
 pub extern "C" fn SCardDisconnect(hCard: SCARDHANDLE, dwDisposition: DWORD) -> LONG {
     guard(|| {
         let disp = disposition(dwDisposition)?;
-        let entry = table::remove_card(hCard)?;
-        let card = lock(&entry).card.take().ok_or(Error::InvalidHandle)?;
-        card.disconnect(disp).map_err(|(_card, e)| e)
+        table::remove_card(hCard)?.close(disp)
     })
 }
 
 /// Starts a transaction (`SCardBeginTransaction`), waiting while another connection
-/// holds one.
+/// holds one. The wait holds no lock: other handles and contexts go on meanwhile, and
+/// closing this handle makes the call fail when it wakes.
 #[unsafe(no_mangle)]
 pub extern "C" fn SCardBeginTransaction(hCard: SCARDHANDLE) -> LONG {
     guard(|| {
-        with_card(hCard, |entry, card| {
-            // The transaction outlives this call: its guard is forgotten here and taken
-            // back by `SCardEndTransaction` (beginning again on the same handle is a no-op).
-            std::mem::forget(card.transaction()?);
-            entry.in_transaction = true;
-            Ok(())
-        })
+        let entry = table::card(hCard)?;
+        let mut loan = entry.lend(|_| Ok(()))?;
+        // The transaction outlives this call: its guard is forgotten here and taken back by
+        // `SCardEndTransaction` (beginning again on the same handle is a no-op).
+        let result = loan.card()?.transaction().map(std::mem::forget);
+        let begun = result.is_ok();
+        loan.give_back(|info| info.in_transaction |= begun)?;
+        result
     })
 }
 
@@ -132,14 +126,27 @@ pub extern "C" fn SCardBeginTransaction(hCard: SCARDHANDLE) -> LONG {
 pub extern "C" fn SCardEndTransaction(hCard: SCARDHANDLE, dwDisposition: DWORD) -> LONG {
     guard(|| {
         let disp = disposition(dwDisposition)?;
-        with_card(hCard, |entry, card| {
-            if !entry.in_transaction {
-                return Err(Error::NotTransacted);
+        let entry = table::card(hCard)?;
+        let mut loan = entry.lend(|info| {
+            if info.in_transaction {
+                Ok(())
+            } else {
+                Err(Error::NotTransacted)
             }
-            let tx = card.transaction()?;
-            entry.in_transaction = false;
-            tx.end(disp).map_err(|(_tx, e)| e)
-        })
+        })?;
+        // Taking the transaction guard back returns at once while this handle holds the
+        // transaction; it can wait if the transaction was lost meanwhile (the card was
+        // removed and reinserted, and the handle reconnected), hence the loan.
+        let (taken, result) = match loan.card()?.transaction() {
+            Ok(tx) => (true, tx.end(disp).map_err(|(_tx, e)| e)),
+            Err(e) => (false, Err(e)),
+        };
+        loan.give_back(|info| {
+            if taken {
+                info.in_transaction = false;
+            }
+        })?;
+        result
     })
 }
 
@@ -160,8 +167,8 @@ pub unsafe extern "C" fn SCardStatus(
     pcbAtrLen: *mut DWORD,
 ) -> LONG {
     guard(|| {
-        let (status, protocol) = with_card(hCard, |entry, card| {
-            Ok((card.status2_owned()?, entry.protocol))
+        let (status, protocol) = with_card(hCard, |info, card| {
+            Ok((card.status2_owned()?, info.protocol))
         })?;
         let names = multi_string(status.reader_names().iter().map(|n| n.as_bytes()));
         let mut result = Ok(());
@@ -210,12 +217,12 @@ pub unsafe extern "C" fn SCardTransmit(
         // SAFETY: valid for `cbSendLength` bytes, per the caller.
         let command = unsafe { bytes(pbSendBuffer, cbSendLength) }?;
         let mut response = vec![0u8; MAX_BUFFER_SIZE_EXTENDED];
-        let (n, protocol) = with_card(hCard, |entry, card| {
-            if send_protocol & entry.protocol == 0 && send_protocol != PROTOCOL_ANY_OLD {
+        let (n, protocol) = with_card(hCard, |info, card| {
+            if send_protocol & info.protocol == 0 && send_protocol != PROTOCOL_ANY_OLD {
                 return Err(Error::ProtoMismatch);
             }
             let n = card.transmit(command, &mut response)?.len();
-            Ok((n, entry.protocol))
+            Ok((n, info.protocol))
         })?;
         if !pioRecvPci.is_null() {
             let pci = SCARD_IO_REQUEST {

@@ -1,33 +1,206 @@
 //! The handle tables: `SCARDCONTEXT` and `SCARDHANDLE` values mapped to the in-process
 //! API's [`Context`] and [`Card`], and the memory handed out with `SCARD_AUTOALLOCATE`.
 //!
-//! The tables' lock is never held across a call that can block (`SCardGetStatusChange`,
-//! `SCardBeginTransaction`): the objects are cloned or shared out of the table first.
+//! Locks, and why nothing here can deadlock:
+//! - the tables' lock is held only to look a handle up, insert or remove it: never while
+//!   an entry is locked, and never across a call that can block (`SCardGetStatusChange`,
+//!   `SCardBeginTransaction`): contexts are cloned and entries shared (`Arc`) out first;
+//! - an entry's lock is held only across card calls that cannot block. A call that can
+//!   wait for another connection (beginning or ending a transaction) borrows the
+//!   connection out of its entry ([`CardEntry::lend`]) and makes the call unlocked; other
+//!   calls on the same handle wait for it to come back (pcsc-lite serializes them too), and
+//!   closing the handle meanwhile does not wait: the borrower disconnects it on return;
+//! - a panic inside a card call leaves the connection in its entry, and poisoned locks are
+//!   taken over ([`lock`]): the handle stays usable.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use softcard_pcsc::{Card, Context, Error};
+use softcard_pcsc::{Card, Context, Disposition, Error};
 
 use crate::types::{DWORD, SCARDCONTEXT, SCARDHANDLE};
 
-/// One connection and what the C API remembers about it.
-pub struct CardEntry {
-    /// The connection; `None` once disconnected.
-    pub card: Option<Card>,
-    /// The context it was opened in.
-    pub context: SCARDCONTEXT,
+/// What the C API remembers about a connection.
+pub struct Info {
     /// The active protocol (`SCARD_PROTOCOL_*`, 0 for none).
     pub protocol: DWORD,
     /// Whether this handle holds the reader's transaction.
     pub in_transaction: bool,
 }
 
+/// Where a connection is.
+enum Held {
+    /// In its entry.
+    Here(Card),
+    /// Lent to a call that can block; it comes back when that call returns.
+    Lent,
+    /// Lent, and the handle was closed meanwhile: the borrower disconnects it with this
+    /// disposition when its call returns.
+    Closing(Disposition),
+    /// Disconnected.
+    Gone,
+}
+
+struct EntryState {
+    card: Held,
+    info: Info,
+}
+
+/// One connection (`SCARDHANDLE`) and what the C API remembers about it.
+pub struct CardEntry {
+    /// The context it was opened in (never changes: read without the lock).
+    context: SCARDCONTEXT,
+    state: Mutex<EntryState>,
+    /// Notified when a lent connection comes back or is closed.
+    returned: Condvar,
+}
+
+impl CardEntry {
+    /// The state once no call has the connection out: calls on one handle wait for the
+    /// blocking call that borrowed it.
+    fn available(&self) -> MutexGuard<'_, EntryState> {
+        let mut st = lock(&self.state);
+        while matches!(st.card, Held::Lent) {
+            st = self
+                .returned
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        st
+    }
+
+    /// Runs `f`, a call that does not block, on the connection, in place (a panic in `f`
+    /// leaves it there).
+    ///
+    /// # Errors
+    /// [`Error::InvalidHandle`] once closed, and those of `f`.
+    pub fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Info, &mut Card) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut st = self.available();
+        let EntryState { card, info } = &mut *st;
+        match card {
+            Held::Here(card) => f(info, card),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Takes the connection out for a call that can block, once `check` accepts the
+    /// handle's state; give it back with [`Loan::give_back`] (dropping the loan, as a
+    /// panic does, gives it back unchanged).
+    ///
+    /// # Errors
+    /// [`Error::InvalidHandle`] once closed, and those of `check`.
+    pub fn lend(&self, check: impl FnOnce(&Info) -> Result<(), Error>) -> Result<Loan<'_>, Error> {
+        let mut st = self.available();
+        check(&st.info)?;
+        match std::mem::replace(&mut st.card, Held::Lent) {
+            Held::Here(card) => Ok(Loan {
+                entry: self,
+                card: Some(card),
+            }),
+            other => {
+                st.card = other;
+                Err(Error::InvalidHandle)
+            }
+        }
+    }
+
+    /// Closes the connection with `disposition`; when it is lent, its borrower does that
+    /// when its call returns, and this does not wait.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHandle`] when already closed, and those of [`Card::disconnect`].
+    pub fn close(&self, disposition: Disposition) -> Result<(), Error> {
+        let mut st = lock(&self.state);
+        let result = match std::mem::replace(&mut st.card, Held::Gone) {
+            Held::Here(card) => {
+                drop(st);
+                card.disconnect(disposition).map_err(|(_card, e)| e)
+            }
+            Held::Lent => {
+                st.card = Held::Closing(disposition);
+                drop(st);
+                Ok(())
+            }
+            closing @ Held::Closing(_) => {
+                st.card = closing;
+                return Err(Error::InvalidHandle);
+            }
+            Held::Gone => return Err(Error::InvalidHandle),
+        };
+        self.returned.notify_all();
+        result
+    }
+
+    /// Puts a lent connection back and applies `update`, or disconnects it if the handle
+    /// was closed meanwhile.
+    fn put_back(&self, card: Card, update: impl FnOnce(&mut Info)) -> Result<(), Error> {
+        let mut st = lock(&self.state);
+        let result = match st.card {
+            Held::Closing(disposition) => {
+                st.card = Held::Gone;
+                drop(st);
+                // Disconnecting also gives up a transaction the call may have got.
+                let _ = card.disconnect(disposition);
+                Err(Error::InvalidHandle)
+            }
+            _ => {
+                update(&mut st.info);
+                st.card = Held::Here(card);
+                drop(st);
+                Ok(())
+            }
+        };
+        self.returned.notify_all();
+        result
+    }
+}
+
+/// A connection taken out of its entry by [`CardEntry::lend`].
+pub struct Loan<'a> {
+    entry: &'a CardEntry,
+    /// `Some` until given back.
+    card: Option<Card>,
+}
+
+impl Loan<'_> {
+    /// The connection.
+    ///
+    /// # Errors
+    /// [`Error::InternalError`] (not reached: the loan holds it until given back).
+    pub fn card(&mut self) -> Result<&mut Card, Error> {
+        self.card.as_mut().ok_or(Error::InternalError)
+    }
+
+    /// Puts the connection back in its entry and applies `update` to what the C API
+    /// remembers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHandle`] when the handle was closed meanwhile (the connection is
+    /// disconnected now).
+    pub fn give_back(mut self, update: impl FnOnce(&mut Info)) -> Result<(), Error> {
+        match self.card.take() {
+            Some(card) => self.entry.put_back(card, update),
+            None => Err(Error::InternalError),
+        }
+    }
+}
+
+impl Drop for Loan<'_> {
+    fn drop(&mut self) {
+        if let Some(card) = self.card.take() {
+            let _ = self.entry.put_back(card, |_| ());
+        }
+    }
+}
+
 #[derive(Default)]
 struct Tables {
     contexts: HashMap<SCARDCONTEXT, Context>,
-    cards: HashMap<SCARDHANDLE, Arc<Mutex<CardEntry>>>,
+    cards: HashMap<SCARDHANDLE, Arc<CardEntry>>,
     /// Buffers allocated for `SCARD_AUTOALLOCATE`, by address.
     memory: HashMap<usize, Box<[u8]>>,
 }
@@ -72,7 +245,8 @@ pub fn context(h: SCARDCONTEXT) -> Result<Context, Error> {
 }
 
 /// Removes a context and the cards opened in it, and releases them (their connections
-/// are reset, as pcsc-lite does).
+/// are reset, as pcsc-lite does). A connection blocked in a transaction wait is not
+/// waited for: it is disconnected when that call returns.
 ///
 /// # Errors
 /// [`Error::InvalidHandle`].
@@ -82,37 +256,52 @@ pub fn remove_context(h: SCARDCONTEXT) -> Result<(), Error> {
     let ids: Vec<SCARDHANDLE> = t
         .cards
         .iter()
-        .filter(|(_, e)| lock(e).context == h)
+        .filter(|(_, e)| e.context == h)
         .map(|(id, _)| *id)
         .collect();
     let entries: Vec<_> = ids.iter().filter_map(|id| t.cards.remove(id)).collect();
     drop(t);
     for e in entries {
-        // Dropping the card disconnects it with a reset.
-        lock(&e).card.take();
+        let _ = e.close(Disposition::ResetCard);
     }
     drop(ctx);
     Ok(())
 }
 
-/// Registers a connection and returns its handle.
-pub fn add_card(context: SCARDCONTEXT, card: Card, protocol: DWORD) -> SCARDHANDLE {
+/// Registers a connection opened in `context` and returns its handle.
+///
+/// # Errors
+/// [`Error::InvalidHandle`] when the context was released meanwhile (the connection is
+/// closed).
+pub fn add_card(context: SCARDCONTEXT, card: Card, protocol: DWORD) -> Result<SCARDHANDLE, Error> {
     let h = new_handle();
-    let entry = CardEntry {
-        card: Some(card),
+    let entry = Arc::new(CardEntry {
         context,
-        protocol,
-        in_transaction: false,
-    };
-    tables().cards.insert(h, Arc::new(Mutex::new(entry)));
-    h
+        state: Mutex::new(EntryState {
+            card: Held::Here(card),
+            info: Info {
+                protocol,
+                in_transaction: false,
+            },
+        }),
+        returned: Condvar::new(),
+    });
+    let mut t = tables();
+    if !t.contexts.contains_key(&context) {
+        drop(t);
+        // Dropping the last reference disconnects with a reset, outside the lock.
+        drop(entry);
+        return Err(Error::InvalidHandle);
+    }
+    t.cards.insert(h, entry);
+    Ok(h)
 }
 
 /// The connection behind a handle.
 ///
 /// # Errors
 /// [`Error::InvalidHandle`].
-pub fn card(h: SCARDHANDLE) -> Result<Arc<Mutex<CardEntry>>, Error> {
+pub fn card(h: SCARDHANDLE) -> Result<Arc<CardEntry>, Error> {
     tables().cards.get(&h).cloned().ok_or(Error::InvalidHandle)
 }
 
@@ -120,7 +309,7 @@ pub fn card(h: SCARDHANDLE) -> Result<Arc<Mutex<CardEntry>>, Error> {
 ///
 /// # Errors
 /// [`Error::InvalidHandle`].
-pub fn remove_card(h: SCARDHANDLE) -> Result<Arc<Mutex<CardEntry>>, Error> {
+pub fn remove_card(h: SCARDHANDLE) -> Result<Arc<CardEntry>, Error> {
     tables().cards.remove(&h).ok_or(Error::InvalidHandle)
 }
 

@@ -3,6 +3,8 @@
 use std::ffi::CStr;
 use std::mem::{offset_of, size_of};
 use std::ptr::{null, null_mut};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use softcard::{Card, CardOptions, NoStorage, Profile};
 use softcard_pcsc::Registry;
@@ -323,5 +325,132 @@ fn invalid_handles_and_values_are_refused() {
     // SAFETY: valid pointers, bad share mode.
     let rv = unsafe { SCardConnect(ctx, c"Test Reader D".as_ptr(), 7, 3, &mut 0, &mut 0) };
     assert_eq!(rv, 0x8010_0011);
+    assert_eq!(SCardReleaseContext(ctx), 0);
+}
+
+/// A new context.
+fn new_context() -> SCARDCONTEXT {
+    let mut ctx = 0;
+    // SAFETY: a valid out pointer.
+    let rv = unsafe { SCardEstablishContext(2, null(), null(), &mut ctx) };
+    assert_eq!(rv, 0);
+    ctx
+}
+
+/// Connects to `reader` in `ctx` (shared, T=0 or T=1).
+fn connect(ctx: SCARDCONTEXT, reader: &CStr) -> SCARDHANDLE {
+    let (mut card, mut proto) = (0, 0);
+    // SAFETY: a valid string and out pointers.
+    let rv = unsafe { SCardConnect(ctx, reader.as_ptr(), 2, 3, &mut card, &mut proto) };
+    assert_eq!(rv, 0);
+    card
+}
+
+/// Runs `f` on a new thread; its result arrives on the returned channel.
+fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> mpsc::Receiver<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
+}
+
+/// How long a call that should not block may take (generous for a loaded machine).
+const PROMPT: Duration = Duration::from_secs(10);
+
+/// Long enough for a thread to reach its blocking call.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// The audit's deadlock: B waits in `SCardBeginTransaction(h2)` while h1 holds the
+/// transaction, C releases an unrelated context, and A's `SCardEndTransaction(h1)` must
+/// still go through (it used to wait for the table lock C held while C waited for h2).
+#[test]
+fn a_blocked_begin_transaction_blocks_no_other_handle_or_context() {
+    let reader = c"Test Reader E";
+    let ctx = context_with_card("Test Reader E");
+    let h1 = connect(ctx, reader);
+    let h2 = connect(ctx, reader);
+    let other = new_context();
+
+    assert_eq!(SCardBeginTransaction(h1), 0);
+    let b = spawn(move || SCardBeginTransaction(h2));
+    std::thread::sleep(SETTLE);
+    assert!(b.try_recv().is_err(), "B waits for h1's transaction");
+    let c = spawn(move || SCardReleaseContext(other));
+    std::thread::sleep(SETTLE);
+    let a = spawn(move || SCardEndTransaction(h1, 0));
+
+    let ended = a.recv_timeout(PROMPT);
+    let released = c.recv_timeout(PROMPT);
+    if ended.is_err() || released.is_err() {
+        // Unstick the threads (removing the card wakes B) so the other tests can run.
+        let _ = Registry::global().remove_card("Test Reader E");
+        panic!("deadlock: end transaction {ended:?}, release context {released:?}");
+    }
+    assert_eq!(ended, Ok(0));
+    assert_eq!(released, Ok(0));
+    assert_eq!(b.recv_timeout(PROMPT), Ok(0), "B gets the transaction");
+    assert_eq!(SCardEndTransaction(h2, 0), 0);
+    assert_eq!(SCardDisconnect(h1, 0), 0);
+    assert_eq!(SCardDisconnect(h2, 0), 0);
+    assert_eq!(SCardReleaseContext(ctx), 0);
+}
+
+/// Releasing the context (or disconnecting the handle) of a connection blocked in
+/// `SCardBeginTransaction` does not wait for it: the waiting call fails once it wakes and
+/// the connection is closed then, giving up the transaction it got.
+#[test]
+fn closing_a_handle_blocked_in_begin_transaction_does_not_wait() {
+    let reader = c"Test Reader F";
+    let ctx = context_with_card("Test Reader F");
+    let ctx2 = new_context();
+    let h1 = connect(ctx, reader);
+    let h2 = connect(ctx2, reader);
+    let h3 = connect(ctx, reader);
+    assert_eq!(SCardBeginTransaction(h1), 0);
+    let b2 = spawn(move || SCardBeginTransaction(h2));
+    let b3 = spawn(move || SCardBeginTransaction(h3));
+    std::thread::sleep(SETTLE);
+
+    let released = spawn(move || SCardReleaseContext(ctx2)).recv_timeout(PROMPT);
+    let disconnected = spawn(move || SCardDisconnect(h3, 0)).recv_timeout(PROMPT);
+    if released.is_err() || disconnected.is_err() {
+        let _ = Registry::global().remove_card("Test Reader F");
+        panic!("blocked: release context {released:?}, disconnect {disconnected:?}");
+    }
+    assert_eq!(released, Ok(0));
+    assert_eq!(disconnected, Ok(0));
+    assert_eq!(SCardBeginTransaction(h2), 0x8010_0003, "h2 is gone");
+
+    assert_eq!(SCardEndTransaction(h1, 0), 0);
+    assert_eq!(b2.recv_timeout(PROMPT), Ok(0x8010_0003));
+    assert_eq!(b3.recv_timeout(PROMPT), Ok(0x8010_0003));
+    // The closed handles gave the transaction back (and reset the card, as a released
+    // context does).
+    assert_eq!(SCardBeginTransaction(h1), 0x8010_0068);
+    let mut proto = 0;
+    // SAFETY: a valid out pointer.
+    assert_eq!(unsafe { SCardReconnect(h1, 2, 3, 0, &mut proto) }, 0);
+    assert_eq!(
+        spawn(move || SCardBeginTransaction(h1)).recv_timeout(PROMPT),
+        Ok(0)
+    );
+    assert_eq!(SCardEndTransaction(h1, 0), 0);
+    assert_eq!(SCardDisconnect(h1, 0), 0);
+    assert_eq!(SCardReleaseContext(ctx), 0);
+}
+
+/// A panic inside a card call is reported as `SCARD_F_INTERNAL_ERROR` and leaves the
+/// handle usable.
+#[test]
+fn a_panic_in_a_card_call_leaves_the_handle_usable() {
+    let ctx = context_with_card("Test Reader G");
+    let h = connect(ctx, c"Test Reader G");
+    let rv = crate::ffi::guard(|| with_card(h, |_, _| -> Result<(), _> { panic!("test") }));
+    assert_eq!(rv, SCARD_F_INTERNAL_ERROR);
+    assert_eq!(atr_bytes_owned(ctx, h).first(), Some(&0x3B));
+    assert_eq!(SCardBeginTransaction(h), 0);
+    assert_eq!(SCardEndTransaction(h, 0), 0);
+    assert_eq!(SCardDisconnect(h, 0), 0);
     assert_eq!(SCardReleaseContext(ctx), 0);
 }
