@@ -164,100 +164,63 @@ fn run_err(args: &[&str]) -> String {
     text(&out.stderr)
 }
 
-fn block_pin(image: &str) {
+/// A windows-vsc card made with `init_extra` options, its PIN blocked.
+fn blocked_windows_vsc(init_extra: &[&str]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let image = p(&dir.path().join("card.img")).to_owned();
+    let mut init = vec!["init", &image, "--profile", "windows-vsc"];
+    init.extend_from_slice(init_extra);
+    run_ok(&init);
     for _ in 0..3 {
-        run_err(&["pin", "verify", image, "--pin", "00000000"]);
+        run_err(&["pin", "verify", &image, "--pin", "00000000"]);
     }
-    assert!(run_err(&["pin", "verify", image]).contains("blocked"));
+    assert!(run_err(&["pin", "verify", &image]).contains("blocked"));
+    (dir, image)
+}
+
+/// `softcard pin unblock IMAGE --new 87654321` with these options.
+fn unblock(image: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["pin", "unblock", image, "--new", "87654321"];
+    args.extend_from_slice(extra);
+    softcard(&args)
 }
 
 #[test]
 fn windows_vsc_admin_key_given_at_init_unblocks_the_pin() {
-    let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join("card.img");
-    let image = p(&image);
-    run_ok(&[
-        "init",
-        image,
-        "--profile",
-        "windows-vsc",
-        "--admin-key",
-        KEY,
-    ]);
-    block_pin(image);
-    // The default key is not this card's.
-    let err = run_err(&["pin", "unblock", image, "--new", "87654321"]);
-    assert!(
-        err.contains("administrator key authentication failed"),
-        "{err}"
-    );
-    assert!(
-        !err.contains("--admin-key-aes"),
-        "no AES hint for a 3DES card: {err}"
-    );
+    let (_dir, image) = blocked_windows_vsc(&["--admin-key", KEY]);
+    // The default key is not this card's, given or not.
     let default_key = "010203040506070801020304050607080102030405060708";
-    let err = run_err(&[
-        "pin",
-        "unblock",
-        image,
-        "--new",
-        "87654321",
-        "--admin-key",
-        default_key,
-    ]);
-    assert!(err.contains("6982"), "{err}");
-    run_ok(&[
-        "pin",
-        "unblock",
-        image,
-        "--new",
-        "87654321",
-        "--admin-key",
-        KEY,
-    ]);
-    run_ok(&["pin", "verify", image, "--pin", "87654321"]);
+    for extra in [&[][..], &["--admin-key", default_key]] {
+        let out = unblock(&image, extra);
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("administrator key authentication failed") && err.contains("6982"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("--admin-key-aes"),
+            "no AES hint for a 3DES card: {err}"
+        );
+    }
+    let out = unblock(&image, &["--admin-key", KEY]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    run_ok(&["pin", "verify", &image, "--pin", "87654321"]);
 }
 
 #[test]
 fn windows_vsc_aes192_admin_key_unblocks_with_admin_key_aes() {
-    let dir = tempfile::tempdir().unwrap();
-    let image = dir.path().join("card.img");
-    let image = p(&image);
-    run_ok(&[
-        "init",
-        image,
-        "--profile",
-        "windows-vsc",
-        "--admin-key",
-        KEY,
-        "--admin-key-aes",
-    ]);
-    block_pin(image);
+    let (_dir, image) = blocked_windows_vsc(&["--admin-key", KEY, "--admin-key-aes"]);
     // 24 bytes are 3DES unless told otherwise: refused, with the way out named.
-    let err = run_err(&[
-        "pin",
-        "unblock",
-        image,
-        "--new",
-        "87654321",
-        "--admin-key",
-        KEY,
-    ]);
+    let out = unblock(&image, &["--admin-key", KEY]);
+    let err = text(&out.stderr);
     assert!(
         err.contains("--admin-key-aes") && err.contains("6982"),
         "{err}"
     );
-    run_ok(&[
-        "pin",
-        "unblock",
-        image,
-        "--new",
-        "87654321",
-        "--admin-key",
-        KEY,
-        "--admin-key-aes",
-    ]);
-    run_ok(&["pin", "verify", image, "--pin", "87654321"]);
+    let out = unblock(&image, &["--admin-key", KEY, "--admin-key-aes"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    run_ok(&["pin", "verify", &image, "--pin", "87654321"]);
 }
 
 #[test]
