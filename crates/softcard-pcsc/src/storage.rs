@@ -1,9 +1,11 @@
 //! [`FileStorage`]: a card image in a file, replaced atomically at every change.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -12,6 +14,11 @@ use softcard::crypto::BackendKind;
 /// A [`softcard::Storage`] writing each image to a temporary file in the target's folder,
 /// syncing it, renaming it over the target and syncing the folder: after a crash either
 /// the old or the new image is there, never a mix. Files are created with mode 0600.
+///
+/// The temporary file is always a new file: its name is unique to the write (process id,
+/// a counter, random bytes) and it is created exclusively (`O_CREAT | O_EXCL`), so a file
+/// or symbolic link already at that name is never reused or followed. It is removed when
+/// the write fails.
 #[derive(Clone, Debug)]
 pub struct FileStorage {
     path: PathBuf,
@@ -99,17 +106,8 @@ impl FileStorage {
             .path
             .file_name()
             .ok_or_else(|| io::Error::other("the image path has no file name"))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp{}", std::process::id()));
-        let tmp = dir.join(tmp_name);
+        let (tmp, mut f) = create_temp(&dir, name)?;
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
             f.write_all(image)?;
             f.sync_all()?;
             drop(f);
@@ -120,6 +118,37 @@ impl FileStorage {
             let _ = fs::remove_file(&tmp);
         }
         result
+    }
+}
+
+/// Creates a new temporary file (mode 0600) for `name` in `dir`:
+/// `.<name>.tmp<pid>-<counter>-<random>`, created exclusively, so nothing already there
+/// (a leftover file, a symbolic link) is reused or followed.
+fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut attempts = 0;
+    loop {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut tmp_name = OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(
+            ".tmp{}-{}-{:016x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            u64::from_ne_bytes(random)
+        ));
+        let tmp = dir.join(tmp_name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
+            Err(e) => return Err(e),
+        }
     }
 }
 

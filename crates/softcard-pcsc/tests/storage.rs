@@ -48,18 +48,14 @@ fn images_are_written_whole_with_mode_0600() {
 #[test]
 fn a_failed_save_keeps_the_old_image() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("card.img");
-    let mut storage = FileStorage::new(&path);
-    storage.save(b"old image").unwrap();
-    // The temporary file cannot be created: a directory stands in its way.
-    let blocker = dir
-        .path()
-        .join(format!(".card.img.tmp{}", std::process::id()));
-    fs::create_dir(&blocker).unwrap();
-    let err = storage.save(b"new image").unwrap_err();
-    assert!(err.contains("card.img"), "{err}");
+    // The temporary file cannot be created: its name (longer than the image's) exceeds
+    // the file name limit. No permission is involved, so this fails for root too.
+    let path = dir.path().join("c".repeat(250));
+    fs::write(&path, b"old image").unwrap();
+    let err = FileStorage::new(&path).save(b"new image").unwrap_err();
+    assert!(err.contains("ccc"), "{err}");
     assert_eq!(fs::read(&path).unwrap(), b"old image");
-    fs::remove_dir(&blocker).unwrap();
+    assert!(leftovers(dir.path()).is_empty());
 
     // The target is a directory: rename fails, the temporary file is cleaned up.
     let target_dir = dir.path().join("a-dir");
@@ -67,6 +63,17 @@ fn a_failed_save_keeps_the_old_image() {
     fs::write(target_dir.join("inside"), b"x").unwrap();
     assert!(FileStorage::new(&target_dir).save(b"new").is_err());
     assert_eq!(fs::read(target_dir.join("inside")).unwrap(), b"x");
+    assert!(leftovers(dir.path()).is_empty());
+
+    // The target's folder is a regular file: nothing is written, the file is unchanged.
+    let not_a_dir = dir.path().join("plain");
+    fs::write(&not_a_dir, b"plain file").unwrap();
+    assert!(
+        FileStorage::new(not_a_dir.join("card.img"))
+            .save(b"new")
+            .is_err()
+    );
+    assert_eq!(fs::read(&not_a_dir).unwrap(), b"plain file");
     assert!(leftovers(dir.path()).is_empty());
 }
 
@@ -81,11 +88,68 @@ fn a_read_only_folder_fails_cleanly() {
     let result = storage.save(b"new image");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
     if euid == 0 {
-        eprintln!("running as root: folder permissions do not apply, only the content is checked");
+        // Folder permissions do not bind root: the write goes through, whole and 0600.
+        assert_eq!(result, Ok(()));
+        assert_eq!(fs::read(&path).unwrap(), b"new image");
+        assert_eq!(mode(&path), 0o600);
     } else {
         assert!(result.is_err());
         assert_eq!(fs::read(&path).unwrap(), b"old image");
     }
+    assert!(leftovers(dir.path()).is_empty());
+}
+
+/// What the temporary file of an earlier version was named: unique per process only.
+fn old_temp_name(dir: &Path) -> std::path::PathBuf {
+    dir.join(format!(".card.img.tmp{}", std::process::id()))
+}
+
+#[test]
+fn a_leftover_temporary_file_is_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.img");
+    // A world-readable leftover at a temporary name: its mode must not reach the image.
+    let leftover = old_temp_name(dir.path());
+    fs::write(&leftover, b"leftover").unwrap();
+    fs::set_permissions(&leftover, fs::Permissions::from_mode(0o644)).unwrap();
+    FileStorage::new(&path).save(b"image").unwrap();
+    assert_eq!(fs::read(&path).unwrap(), b"image");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(fs::read(&leftover).unwrap(), b"leftover");
+}
+
+#[test]
+fn a_symbolic_link_at_a_temporary_name_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.img");
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"victim").unwrap();
+    std::os::unix::fs::symlink(&victim, old_temp_name(dir.path())).unwrap();
+    FileStorage::new(&path).save(b"image").unwrap();
+    assert_eq!(fs::read(&victim).unwrap(), b"victim");
+    assert_eq!(fs::read(&path).unwrap(), b"image");
+    assert!(!fs::symlink_metadata(&path).unwrap().is_symlink());
+}
+
+#[test]
+fn concurrent_saves_to_one_path_each_write_whole_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.img");
+    let images: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 64 * 1024]).collect();
+    std::thread::scope(|scope| {
+        for image in &images {
+            let path = &path;
+            scope.spawn(move || {
+                let mut storage = FileStorage::new(path);
+                for _ in 0..20 {
+                    storage.save(image).unwrap();
+                }
+            });
+        }
+    });
+    let last = fs::read(&path).unwrap();
+    assert!(images.contains(&last), "a mixed image was written");
+    assert!(leftovers(dir.path()).is_empty());
 }
 
 #[test]
