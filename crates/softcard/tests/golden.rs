@@ -257,3 +257,199 @@ fn loading_into_a_missing_backend_names_it() {
         "{err:?}"
     );
 }
+
+/// A reader of the postcard encoding as docs/card-image-format.md describes it.
+struct Spec<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Spec<'a> {
+    fn u8(&mut self) -> u8 {
+        let (b, rest) = self.bytes.split_first().expect("truncated");
+        self.bytes = rest;
+        *b
+    }
+    fn bool(&mut self) -> bool {
+        match self.u8() {
+            0 => false,
+            1 => true,
+            b => panic!("bool {b:#04x}"),
+        }
+    }
+    fn varint(&mut self) -> u64 {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8();
+            value |= u64::from(b & 0x7F) << shift;
+            if b & 0x80 == 0 {
+                return value;
+            }
+        }
+        panic!("varint too long")
+    }
+    /// A variant index below `count`.
+    fn variant(&mut self, count: u64) -> u64 {
+        let v = self.varint();
+        assert!(v < count, "variant {v} of {count}");
+        v
+    }
+    fn bytes(&mut self) -> &'a [u8] {
+        let len = self.varint() as usize;
+        let (b, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        b
+    }
+    fn option<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        self.bool().then(|| f(self))
+    }
+    fn map(&mut self, mut f: impl FnMut(&mut Self)) -> u64 {
+        let n = self.varint();
+        for _ in 0..n {
+            f(self);
+        }
+        n
+    }
+    fn end(&self) {
+        assert!(self.bytes.is_empty(), "{} bytes left", self.bytes.len());
+    }
+
+    /// A `Pin`; returns tries left and the most tries.
+    fn pin(&mut self) -> (u8, u8) {
+        let value = self.bytes();
+        let tries = self.u8();
+        let (min, max, max_tries) = (self.u8(), self.u8(), self.u8());
+        assert!((min as usize..=max as usize).contains(&value.len()));
+        (tries, max_tries)
+    }
+    /// A `KeyMaterial`; returns the key size in bits.
+    fn key(&mut self) -> usize {
+        match self.variant(2) {
+            0 => {
+                let n = self.bytes();
+                for _ in 0..4 {
+                    assert!(!self.bytes().is_empty());
+                }
+                n.len() * 8
+            }
+            _ => {
+                assert_eq!(self.bytes().len(), 32);
+                256
+            }
+        }
+    }
+}
+
+/// What the walk found: (profile, serial, PIN tries, keys by reference with their sizes).
+type Walked = (u64, u64, (u8, u8), Vec<(u8, usize)>);
+
+/// Walks a whole image by the format document.
+fn walk(image: &[u8]) -> Walked {
+    assert_eq!(&image[..8], b"SOFTCARD");
+    assert_eq!(&image[8..12], &[0, 1, 0, 0]);
+    let mut body = Spec {
+        bytes: &image[softcard::image::HEADER_LEN..],
+    };
+    let profile = body.variant(2);
+    let serial = body.varint();
+    assert_eq!(body.varint(), 1, "one applet");
+    let aid = body.bytes();
+    let mut s = Spec {
+        bytes: body.bytes(),
+    };
+    body.end();
+    let mut keys = Vec::new();
+    let pin = if profile == 0 {
+        assert_eq!(aid, softcard::piv::AID);
+        let pin = s.pin();
+        s.pin();
+        s.bool();
+        s.bool();
+        let alg = s.variant(4);
+        assert_eq!(s.bytes().len(), [24, 16, 24, 32][alg as usize]);
+        s.variant(3);
+        s.bool();
+        s.map(|s| {
+            let slot = match s.variant(6) {
+                0 => 0x9A,
+                1 => 0x9C,
+                2 => 0x9D,
+                3 => 0x9E,
+                4 => s.u8(),
+                _ => 0xF9,
+            };
+            keys.push((slot, s.key()));
+            s.variant(3);
+            s.variant(3);
+            s.variant(2);
+        });
+        s.map(|s| {
+            s.varint();
+            s.bytes();
+        });
+        assert_eq!(s.varint(), serial, "GET SERIAL reports the card's serial");
+        pin
+    } else {
+        assert_eq!(aid, softcard::gids::AID);
+        s.bool();
+        s.map(|s| {
+            assert!(s.varint() <= u64::from(u16::MAX));
+            s.bytes();
+            s.u8();
+            s.u8();
+            s.bool();
+            s.map(|s| {
+                s.varint();
+                s.bytes();
+            });
+        });
+        s.map(|s| {
+            let kid = s.u8();
+            s.bytes();
+            s.bytes();
+            s.bool();
+            if let Some(bits) = s.option(Spec::key) {
+                keys.push((kid, bits));
+            }
+        });
+        let pin = s.option(Spec::pin).expect("a PIN");
+        s.option(|s| {
+            let kind = s.variant(2);
+            let len = s.bytes().len();
+            assert!(if kind == 0 {
+                len == 24
+            } else {
+                [16, 24, 32].contains(&len)
+            });
+        });
+        s.bool();
+        pin
+    };
+    s.end();
+    (profile, serial, pin, keys)
+}
+
+/// The format document describes the golden images and the images this build writes,
+/// byte for byte.
+#[test]
+fn the_format_document_describes_the_images() {
+    let expected: [(&str, Walked); 2] = [
+        (
+            "piv",
+            (0, 737_883_636, (3, 3), vec![(0x9D, 2048), (0xF9, 256)]),
+        ),
+        ("windows-vsc", (1, 188_975_277, (3, 3), vec![(0x81, 2048)])),
+    ];
+    for (name, want) in expected {
+        let golden = fs::read(dir().join(format!("{name}.img"))).unwrap();
+        assert_eq!(walk(&golden), want, "golden {name}");
+        let rewritten = load(name, BackendKind::RustCrypto).image().unwrap();
+        assert_eq!(walk(&rewritten), want, "{name} written by this build");
+    }
+    for profile in [softcard::Profile::Piv, softcard::Profile::WindowsVsc] {
+        let card =
+            Card::create_seeded(&softcard::CardOptions::new(profile), 9, Box::new(NoStorage))
+                .unwrap();
+        let (_, serial, _, _) = walk(&card.image().unwrap());
+        assert_eq!(serial, u64::from(card.serial()));
+    }
+}
