@@ -245,3 +245,91 @@ proptest! {
         }
     }
 }
+
+/// A PIV image (format version 1, see docs/card-image-format.md) whose slot 9D holds the
+/// RSA numbers given, written by hand so that they can be anything.
+fn piv_image_with_rsa(parts: [&[u8]; 5]) -> Vec<u8> {
+    fn bytes(out: &mut Vec<u8>, b: &[u8]) {
+        assert!(b.len() < 0x4000);
+        if b.len() < 0x80 {
+            out.push(b.len() as u8);
+        } else {
+            out.extend_from_slice(&[(b.len() as u8) | 0x80, (b.len() >> 7) as u8]);
+        }
+        out.extend_from_slice(b);
+    }
+    let mut state = Vec::new();
+    for _ in 0..2 {
+        bytes(&mut state, b"12345678"); // PIN, then PUK
+        state.extend_from_slice(&[3, 6, 8, 3]);
+    }
+    state.extend_from_slice(&[1, 1, 0]); // defaults; management key 3DES
+    bytes(&mut state, &[1; 24]);
+    state.extend_from_slice(&[0, 1]);
+    state.extend_from_slice(&[1, 2, 0]); // one key, slot 9D, RSA
+    for part in parts {
+        bytes(&mut state, part);
+    }
+    state.extend_from_slice(&[1, 0, 0]); // PIN once, touch never, generated
+    state.extend_from_slice(&[0, 7]); // no objects, serial 7
+    let body = image::ImageBody {
+        profile: Profile::Piv,
+        serial: 7,
+        applets: vec![image::AppletRecord {
+            aid: softcard::piv::AID.to_vec(),
+            state,
+        }],
+    };
+    image::encode(&body).unwrap().to_vec()
+}
+
+fn load(bytes: &[u8]) -> Result<Card, softcard::Error> {
+    Card::load(
+        bytes,
+        Box::new(softcard::seeded_rng(1)),
+        Box::new(MemoryStorage::new()),
+        softcard::crypto::BackendKind::RustCrypto,
+    )
+}
+
+/// Regression (audit): an image whose RSA modulus is empty made `Card::load` panic.
+#[test]
+fn an_image_with_an_empty_modulus_is_corrupt() {
+    // The hand-written image is right: with a real key, it loads.
+    let key = softcard::crypto::PrivateKey::generate(
+        softcard::crypto::BackendKind::RustCrypto,
+        softcard::crypto::KeyAlgorithm::Rsa1024,
+        &mut softcard::seeded_rng(2),
+    )
+    .unwrap();
+    let softcard::crypto::KeyMaterial::Rsa { n, e, d, p, q } = key.material() else {
+        panic!("not RSA")
+    };
+    let card = load(&piv_image_with_rsa([n, e, d, p, q])).unwrap();
+    assert!(
+        card.describe()
+            .iter()
+            .any(|l| l.contains("slot 9D: RSA-1024"))
+    );
+    let err = load(&piv_image_with_rsa([&[], &[], &[], &[], &[]])).unwrap_err();
+    assert!(
+        matches!(err, softcard::Error::Image(image::ImageError::Corrupt(_))),
+        "{err:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Images with any RSA numbers load or are refused as corrupt, never a panic.
+    #[test]
+    fn images_with_garbage_keys_never_panic(
+        n in proptest::collection::vec(any::<u8>(), 0..300),
+        e in proptest::collection::vec(any::<u8>(), 0..6),
+        d in proptest::collection::vec(any::<u8>(), 0..300),
+        p in proptest::collection::vec(any::<u8>(), 0..150),
+        q in proptest::collection::vec(any::<u8>(), 0..150),
+    ) {
+        prop_assert!(load(&piv_image_with_rsa([&n, &e, &d, &p, &q])).is_err());
+    }
+}
