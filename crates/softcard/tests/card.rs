@@ -2,7 +2,8 @@
 //! SELECT routing, reset semantics and persistence.
 
 use softcard::{
-    Applet, Card, Command, Context, MemoryStorage, Profile, Status, storage::FailingStorage,
+    Applet, Card, Command, Context, MemoryStorage, Profile, Status, Storage,
+    storage::FailingStorage,
 };
 
 const AID_A: &[u8] = &[0xF0, 0x01, 0x02, 0x03, 0x04, 0x05];
@@ -274,6 +275,18 @@ fn state_changes_are_saved_before_the_response() {
     assert_eq!(image.applets[1].state, Vec::<u8>::new());
 }
 
+/// A card with this one applet (selected implicitly).
+fn one_applet_card(applet: Box<dyn Applet>, storage: impl Storage + 'static) -> Card {
+    Card::with_applets(
+        Profile::Piv,
+        1,
+        vec![applet],
+        Box::new(softcard::seeded_rng(1)),
+        Box::new(storage),
+    )
+    .unwrap()
+}
+
 /// The image the card holds is the one in storage.
 fn assert_in_sync(c: &Card, storage: &MemoryStorage) {
     assert!(
@@ -286,14 +299,7 @@ fn assert_in_sync(c: &Card, storage: &MemoryStorage) {
 fn failed_write_answers_6581_and_rolls_back() {
     let inner = MemoryStorage::new();
     let storage = FailingStorage::new(inner.clone());
-    let mut c = Card::with_applets(
-        Profile::Piv,
-        1,
-        vec![TestApplet::boxed(AID_A)],
-        Box::new(softcard::seeded_rng(1)),
-        Box::new(storage.clone()),
-    )
-    .unwrap();
+    let mut c = one_applet_card(TestApplet::boxed(AID_A), storage.clone());
     assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 1]), vec![0x90, 0x00]);
     assert_eq!(c.transmit(&[0x00, 0x03, 0, 0]), vec![0x90, 0x00]);
     storage.set_failing(true);
@@ -405,14 +411,7 @@ fn a_card_above_the_limit_can_shrink_but_not_grow() {
         stored: vec![1; softcard::card::MAX_IMAGE_LEN + 10],
         selects: 0,
     };
-    let mut c = Card::with_applets(
-        Profile::Piv,
-        1,
-        vec![Box::new(big)],
-        Box::new(softcard::seeded_rng(1)),
-        Box::new(storage.clone()),
-    )
-    .unwrap();
+    let mut c = one_applet_card(Box::new(big), storage.clone());
     assert_eq!(c.transmit(&append(1)), [0x6A, 0x84]);
     assert_in_sync(&c, &storage);
     assert_eq!(c.transmit(&[0x00, 0x05, 0, 0, 1, 1]), [0x90, 0x00]);
