@@ -444,9 +444,10 @@ fn pin_try_is_written_before_the_comparison() {
     let opts = CardOptions::new(Profile::Piv);
     let mut c = Card::create_seeded(&opts, 21, Box::new(storage.clone())).unwrap();
     storage.set_failing(true);
-    // The right PIN, but the spent try cannot be written: no comparison is made.
+    // The right PIN, but the spent try cannot be written: no comparison is made, and the
+    // card goes back to the state its storage holds (the try was never recorded).
     assert_eq!(send(&mut c, 0x20, 0, 0x80, b"12345678").1, 0x6581);
-    assert_eq!(send(&mut c, 0x20, 0, 0x80, &[]).1, 0x63C2);
+    assert_eq!(send(&mut c, 0x20, 0, 0x80, &[]).1, 0x63C3);
     storage.set_failing(false);
     assert_eq!(send(&mut c, 0x20, 0, 0x80, b"12345678").1, 0x9000);
     assert_eq!(send(&mut c, 0x20, 0, 0x80, &[]).1, 0x9000);

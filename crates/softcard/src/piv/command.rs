@@ -243,7 +243,7 @@ fn parse_tag_list(data: &[u8]) -> Result<u32, Status> {
     match tag {
         [one] => Ok(u32::from(*one)),
         // The BIT group template 7F61 (SP 800-73-4 Part 1, Table 3).
-        [a, b] => Ok(u32::from(u16::from_be_bytes([*a, *b]))),
+        [0x7F, 0x61] => Ok(0x7F61),
         [a, b, c] => Ok(u32::from_be_bytes([0, *a, *b, *c])),
         _ => Err(Status::WrongData),
     }
