@@ -17,6 +17,20 @@ const CARD_LIMIT: Duration = Duration::from_secs(20);
 /// Seconds any one client run may take before `timeout` ends it.
 const RUN_LIMIT: &str = "120";
 
+/// One `#[test]` per flow and route: `drop_in::FLOW` and `pcscd::FLOW` call `FLOW(route)`
+/// (functions of the module the macro is invoked in).
+#[macro_export]
+macro_rules! on_both_routes {
+    ($($flow:ident),* $(,)?) => {
+        mod drop_in {
+            $(#[test] fn $flow() { super::$flow($crate::clients::Route::DropIn) })*
+        }
+        mod pcscd {
+            $(#[test] fn $flow() { super::$flow($crate::clients::Route::Pcscd) })*
+        }
+    };
+}
+
 /// How a client reaches the card.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -35,6 +49,16 @@ pub struct Output {
     pub stdout: String,
     /// Its standard error.
     pub stderr: String,
+}
+
+impl From<std::process::Output> for Output {
+    fn from(out: std::process::Output) -> Output {
+        Output {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Output {
@@ -175,12 +199,7 @@ impl Session {
         for (k, v) in env {
             c.env(k, v);
         }
-        let out = c.output().expect("run a client");
-        Output {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Output::from(c.output().expect("run a client"))
     }
 
     /// Runs `program ARGS` against the card.
@@ -203,6 +222,20 @@ impl Session {
         self.run("pkcs11-tool", &all)
     }
 
+    /// Runs `softcard ARGS` (e.g. `enroll`, `cert import`, which work on the image file)
+    /// while no client holds the card: on pcscd, the served card is taken out of the
+    /// reader first and served again afterwards, so that the image `softcard` writes is the
+    /// one served next. On the drop-in route every client run loads the image anew.
+    ///
+    /// # Panics
+    /// If `softcard` cannot be started or the card does not come back.
+    pub fn softcard(&mut self, args: &[&str]) -> Output {
+        self.take_out();
+        let out = softcard_bin::run(args);
+        self.serve();
+        Output::from(out)
+    }
+
     /// Takes the card away and brings the image back in a new process: on pcscd, stops
     /// `softcard serve` and serves the image again. On the drop-in route every client run
     /// is already a new process that loads the image from disk.
@@ -210,12 +243,17 @@ impl Session {
     /// # Panics
     /// If the card does not come back.
     pub fn restart(&mut self) {
+        self.take_out();
+        self.serve();
+    }
+
+    /// On pcscd, stops `softcard serve` and waits until the reader is empty.
+    fn take_out(&mut self) {
         if let Some(mut serve) = self.serve.take() {
             assert!(serve.stop(), "softcard serve did not stop cleanly");
             let gone = wait::until(CARD_LIMIT, || (!card_present()).then_some(()));
             assert!(gone.is_some(), "the card stayed in the reader");
         }
-        self.serve();
     }
 
     fn serve(&mut self) {

@@ -101,6 +101,19 @@ impl GidsImage {
         minidriver::parse_cmapfile(&bytes)
     }
 
+    /// The key map (A000/DF20, readable after the user PIN): version byte 01, then one
+    /// record of [`minidriver::KEYMAP_RECORD_LEN`] bytes per container.
+    ///
+    /// # Panics
+    /// If `pin` is refused or the key map cannot be read.
+    pub fn keymap(&mut self, pin: &[u8]) -> Vec<u8> {
+        let len = u8::try_from(pin.len()).expect("a short PIN");
+        let (_, sw) = self.transmit(&[&[0x00, 0x20, 0x00, 0x80, len][..], pin].concat());
+        assert_eq!(sw, 0x9000, "VERIFY of the user PIN");
+        self.get_data(minidriver::USER_CREATE_DELETE_EF, minidriver::KEYMAP_DO)
+            .unwrap_or_else(|sw| panic!("GET DATA of the key map: {sw:04X}"))
+    }
+
     /// The minidriver file `dir/name` (found in the master file), decompressed when it is
     /// a certificate (`mscp/k?cNN`).
     pub fn file(&mut self, dir: &str, name: &str) -> Option<Vec<u8>> {

@@ -162,10 +162,7 @@ pub fn read_certificate(s: &Session, id: &str, tag: &str) -> Vec<u8> {
         &["--read-certificate", id, "-o", path_str(&pem)],
     )
     .ok("pkcs15-tool --read-certificate");
-    let der = s.path(&format!("read-{tag}.der"));
-    let args = ["x509", "-in", path_str(&pem), "-outform", "DER", "-out"];
-    openssl::run(&s.path(""), &[&args[..], &[path_str(&der)]].concat()).ok("openssl x509");
-    std::fs::read(&der).expect("certificate read back")
+    openssl::certificate_der(&s.path(""), &pem, &s.path(&format!("read-{tag}.der")))
 }
 
 /// The public key with PKCS#15 ID `id`, read through PKCS#11 (`--read-object --type
@@ -227,12 +224,11 @@ pub fn store_certificate(s: &Session, public_pem: &Path, cn: &str, id: &str) -> 
     let dir = s.path("");
     let pem = openssl::certificate_for(&dir, public_pem, cn);
     let der = s.path(&format!("{cn}.crt.der"));
-    let args = ["x509", "-in", path_str(&pem), "-outform", "DER", "-out"];
-    openssl::run(&dir, &[&args[..], &[path_str(&der)]].concat()).ok("openssl x509");
+    let cert = openssl::certificate_der(&dir, &pem, &der);
     let write = ["--write-object", path_str(&der), "--type", "cert"];
     pkcs11_as_user(s, &[&write[..], &["--id", id, "--label", cn]].concat())
         .ok("pkcs11-tool --write-object --type cert");
-    std::fs::read(&der).expect("certificate")
+    cert
 }
 
 /// Asserts that a PKCS#11 run failed on a wrong PIN (`CKR_PIN_INCORRECT`).

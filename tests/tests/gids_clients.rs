@@ -30,19 +30,7 @@ const ATR: &str = "3b:8d:01:80:fb:a0:00:00:03:97:42:54:46:59:03:01:c8";
 /// SELECT of the GIDS application (the AID prefix OpenSC uses).
 const SELECT: &str = "00A4040009A0000003974254465900";
 
-/// Runs each flow as `drop_in::FLOW` and `pcscd::FLOW`.
-macro_rules! on_both_routes {
-    ($($flow:ident),* $(,)?) => {
-        mod drop_in {
-            $(#[test] fn $flow() { super::$flow(super::Route::DropIn) })*
-        }
-        mod pcscd {
-            $(#[test] fn $flow() { super::$flow(super::Route::Pcscd) })*
-        }
-    };
-}
-
-on_both_routes!(
+softcard_tests::on_both_routes!(
     opensc_names_the_card_and_reads_its_atr,
     gids_tool_initializes_a_blank_card,
     gids_tool_changes_the_admin_key,
