@@ -58,7 +58,7 @@ errors! {
     ServiceStopped = 0x8010_001E, "the smart card service stopped";
     IccInstallation = 0x8010_0020, "no primary provider was found for the card";
     IccCreateorder = 0x8010_0021, "this order of object creation is not supported";
-    UnsupportedFeature = 0x8010_0022, "the card or reader does not support this feature";
+    UnsupportedFeature = 0x8010_001F, "the card or reader does not support this feature";
     DirNotFound = 0x8010_0023, "the directory does not exist on the card";
     FileNotFound = 0x8010_0024, "the file does not exist on the card";
     NoDir = 0x8010_0025, "the path is not a directory";

@@ -73,7 +73,7 @@ bitflags! {
         /// T=1.
         const T1 = 0x0002;
         /// Raw (pcsc-lite's value).
-        const RAW = 0x0001_0000;
+        const RAW = 0x0004;
         /// T=0 or T=1.
         const ANY = 0x0001 | 0x0002;
     }
@@ -114,7 +114,7 @@ pub enum Protocol {
     /// T=1: what the virtual cards speak.
     T1 = 0x0002,
     /// Raw.
-    RAW = 0x0001_0000,
+    RAW = 0x0004,
 }
 
 /// What happens to the card when a connection or transaction ends (`SCARD_*_CARD`).
