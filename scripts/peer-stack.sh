@@ -36,6 +36,19 @@ is_pcscd() {
     [ -n "$state" ] && [ "$state" != Z ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q pcscd
 }
 
+# A live process (not a zombie), whatever it runs yet.
+is_alive() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# A pcscd started by this script with this state folder (found by its command line, even
+# when the PID file was lost).
+ours_by_cmdline() {
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--config $DIR/reader.conf.d"
+}
+
 our_pid() { [ -s "$PIDFILE" ] && tr -dc 0-9 <"$PIDFILE"; }
 
 readers_listed() {
@@ -70,13 +83,22 @@ cmd_start() {
     # pcscd's socket path is fixed: one pcscd per machine. Leave other people's alone.
     if [ -s "$RUN/pcscd.pid" ]; then
         other=$(tr -dc 0-9 <"$RUN/pcscd.pid")
-        if [ -n "$other" ] && is_pcscd "$other"; then
+        if [ -n "$other" ] && is_pcscd "$other" && ! ours_by_cmdline "$other"; then
             fail "a pcscd this script did not start is running (pid $other); stop it first"
         fi
     fi
     for other in $(pgrep -x pcscd || true); do
         # A stopped pcscd may linger as a zombie until it is reaped: that one does not count.
-        is_pcscd "$other" && fail "a pcscd this script did not start is running (pid $other); stop it first"
+        is_pcscd "$other" || continue
+        if ours_by_cmdline "$other"; then
+            # Ours, though its PID file is gone (an interrupted start or stop): adopt it.
+            echo "$other" >"$PIDFILE"
+            if readers_listed; then say "already running (pid $other)"; return 0; fi
+            say "restarting an unresponsive pcscd of ours (pid $other)"
+            cmd_stop
+            continue
+        fi
+        fail "a pcscd this script did not start is running (pid $other); stop it first"
     done
     rm -f "$RUN/pcscd.comm" "$RUN/pcscd.pid"
     mkdir -p "$RUN"
@@ -93,9 +115,11 @@ cmd_start() {
     echo "$pid" >"$PIDFILE"
     say "pcscd started (pid $pid, log $LOG)"
 
+    # Until it has exec'd, the child's command line is still this script's: wait for the
+    # process to end or to run, never mistake the one for the other.
     local deadline=$((SECONDS + WAIT))
     until readers_listed; do
-        if ! is_pcscd "$pid"; then tail -5 "$LOG" >&2 || true; rm -f "$PIDFILE"; fail "pcscd exited"; fi
+        if ! is_alive "$pid"; then tail -5 "$LOG" >&2 || true; rm -f "$PIDFILE"; fail "pcscd exited"; fi
         if [ $SECONDS -ge "$deadline" ]; then cmd_stop; fail "readers not listed after ${WAIT}s"; fi
         sleep 0.2
     done
@@ -103,8 +127,13 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local pid
+    local pid other
     pid=$(our_pid || true)
+    if [ -z "$pid" ]; then
+        for other in $(pgrep -x pcscd || true); do
+            if is_pcscd "$other" && ours_by_cmdline "$other"; then pid=$other; fi
+        done
+    fi
     if [ -z "$pid" ]; then say "not started by this script: nothing to stop"; return 0; fi
     if ! is_pcscd "$pid"; then say "pcscd (pid $pid) already gone"; rm -f "$PIDFILE"; return 0; fi
     kill -TERM "$pid"

@@ -21,7 +21,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Control code: power the card off.
 pub const CTRL_OFF: u8 = 0x00;
@@ -45,6 +45,10 @@ pub struct Options {
     pub poll: Duration,
     /// Longest frame accepted; a longer one drops the connection.
     pub max_frame: usize,
+    /// How long a new connection may stay silent before the bridge connects again. pcscd
+    /// asks vpcd for the ATR about every 400 ms, so a connection that hears nothing was
+    /// left in the listen backlog by a vpcd still holding the previous card's socket.
+    pub first_frame_timeout: Duration,
     /// Log connections and dropped frames on stderr.
     pub log: bool,
 }
@@ -56,6 +60,7 @@ impl Default for Options {
             backoff_max: Duration::from_secs(2),
             poll: Duration::from_millis(200),
             max_frame: usize::from(u16::MAX),
+            first_frame_timeout: Duration::from_secs(5),
             log: true,
         }
     }
@@ -107,6 +112,8 @@ pub enum SessionEnd {
     Closed,
     /// The stop flag was raised.
     Stopped,
+    /// No frame came within [`Options::first_frame_timeout`] of connecting.
+    Unanswered,
 }
 
 /// Counters, for tests and logs.
@@ -142,6 +149,8 @@ enum Read2 {
     Done,
     Eof,
     Stopped,
+    /// Nothing arrived before the deadline.
+    Silent,
 }
 
 impl Bridge {
@@ -253,6 +262,10 @@ impl Bridge {
             match self.serve(stream) {
                 Ok(SessionEnd::Stopped) => break,
                 Ok(SessionEnd::Closed) => self.log(format_args!("closed by vpcd; reconnecting")),
+                Ok(SessionEnd::Unanswered) => self.log(format_args!(
+                    "vpcd sent nothing within {:?}; reconnecting",
+                    self.options.first_frame_timeout
+                )),
                 Err(e) => {
                     self.stats.dropped += 1;
                     self.log(format_args!("dropping the connection: {e}"));
@@ -277,11 +290,15 @@ impl Bridge {
         let mut header = [0u8; 2];
         let mut body = Vec::new();
         let mut out = Vec::new();
+        // Only the first frame has a deadline: afterwards vpcd may be quiet for as long as
+        // it likes.
+        let mut deadline = Instant::now().checked_add(self.options.first_frame_timeout);
         loop {
-            match self.read_full(&mut stream, &mut header, true)? {
-                Read2::Done => {}
+            match self.read_full(&mut stream, &mut header, true, deadline)? {
+                Read2::Done => deadline = None,
                 Read2::Eof => return Ok(SessionEnd::Closed),
                 Read2::Stopped => return Ok(SessionEnd::Stopped),
+                Read2::Silent => return Ok(SessionEnd::Unanswered),
             }
             let len = usize::from(u16::from_be_bytes(header));
             match len {
@@ -291,9 +308,9 @@ impl Bridge {
                 _ => {}
             }
             body.resize(len, 0);
-            match self.read_full(&mut stream, &mut body, false)? {
+            match self.read_full(&mut stream, &mut body, false, None)? {
                 Read2::Done => {}
-                Read2::Eof => return Err(FrameError::Truncated),
+                Read2::Eof | Read2::Silent => return Err(FrameError::Truncated),
                 Read2::Stopped => return Ok(SessionEnd::Stopped),
             }
             let reply: Option<Vec<u8>> = match body.as_slice() {
@@ -328,12 +345,14 @@ impl Bridge {
     }
 
     /// Fills `buf`, re-arming TCP_QUICKACK before each receive and checking the stop flag
-    /// while idle. `Eof` only when closed before the first byte of a frame (`boundary`).
+    /// while idle. `Eof` only when closed before the first byte of a frame (`boundary`);
+    /// `Silent` when `deadline` passes before the first byte.
     fn read_full(
         &self,
         stream: &mut TcpStream,
         buf: &mut [u8],
         boundary: bool,
+        deadline: Option<Instant>,
     ) -> Result<Read2, FrameError> {
         let mut got = 0;
         while got < buf.len() {
@@ -346,6 +365,9 @@ impl Bridge {
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     if self.stopped() {
                         return Ok(Read2::Stopped);
+                    }
+                    if got == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(Read2::Silent);
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -198,3 +198,40 @@ fn an_oversized_frame_drops_the_connection_before_reading_it() {
     let stats = runner.join().unwrap();
     assert_eq!(stats.dropped, 1);
 }
+
+#[test]
+fn a_connection_vpcd_never_talks_on_is_made_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let card = Card::create_seeded(
+        &CardOptions::new(Profile::Piv),
+        7,
+        Box::new(MemoryStorage::new()),
+    )
+    .unwrap();
+    let options = Options {
+        first_frame_timeout: Duration::from_millis(300),
+        backoff_min: Duration::from_millis(10),
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let mut bridge =
+        Bridge::new(card, listener.local_addr().unwrap().to_string()).with_options(options);
+    let stop = bridge.stop_flag();
+    let runner = thread::spawn(move || {
+        bridge.run().unwrap();
+        bridge.stats()
+    });
+    // A vpcd that accepts but never asks anything: the bridge gives up on the connection...
+    let (mut silent, _) = listener.accept().unwrap();
+    assert!(closed_by_bridge(&mut silent));
+    // ...and connects again; a connection that is spoken to stays, quiet or not.
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    thread::sleep(Duration::from_millis(600));
+    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 2);
+    assert_eq!(stats.dropped, 0);
+}
