@@ -210,7 +210,7 @@ fn wrong_pin_fails_with_the_tries_left() {
         "{err}"
     );
     let out = softcard(&["pin", "verify", &image, "--pin", "00000000"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("1 tries left"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 try left"));
     ok(&["pin", "verify", &image]);
 }
 

@@ -45,7 +45,7 @@ pub enum EnrollError {
         sw: u16,
     },
     /// VERIFY failed: the PIN (or PUK) is wrong; the card answered 63Cx.
-    #[error("wrong {what} (status 63C{tries_left:X}): {tries_left} tries left")]
+    #[error("wrong {what} (status 63C{tries_left:X}): {}", tries_text(*tries_left))]
     WrongPin {
         /// "PIN" or "PUK".
         what: &'static str,
@@ -92,4 +92,13 @@ pub enum EnrollError {
     /// The card, or this client, cannot do what was asked (says what).
     #[error("unsupported: {0}")]
     Unsupported(String),
+}
+
+/// "2 tries left", "1 try left", "no tries left: it is now blocked".
+fn tries_text(tries_left: u8) -> String {
+    match tries_left {
+        0 => "no tries left: it is now blocked".into(),
+        1 => "1 try left".into(),
+        n => format!("{n} tries left"),
+    }
 }
