@@ -77,7 +77,9 @@ where
                 let k = der::strip_leading_zeros(n).len();
                 (self.op)(&hash.digest_info(&digest)).map(|s| left_pad(s, k))
             }
-            (CardOperation::Ecdsa, PublicKey::P256 { .. }) => ecdsa_to_der((self.op)(&digest)?),
+            (CardOperation::Ecdsa, PublicKey::P256 { .. } | PublicKey::P384 { .. }) => {
+                ecdsa_to_der((self.op)(&digest)?)
+            }
             _ => Err(EnrollError::Signer(
                 "the card operation does not fit the key type".into(),
             )),

@@ -322,7 +322,7 @@ impl<T: Transport> CardClient<T> {
             container.algorithm,
         );
         let operation = match (app, algorithm) {
-            (_, KeyAlgorithm::P256) => CardOperation::Ecdsa,
+            (_, KeyAlgorithm::P256 | KeyAlgorithm::P384) => CardOperation::Ecdsa,
             (Application::Gids, _) => CardOperation::RsaDigestInfo,
             (Application::Piv, _) => CardOperation::RsaRaw,
         };

@@ -37,7 +37,7 @@ fn algorithm_id(alg: KeyAlgorithm) -> Result<u8, EnrollError> {
         KeyAlgorithm::Rsa2048 => Ok(0x07),
         KeyAlgorithm::Rsa3072 => Ok(0x08),
         KeyAlgorithm::Rsa4096 => Ok(0x09),
-        KeyAlgorithm::P256 => Err(EnrollError::Unsupported(
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 => Err(EnrollError::Unsupported(
             "GIDS cards hold RSA keys only (1024 to 4096 bits)".into(),
         )),
     }
@@ -297,7 +297,7 @@ fn rsa_algorithm(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
     match public {
         PublicKey::Rsa { n, .. } => KeyAlgorithm::rsa_with_bits(n.len() * 8)
             .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{}", n.len() * 8))),
-        PublicKey::P256 { .. } => Err(bad("GIDS public key")),
+        PublicKey::P256 { .. } | PublicKey::P384 { .. } => Err(bad("GIDS public key")),
     }
 }
 

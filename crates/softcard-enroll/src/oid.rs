@@ -84,6 +84,8 @@ pub(crate) const RSA_ENCRYPTION: &[u32] = &[1, 2, 840, 113549, 1, 1, 1];
 pub(crate) const EC_PUBLIC_KEY: &[u32] = &[1, 2, 840, 10045, 2, 1];
 /// secp256r1 (RFC 5480).
 pub(crate) const SECP256R1: &[u32] = &[1, 2, 840, 10045, 3, 1, 7];
+/// secp384r1 (RFC 5480).
+pub(crate) const SECP384R1: &[u32] = &[1, 3, 132, 0, 34];
 /// id-sha1.
 pub(crate) const SHA1: &[u32] = &[1, 3, 14, 3, 2, 26];
 /// id-sha256.

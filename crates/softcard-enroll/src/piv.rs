@@ -127,7 +127,7 @@ fn authenticate(t: &mut dyn Transport, key: Option<&[u8]>) -> Result<(), EnrollE
     Ok(())
 }
 
-/// Reads `81 n 82 e` or `86 point`.
+/// Reads `81 n 82 e` or `86 point` (a P-256 or P-384 point, told apart by its length).
 fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
     let get = |tag| tlv::find(template, tag).ok().flatten();
     match (get(0x81), get(0x82), get(0x86)) {
@@ -135,9 +135,15 @@ fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
             n: crate::der::strip_leading_zeros(n).to_vec(),
             e: crate::der::strip_leading_zeros(e).to_vec(),
         }),
-        (_, _, Some(point)) => Ok(PublicKey::P256 {
-            point: point.to_vec(),
-        }),
+        (_, _, Some(point)) => match point.len() {
+            65 => Ok(PublicKey::P256 {
+                point: point.to_vec(),
+            }),
+            97 => Ok(PublicKey::P384 {
+                point: point.to_vec(),
+            }),
+            _ => Err(bad("PIV public key")),
+        },
         _ => Err(bad("PIV public key")),
     }
 }
@@ -147,6 +153,7 @@ fn algorithm_of(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
         PublicKey::Rsa { n, .. } => KeyAlgorithm::rsa_with_bits(n.len() * 8)
             .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{}", n.len() * 8))),
         PublicKey::P256 { .. } => Ok(KeyAlgorithm::P256),
+        PublicKey::P384 { .. } => Ok(KeyAlgorithm::P384),
     }
 }
 

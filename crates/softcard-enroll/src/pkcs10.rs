@@ -150,6 +150,8 @@ fn key_usage(spec: KeySpec, key: &PublicKey) -> Vec<u8> {
     match (spec, key) {
         (KeySpec::Signature, _) => vec![tag::BIT_STRING, 2, 7, 0x80],
         (KeySpec::Exchange, PublicKey::Rsa { .. }) => vec![tag::BIT_STRING, 2, 5, 0xa0],
-        (KeySpec::Exchange, PublicKey::P256 { .. }) => vec![tag::BIT_STRING, 2, 3, 0x88],
+        (KeySpec::Exchange, PublicKey::P256 { .. } | PublicKey::P384 { .. }) => {
+            vec![tag::BIT_STRING, 2, 3, 0x88]
+        }
     }
 }

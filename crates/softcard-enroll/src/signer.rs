@@ -63,7 +63,7 @@ impl SignatureAlgorithm {
     pub fn for_key(key: &PublicKey, hash: HashAlg) -> Result<Self, EnrollError> {
         Ok(match key {
             PublicKey::Rsa { .. } => SignatureAlgorithm::RsaPkcs1(hash),
-            PublicKey::P256 { .. } => SignatureAlgorithm::Ecdsa(hash),
+            PublicKey::P256 { .. } | PublicKey::P384 { .. } => SignatureAlgorithm::Ecdsa(hash),
         })
     }
 

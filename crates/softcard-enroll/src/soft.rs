@@ -40,7 +40,9 @@ impl<R: CardRng> RequestSigner for KeySigner<'_, R> {
             PublicKey::Rsa { .. } => self
                 .key
                 .rsa_sign_pkcs1v15(&hash.digest_info(&digest), &mut self.rng),
-            PublicKey::P256 { .. } => self.key.ecdsa_sign(&digest, &mut self.rng),
+            PublicKey::P256 { .. } | PublicKey::P384 { .. } => {
+                self.key.ecdsa_sign(&digest, &mut self.rng)
+            }
         };
         signature.map_err(|e| EnrollError::Signer(Box::new(e)))
     }

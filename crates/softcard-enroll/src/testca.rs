@@ -193,6 +193,16 @@ pub fn verify_signature(
             p256::ecdsa::Signature::from_der(signature)
                 .is_ok_and(|sig| vk.verify_prehash(&digest, &sig).is_ok())
         }
+        (PublicKey::P384 { point }, SignatureAlgorithm::Ecdsa(_)) => {
+            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| EnrollError::BadSignature)?;
+            // A digest shorter than the field is the same integer left-padded (SHA-1 is
+            // too short for `p384` to take as it is).
+            let mut z = vec![0u8; 48usize.saturating_sub(digest.len())];
+            z.extend_from_slice(&digest);
+            p384::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| vk.verify_prehash(&z, &sig).is_ok())
+        }
         _ => false,
     };
     if ok {

@@ -323,7 +323,7 @@ impl<'a> Spec<'a> {
     }
     /// A `KeyMaterial`; returns the key size in bits.
     fn key(&mut self) -> usize {
-        match self.variant(2) {
+        match self.variant(3) {
             0 => {
                 let n = self.bytes();
                 for _ in 0..4 {
@@ -331,9 +331,13 @@ impl<'a> Spec<'a> {
                 }
                 n.len() * 8
             }
-            _ => {
+            1 => {
                 assert_eq!(self.bytes().len(), 32);
                 256
+            }
+            _ => {
+                assert_eq!(self.bytes().len(), 48);
+                384
             }
         }
     }
@@ -451,5 +455,23 @@ fn the_format_document_describes_the_images() {
                 .unwrap();
         let (_, serial, _, _) = walk(&card.image().unwrap());
         assert_eq!(serial, u64::from(card.serial()));
+    }
+}
+
+/// Key material of every algorithm is encoded as the format document says.
+#[test]
+fn the_format_document_describes_every_key_material() {
+    use softcard::crypto::{KeyAlgorithm, PrivateKey};
+    for alg in [
+        KeyAlgorithm::Rsa1024,
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+    ] {
+        let key = PrivateKey::generate(BackendKind::RustCrypto, alg, &mut softcard::seeded_rng(3))
+            .unwrap();
+        let bytes = postcard::to_allocvec(&key).unwrap();
+        let mut spec = Spec { bytes: &bytes };
+        assert_eq!(spec.key(), alg.bits(), "{alg:?}");
+        spec.end();
     }
 }

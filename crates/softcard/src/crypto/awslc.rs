@@ -1,4 +1,4 @@
-//! The aws-lc-rs backend (cargo feature `aws-lc`): AWS-LC's RSA and P-256 for the
+//! The aws-lc-rs backend (cargo feature `aws-lc`): AWS-LC's RSA, P-256 and P-384 for the
 //! private-key operations it offers, loaded once from the key material as PKCS#8.
 //!
 //! aws-lc-rs has no safe API for some operations; those are done by a RustCrypto key loaded
@@ -6,7 +6,7 @@
 //!
 //! | operation | done by |
 //! |---|---|
-//! | key generation (RSA and P-256) | RustCrypto: it draws from the card's generator (so a seeded card stays reproducible; aws-lc-rs only uses its own), and `rsa` 0.10 generates faster |
+//! | key generation (RSA, P-256 and P-384) | RustCrypto: it draws from the card's generator (so a seeded card stays reproducible; aws-lc-rs only uses its own), and `rsa` 0.10 generates faster |
 //! | every operation of an RSA-1024 key | RustCrypto: aws-lc-rs only loads 2048- to 8192-bit keys |
 //! | `rsa_raw` | RustCrypto: aws-lc-rs exposes no raw private operation |
 //! | `rsa_sign_pkcs1v15` of a SHA-1 DigestInfo or of any other block | RustCrypto: aws-lc-rs signs SHA-256/384/512 digests only |
@@ -16,18 +16,18 @@
 //! PKCS#1 v1.5 and OAEP decryption, ECDSA, ECDH) runs in AWS-LC. AWS-LC draws the PSS salt
 //! and the ECDSA nonce from its own generator, and blinds RSA with it, not with the card's.
 
-use aws_lc_rs::agreement::{self, ECDH_P256, UnparsedPublicKey};
+use aws_lc_rs::agreement::{self, ECDH_P256, ECDH_P384, UnparsedPublicKey};
 use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
     OaepAlgorithm, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey,
 };
-use aws_lc_rs::signature::{self, EcdsaKeyPair, RsaEncoding, RsaKeyPair};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, EcdsaSigningAlgorithm, RsaEncoding, RsaKeyPair};
 use rsa::pkcs8::EncodePrivateKey;
 use zeroize::Zeroizing;
 
 use super::pad::pkcs1v15_sign_payload;
-use super::rustcrypto::{EcKey, RsaKey, RustCrypto, check_uncompressed, p256_prehash};
+use super::rustcrypto::{EcKey, RsaKey, RustCrypto, check_uncompressed, ec_prehash};
 use super::{
     BackendKind, CardRng, CryptoBackend, CryptoError, HashAlg, KeyAlgorithm, KeyMaterial,
     PrivateKeyOps, PublicKey, RsaDecryptPadding,
@@ -57,7 +57,8 @@ impl CryptoBackend for AwsLc {
                 RustCrypto.load(material)?
             }
             KeyMaterial::Rsa { .. } => Box::new(AwsRsa::load(material)?),
-            KeyMaterial::P256 { d } => Box::new(AwsEc::load(d)?),
+            KeyMaterial::P256 { d } => Box::new(AwsEc::load(KeyAlgorithm::P256, d)?),
+            KeyMaterial::P384 { d } => Box::new(AwsEc::load(KeyAlgorithm::P384, d)?),
         })
     }
 }
@@ -220,39 +221,55 @@ impl PrivateKeyOps for AwsRsa {
     }
 }
 
-/// A P-256 key in AWS-LC: the ECDSA key pair and the ECDH private key.
+/// A P-256 or P-384 key in AWS-LC: the ECDSA key pair and the ECDH private key.
 struct AwsEc {
+    alg: KeyAlgorithm,
     public: PublicKey,
     signing: EcdsaKeyPair,
     agreement: agreement::PrivateKey,
 }
 
 impl AwsEc {
-    fn load(d: &[u8]) -> Result<Self, CryptoError> {
+    fn load(alg: KeyAlgorithm, d: &[u8]) -> Result<Self, CryptoError> {
         // The RustCrypto key checks the scalar and computes the public point.
-        let public = EcKey::load(d)?.public().clone();
-        let PublicKey::P256 { point } = &public else {
-            return Err(CryptoError::InvalidKey);
-        };
-        let signing = EcdsaKeyPair::from_private_key_and_public_key(
-            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            d,
-            point,
-        )
-        .map_err(|_| CryptoError::InvalidKey)?;
-        let agreement = agreement::PrivateKey::from_private_key(&ECDH_P256, d)
+        let public = EcKey::load(alg, d)?.public().clone();
+        let point = public.ec_point().ok_or(CryptoError::InvalidKey)?;
+        let signing =
+            EcdsaKeyPair::from_private_key_and_public_key(Self::signing_alg(alg)?, d, point)
+                .map_err(|_| CryptoError::InvalidKey)?;
+        let agreement = agreement::PrivateKey::from_private_key(Self::agreement_alg(alg)?, d)
             .map_err(|_| CryptoError::InvalidKey)?;
         Ok(AwsEc {
+            alg,
             public,
             signing,
             agreement,
         })
     }
+
+    /// The ECDSA algorithm whose digest length is the field size: a prehashed digest is
+    /// imported as that hash's digest (a P-256 input as SHA-256, a P-384 one as SHA-384), so
+    /// AWS-LC signs exactly the field-size integer [`ec_prehash`] made.
+    fn signing_alg(alg: KeyAlgorithm) -> Result<&'static EcdsaSigningAlgorithm, CryptoError> {
+        match alg {
+            KeyAlgorithm::P256 => Ok(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+            KeyAlgorithm::P384 => Ok(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
+            _ => Err(CryptoError::WrongKeyType),
+        }
+    }
+
+    fn agreement_alg(alg: KeyAlgorithm) -> Result<&'static agreement::Algorithm, CryptoError> {
+        match alg {
+            KeyAlgorithm::P256 => Ok(&ECDH_P256),
+            KeyAlgorithm::P384 => Ok(&ECDH_P384),
+            _ => Err(CryptoError::WrongKeyType),
+        }
+    }
 }
 
 impl PrivateKeyOps for AwsEc {
     fn algorithm(&self) -> KeyAlgorithm {
-        KeyAlgorithm::P256
+        self.alg
     }
 
     fn public(&self) -> &PublicKey {
@@ -260,19 +277,23 @@ impl PrivateKeyOps for AwsEc {
     }
 
     fn ecdsa_sign(&self, digest: &[u8], _rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        let z = p256_prehash(digest)?;
-        let digest =
-            Digest::import_less_safe(&z, &digest::SHA256).map_err(|_| CryptoError::InvalidInput)?;
+        let imported = match self.alg {
+            KeyAlgorithm::P384 => {
+                Digest::import_less_safe(&ec_prehash::<48>(digest)?, &digest::SHA384)
+            }
+            _ => Digest::import_less_safe(&ec_prehash::<32>(digest)?, &digest::SHA256),
+        }
+        .map_err(|_| CryptoError::InvalidInput)?;
         let sig = self
             .signing
-            .sign_digest(&digest)
+            .sign_digest(&imported)
             .map_err(|_| CryptoError::InvalidInput)?;
         Ok(sig.as_ref().to_vec())
     }
 
     fn ecdh(&self, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        check_uncompressed(peer_point)?;
-        let peer = UnparsedPublicKey::new(&ECDH_P256, peer_point);
+        check_uncompressed(self.alg, peer_point)?;
+        let peer = UnparsedPublicKey::new(Self::agreement_alg(self.alg)?, peer_point);
         agreement::agree(&self.agreement, peer, CryptoError::InvalidInput, |secret| {
             Ok(Zeroizing::new(secret.to_vec()))
         })

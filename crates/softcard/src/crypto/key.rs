@@ -30,6 +30,12 @@ pub enum KeyMaterial {
         /// The scalar.
         d: Vec<u8>,
     },
+    /// P-384: the private scalar, 48 bytes big-endian. Appended last: card images index
+    /// the variants, so earlier images keep their meaning.
+    P384 {
+        /// The scalar.
+        d: Vec<u8>,
+    },
 }
 
 /// Largest RSA public exponent accepted, 2^33 - 1 (as `rsa` 0.10).
@@ -48,6 +54,7 @@ impl KeyMaterial {
                 KeyAlgorithm::rsa_with_bits(bit_len(n)).ok_or(CryptoError::InvalidKey)
             }
             KeyMaterial::P256 { .. } => Ok(KeyAlgorithm::P256),
+            KeyMaterial::P384 { .. } => Ok(KeyAlgorithm::P384),
         }
     }
 
@@ -58,7 +65,8 @@ impl KeyMaterial {
     ///   public exponent odd, at least 3 and at most 2^33 - 1; a private exponent in
     ///   `1..n`; primes p and q, each odd, above 1 and no longer than half the modulus,
     ///   whose product is n. (The backend then checks that d inverts e.)
-    /// - P-256: a 32-byte scalar, not zero (the backend checks it is below the order).
+    /// - P-256 and P-384: a scalar of the field size (32 or 48 bytes), in `1..n` (the order
+    ///   n of the curve's base point).
     ///
     /// # Errors
     /// [`CryptoError::InvalidKey`] naming no detail.
@@ -84,14 +92,31 @@ impl KeyMaterial {
                     Err(CryptoError::InvalidKey)
                 }
             }
-            KeyMaterial::P256 { d } => {
-                if d.len() == 32 && !is_zero(d) {
-                    Ok(alg)
-                } else {
-                    Err(CryptoError::InvalidKey)
-                }
-            }
+            KeyMaterial::P256 { d } => ec_scalar(d, &P256_ORDER, alg),
+            KeyMaterial::P384 { d } => ec_scalar(d, &P384_ORDER, alg),
         }
+    }
+}
+
+/// The order of the P-256 base point (SEC 2 section 2.4.2), big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// The order of the P-384 base point (SEC 2 section 2.5.1), big-endian.
+const P384_ORDER: [u8; 48] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
+    0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73,
+];
+
+/// Checks an EC private scalar: exactly the order's length, and in `1..order`.
+fn ec_scalar(d: &[u8], order: &[u8], alg: KeyAlgorithm) -> Result<KeyAlgorithm, CryptoError> {
+    if d.len() == order.len() && !is_zero(d) && less(d, order) {
+        Ok(alg)
+    } else {
+        Err(CryptoError::InvalidKey)
     }
 }
 
@@ -154,6 +179,7 @@ impl fmt::Debug for KeyMaterial {
                 write!(f, "KeyMaterial::Rsa({} bits, [REDACTED])", bit_len(n))
             }
             KeyMaterial::P256 { .. } => f.write_str("KeyMaterial::P256([REDACTED])"),
+            KeyMaterial::P384 { .. } => f.write_str("KeyMaterial::P384([REDACTED])"),
         }
     }
 }

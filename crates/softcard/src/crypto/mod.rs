@@ -1,7 +1,7 @@
 //! Cryptography behind one backend trait.
 //!
 //! Two backends implement [`CryptoBackend`]: [`BackendKind::RustCrypto`] (`rsa` 0.10 with
-//! blinding, `p256`; the default, pure Rust) and, with the cargo feature `aws-lc`,
+//! blinding, `p256`, `p384`; the default, pure Rust) and, with the cargo feature `aws-lc`,
 //! [`BackendKind::AwsLc`]. Key material is stored as [`KeyMaterial`] (zeroized on drop) and
 //! turned once, when a card is loaded or a key generated, into a ready [`PrivateKey`]: nothing
 //! on the signing path parses DER.
@@ -109,16 +109,19 @@ pub enum KeyAlgorithm {
     Rsa4096,
     /// ECC on NIST P-256 (secp256r1).
     P256,
+    /// ECC on NIST P-384 (secp384r1). Appended last: card images index variants.
+    P384,
 }
 
 impl KeyAlgorithm {
     /// Every algorithm.
-    pub const ALL: [KeyAlgorithm; 5] = [
+    pub const ALL: [KeyAlgorithm; 6] = [
         KeyAlgorithm::Rsa1024,
         KeyAlgorithm::Rsa2048,
         KeyAlgorithm::Rsa3072,
         KeyAlgorithm::Rsa4096,
         KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
     ];
 
     /// Key size in bits (modulus or field size).
@@ -129,12 +132,28 @@ impl KeyAlgorithm {
             KeyAlgorithm::Rsa3072 => 3072,
             KeyAlgorithm::Rsa4096 => 4096,
             KeyAlgorithm::P256 => 256,
+            KeyAlgorithm::P384 => 384,
         }
     }
 
     /// Whether this is an RSA algorithm.
     pub const fn is_rsa(self) -> bool {
-        !matches!(self, KeyAlgorithm::P256)
+        !self.is_ec()
+    }
+
+    /// Whether this is an elliptic-curve algorithm.
+    pub const fn is_ec(self) -> bool {
+        matches!(self, KeyAlgorithm::P256 | KeyAlgorithm::P384)
+    }
+
+    /// ECC: the length in bytes of a field element (a private scalar, a coordinate, an
+    /// ECDH shared secret); `None` for RSA.
+    pub const fn ec_field_len(self) -> Option<usize> {
+        match self {
+            KeyAlgorithm::P256 => Some(32),
+            KeyAlgorithm::P384 => Some(48),
+            _ => None,
+        }
     }
 
     /// The algorithm identifier PIV uses for it (SP 800-78-4 table 6-2; 0x16 is Yubico's
@@ -146,6 +165,7 @@ impl KeyAlgorithm {
             KeyAlgorithm::Rsa3072 => 0x05,
             KeyAlgorithm::Rsa4096 => 0x16,
             KeyAlgorithm::P256 => 0x11,
+            KeyAlgorithm::P384 => 0x14,
         }
     }
 
@@ -176,6 +196,22 @@ pub enum PublicKey {
         /// The point.
         point: Vec<u8>,
     },
+    /// An uncompressed SEC1 point `04 || X || Y` (97 bytes). Appended last, as every new
+    /// variant must be.
+    P384 {
+        /// The point.
+        point: Vec<u8>,
+    },
+}
+
+impl PublicKey {
+    /// ECC: the uncompressed SEC1 point; `None` for RSA.
+    pub fn ec_point(&self) -> Option<&[u8]> {
+        match self {
+            PublicKey::Rsa { .. } => None,
+            PublicKey::P256 { point } | PublicKey::P384 { point } => Some(point),
+        }
+    }
 }
 
 impl fmt::Debug for PublicKey {
@@ -185,6 +221,7 @@ impl fmt::Debug for PublicKey {
                 write!(f, "Rsa({} bits, e={:02x?})", n.len().saturating_mul(8), e)
             }
             PublicKey::P256 { point } => write!(f, "P256({:02x?}...)", point.get(..9)),
+            PublicKey::P384 { point } => write!(f, "P384({:02x?}...)", point.get(..9)),
         }
     }
 }
@@ -318,8 +355,9 @@ pub trait PrivateKeyOps: Send + Sync {
         Err(CryptoError::WrongKeyType)
     }
 
-    /// ECC: an ECDSA signature of a digest (truncated or left-padded to the field size as
-    /// FIPS 186-4 says), DER-encoded `SEQUENCE { r, s }`.
+    /// ECC: an ECDSA signature of a digest of any non-zero length (its leftmost field-size
+    /// bits, or a shorter digest taken as the same integer, as FIPS 186-5 says),
+    /// DER-encoded `SEQUENCE { r, s }`.
     fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
         let _ = (digest, rng);
         Err(CryptoError::WrongKeyType)
@@ -335,7 +373,7 @@ pub trait PrivateKeyOps: Send + Sync {
 /// The backends, a closed set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BackendKind {
-    /// RustCrypto: `rsa` 0.10 (constant-time, blinded) and `p256`. Pure Rust.
+    /// RustCrypto: `rsa` 0.10 (constant-time, blinded), `p256` and `p384`. Pure Rust.
     #[default]
     RustCrypto,
     /// aws-lc-rs (cargo feature `aws-lc`).

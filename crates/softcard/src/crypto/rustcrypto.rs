@@ -1,7 +1,7 @@
-//! The RustCrypto backend: `rsa` 0.10 (blinded, constant-time) and `p256`.
+//! The RustCrypto backend: `rsa` 0.10 (blinded, constant-time), `p256` and `p384`.
 //!
 //! Keys are built once from their material: the RSA key with its CRT values precomputed,
-//! the P-256 signing key with its public point. The private operations then only do
+//! the P-256 or P-384 signing key with its public point. The private operations then only do
 //! arithmetic: no DER is parsed and the PKCS#1 v1.5 encoding is written straight into
 //! the block that goes through the blinded private operation.
 
@@ -30,12 +30,25 @@ impl CryptoBackend for RustCrypto {
         alg: KeyAlgorithm,
         rng: &mut dyn CardRng,
     ) -> Result<KeyMaterial, CryptoError> {
-        if alg == KeyAlgorithm::P256 {
-            let secret = p256::SecretKey::generate_from_rng(rng);
-            let mut bytes = secret.to_bytes();
-            let d = bytes.to_vec();
-            bytes.zeroize();
-            return Ok(KeyMaterial::P256 { d });
+        match alg {
+            KeyAlgorithm::P256 => {
+                let secret = p256::SecretKey::generate_from_rng(rng);
+                let mut bytes = secret.to_bytes();
+                let d = bytes.to_vec();
+                bytes.zeroize();
+                return Ok(KeyMaterial::P256 { d });
+            }
+            KeyAlgorithm::P384 => {
+                let secret = p384::SecretKey::generate_from_rng(rng);
+                let mut bytes = secret.to_bytes();
+                let d = bytes.to_vec();
+                bytes.zeroize();
+                return Ok(KeyMaterial::P384 { d });
+            }
+            KeyAlgorithm::Rsa1024
+            | KeyAlgorithm::Rsa2048
+            | KeyAlgorithm::Rsa3072
+            | KeyAlgorithm::Rsa4096 => {}
         }
         let key = rsa::PrivateKey::new(rng, alg.bits()).map_err(|_| CryptoError::KeyGeneration)?;
         let [p, q] = key.primes() else {
@@ -53,7 +66,8 @@ impl CryptoBackend for RustCrypto {
     fn load(&self, material: &KeyMaterial) -> Result<Box<dyn PrivateKeyOps>, CryptoError> {
         Ok(match material {
             KeyMaterial::Rsa { .. } => Box::new(RsaKey::load(material)?),
-            KeyMaterial::P256 { d } => Box::new(EcKey::load(d)?),
+            KeyMaterial::P256 { d } => Box::new(EcKey::load(KeyAlgorithm::P256, d)?),
+            KeyMaterial::P384 { d } => Box::new(EcKey::load(KeyAlgorithm::P384, d)?),
         })
     }
 }
@@ -212,53 +226,88 @@ impl PrivateKeyOps for RsaKey {
     }
 }
 
-/// A P-256 key: the ECDSA signing key (which holds the scalar) and its public point.
+/// The ECDSA signing key of a curve (it holds the scalar).
+enum EcSigner {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+}
+
+/// A P-256 or P-384 key: the ECDSA signing key and its public point.
 pub(super) struct EcKey {
-    key: p256::ecdsa::SigningKey,
+    key: EcSigner,
     public: PublicKey,
 }
 
 impl EcKey {
-    /// Builds the key from a 32-byte big-endian scalar in `1..n`.
-    pub(super) fn load(d: &[u8]) -> Result<Self, CryptoError> {
-        if d.len() != 32 {
+    /// Builds the key of an EC algorithm from its big-endian scalar in `1..n`, exactly the
+    /// field size long (32 bytes for P-256, 48 for P-384).
+    pub(super) fn load(alg: KeyAlgorithm, d: &[u8]) -> Result<Self, CryptoError> {
+        if Some(d.len()) != alg.ec_field_len() {
             return Err(CryptoError::InvalidKey);
         }
-        let key = p256::ecdsa::SigningKey::from_slice(d).map_err(|_| CryptoError::InvalidKey)?;
-        let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
-        Ok(EcKey {
-            key,
-            public: PublicKey::P256 { point },
+        Ok(match alg {
+            KeyAlgorithm::P256 => {
+                let key =
+                    p256::ecdsa::SigningKey::from_slice(d).map_err(|_| CryptoError::InvalidKey)?;
+                let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+                EcKey {
+                    key: EcSigner::P256(key),
+                    public: PublicKey::P256 { point },
+                }
+            }
+            KeyAlgorithm::P384 => {
+                let key =
+                    p384::ecdsa::SigningKey::from_slice(d).map_err(|_| CryptoError::InvalidKey)?;
+                let point = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+                EcKey {
+                    key: EcSigner::P384(key),
+                    public: PublicKey::P384 { point },
+                }
+            }
+            KeyAlgorithm::Rsa1024
+            | KeyAlgorithm::Rsa2048
+            | KeyAlgorithm::Rsa3072
+            | KeyAlgorithm::Rsa4096 => return Err(CryptoError::WrongKeyType),
         })
     }
 }
 
-/// The ECDSA input for P-256 (FIPS 186-4 section 6.4): the leftmost 256 bits of the
-/// digest, or a shorter digest as the same integer (left-padded with zeros).
-pub(super) fn p256_prehash(digest: &[u8]) -> Result<[u8; 32], CryptoError> {
+/// The ECDSA input for a curve of `N`-byte scalars (FIPS 186-5 section 6.4.1): the leftmost
+/// `8 * N` bits of the digest, or a shorter digest as the same integer (left-padded with
+/// zeros). This is what PIV hosts expect: yubico-piv-tool and OpenSC send the digest as it
+/// is, at most the field size long.
+pub(super) fn ec_prehash<const N: usize>(digest: &[u8]) -> Result<[u8; N], CryptoError> {
     if digest.is_empty() {
         return Err(CryptoError::InvalidInput);
     }
-    let mut z = [0u8; 32];
-    let used = digest.get(..32).unwrap_or(digest);
+    let mut z = [0u8; N];
+    let used = digest.get(..N).unwrap_or(digest);
     let (_, tail) = z
-        .split_at_mut_checked(32usize.saturating_sub(used.len()))
+        .split_at_mut_checked(N.saturating_sub(used.len()))
         .ok_or(CryptoError::InvalidInput)?;
     tail.copy_from_slice(used);
     Ok(z)
 }
 
-/// Checks that `point` is an uncompressed SEC1 point (65 bytes starting with 04).
-pub(super) fn check_uncompressed(point: &[u8]) -> Result<(), CryptoError> {
+/// Checks that `point` is an uncompressed SEC1 point of the key's curve (04, then two
+/// coordinates of the field size: 65 bytes for P-256, 97 for P-384).
+pub(super) fn check_uncompressed(alg: KeyAlgorithm, point: &[u8]) -> Result<(), CryptoError> {
+    let len = alg
+        .ec_field_len()
+        .and_then(|f| f.checked_mul(2))
+        .and_then(|f| f.checked_add(1));
     match point.first() {
-        Some(0x04) if point.len() == 65 => Ok(()),
+        Some(0x04) if Some(point.len()) == len => Ok(()),
         _ => Err(CryptoError::InvalidInput),
     }
 }
 
 impl PrivateKeyOps for EcKey {
     fn algorithm(&self) -> KeyAlgorithm {
-        KeyAlgorithm::P256
+        match self.key {
+            EcSigner::P256(_) => KeyAlgorithm::P256,
+            EcSigner::P384(_) => KeyAlgorithm::P384,
+        }
     }
 
     fn public(&self) -> &PublicKey {
@@ -266,20 +315,40 @@ impl PrivateKeyOps for EcKey {
     }
 
     fn ecdsa_sign(&self, digest: &[u8], rng: &mut dyn CardRng) -> Result<Vec<u8>, CryptoError> {
-        let z = p256_prehash(digest)?;
-        let sig: p256::ecdsa::DerSignature = self
-            .key
-            .sign_prehash_with_rng(rng, &z)
-            .map_err(|_| CryptoError::InvalidInput)?;
-        Ok(sig.as_bytes().to_vec())
+        match &self.key {
+            EcSigner::P256(key) => {
+                let z = ec_prehash::<32>(digest)?;
+                let sig: p256::ecdsa::DerSignature = key
+                    .sign_prehash_with_rng(rng, &z)
+                    .map_err(|_| CryptoError::InvalidInput)?;
+                Ok(sig.as_bytes().to_vec())
+            }
+            EcSigner::P384(key) => {
+                let z = ec_prehash::<48>(digest)?;
+                let sig: p384::ecdsa::DerSignature = key
+                    .sign_prehash_with_rng(rng, &z)
+                    .map_err(|_| CryptoError::InvalidInput)?;
+                Ok(sig.as_bytes().to_vec())
+            }
+        }
     }
 
     fn ecdh(&self, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        check_uncompressed(peer_point)?;
-        let peer =
-            p256::PublicKey::from_sec1_bytes(peer_point).map_err(|_| CryptoError::InvalidInput)?;
-        let shared = p256::ecdh::diffie_hellman(self.key.as_nonzero_scalar(), peer.as_affine());
-        Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+        check_uncompressed(self.algorithm(), peer_point)?;
+        match &self.key {
+            EcSigner::P256(key) => {
+                let peer = p256::PublicKey::from_sec1_bytes(peer_point)
+                    .map_err(|_| CryptoError::InvalidInput)?;
+                let shared = p256::ecdh::diffie_hellman(key.as_nonzero_scalar(), peer.as_affine());
+                Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+            }
+            EcSigner::P384(key) => {
+                let peer = p384::PublicKey::from_sec1_bytes(peer_point)
+                    .map_err(|_| CryptoError::InvalidInput)?;
+                let shared = p384::ecdh::diffie_hellman(key.as_nonzero_scalar(), peer.as_affine());
+                Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+            }
+        }
     }
 }
 
@@ -289,11 +358,39 @@ mod tests {
 
     #[test]
     fn prehash_truncates_and_pads() {
-        let long: Vec<u8> = (0..48).collect();
-        assert_eq!(p256_prehash(&long).unwrap().as_slice(), &long[..32]);
-        let z = p256_prehash(&[1, 2, 3]).unwrap();
+        let long: Vec<u8> = (0..64).collect();
+        assert_eq!(ec_prehash::<32>(&long).unwrap().as_slice(), &long[..32]);
+        assert_eq!(ec_prehash::<48>(&long).unwrap().as_slice(), &long[..48]);
+        assert_eq!(
+            ec_prehash::<48>(&long[..48]).unwrap().as_slice(),
+            &long[..48]
+        );
+        let z = ec_prehash::<32>(&[1, 2, 3]).unwrap();
         assert_eq!(&z[29..], &[1, 2, 3]);
         assert!(z[..29].iter().all(|b| *b == 0));
-        assert_eq!(p256_prehash(&[]), Err(CryptoError::InvalidInput));
+        let z = ec_prehash::<48>(&long[..32]).unwrap();
+        assert_eq!(&z[16..], &long[..32]);
+        assert!(z[..16].iter().all(|b| *b == 0));
+        assert_eq!(ec_prehash::<32>(&[]), Err(CryptoError::InvalidInput));
+        assert_eq!(ec_prehash::<48>(&[]), Err(CryptoError::InvalidInput));
+    }
+
+    #[test]
+    fn uncompressed_points_have_the_curve_length() {
+        let p256 = [&[4u8][..], &[1; 64]].concat();
+        let p384 = [&[4u8][..], &[1; 96]].concat();
+        assert_eq!(check_uncompressed(KeyAlgorithm::P256, &p256), Ok(()));
+        assert_eq!(check_uncompressed(KeyAlgorithm::P384, &p384), Ok(()));
+        for (alg, point) in [
+            (KeyAlgorithm::P256, &p384[..]),
+            (KeyAlgorithm::P384, &p256[..]),
+            (KeyAlgorithm::P384, &p384[..49]),
+            (KeyAlgorithm::Rsa2048, &p256[..]),
+        ] {
+            assert_eq!(
+                check_uncompressed(alg, point),
+                Err(CryptoError::InvalidInput)
+            );
+        }
     }
 }

@@ -34,7 +34,7 @@ pub(super) fn public_template(key: &PrivateKey) -> Result<Vec<u8>, Status> {
             tlv::write(&mut inner, 0x82, e);
             Ok(tlv::encode(0x7F49, &inner))
         }
-        PublicKey::P256 { .. } => Err(Status::ConditionsNotSatisfied),
+        PublicKey::P256 { .. } | PublicKey::P384 { .. } => Err(Status::ConditionsNotSatisfied),
     }
 }
 

@@ -17,6 +17,7 @@ pub const CA_NAME: &str = "softcard PIV Attestation";
 const ECDSA_SHA256: [u32; 7] = [1, 2, 840, 10045, 4, 3, 2];
 const EC_PUBLIC_KEY: [u32; 6] = [1, 2, 840, 10045, 2, 1];
 const PRIME256V1: [u32; 7] = [1, 2, 840, 10045, 3, 1, 7];
+const SECP384R1: [u32; 5] = [1, 3, 132, 0, 34];
 const RSA_ENCRYPTION: [u32; 7] = [1, 2, 840, 113_549, 1, 1, 1];
 const COMMON_NAME: [u32; 4] = [2, 5, 4, 3];
 const BASIC_CONSTRAINTS: [u32; 4] = [2, 5, 29, 19];
@@ -52,6 +53,10 @@ fn spki(public: &PublicKey) -> Vec<u8> {
         ]),
         PublicKey::P256 { point } => der::seq(&[
             &der::seq(&[&der::oid(&EC_PUBLIC_KEY), &der::oid(&PRIME256V1)]),
+            &der::bit_string(point),
+        ]),
+        PublicKey::P384 { point } => der::seq(&[
+            &der::seq(&[&der::oid(&EC_PUBLIC_KEY), &der::oid(&SECP384R1)]),
             &der::bit_string(point),
         ]),
     }

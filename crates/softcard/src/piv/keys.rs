@@ -26,7 +26,7 @@ pub fn public_key_fields(public: &PublicKey) -> Vec<u8> {
             tlv::write(&mut out, 0x81, n);
             tlv::write(&mut out, 0x82, e);
         }
-        PublicKey::P256 { point } => tlv::write(&mut out, 0x86, point),
+        PublicKey::P256 { point } | PublicKey::P384 { point } => tlv::write(&mut out, 0x86, point),
     }
     out
 }
@@ -162,5 +162,6 @@ pub fn describe_alg(alg: KeyAlgorithm) -> &'static str {
         KeyAlgorithm::Rsa3072 => "RSA-3072",
         KeyAlgorithm::Rsa4096 => "RSA-4096",
         KeyAlgorithm::P256 => "ECC P-256",
+        KeyAlgorithm::P384 => "ECC P-384",
     }
 }

@@ -90,8 +90,12 @@ impl Slot {
     }
 }
 
-/// Algorithm identifiers of asymmetric keys (SP 800-78-4 Table 6-2; 16 is Yubico's RSA-4096).
+/// Algorithm identifiers of asymmetric keys (SP 800-78-4 Table 6-2; 16 is Yubico's RSA-4096):
+/// the key algorithms the SELECT response announces, and only those.
 pub fn key_alg_from_id(id: u8) -> Option<KeyAlgorithm> {
+    if !super::ALGORITHMS.contains(&id) {
+        return None;
+    }
     KeyAlgorithm::ALL.into_iter().find(|alg| alg.piv_id() == id)
 }
 

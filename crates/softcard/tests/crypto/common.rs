@@ -1,9 +1,18 @@
-//! Code shared by the crypto tests: public-key checks done with `rsa` and `p256` directly,
+//! Code shared by the crypto tests: public-key checks done with `rsa`, `p256` and `p384`
+//! directly,
 //! and the reader of the vector files.
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::BoxedUint;
 use softcard::crypto::{HashAlg, PublicKey};
+
+/// Every hash, for tests that sign digests of each length.
+pub const HASHES: [HashAlg; 4] = [
+    HashAlg::Sha1,
+    HashAlg::Sha256,
+    HashAlg::Sha384,
+    HashAlg::Sha512,
+];
 
 /// The `rsa` public key of a card public key.
 pub fn rsa_public(public: &PublicKey) -> rsa::PublicKey {
@@ -36,16 +45,36 @@ pub fn verify_pss(public: &PublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) 
     .is_ok()
 }
 
-/// Checks a DER ECDSA P-256 signature over a 32-byte digest.
+/// Checks a DER ECDSA signature over a digest of the field size (32 bytes for P-256, 48
+/// for P-384).
 pub fn verify_ecdsa(public: &PublicKey, digest: &[u8], der: &[u8]) -> bool {
-    let PublicKey::P256 { point } = public else {
-        panic!("not a P-256 key: {public:?}")
-    };
-    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
-    let Ok(sig) = p256::ecdsa::DerSignature::from_bytes(der) else {
-        return false;
-    };
-    PrehashVerifier::<p256::ecdsa::DerSignature>::verify_prehash(&key, digest, &sig).is_ok()
+    match public {
+        PublicKey::P256 { point } => {
+            assert_eq!(digest.len(), 32);
+            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
+            let Ok(sig) = p256::ecdsa::DerSignature::from_bytes(der) else {
+                return false;
+            };
+            PrehashVerifier::<p256::ecdsa::DerSignature>::verify_prehash(&key, digest, &sig).is_ok()
+        }
+        PublicKey::P384 { point } => {
+            assert_eq!(digest.len(), 48);
+            let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap();
+            let Ok(sig) = p384::ecdsa::DerSignature::from_bytes(der) else {
+                return false;
+            };
+            PrehashVerifier::<p384::ecdsa::DerSignature>::verify_prehash(&key, digest, &sig).is_ok()
+        }
+        PublicKey::Rsa { .. } => panic!("not an EC key: {public:?}"),
+    }
+}
+
+/// The ECDSA input of a curve of `len`-byte scalars: the digest's leftmost bytes, or the
+/// digest left-padded with zeros.
+pub fn field_digest(digest: &[u8], len: usize) -> Vec<u8> {
+    let mut z = vec![0u8; len.saturating_sub(digest.len())];
+    z.extend_from_slice(&digest[..digest.len().min(len)]);
+    z
 }
 
 /// One record of a vector file: `key = value` lines up to a blank line.

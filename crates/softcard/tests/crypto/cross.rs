@@ -10,20 +10,14 @@ use aws_lc_rs::signature::{self as aws_sig, UnparsedPublicKey};
 use rsa::pkcs1::EncodeRsaPublicKey;
 use rsa::pkcs8::EncodePublicKey;
 use softcard::crypto::{
-    BackendKind, CryptoError, HashAlg, KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey,
-    RsaDecryptPadding,
+    BackendKind, CryptoError, HashAlg, KeyAlgorithm, KeyMaterial, PrivateKey, RsaDecryptPadding,
 };
 use softcard::seeded_rng;
 
-use crate::common::{rsa_public, verify_ecdsa, verify_pkcs1, verify_pss};
+use crate::common::{
+    HASHES as ALL, field_digest, rsa_public, verify_ecdsa, verify_pkcs1, verify_pss,
+};
 use crate::rustcrypto::{oaep_encrypt, public_op};
-
-const ALL: [HashAlg; 4] = [
-    HashAlg::Sha1,
-    HashAlg::Sha256,
-    HashAlg::Sha384,
-    HashAlg::Sha512,
-];
 
 /// The same generated key in both backends.
 fn pair(alg: KeyAlgorithm, seed: u64) -> (PrivateKey, PrivateKey) {
@@ -56,7 +50,11 @@ fn aws_verify(
 
 #[test]
 fn generation_is_shared_and_reproducible() {
-    for alg in [KeyAlgorithm::Rsa1024, KeyAlgorithm::P256] {
+    for alg in [
+        KeyAlgorithm::Rsa1024,
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+    ] {
         let a = PrivateKey::generate(BackendKind::AwsLc, alg, &mut seeded_rng(4)).unwrap();
         let b = PrivateKey::generate(BackendKind::RustCrypto, alg, &mut seeded_rng(4)).unwrap();
         assert_eq!(a.material(), b.material());
@@ -209,50 +207,89 @@ fn rsa1024_works_through_the_aws_lc_backend() {
     assert_eq!(pt.as_slice(), b"small");
 }
 
-#[test]
-fn p256_each_verifies_the_other_and_agrees() {
-    let (rc, aws) = pair(KeyAlgorithm::P256, 28);
-    let (_, peer) = pair(KeyAlgorithm::P256, 29);
-    let PublicKey::P256 { point } = rc.public().clone() else {
-        panic!()
-    };
-    let PublicKey::P256 { point: peer_point } = peer.public().clone() else {
-        panic!()
-    };
-    let mut rng = seeded_rng(30);
-    let verifier = &aws_sig::ECDSA_P256_SHA256_ASN1;
+/// Each backend verifies the other's ECDSA signatures over digests of every length, and
+/// both agree on ECDH, for one EC algorithm.
+fn ec_each_verifies_the_other_and_agrees(
+    alg: KeyAlgorithm,
+    verifier: &'static aws_sig::EcdsaVerificationAlgorithm,
+    verifier_hash: HashAlg,
+    seed: u64,
+) {
+    let len = alg.ec_field_len().unwrap();
+    let (rc, aws) = pair(alg, seed);
+    let (_, peer) = pair(alg, seed + 1);
+    let point = rc.public().ec_point().unwrap().to_vec();
+    let peer_point = peer.public().ec_point().unwrap().to_vec();
+    let mut rng = seeded_rng(seed + 2);
     for hash in ALL {
         let digest = hash.digest(b"ecdsa");
-        let mut z = vec![0u8; 32usize.saturating_sub(digest.len())];
-        z.extend_from_slice(&digest[..digest.len().min(32)]);
+        let z = field_digest(&digest, len);
         let by_aws = aws.ecdsa_sign(&digest, &mut rng).unwrap();
-        assert!(verify_ecdsa(rc.public(), &z, &by_aws), "{hash:?}");
+        assert!(verify_ecdsa(rc.public(), &z, &by_aws), "{alg:?} {hash:?}");
+        assert!(
+            aws_verify(verifier, &point, verifier_hash, &z, &by_aws),
+            "{alg:?} {hash:?}"
+        );
         let by_rc = rc.ecdsa_sign(&digest, &mut rng).unwrap();
         assert!(
-            aws_verify(verifier, &point, HashAlg::Sha256, &z, &by_rc),
-            "{hash:?}"
+            aws_verify(verifier, &point, verifier_hash, &z, &by_rc),
+            "{alg:?} {hash:?}"
         );
         assert!(!aws_verify(
             verifier,
             &peer_point,
-            HashAlg::Sha256,
+            verifier_hash,
             &z,
             &by_rc
         ));
     }
     let shared = aws.ecdh(&peer_point).unwrap();
+    assert_eq!(shared.len(), len);
     assert_eq!(shared, rc.ecdh(&peer_point).unwrap());
     assert_eq!(shared, peer.ecdh(&point).unwrap());
     let mut off_curve = peer_point.clone();
-    off_curve[64] ^= 1;
+    off_curve[2 * len] ^= 1;
     assert_eq!(aws.ecdh(&off_curve).err(), Some(CryptoError::InvalidInput));
     assert_eq!(
-        aws.ecdh(&peer_point[..33]).err(),
+        aws.ecdh(&peer_point[..len + 1]).err(),
         Some(CryptoError::InvalidInput)
     );
     assert_eq!(
         aws.rsa_raw(&[0; 32], &mut rng),
         Err(CryptoError::WrongKeyType)
+    );
+}
+
+#[test]
+fn p256_each_verifies_the_other_and_agrees() {
+    ec_each_verifies_the_other_and_agrees(
+        KeyAlgorithm::P256,
+        &aws_sig::ECDSA_P256_SHA256_ASN1,
+        HashAlg::Sha256,
+        28,
+    );
+}
+
+#[test]
+fn p384_each_verifies_the_other_and_agrees() {
+    ec_each_verifies_the_other_and_agrees(
+        KeyAlgorithm::P384,
+        &aws_sig::ECDSA_P384_SHA384_ASN1,
+        HashAlg::Sha384,
+        33,
+    );
+    // A point of the other curve is refused.
+    let (_, p384) = pair(KeyAlgorithm::P384, 36);
+    let (_, p256) = pair(KeyAlgorithm::P256, 37);
+    let p256_point = p256.public().ec_point().unwrap().to_vec();
+    let p384_point = p384.public().ec_point().unwrap().to_vec();
+    assert_eq!(
+        p384.ecdh(&p256_point).err(),
+        Some(CryptoError::InvalidInput)
+    );
+    assert_eq!(
+        p256.ecdh(&p384_point).err(),
+        Some(CryptoError::InvalidInput)
     );
 }
 
@@ -275,11 +312,17 @@ fn aws_lc_rejects_inconsistent_material() {
         PrivateKey::from_material(BackendKind::AwsLc, bad).err(),
         Some(CryptoError::InvalidKey)
     );
-    let zero = KeyMaterial::P256 { d: vec![0; 32] };
-    assert_eq!(
-        PrivateKey::from_material(BackendKind::AwsLc, zero).err(),
-        Some(CryptoError::InvalidKey)
-    );
+    for bad in [
+        KeyMaterial::P256 { d: vec![0; 32] },
+        KeyMaterial::P384 { d: vec![0; 48] },
+        KeyMaterial::P384 { d: vec![0xff; 48] },
+        KeyMaterial::P384 { d: vec![1; 32] },
+    ] {
+        assert_eq!(
+            PrivateKey::from_material(BackendKind::AwsLc, bad).err(),
+            Some(CryptoError::InvalidKey)
+        );
+    }
 }
 
 #[test]

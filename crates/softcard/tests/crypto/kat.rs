@@ -4,7 +4,8 @@
 use rsa::BoxedUint;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use softcard::crypto::{
-    BackendKind, CryptoError, HashAlg, KeyMaterial, PrivateKey, RsaDecryptPadding,
+    BackendKind, CryptoError, HashAlg, KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey,
+    RsaDecryptPadding,
 };
 use softcard::seeded_rng;
 
@@ -114,18 +115,25 @@ fn rsa_pkcs1v15_decryption_vectors() {
     assert!(valid >= 10 && invalid >= 5, "{valid} {invalid}");
 }
 
-#[test]
-fn ecdh_vectors() {
+/// Runs the ECDH vectors of a file with every backend: valid ones give the shared
+/// secret, invalid points are refused with [`CryptoError::InvalidInput`]. Returns the counts
+/// of (valid, invalid) tests.
+fn ecdh_vectors(file: &str, alg: KeyAlgorithm) -> (usize, usize) {
+    let len = alg.ec_field_len().unwrap();
     let (mut valid, mut invalid) = (0, 0);
-    for (_, tests) in vectors("ecdh_secp256r1_ecpoint.txt") {
+    for (_, tests) in vectors(file) {
         for t in &tests {
             let mut d = unsigned(&field(t, "private"));
-            while d.len() < 32 {
+            while d.len() < len {
                 d.insert(0, 0);
             }
+            let material = match alg {
+                KeyAlgorithm::P256 => KeyMaterial::P256 { d },
+                KeyAlgorithm::P384 => KeyMaterial::P384 { d },
+                _ => unreachable!(),
+            };
             for backend in BackendKind::available() {
-                let key =
-                    PrivateKey::from_material(backend, KeyMaterial::P256 { d: d.clone() }).unwrap();
+                let key = PrivateKey::from_material(backend, material.clone()).unwrap();
                 let got = key.ecdh(&field(t, "public"));
                 let id = format!("{backend:?} tcId {}", t["tcId"]);
                 if t["result"] == "valid" {
@@ -138,23 +146,46 @@ fn ecdh_vectors() {
             }
         }
     }
+    (valid, invalid)
+}
+
+#[test]
+fn ecdh_p256_vectors() {
+    let (valid, invalid) = ecdh_vectors("ecdh_secp256r1_ecpoint.txt", KeyAlgorithm::P256);
     assert!(valid >= 100 && invalid >= 20, "{valid} {invalid}");
 }
 
-/// The verifier the ECDSA tests rely on accepts exactly the valid Wycheproof signatures.
 #[test]
-fn ecdsa_verification_vectors() {
+fn ecdh_p384_vectors() {
+    let (valid, invalid) = ecdh_vectors("ecdh_secp384r1_ecpoint.txt", KeyAlgorithm::P384);
+    assert!(valid >= 700 && invalid >= 15, "{valid} {invalid}");
+}
+
+/// Checks the ECDSA verification vectors of a file with the verifier the ECDSA tests rely
+/// on; returns the counts of (valid, invalid) tests.
+fn ecdsa_vectors(file: &str, hash: HashAlg, point: fn(Vec<u8>) -> PublicKey) -> (usize, usize) {
     let (mut valid, mut invalid) = (0, 0);
-    for (group, tests) in vectors("ecdsa_secp256r1_sha256.txt") {
-        let public = softcard::crypto::PublicKey::P256 {
-            point: field(&group, "point"),
-        };
+    for (group, tests) in vectors(file) {
+        let public = point(field(&group, "point"));
         for t in &tests {
-            let digest = HashAlg::Sha256.digest(&field(t, "msg"));
+            let digest = hash.digest(&field(t, "msg"));
             let ok = verify_ecdsa(&public, &digest, &field(t, "sig"));
             assert_eq!(ok, t["result"] == "valid", "tcId {}", t["tcId"]);
             if ok { valid += 1 } else { invalid += 1 }
         }
     }
+    (valid, invalid)
+}
+
+/// The verifier the ECDSA tests rely on accepts exactly the valid Wycheproof signatures.
+#[test]
+fn ecdsa_verification_vectors() {
+    let (valid, invalid) = ecdsa_vectors("ecdsa_secp256r1_sha256.txt", HashAlg::Sha256, |point| {
+        PublicKey::P256 { point }
+    });
+    assert!(valid >= 50 && invalid >= 100, "{valid} {invalid}");
+    let (valid, invalid) = ecdsa_vectors("ecdsa_secp384r1_sha384.txt", HashAlg::Sha384, |point| {
+        PublicKey::P384 { point }
+    });
     assert!(valid >= 50 && invalid >= 100, "{valid} {invalid}");
 }

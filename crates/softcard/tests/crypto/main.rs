@@ -1,4 +1,4 @@
-//! Tests of the crypto backends: each backend against the `rsa` and `p256` public-key
+//! Tests of the crypto backends: each backend against the `rsa`, `p256` and `p384` public-key
 //! operations, the backends against each other, and published known-answer vectors.
 
 mod common;

@@ -67,6 +67,8 @@ fn empty_and_zero_numbers_are_refused() {
     );
     refused_early(KeyMaterial::P256 { d: vec![] });
     refused_early(KeyMaterial::P256 { d: vec![0; 32] });
+    refused_early(KeyMaterial::P384 { d: vec![] });
+    refused_early(KeyMaterial::P384 { d: vec![0; 48] });
 }
 
 #[test]
@@ -95,8 +97,16 @@ fn unsupported_sizes_and_exponents_are_refused() {
     let mut other = q.clone();
     *other.last_mut().unwrap() ^= 2;
     refused_early(rsa(&n, &e, &d, &p, &other));
-    // a P-256 scalar of the wrong length
+    // EC scalars of the wrong length, or not below the order
     refused_early(KeyMaterial::P256 { d: vec![1; 31] });
+    refused_early(KeyMaterial::P256 { d: vec![0xff; 32] });
+    refused_early(KeyMaterial::P384 { d: vec![1; 32] });
+    refused_early(KeyMaterial::P384 { d: vec![1; 47] });
+    refused_early(KeyMaterial::P384 { d: vec![0xff; 48] });
+    assert_eq!(
+        KeyMaterial::P384 { d: vec![1; 48] }.validate(),
+        Ok(KeyAlgorithm::P384)
+    );
 }
 
 #[test]
@@ -135,7 +145,7 @@ fn modulus() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
-    /// Random RSA and P-256 material: refused or accepted, never a panic.
+    /// Random RSA, P-256 and P-384 material: refused or accepted, never a panic.
     #[test]
     fn garbage_material_never_panics(
         n in modulus(),
@@ -143,7 +153,7 @@ proptest! {
         d in bytes(300),
         p in bytes(140),
         q in bytes(140),
-        scalar in bytes(40),
+        scalar in bytes(56),
     ) {
         let m = rsa(&n, &e, &d, &p, &q);
         let _ = m.algorithm();
@@ -154,6 +164,7 @@ proptest! {
                 prop_assert_eq!(loaded.err(), Some(CryptoError::InvalidKey));
             }
             let _ = PrivateKey::from_material(backend, KeyMaterial::P256 { d: scalar.clone() });
+            let _ = PrivateKey::from_material(backend, KeyMaterial::P384 { d: scalar.clone() });
         }
     }
 

@@ -1,4 +1,4 @@
-//! The RustCrypto backend against the `rsa` and `p256` public-key operations.
+//! The RustCrypto backend against the `rsa`, `p256` and `p384` public-key operations.
 
 use rsa::traits::PublicKeyParts;
 use softcard::crypto::{
@@ -7,7 +7,7 @@ use softcard::crypto::{
 };
 use softcard::seeded_rng;
 
-use crate::common::{rsa_public, verify_ecdsa, verify_pkcs1, verify_pss};
+use crate::common::{HASHES, field_digest, rsa_public, verify_ecdsa, verify_pkcs1, verify_pss};
 
 const RC: BackendKind = BackendKind::RustCrypto;
 
@@ -38,12 +38,7 @@ fn exercise_rsa(key: &PrivateKey) {
     let mut rng = seeded_rng(99);
     let public = rsa_public(key.public());
     let k = public.size();
-    for hash in [
-        HashAlg::Sha1,
-        HashAlg::Sha256,
-        HashAlg::Sha384,
-        HashAlg::Sha512,
-    ] {
+    for hash in HASHES {
         let digest = hash.digest(b"softcard");
         let sig = key
             .rsa_sign_pkcs1v15(&hash.digest_info(&digest), &mut rng)
@@ -181,7 +176,11 @@ fn rsa3072_and_4096_generate_and_use() {
 
 #[test]
 fn same_seed_same_key() {
-    for alg in [KeyAlgorithm::Rsa1024, KeyAlgorithm::P256] {
+    for alg in [
+        KeyAlgorithm::Rsa1024,
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+    ] {
         let a = generate(alg, 42);
         let b = generate(alg, 42);
         let c = generate(alg, 43);
@@ -233,50 +232,45 @@ fn inconsistent_rsa_material_is_rejected() {
     assert_eq!(load(&n[1..], &e, &d, &p, &q), Some(CryptoError::InvalidKey));
 }
 
-#[test]
-fn p256_generate_sign_and_agree() {
-    let a = generate(KeyAlgorithm::P256, 10);
-    let b = generate(KeyAlgorithm::P256, 11);
-    assert_eq!(a.algorithm(), KeyAlgorithm::P256);
-    let PublicKey::P256 { point: pa } = a.public().clone() else {
-        panic!()
-    };
-    let PublicKey::P256 { point: pb } = b.public().clone() else {
-        panic!()
-    };
-    assert_eq!((pa.len(), pa[0]), (65, 4));
+/// Generates two keys of an EC algorithm and checks ECDSA (every digest length) and ECDH
+/// against the curve crate's own operations.
+fn exercise_ec(alg: KeyAlgorithm, seed: u64) {
+    let len = alg.ec_field_len().unwrap();
+    let a = generate(alg, seed);
+    let b = generate(alg, seed + 1);
+    assert_eq!(a.algorithm(), alg);
+    let pa = a.public().ec_point().unwrap().to_vec();
+    let pb = b.public().ec_point().unwrap().to_vec();
+    assert_eq!((pa.len(), pa[0]), (2 * len + 1, 4));
 
-    let mut rng = seeded_rng(12);
-    let digest = HashAlg::Sha256.digest(b"message");
-    let sig = a.ecdsa_sign(&digest, &mut rng).unwrap();
-    assert!(verify_ecdsa(a.public(), &digest, &sig));
-    assert!(!verify_ecdsa(b.public(), &digest, &sig));
-    assert!(!verify_ecdsa(
-        a.public(),
-        &HashAlg::Sha256.digest(b"other"),
-        &sig
-    ));
-    // Longer digests are truncated to their leftmost 256 bits, shorter ones left-padded.
-    let long = HashAlg::Sha384.digest(b"message");
-    let sig = a.ecdsa_sign(&long, &mut rng).unwrap();
-    assert!(verify_ecdsa(a.public(), &long[..32], &sig));
-    let short = HashAlg::Sha1.digest(b"message");
-    let sig = a.ecdsa_sign(&short, &mut rng).unwrap();
-    let mut padded = vec![0u8; 12];
-    padded.extend_from_slice(&short);
-    assert!(verify_ecdsa(a.public(), &padded, &sig));
+    let mut rng = seeded_rng(seed + 2);
+    for hash in HASHES {
+        // Longer digests are truncated to the leftmost field-size bits, shorter ones
+        // left-padded.
+        let digest = hash.digest(b"message");
+        let z = field_digest(&digest, len);
+        let sig = a.ecdsa_sign(&digest, &mut rng).unwrap();
+        assert!(verify_ecdsa(a.public(), &z, &sig), "{alg:?} {hash:?}");
+        assert!(!verify_ecdsa(b.public(), &z, &sig));
+        let other = field_digest(&hash.digest(b"other"), len);
+        assert!(!verify_ecdsa(a.public(), &other, &sig));
+    }
+    assert_eq!(a.ecdsa_sign(&[], &mut rng), Err(CryptoError::InvalidInput));
 
     let ab = a.ecdh(&pb).unwrap();
     let ba = b.ecdh(&pa).unwrap();
-    assert_eq!(ab.len(), 32);
+    assert_eq!(ab.len(), len);
     assert_eq!(ab, ba);
     // Compressed, truncated or off-curve points are refused.
-    let mut compressed = pb[..33].to_vec();
-    compressed[0] = 2 + (pb[64] & 1);
+    let mut compressed = pb[..len + 1].to_vec();
+    compressed[0] = 2 + (pb[2 * len] & 1);
     assert_eq!(a.ecdh(&compressed).err(), Some(CryptoError::InvalidInput));
-    assert_eq!(a.ecdh(&pb[..64]).err(), Some(CryptoError::InvalidInput));
+    assert_eq!(
+        a.ecdh(&pb[..2 * len]).err(),
+        Some(CryptoError::InvalidInput)
+    );
     let mut off_curve = pb.clone();
-    off_curve[64] ^= 1;
+    off_curve[2 * len] ^= 1;
     assert_eq!(a.ecdh(&off_curve).err(), Some(CryptoError::InvalidInput));
 
     assert_eq!(
@@ -290,11 +284,83 @@ fn p256_generate_sign_and_agree() {
 }
 
 #[test]
+fn p256_generate_sign_and_agree() {
+    exercise_ec(KeyAlgorithm::P256, 10);
+    let a = generate(KeyAlgorithm::P256, 10);
+    let PublicKey::P256 { point } = a.public() else {
+        panic!()
+    };
+    assert_eq!(point.len(), 65);
+}
+
+#[test]
+fn p384_generate_sign_and_agree() {
+    exercise_ec(KeyAlgorithm::P384, 13);
+    let a = generate(KeyAlgorithm::P384, 13);
+    let KeyMaterial::P384 { d } = a.material() else {
+        panic!()
+    };
+    assert_eq!(d.len(), 48);
+    let PublicKey::P384 { point } = a.public() else {
+        panic!()
+    };
+    assert_eq!(point.len(), 97);
+    // The public point is the scalar's, as `p384` computes it.
+    let secret = p384::SecretKey::from_slice(d).unwrap();
+    assert_eq!(
+        p384::elliptic_curve::sec1::ToSec1Point::to_sec1_point(&secret.public_key(), false)
+            .as_bytes(),
+        &point[..]
+    );
+    // A P-256 point is refused by a P-384 key, and the other way round.
+    let p256 = generate(KeyAlgorithm::P256, 14);
+    let p256_point = p256.public().ec_point().unwrap();
+    assert_eq!(a.ecdh(p256_point).err(), Some(CryptoError::InvalidInput));
+    assert_eq!(p256.ecdh(point).err(), Some(CryptoError::InvalidInput));
+}
+
+#[test]
 fn invalid_p256_scalars_are_rejected() {
     let order =
         hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551").unwrap();
-    for d in [vec![0u8; 32], order, vec![1u8; 31], vec![1u8; 33]] {
+    for d in [
+        vec![0u8; 32],
+        order,
+        vec![0xff; 32],
+        vec![1u8; 31],
+        vec![1u8; 33],
+    ] {
         let err = PrivateKey::from_material(RC, KeyMaterial::P256 { d }).err();
         assert_eq!(err, Some(CryptoError::InvalidKey));
     }
+}
+
+#[test]
+fn invalid_p384_scalars_are_rejected() {
+    let order = hex::decode(
+        "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
+    )
+    .unwrap();
+    let mut below = order.clone();
+    *below.last_mut().unwrap() -= 1;
+    assert!(PrivateKey::from_material(RC, KeyMaterial::P384 { d: below }).is_ok());
+    let mut one = vec![0u8; 48];
+    one[47] = 1;
+    assert!(PrivateKey::from_material(RC, KeyMaterial::P384 { d: one }).is_ok());
+    for d in [
+        vec![0u8; 48],
+        order,
+        vec![0xff; 48],
+        vec![1u8; 47],
+        vec![1u8; 49],
+        vec![1u8; 32],
+    ] {
+        let m = KeyMaterial::P384 { d };
+        assert_eq!(m.validate(), Err(CryptoError::InvalidKey), "{m:?}");
+        let err = PrivateKey::from_material(RC, m).err();
+        assert_eq!(err, Some(CryptoError::InvalidKey));
+    }
+    // A 48-byte scalar is not a P-256 key, nor a 32-byte one a P-384 key.
+    assert!(PrivateKey::from_material(RC, KeyMaterial::P256 { d: vec![1; 48] }).is_err());
+    assert!(PrivateKey::from_material(RC, KeyMaterial::P384 { d: vec![1; 32] }).is_err());
 }
