@@ -571,3 +571,203 @@ fn imported_attestation_key_signs_attestations() {
     let sig = Signature::from_der(&sig[1..]).unwrap();
     ca.verify_prehash(&Sha256::digest(tbs_der), &sig).unwrap();
 }
+
+/// The certificate's TBS (as DER), the signature algorithm and the signature value.
+fn split_certificate(cert: &[u8]) -> (&[u8], &[u8], &[u8]) {
+    let body = tlv::expect_single(cert, 0x30).unwrap();
+    let (_, after_tbs) = tlv::parse_one(body).unwrap();
+    let tbs_der = &body[..body.len() - after_tbs.len()];
+    let (alg, rest) = tlv::parse_one(after_tbs).unwrap();
+    let sig = tlv::expect_single(rest, 0x03).unwrap();
+    (tbs_der, alg.value, &sig[1..])
+}
+
+/// The P-384 key of a `7F49 { 86 point }` or `04 { 86 point }` body.
+fn p384_public(fields: &[u8]) -> p384::ecdsa::VerifyingKey {
+    let point = tlv::expect_single(fields, 0x86).unwrap();
+    assert_eq!(
+        (point.len(), point[0]),
+        (97, 0x04),
+        "uncompressed P-384 point"
+    );
+    p384::ecdsa::VerifyingKey::from_sec1_bytes(point).unwrap()
+}
+
+/// Checks a DER ECDSA P-384 signature over a digest, as the p384 crate takes it.
+fn p384_verifies(vk: &p384::ecdsa::VerifyingKey, digest: &[u8], der: &[u8]) -> bool {
+    let sig = p384::ecdsa::Signature::from_der(der).unwrap();
+    PrehashVerifier::<p384::ecdsa::Signature>::verify_prehash(vk, digest, &sig).is_ok()
+}
+
+/// ECDH with a host key: the card's answer must be the host's own shared secret.
+fn p384_ecdh_agrees(c: &mut Card, slot: u8, card_key: &p384::ecdsa::VerifyingKey) -> u16 {
+    use p384::elliptic_curve::sec1::ToSec1Point;
+    let host = p384::SecretKey::from_slice(&[0x42; 48]).unwrap();
+    let host_point = host.public_key().to_sec1_point(false);
+    let (r, sw) = send(
+        c,
+        0x87,
+        0x14,
+        slot,
+        &template(&[(0x82, &[]), (0x85, host_point.as_bytes())]),
+    );
+    if sw == 0x9000 {
+        let shared = tlv::expect_single(tlv::expect_single(&r, 0x7C).unwrap(), 0x82).unwrap();
+        let card_public = p384::PublicKey::from(card_key);
+        let expected =
+            p384::ecdh::diffie_hellman(host.to_nonzero_scalar(), card_public.as_affine());
+        assert_eq!(shared, &expected.raw_secret_bytes()[..]);
+    }
+    sw
+}
+
+#[test]
+fn p384_generate_sign_verify_agree_and_reload() {
+    use sha2::{Sha384, Sha512};
+    let (mut c, storage) = card();
+    // Announced in the SELECT response: AC { ..., 80 01 14, ... }
+    let apt = ok(&mut c, 0xA4, 0x04, 0x00, softcard::piv::AID);
+    assert!(apt.windows(3).any(|w| w == [0x80, 0x01, 0x14]));
+    assert_eq!(
+        send(
+            &mut c,
+            0x47,
+            0,
+            0x9A,
+            &tlv::encode(0xAC, &tlv::encode(0x80, &[0x14]))
+        )
+        .1,
+        0x6982,
+        "needs the management key"
+    );
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let public = generate(&mut c, 0x9A, 0x14);
+    let vk = p384_public(&public);
+
+    let digest = Sha384::digest(b"softcard P-384");
+    assert_eq!(sign(&mut c, 0x14, 0x9A, &digest).1, 0x6982, "no PIN");
+    verify_pin(&mut c);
+    let (sig, sw) = sign(&mut c, 0x14, 0x9A, &digest);
+    assert_eq!(sw, 0x9000);
+    assert!(p384_verifies(&vk, &digest, &sig));
+    assert!(!p384_verifies(&vk, &Sha384::digest(b"other"), &sig));
+    // The digest as the host sends it: a shorter one is the same integer (as OpenSSL
+    // verifies ECDSA), a longer one is truncated to its leftmost 384 bits.
+    let short = Sha256::digest(b"SHA-256 with P-384");
+    let (sig, _) = sign(&mut c, 0x14, 0x9A, &short);
+    assert!(p384_verifies(&vk, &short, &sig));
+    let long = Sha512::digest(b"SHA-512 with P-384");
+    let (sig, _) = sign(&mut c, 0x14, 0x9A, &long);
+    assert!(p384_verifies(&vk, &long[..48], &sig));
+    assert_eq!(sign(&mut c, 0x11, 0x9A, &digest).1, 0x6A86, "not P-256");
+    assert_eq!(p384_ecdh_agrees(&mut c, 0x9A, &vk), 0x9000);
+
+    let meta = ok(&mut c, 0xF7, 0, 0x9A, &[]);
+    assert_eq!(tlv::find(&meta, 0x01).unwrap().unwrap(), [0x14]);
+    assert_eq!(tlv::find(&meta, 0x02).unwrap().unwrap(), [0x02, 0x01]);
+    assert_eq!(
+        tlv::find(&meta, 0x03).unwrap().unwrap(),
+        [0x01],
+        "generated"
+    );
+    assert_eq!(tlv::find(&meta, 0x04).unwrap().unwrap(), &public[..]);
+
+    // Rebuilt from its image, in every backend: the same key signs and agrees.
+    let image = storage.image().unwrap();
+    for backend in BackendKind::available() {
+        let mut c = Card::load(
+            &image,
+            Box::new(softcard::seeded_rng(5)),
+            Box::new(MemoryStorage::new()),
+            backend,
+        )
+        .unwrap();
+        ok(&mut c, 0xA4, 0x04, 0x00, softcard::piv::AID);
+        verify_pin(&mut c);
+        let (sig, sw) = sign(&mut c, 0x14, 0x9A, &digest);
+        assert_eq!(sw, 0x9000, "{backend:?}");
+        assert!(p384_verifies(&vk, &digest, &sig), "{backend:?}");
+        assert_eq!(p384_ecdh_agrees(&mut c, 0x9A, &vk), 0x9000);
+        let meta = ok(&mut c, 0xF7, 0, 0x9A, &[]);
+        assert_eq!(tlv::find(&meta, 0x04).unwrap().unwrap(), &public[..]);
+        assert!(
+            c.describe()
+                .iter()
+                .any(|l| l.contains("slot 9A: ECC P-384"))
+        );
+    }
+}
+
+#[test]
+fn p384_import_and_pin_policies() {
+    let scalar: [u8; 48] = core::array::from_fn(|i| i as u8 + 7);
+    let host = p384::ecdsa::SigningKey::from_slice(&scalar).unwrap();
+    let (mut c, _) = card();
+    let mut data = tlv::encode(0x06, &scalar);
+    tlv::write(&mut data, 0xAA, &[0x03]); // PIN always
+    assert_eq!(send(&mut c, 0xFE, 0x14, 0x9D, &data).1, 0x6982);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    // A P-384 scalar is no P-256 key, nor a P-256 scalar a P-384 key.
+    assert_eq!(send(&mut c, 0xFE, 0x11, 0x9D, &data).1, 0x6A80);
+    let short = tlv::encode(0x06, &scalar[..32]);
+    assert_eq!(send(&mut c, 0xFE, 0x14, 0x9D, &short).1, 0x6A80);
+    ok(&mut c, 0xFE, 0x14, 0x9D, &data);
+
+    let meta = ok(&mut c, 0xF7, 0, 0x9D, &[]);
+    assert_eq!(tlv::find(&meta, 0x01).unwrap().unwrap(), [0x14]);
+    assert_eq!(tlv::find(&meta, 0x02).unwrap().unwrap(), [0x03, 0x01]);
+    assert_eq!(tlv::find(&meta, 0x03).unwrap().unwrap(), [0x02], "imported");
+    let vk = p384_public(tlv::find(&meta, 0x04).unwrap().unwrap());
+    assert_eq!(vk, *host.verifying_key());
+
+    // PIN always: one VERIFY, one operation (a signature or an ECDH).
+    let digest = sha2::Sha384::digest(b"imported P-384");
+    assert_eq!(sign(&mut c, 0x14, 0x9D, &digest).1, 0x6982);
+    verify_pin(&mut c);
+    let (sig, sw) = sign(&mut c, 0x14, 0x9D, &digest);
+    assert_eq!(sw, 0x9000);
+    assert!(p384_verifies(&vk, &digest, &sig));
+    assert_eq!(sign(&mut c, 0x14, 0x9D, &digest).1, 0x6982);
+    assert_eq!(p384_ecdh_agrees(&mut c, 0x9D, &vk), 0x6982);
+    verify_pin(&mut c);
+    assert_eq!(p384_ecdh_agrees(&mut c, 0x9D, &vk), 0x9000);
+    // Imported keys are not attested.
+    assert_eq!(send(&mut c, 0xF9, 0x9D, 0, &[]).1, 0x6A80);
+
+    // 9E: PIN never by default; 9C: PIN always by default.
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let e = p384_public(&generate(&mut c, 0x9E, 0x14));
+    let s = p384_public(&generate(&mut c, 0x9C, 0x14));
+    ok(&mut c, 0x20, 0xFF, 0x80, &[]); // log out
+    let (sig, sw) = sign(&mut c, 0x14, 0x9E, &digest);
+    assert_eq!(sw, 0x9000, "9E needs no PIN");
+    assert!(p384_verifies(&e, &digest, &sig));
+    assert_eq!(sign(&mut c, 0x14, 0x9C, &digest).1, 0x6982);
+    verify_pin(&mut c);
+    let (sig, _) = sign(&mut c, 0x14, 0x9C, &digest);
+    assert!(p384_verifies(&s, &digest, &sig));
+    assert_eq!(sign(&mut c, 0x14, 0x9C, &digest).1, 0x6982);
+}
+
+#[test]
+fn p384_attestation_carries_the_p384_key() {
+    use p384::pkcs8::DecodePublicKey;
+    let (mut c, _) = card();
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    let public = generate(&mut c, 0x9A, 0x14);
+    let vk = p384_public(&public);
+    let cert = ok(&mut c, 0xF9, 0x9A, 0, &[]);
+    let (tbs_der, _, sig) = split_certificate(&cert);
+    // Signed by the (P-256) attestation key.
+    let ca_meta = ok(&mut c, 0xF7, 0, 0xF9, &[]);
+    let ca_point = tlv::expect_single(tlv::find(&ca_meta, 0x04).unwrap().unwrap(), 0x86).unwrap();
+    let ca = VerifyingKey::from_sec1_bytes(ca_point).unwrap();
+    ca.verify_prehash(&Sha256::digest(tbs_der), &Signature::from_der(sig).unwrap())
+        .unwrap();
+    // TBSCertificate: version, serial, signature, issuer, validity, subject, SPKI, ...
+    let tbs = tlv::expect_single(tbs_der, 0x30).unwrap();
+    let fields: Vec<_> = tlv::iter(tbs).map(Result::unwrap).collect();
+    let spki = tlv::encode(0x30, fields[6].value);
+    let attested = p384::PublicKey::from_public_key_der(&spki).unwrap();
+    assert_eq!(attested, p384::PublicKey::from(&vk));
+}

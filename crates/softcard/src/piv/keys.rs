@@ -90,7 +90,8 @@ impl PivApplet {
     }
 
     /// Yubico IMPORT KEY: RSA from p, q (01, 02; dp, dq and qinv in 03..05 are recomputed)
-    /// or P-256 from its private scalar (06). Needs the management key.
+    /// or P-256 / P-384 from its private scalar (06, 32 or 48 bytes). Needs the management
+    /// key.
     pub(super) fn import(
         &mut self,
         params: KeyParams,
@@ -98,16 +99,23 @@ impl PivApplet {
         ctx: &mut Context<'_>,
     ) -> Result<(), Status> {
         self.require_mgmt()?;
-        let material = if params.alg.is_rsa() {
-            let p = tlv::find(data, 0x01)?.ok_or(Status::WrongData)?;
-            let q = tlv::find(data, 0x02)?.ok_or(Status::WrongData)?;
-            rsa_from_primes(p, q)?
-        } else {
-            let d = tlv::find(data, 0x06)?.ok_or(Status::WrongData)?;
-            if d.len() != 32 {
-                return Err(Status::WrongData);
+        let material = match params.alg {
+            KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
+                let d = tlv::find(data, 0x06)?.ok_or(Status::WrongData)?.to_vec();
+                if params.alg == KeyAlgorithm::P256 {
+                    KeyMaterial::P256 { d }
+                } else {
+                    KeyMaterial::P384 { d }
+                }
             }
-            KeyMaterial::P256 { d: d.to_vec() }
+            KeyAlgorithm::Rsa1024
+            | KeyAlgorithm::Rsa2048
+            | KeyAlgorithm::Rsa3072
+            | KeyAlgorithm::Rsa4096 => {
+                let p = tlv::find(data, 0x01)?.ok_or(Status::WrongData)?;
+                let q = tlv::find(data, 0x02)?.ok_or(Status::WrongData)?;
+                rsa_from_primes(p, q)?
+            }
         };
         let key =
             PrivateKey::from_material(ctx.backend, material).map_err(|_| Status::WrongData)?;

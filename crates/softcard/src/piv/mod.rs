@@ -48,8 +48,10 @@ pub const VERSION: [u8; 3] = [5, 4, 3];
 /// The application label in the SELECT response.
 const LABEL: &[u8] = b"softcard PIV";
 
-/// Algorithms announced in the SELECT response (tag AC).
-const ALGORITHMS: [u8; 9] = [0x03, 0x08, 0x0A, 0x0C, 0x06, 0x07, 0x05, 0x16, 0x11];
+/// Algorithms announced in the SELECT response (tag AC): the management key's (3DES,
+/// AES-128/192/256), then the key pairs' (RSA-1024/2048/3072/4096, P-256, P-384). GENERATE
+/// and IMPORT KEY accept exactly the key-pair algorithms listed here.
+const ALGORITHMS: [u8; 10] = [0x03, 0x08, 0x0A, 0x0C, 0x06, 0x07, 0x05, 0x16, 0x11, 0x14];
 
 /// The PIV applet.
 #[derive(Debug)]
