@@ -362,7 +362,7 @@ fn a_refused_enroll_leaves_the_image_unchanged() {
         let before = std::fs::read(&image).unwrap();
         let req = p(d, "req.pem");
         std::fs::create_dir(d.join("a-folder")).unwrap();
-        let cases: [(&[&str], &str); 5] = [
+        let cases: [(&[&str], &str); 6] = [
             (
                 &["--subject", "garbage no equals", "--out", &req],
                 "missing '='",
@@ -374,14 +374,15 @@ fn a_refused_enroll_leaves_the_image_unchanged() {
                 "container",
             ),
             (&["--container", "9C", "--key", "p256", "--out", &req], ""),
+            (&["--container", "9A", "--key", "p384", "--out", &req], ""),
         ];
         for (extra, expected) in cases {
             let mut args = vec!["enroll", image.as_str()];
             args.extend_from_slice(extra);
             let out = softcard(&args);
             let err = String::from_utf8_lossy(&out.stderr);
-            if profile == "piv" && extra.contains(&"p256") {
-                // P-256 in 9C is fine on PIV; that case is for GIDS.
+            if profile == "piv" && (extra.contains(&"p256") || extra.contains(&"p384")) {
+                // P-256 in 9C and P-384 in 9A are fine on PIV; those cases are for GIDS.
                 assert!(out.status.success(), "{err}");
                 continue;
             }
@@ -459,4 +460,61 @@ fn cmc_request_from_the_pin_always_slot_9c() {
     );
     let listed = ok(&["cert", "list", &image]);
     assert!(listed.contains("9C"), "{listed}");
+}
+
+/// `softcard enroll --key p384` on a PIV card: OpenSSL verifies the PKCS#10 request (the
+/// secp384r1 key, ECDSA with the asked hash) and the CMC one.
+#[test]
+fn p384_requests_verify_with_openssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = new_card(d, "piv");
+    let out = ok(&[
+        "enroll",
+        &image,
+        "--key",
+        "p384",
+        "--format",
+        "pkcs10",
+        "--hash",
+        "sha384",
+        "--out",
+        &p(d, "req.pem"),
+    ]);
+    assert!(out.contains("container: 9D"), "{out}");
+    let v = openssl(d, &["req", "-verify", "-noout", "-text", "-in", "req.pem"]);
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    for expected in ["ecdsa-with-SHA384", "NIST CURVE: P-384"] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    ok(&[
+        "enroll",
+        &image,
+        "--key",
+        "p384",
+        "--container",
+        "9A",
+        "--keyspec",
+        "signature",
+        "--hash",
+        "sha256",
+        "--out",
+        &p(d, "cmc.pem"),
+    ]);
+    let parsed = openssl(
+        d,
+        &[
+            "cms", "-cmsout", "-print", "-inform", "PEM", "-in", "cmc.pem",
+        ],
+    );
+    let printed = String::from_utf8_lossy(&parsed.stdout);
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    assert!(printed.contains("ecdsa-with-SHA256"), "{printed}");
+    let info = ok(&["info", &image]);
+    assert!(info.contains("ECC P-384"), "{info}");
 }

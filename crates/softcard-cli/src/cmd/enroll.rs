@@ -24,6 +24,8 @@ pub enum KeyChoice {
     Rsa4096,
     /// NIST P-256 (PIV only).
     P256,
+    /// NIST P-384 (PIV only).
+    P384,
 }
 
 impl KeyChoice {
@@ -33,6 +35,7 @@ impl KeyChoice {
             KeyChoice::Rsa3072 => KeyAlgorithm::Rsa3072,
             KeyChoice::Rsa4096 => KeyAlgorithm::Rsa4096,
             KeyChoice::P256 => KeyAlgorithm::P256,
+            KeyChoice::P384 => KeyAlgorithm::P384,
         }
     }
 }

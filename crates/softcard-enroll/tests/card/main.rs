@@ -130,6 +130,11 @@ fn piv_p256_enroll_issue_install() {
 }
 
 #[test]
+fn piv_p384_enroll_issue_install() {
+    enroll_issue_install(Profile::Piv, KeyAlgorithm::P384);
+}
+
+#[test]
 fn gids_containers_as_windows_names_them() {
     let mut c = client(Profile::WindowsVsc);
     assert_eq!(c.application(), Application::Gids);
@@ -489,6 +494,8 @@ fn enroll_checks_everything_before_creating_a_key() {
     }
     let mut c = client(Profile::WindowsVsc);
     c.verify_pin(b"12345678").unwrap();
-    let e = c.check_key_request(&key(KeyAlgorithm::P256)).unwrap_err();
-    assert!(matches!(e, EnrollError::Unsupported(_)), "{e:?}");
+    for ec in [KeyAlgorithm::P256, KeyAlgorithm::P384] {
+        let e = c.check_key_request(&key(ec)).unwrap_err();
+        assert!(matches!(e, EnrollError::Unsupported(_)), "{e:?}");
+    }
 }

@@ -13,6 +13,8 @@ use softcard_enroll::{Request, RequestFormat, RequestOptions, RequestSigner};
 pub(crate) const RSA: &[&str] = &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
 /// `openssl genpkey` arguments for a P-256 key.
 pub(crate) const P256: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+/// `openssl genpkey` arguments for a P-384 key.
+pub(crate) const P384: &[&str] = &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"];
 
 /// The seed's request for Jane Doe, with a UPN and an e-mail address.
 pub(crate) fn options() -> RequestOptions {

@@ -1,9 +1,26 @@
 //! PKCS#10 requests: OpenSSL verifies them and finds what was asked for.
 
-use softcard_enroll::{EnrollError, HashAlg, KeySpec, Request, RequestFormat, TemplateOid};
+use softcard_enroll::{
+    EnrollError, HashAlg, KeySigner, KeySpec, Request, RequestFormat, TemplateOid,
+};
 
 use crate::support::{Scratch, SoftP256, SoftRsa, path_str};
-use crate::{P256, RSA, build, options};
+use crate::{P256, P384, RSA, build, options};
+
+/// `openssl req -verify -text` of a DER request: what OpenSSL prints once it has checked the
+/// signature.
+fn verified_text(dir: &Scratch, csr: &std::path::Path) -> String {
+    dir.openssl_ok(&[
+        "req",
+        "-in",
+        path_str(csr),
+        "-inform",
+        "DER",
+        "-verify",
+        "-noout",
+        "-text",
+    ])
+}
 
 #[test]
 fn rsa_pkcs10_verifies_and_carries_the_smartcard_user_contents() {
@@ -14,16 +31,7 @@ fn rsa_pkcs10_verifies_and_carries_the_smartcard_user_contents() {
         &build(RequestFormat::Pkcs10, &options(), &mut key),
     );
 
-    let text = dir.openssl_ok(&[
-        "req",
-        "-in",
-        path_str(&csr),
-        "-inform",
-        "DER",
-        "-verify",
-        "-noout",
-        "-text",
-    ]);
+    let text = verified_text(&dir, &csr);
     for expected in [
         "C = US, O = Example, CN = Jane Doe",
         "sha1WithRSAEncryption",
@@ -69,16 +77,7 @@ fn rsa_pkcs10_verifies_with_each_hash() {
         let mut o = options();
         o.hash = hash;
         let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut key));
-        let text = dir.openssl_ok(&[
-            "req",
-            "-in",
-            path_str(&csr),
-            "-inform",
-            "DER",
-            "-verify",
-            "-noout",
-            "-text",
-        ]);
+        let text = verified_text(&dir, &csr);
         assert!(text.contains(name), "{name} not in\n{text}");
     }
 }
@@ -91,16 +90,7 @@ fn p256_pkcs10_verifies() {
     o.hash = HashAlg::Sha256;
     o.key_spec = KeySpec::Signature;
     let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut key));
-    let text = dir.openssl_ok(&[
-        "req",
-        "-in",
-        path_str(&csr),
-        "-inform",
-        "DER",
-        "-verify",
-        "-noout",
-        "-text",
-    ]);
+    let text = verified_text(&dir, &csr);
     for expected in [
         "ecdsa-with-SHA256",
         "NIST CURVE: P-256",
@@ -108,6 +98,52 @@ fn p256_pkcs10_verifies() {
         "Microsoft Smartcard Login",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+/// A P-384 key made by OpenSSL, loaded as a softcard key (the 48-byte scalar): requests
+/// carry its secp384r1 SPKI and the ECDSA algorithm of each hash.
+#[test]
+fn p384_pkcs10_verifies_with_each_hash() {
+    use p384::pkcs8::DecodePrivateKey as _;
+    use rand_core::SeedableRng as _;
+    use softcard::crypto::{BackendKind, KeyMaterial, PrivateKey};
+    let dir = Scratch::new();
+    let secret = p384::SecretKey::from_pkcs8_der(&dir.genkey("k.der", P384)).unwrap();
+    let d = secret.to_bytes().to_vec();
+    let key = PrivateKey::from_material(BackendKind::RustCrypto, KeyMaterial::P384 { d }).unwrap();
+    let mut signer = KeySigner::new(&key, rand_chacha::ChaCha20Rng::seed_from_u64(3));
+    for (hash, name) in [
+        (HashAlg::Sha1, "ecdsa-with-SHA1"),
+        (HashAlg::Sha256, "ecdsa-with-SHA256"),
+        (HashAlg::Sha384, "ecdsa-with-SHA384"),
+    ] {
+        let mut o = options();
+        o.hash = hash;
+        o.key_spec = KeySpec::Exchange;
+        let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut signer));
+        let text = verified_text(&dir, &csr);
+        for expected in [
+            name,
+            "ASN1 OID: secp384r1",
+            "NIST CURVE: P-384",
+            "Key Agreement",
+            "Microsoft Smartcard Login",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        // The same key OpenSSL made.
+        let spki = dir.openssl_ok(&["pkey", "-in", "k.der.pem", "-pubout"]);
+        let req_key = dir.openssl_ok(&[
+            "req",
+            "-in",
+            path_str(&csr),
+            "-inform",
+            "DER",
+            "-pubkey",
+            "-noout",
+        ]);
+        assert_eq!(spki, req_key);
     }
 }
 
@@ -164,16 +200,7 @@ fn template_oid_signature_key_and_empty_subject() {
     });
     o.csp = None;
     let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut key));
-    let text = dir.openssl_ok(&[
-        "req",
-        "-in",
-        path_str(&csr),
-        "-inform",
-        "DER",
-        "-verify",
-        "-noout",
-        "-text",
-    ]);
+    let text = verified_text(&dir, &csr);
     for expected in [
         "Subject: \n",
         "X509v3 Subject Alternative Name: critical",

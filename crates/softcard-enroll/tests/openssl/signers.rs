@@ -14,7 +14,11 @@ use crate::{build, options};
 fn requests_signed_by_a_softcard_key_verify() {
     let dir = Scratch::new();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
-    for alg in [KeyAlgorithm::P256, KeyAlgorithm::Rsa2048] {
+    for alg in [
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+        KeyAlgorithm::Rsa2048,
+    ] {
         let key = PrivateKey::generate(BackendKind::RustCrypto, alg, &mut rng).expect("key");
         let mut signer = KeySigner::new(&key, rand_chacha::ChaCha20Rng::seed_from_u64(8));
         let o = options();
