@@ -54,15 +54,7 @@ pub(crate) fn check_cmc(dir: &Scratch, cmc: &[u8], csr: &[u8]) {
         "the PKCS#10 inside asks for what the one built alone asks for"
     );
     let inner_path = dir.write("inner.der", inner);
-    dir.openssl_ok(&[
-        "req",
-        "-in",
-        path_str(&inner_path),
-        "-inform",
-        "DER",
-        "-verify",
-        "-noout",
-    ]);
+    dir.verified_request(&inner_path, &[]);
 }
 
 #[test]

@@ -7,21 +7,6 @@ use softcard_enroll::{
 use crate::support::{Scratch, SoftP256, SoftRsa, path_str};
 use crate::{P256, P384, RSA, build, options};
 
-/// `openssl req -verify -text` of a DER request: what OpenSSL prints once it has checked the
-/// signature.
-fn verified_text(dir: &Scratch, csr: &std::path::Path) -> String {
-    dir.openssl_ok(&[
-        "req",
-        "-in",
-        path_str(csr),
-        "-inform",
-        "DER",
-        "-verify",
-        "-noout",
-        "-text",
-    ])
-}
-
 #[test]
 fn rsa_pkcs10_verifies_and_carries_the_smartcard_user_contents() {
     let dir = Scratch::new();
@@ -31,7 +16,7 @@ fn rsa_pkcs10_verifies_and_carries_the_smartcard_user_contents() {
         &build(RequestFormat::Pkcs10, &options(), &mut key),
     );
 
-    let text = verified_text(&dir, &csr);
+    let text = dir.verified_request(&csr, &["-text"]);
     for expected in [
         "C = US, O = Example, CN = Jane Doe",
         "sha1WithRSAEncryption",
@@ -77,7 +62,7 @@ fn rsa_pkcs10_verifies_with_each_hash() {
         let mut o = options();
         o.hash = hash;
         let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut key));
-        let text = verified_text(&dir, &csr);
+        let text = dir.verified_request(&csr, &["-text"]);
         assert!(text.contains(name), "{name} not in\n{text}");
     }
 }
@@ -90,7 +75,7 @@ fn p256_pkcs10_verifies() {
     o.hash = HashAlg::Sha256;
     o.key_spec = KeySpec::Signature;
     let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut key));
-    let text = verified_text(&dir, &csr);
+    let text = dir.verified_request(&csr, &["-text"]);
     for expected in [
         "ecdsa-with-SHA256",
         "NIST CURVE: P-256",
@@ -122,7 +107,7 @@ fn p384_pkcs10_verifies_with_each_hash() {
         o.hash = hash;
         o.key_spec = KeySpec::Exchange;
         let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut signer));
-        let text = verified_text(&dir, &csr);
+        let text = dir.verified_request(&csr, &["-text"]);
         for expected in [
             name,
             "ASN1 OID: secp384r1",
@@ -200,7 +185,7 @@ fn template_oid_signature_key_and_empty_subject() {
     });
     o.csp = None;
     let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut key));
-    let text = verified_text(&dir, &csr);
+    let text = dir.verified_request(&csr, &["-text"]);
     for expected in [
         "Subject: \n",
         "X509v3 Subject Alternative Name: critical",

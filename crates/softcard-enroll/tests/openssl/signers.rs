@@ -7,7 +7,7 @@ use softcard_enroll::{
 };
 
 use crate::cmc::check_cmc;
-use crate::support::{self, Scratch, nth_child, path_str};
+use crate::support::{self, Scratch, nth_child};
 use crate::{build, options};
 
 #[test]
@@ -24,15 +24,7 @@ fn requests_signed_by_a_softcard_key_verify() {
         let o = options();
         let csr = build(RequestFormat::Pkcs10, &o, &mut signer);
         let path = dir.write("req.der", &csr);
-        dir.openssl_ok(&[
-            "req",
-            "-in",
-            path_str(&path),
-            "-inform",
-            "DER",
-            "-verify",
-            "-noout",
-        ]);
+        dir.verified_request(&path, &[]);
         let cmc = build(RequestFormat::Cmc, &o, &mut signer);
         check_cmc(&dir, &cmc, &csr);
     }
@@ -49,15 +41,7 @@ fn card_shaped_operations_give_signatures_openssl_accepts() {
     let check = |signer: &mut dyn RequestSigner, name: &str| {
         let csr = build(RequestFormat::Pkcs10, &options(), signer);
         let path = dir.write(name, &csr);
-        dir.openssl_ok(&[
-            "req",
-            "-in",
-            path_str(&path),
-            "-inform",
-            "DER",
-            "-verify",
-            "-noout",
-        ]);
+        dir.verified_request(&path, &[]);
     };
 
     // PIV: the host pads, the card does the raw RSA operation.

@@ -50,6 +50,22 @@ impl Scratch {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `openssl req -in DER_FILE -inform DER -verify -noout EXTRA...`, insisting that the
+    /// signature verifies: OpenSSL 3.0 exits 0 on a bad signature too, only its message
+    /// tells ("verify OK" or "verify failure"). Returns stdout as text.
+    pub fn verified_request(&self, der: &Path, extra: &[&str]) -> String {
+        let path = der.to_str().expect("UTF-8 path");
+        let mut args = vec!["req", "-in", path, "-inform", "DER", "-verify", "-noout"];
+        args.extend_from_slice(extra);
+        let out = self.openssl(&args);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && said.contains("verify OK") && !said.contains("failure"),
+            "openssl {args:?}: {said}"
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// A new private key made by OpenSSL, as PKCS#8 DER in `name`.
     pub fn genkey(&self, name: &str, algorithm: &[&str]) -> Vec<u8> {
         let pem = format!("{name}.pem");
