@@ -53,6 +53,8 @@ on_both_routes!(
     crate::flows_opensc::name_and_admin_auth => opensc_name_and_admin_auth,
     crate::flows_opensc::pkcs15_and_pkcs11 => opensc_pkcs15_and_pkcs11,
     crate::flows_opensc::state_survives_a_restart => state_survives_a_restart,
+    crate::flows_yubico::p384_keys => yubico_p384_keys,
+    crate::flows_opensc::pkcs11_p384 => opensc_pkcs11_p384,
 );
 
 /// Opens a session for a flow; `None` when its route cannot run here.

@@ -432,3 +432,140 @@ pub fn reset(route: Route) {
     s.yubico(&["-a", "generate", "-s", "9e", "-A", "ECCP256"])
         .ok("the default management key after reset");
 }
+
+/// P-384 (`-A ECCP384`, algorithm 14), as YubiKeys from 4.0 have it: `-a generate` in 9A
+/// and 9D with certificates, `-a status` naming the algorithm, `-a test-signature` (fails
+/// without the PIN), `-a test-decipher` (ECDH with a host key; fails without the PIN),
+/// `-a attest` verified against the F9 certificate, and `-a import-key` of an OpenSSL P-384
+/// key.
+pub fn p384_keys(route: Route) {
+    let Some(s) = session(route, 109, "yubico P-384") else {
+        return;
+    };
+    let dir = s.path("");
+    let (public9a, cert9a) = key_with_certificate(&s, "9a", "ECCP384");
+    let text = openssl::run(
+        &dir,
+        &["pkey", "-pubin", "-in", path_str(&public9a), "-text"],
+    );
+    let text = text.ok("openssl pkey").stdout;
+    assert!(text.contains("NIST CURVE: P-384"), "{text}");
+
+    s.yubico(&["-a", "test-signature", "-s", "9a", "-i", path_str(&cert9a)])
+        .fails("test-signature without the PIN");
+    let out = with_pin(&s, "test-signature", "9a", &cert9a).ok("test-signature 9a");
+    assert!(
+        out.text().contains("Successful ECDSA verification"),
+        "{}",
+        out.text()
+    );
+
+    let (_, cert9d) = key_with_certificate(&s, "9d", "ECCP384");
+    s.yubico(&["-a", "test-decipher", "-s", "9d", "-i", path_str(&cert9d)])
+        .fails("test-decipher without the PIN");
+    let out = with_pin(&s, "test-decipher", "9d", &cert9d).ok("test-decipher 9d");
+    assert!(
+        out.text()
+            .contains("Successfully performed ECDH exchange with card"),
+        "{}",
+        out.text()
+    );
+    let status = s.yubico(&["-a", "status"]).ok("status").stdout;
+    assert_eq!(status.matches("Algorithm:\tECCP384").count(), 2, "{status}");
+
+    let f9 = s.path("f9.pem");
+    s.yubico(&["-a", "read-certificate", "-s", "f9", "-o", path_str(&f9)])
+        .ok("read-certificate f9");
+    let att = s.path("att9a.pem");
+    s.yubico(&["-a", "attest", "-s", "9a", "-o", path_str(&att)])
+        .ok("attest 9a");
+    assert_eq!(
+        openssl::public_key_of(&dir, &att),
+        std::fs::read_to_string(&public9a).unwrap(),
+        "the attested key is the generated one"
+    );
+    let verify = openssl::run(
+        &dir,
+        &[
+            "verify",
+            "-partial_chain",
+            "-CAfile",
+            path_str(&f9),
+            path_str(&att),
+        ],
+    );
+    assert!(verify.ok("openssl verify").stdout.contains(": OK"));
+
+    // An OpenSSL P-384 key imported into 9E (PIN policy never there).
+    let key = s.path("p384.key");
+    openssl::run(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-384",
+            "-out",
+            path_str(&key),
+        ],
+    )
+    .ok("openssl genpkey");
+    let public9e = s.path("p384.pub.pem");
+    openssl::run(
+        &dir,
+        &[
+            "pkey",
+            "-in",
+            path_str(&key),
+            "-pubout",
+            "-out",
+            path_str(&public9e),
+        ],
+    )
+    .ok("openssl pkey -pubout");
+    s.yubico(&["-a", "import-key", "-s", "9e", "-i", path_str(&key)])
+        .ok("import-key 9e");
+    let cert9e = openssl::certificate_for(&dir, &public9e, "imported9e");
+    s.yubico(&[
+        "-a",
+        "import-certificate",
+        "-s",
+        "9e",
+        "-i",
+        path_str(&cert9e),
+    ])
+    .ok("import-certificate 9e");
+    let out = s
+        .yubico(&["-a", "test-signature", "-s", "9e", "-i", path_str(&cert9e)])
+        .ok("test-signature 9e without the PIN");
+    assert!(
+        out.text().contains("Successful ECDSA verification"),
+        "{}",
+        out.text()
+    );
+    s.yubico(&["-a", "attest", "-s", "9e"])
+        .fails("attest an imported key");
+}
+
+/// `-a verify-pin -P PIN -a ACTION -s SLOT -i CERT`: an action that needs the PIN, in one
+/// run (the PIN verification lasts for that process's session only).
+pub fn with_pin(
+    s: &Session,
+    action: &str,
+    slot: &str,
+    cert: &std::path::Path,
+) -> softcard_tests::clients::Output {
+    s.yubico(&[
+        "-a",
+        "verify-pin",
+        "-P",
+        PIN,
+        "-a",
+        action,
+        "-s",
+        slot,
+        "-i",
+        path_str(cert),
+    ])
+}
