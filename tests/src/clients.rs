@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::peer::{PeerStack, READER_0, VPCD_PORT, workspace};
+use crate::peer::{self, PeerStack, READER_0, VPCD_PORT, workspace};
 use crate::softcard_bin::{self, Serve};
 use crate::wait;
 
@@ -251,8 +251,10 @@ impl Session {
     fn take_out(&mut self) {
         if let Some(mut serve) = self.serve.take() {
             assert!(serve.stop(), "softcard serve did not stop cleanly");
-            let gone = wait::until(CARD_LIMIT, || (!card_present()).then_some(()));
-            assert!(gone.is_some(), "the card stayed in the reader");
+            assert!(
+                peer::wait_reader_empty(READER_0, CARD_LIMIT),
+                "the card stayed in the reader"
+            );
         }
     }
 

@@ -26,6 +26,31 @@ fn euid() -> Option<u32> {
     std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
+/// Waits until pcscd itself reports `reader` empty (its event thread has polled vpcd and
+/// seen the card gone), for at most `limit`. A client that merely fails to read an ATR is
+/// not enough: a card served again before pcscd noticed the removal is taken by pcscd for
+/// the old card, left without an ATR.
+pub fn wait_reader_empty(reader: &str, limit: Duration) -> bool {
+    let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else {
+        return false;
+    };
+    let Ok(name) = std::ffi::CString::new(reader) else {
+        return false;
+    };
+    let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+    crate::wait::until(limit, || {
+        ctx.get_status_change(Duration::from_millis(500), &mut states)
+            .ok()?;
+        let [state] = &mut states;
+        state.sync_current_state();
+        state
+            .event_state()
+            .contains(pcsc::State::EMPTY)
+            .then_some(())
+    })
+    .is_some()
+}
+
 /// Why the peer stack cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
     if euid() != Some(0) {
