@@ -128,7 +128,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         write_out(&dir.join("cert.pem"), cert.to_pem().as_bytes())?;
     }
     println!(
-        "done in {} ms: friendly name {:?}",
+        "done in {} ms; friendly name {:?} (Windows keeps it in its certificate store, not on the card)",
         total.elapsed().as_millis(),
         request.friendly_name.as_deref().unwrap_or_default()
     );
