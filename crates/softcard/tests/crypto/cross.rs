@@ -63,6 +63,23 @@ fn generation_is_shared_and_reproducible() {
 }
 
 #[test]
+fn rsa3072_and_rsa4096_pkcs1_signatures_are_identical() {
+    for (alg, seed) in [(KeyAlgorithm::Rsa3072, 40), (KeyAlgorithm::Rsa4096, 41)] {
+        let (rc, aws) = pair(alg, seed);
+        let mut rng = seeded_rng(seed);
+        for hash in ALL {
+            let digest = hash.digest(b"identical at every size");
+            let info = hash.digest_info(&digest);
+            let a = rc.rsa_sign_pkcs1v15(&info, &mut rng).unwrap();
+            let b = aws.rsa_sign_pkcs1v15(&info, &mut rng).unwrap();
+            assert_eq!(a.len(), alg.bits() / 8);
+            assert_eq!(a, b, "{alg:?} {hash:?}");
+            assert!(verify_pkcs1(aws.public(), hash, &digest, &b));
+        }
+    }
+}
+
+#[test]
 fn rsa2048_pkcs1_signatures_are_identical() {
     let (rc, aws) = pair(KeyAlgorithm::Rsa2048, 20);
     let mut rng = seeded_rng(21);
