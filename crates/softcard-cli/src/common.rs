@@ -5,10 +5,12 @@ use std::path::Path;
 
 use softcard::crypto::BackendKind;
 
-/// A failure to report: a message naming the problem, and the exit code.
+/// A failure to report: a message naming the problem, the card's status word when the
+/// card refused something, and the exit code.
 #[derive(Debug)]
 pub struct CliError {
     message: String,
+    status: Option<u16>,
     code: u8,
 }
 
@@ -17,6 +19,7 @@ impl CliError {
     pub fn new(message: impl Into<String>) -> Self {
         CliError {
             message: message.into(),
+            status: None,
             code: 1,
         }
     }
@@ -24,14 +27,34 @@ impl CliError {
     /// A usage problem (exit code 2, as clap uses).
     pub fn usage(message: impl Into<String>) -> Self {
         CliError {
-            message: message.into(),
             code: 2,
+            ..CliError::new(message)
         }
+    }
+
+    /// The same failure, carrying the status word (SW1 SW2) the card answered.
+    pub fn with_status(mut self, sw: Option<u16>) -> Self {
+        self.status = sw;
+        self
     }
 
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         self.code
+    }
+
+    /// Reports the failure on stderr: `softcard: error: MESSAGE`, or with `json` one line
+    /// `{"error": MESSAGE, "status": "63C2"}` (`status` only when the card answered one).
+    pub fn report(&self, json: bool) {
+        if json {
+            let mut value = serde_json::json!({ "error": self.message });
+            if let Some(sw) = self.status {
+                value["status"] = format!("{sw:04X}").into();
+            }
+            eprintln!("{value}");
+        } else {
+            eprintln!("softcard: error: {self}");
+        }
     }
 }
 

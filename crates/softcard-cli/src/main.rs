@@ -2,7 +2,12 @@
 //!
 //! Each subcommand is a module under `cmd/` with an `Args` struct (clap derive) and a
 //! `run(Args) -> Result<(), CliError>` function; adding one is a new module, one variant
-//! of [`Command`] and one arm in [`Command::run`].
+//! of [`Command`] and one arm in [`Command::run`] (and in [`Command::json`] if it takes
+//! `--json`).
+//!
+//! Failures are reported here, in one place: `softcard: error: MESSAGE` on stderr, or with
+//! `--json` one JSON line `{"error": ..., "status": ...}` on stderr ([`CliError::report`]);
+//! the exit code is non-zero either way.
 
 mod cmd;
 mod common;
@@ -58,14 +63,49 @@ impl Command {
             Command::Demo(a) => cmd::demo::run(a),
         }
     }
+
+    /// Whether `--json` was given: the result, and a failure, are then printed as JSON.
+    fn json(&self) -> bool {
+        match self {
+            Command::Init(a) => a.json,
+            Command::Info(a) => a.json,
+            Command::Enroll(a) => a.json,
+            Command::Cert(a) => a.json,
+            Command::Sign(a) => a.json,
+            Command::Pin(a) => a.json,
+            Command::Serve(_) | Command::Exec(_) | Command::Demo(_) => false,
+        }
+    }
+}
+
+/// Whether `--json` stands among the arguments (before a `--`): how a command line that
+/// does not parse is known to want its error as JSON.
+fn json_asked(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are not failures; a command line that does not parse is a
+        // usage error, reported as clap words it unless `--json` asks for JSON.
+        Err(e) if e.use_stderr() && json_asked(std::env::args_os()) => {
+            let text = e.to_string();
+            let first = text.split("\n\n").next().unwrap_or_default();
+            let message = first.trim().trim_start_matches("error: ");
+            CliError::usage(message).report(true);
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => e.exit(),
+    };
+    let json = cli.command.json();
     match cli.command.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("softcard: error: {e}");
+            e.report(json);
             ExitCode::from(e.exit_code())
         }
     }
@@ -75,7 +115,7 @@ fn main() -> ExitCode {
 mod tests {
     use clap::{CommandFactory, Parser};
 
-    use super::Cli;
+    use super::{Cli, json_asked};
 
     #[test]
     fn the_command_line_is_consistent() {
@@ -135,5 +175,57 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("--admin-key"), "{err}");
+    }
+
+    /// `--json` is taken where each command takes it, before or after the operands, and
+    /// only before `--`.
+    #[test]
+    fn json_flags() {
+        let lines: [(&[&str], bool); 8] = [
+            (&["init", "c.img", "--profile", "piv", "--json"], true),
+            (
+                &[
+                    "sign",
+                    "--json",
+                    "c.img",
+                    "--container",
+                    "9D",
+                    "--in",
+                    "m",
+                    "--out",
+                    "s",
+                ],
+                true,
+            ),
+            (&["pin", "verify", "c.img", "--json"], true),
+            (
+                &["pin", "--json", "change", "c.img", "--new", "87654321"],
+                true,
+            ),
+            (&["pin", "unblock", "c.img", "--new", "87654321"], false),
+            (&["cert", "list", "c.img", "--json"], true),
+            (
+                &["cert", "export", "c.img", "--container", "9D", "--json"],
+                true,
+            ),
+            (
+                &["cert", "import", "c.img", "--container", "9D", "f"],
+                false,
+            ),
+        ];
+        for (line, json) in lines {
+            let args = std::iter::once("softcard").chain(line.iter().copied());
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert_eq!(cli.command.json(), json, "{line:?}");
+        }
+        let os = |args: &[&str]| args.iter().map(Into::into).collect::<Vec<_>>();
+        assert!(json_asked(os(&["softcard", "pin", "verify", "--json"])));
+        assert!(!json_asked(os(&[
+            "softcard", "exec", "--image", "c", "--", "p", "--json"
+        ])));
+        assert!(
+            !json_asked(os(&["--json", "pin"])),
+            "argv[0] is the program"
+        );
     }
 }

@@ -132,9 +132,22 @@ pub struct Args {
     pub backend: BackendKind,
 }
 
-/// An enrollment failure as the command line reports it.
+/// An enrollment failure as the command line reports it, with the card's status word.
 pub fn fail(e: EnrollError) -> CliError {
-    CliError::new(e.to_string())
+    let sw = status_word(&e);
+    CliError::new(e.to_string()).with_status(sw)
+}
+
+/// The status word (SW1 SW2) the card answered, for the failures that come from one.
+pub fn status_word(e: &EnrollError) -> Option<u16> {
+    match e {
+        EnrollError::Card { sw, .. }
+        | EnrollError::NewPinRefused { sw, .. }
+        | EnrollError::AdminAuthentication { sw, .. } => Some(*sw),
+        EnrollError::WrongPin { tries_left, .. } => Some(0x63C0 | u16::from(*tries_left & 0x0F)),
+        EnrollError::PinBlocked { .. } => Some(0x6983),
+        _ => None,
+    }
 }
 
 /// Opens the image and selects its card application.
@@ -288,6 +301,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 "{e} (the key created in container {} stays on the card)",
                 container.name
             ))
+            .with_status(status_word(&e))
         })?;
     let bytes = if args.der {
         request.der.clone()

@@ -6,7 +6,7 @@ use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, Profile, Secret};
 use softcard_pcsc::FileStorage;
 
-use crate::common::{CliError, HexKey, parse_backend, parse_hex_key};
+use crate::common::{CliError, HexKey, hex, parse_backend, parse_hex_key, print_json};
 
 /// Arguments of `softcard init`.
 #[derive(Debug, clap::Args)]
@@ -44,6 +44,9 @@ pub struct Args {
     /// be initialized by a client such as `gids-tool -X`.
     #[arg(long)]
     pub blank: bool,
+    /// Print JSON (image, profile, serial, ATR) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -109,8 +112,21 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     .map_err(|e| match e {
         softcard::Error::Storage(_) => CliError::new(format!("{}: cannot write the card image", path.display())),
+        softcard::Error::InvalidOption(sw) => {
+            CliError::new(format!("cannot create the card: {e}")).with_status(Some(sw.sw()))
+        }
         other => CliError::new(format!("cannot create the card: {other}")),
     })?;
+    if args.json {
+        return print_json(&serde_json::json!({
+            "image": path.display().to_string(),
+            "profile": card.profile().name(),
+            "serial": card.serial(),
+            "atr": hex(card.atr()),
+            "backend": card.backend().name(),
+            "blank": args.blank,
+        }));
+    }
     println!(
         "created {} card, serial {}, in {}",
         card.profile(),

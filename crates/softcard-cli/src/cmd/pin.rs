@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
+use softcard::Card;
 use softcard::crypto::BackendKind;
 use softcard::crypto::sym::SymAlg;
-use softcard_enroll::{Application, EnrollError, Unblock};
+use softcard_enroll::{Application, CardClient, EnrollError, Unblock};
 
 use super::enroll::{connect, fail};
-use crate::common::{CliError, HexKey, parse_backend, parse_hex_key};
+use crate::common::{CliError, HexKey, parse_backend, parse_hex_key, print_json};
 
 /// Arguments of `softcard pin`.
 #[derive(Debug, clap::Args)]
@@ -15,6 +16,9 @@ pub struct Args {
     /// What to do.
     #[command(subcommand)]
     pub command: PinCommand,
+    /// Print JSON (result, tries left) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// The `pin` subcommands.
@@ -74,16 +78,15 @@ pub enum PinCommand {
 /// # Errors
 /// Wrong PIN, PUK or administrator key (with the tries left), blocked PIN.
 pub fn run(args: Args) -> Result<(), CliError> {
-    match args.command {
+    let (client, done) = match args.command {
         PinCommand::Verify {
             image,
             pin,
             backend,
         } => {
-            connect(&image, backend)?
-                .verify_pin(pin.as_bytes())
-                .map_err(fail)?;
-            println!("PIN verified");
+            let mut client = connect(&image, backend)?;
+            client.verify_pin(pin.as_bytes()).map_err(fail)?;
+            (client, "verified")
         }
         PinCommand::Change {
             image,
@@ -91,10 +94,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             new,
             backend,
         } => {
-            connect(&image, backend)?
+            let mut client = connect(&image, backend)?;
+            client
                 .change_pin(pin.as_bytes(), new.as_bytes())
                 .map_err(fail)?;
-            println!("PIN changed");
+            (client, "changed")
         }
         PinCommand::Unblock {
             image,
@@ -135,11 +139,45 @@ pub fn run(args: Args) -> Result<(), CliError> {
                         CliError::new(format!(
                             "administrator key authentication failed (status {sw:04X}): the card's key is AES, and a 24-byte key is taken as 3DES unless --admin-key-aes says it is AES-192"
                         ))
+                        .with_status(Some(sw))
                     }
                     e => fail(e),
                 })?;
-            println!("PIN unblocked");
+            (client, "unblocked")
         }
+    };
+    if !args.json {
+        println!("PIN {done}");
+        return Ok(());
     }
-    Ok(())
+    let application = client.application().name();
+    print_json(&serde_json::json!({
+        "result": done,
+        "application": application,
+        "tries_left": tries_left(client),
+    }))
+}
+
+/// The PIN's tries left, as the card tells them to an empty VERIFY (ISO 7816-4: 63Cx) once
+/// a reset has logged the PIN out; `None` if the card does not say.
+fn tries_left(client: CardClient<Card>) -> Option<u8> {
+    let aid = match client.application() {
+        Application::Gids => softcard::gids::AID,
+        Application::Piv => softcard::piv::AID,
+    };
+    let mut card = client.into_transport();
+    card.reset();
+    let select = [
+        &[0x00, 0xA4, 0x04, 0x00, u8::try_from(aid.len()).ok()?][..],
+        aid,
+    ]
+    .concat();
+    if !card.transmit(&select).ends_with(&[0x90, 0x00]) {
+        return None;
+    }
+    match card.transmit(&[0x00, 0x20, 0x00, 0x80])[..] {
+        [.., 0x63, x] if x & 0xF0 == 0xC0 => Some(x & 0x0F),
+        [.., 0x69, 0x83] => Some(0),
+        _ => None,
+    }
 }

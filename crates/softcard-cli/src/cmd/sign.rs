@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use softcard::crypto::BackendKind;
+use softcard_enroll::SignatureAlgorithm;
 
 use super::enroll::{HashChoice, check_out_dir, connect, fail, write_out};
-use crate::common::{CliError, parse_backend};
+use crate::common::{CliError, hex, parse_backend, print_json};
 
 /// Arguments of `softcard sign`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,9 @@ pub struct Args {
     /// Crypto backend to load the card's keys into.
     #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
     pub backend: BackendKind,
+    /// Print JSON (container, algorithm, hash, signature file and hex) instead of nothing.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Signs.
@@ -47,5 +51,23 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let signature = client
         .sign(&container, &message, args.hash.hash())
         .map_err(fail)?;
-    write_out(&args.out, &signature)
+    write_out(&args.out, &signature)?;
+    if !args.json {
+        return Ok(());
+    }
+    let algorithm = match SignatureAlgorithm::for_key(&container.public_key, args.hash.hash()) {
+        Ok(SignatureAlgorithm::RsaPkcs1(_)) => "RsaPkcs1",
+        Ok(SignatureAlgorithm::Ecdsa(_)) => "Ecdsa",
+        Err(e) => return Err(fail(e)),
+    };
+    print_json(&serde_json::json!({
+        "container": container.name,
+        "application": client.application().name(),
+        "key": format!("{:?}", container.algorithm),
+        "algorithm": algorithm,
+        "hash": format!("{:?}", args.hash.hash()),
+        "in": args.input.display().to_string(),
+        "out": args.out.display().to_string(),
+        "signature": hex(&signature),
+    }))
 }
