@@ -54,6 +54,12 @@ impl Certificate {
         &self.subject
     }
 
+    /// The subject name as a string (`CN=Jane Doe,O=Example`, the form `softcard enroll
+    /// --subject` takes; RFC 4514 escapes); `None` if it does not decode.
+    pub fn subject(&self) -> Option<String> {
+        crate::name::decode(&self.subject)
+    }
+
     /// The subject public key, if of an algorithm this crate holds (RSA, P-256).
     pub fn public_key(&self) -> Option<&PublicKey> {
         self.public_key.as_ref()

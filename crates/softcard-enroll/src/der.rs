@@ -117,6 +117,26 @@ pub(crate) fn oid(arcs: &[u32]) -> Vec<u8> {
     tlv(tag::OID, &content)
 }
 
+/// The arcs of an OID's content octets; `None` if they are not a well-formed OID.
+pub(crate) fn oid_arcs(content: &[u8]) -> Option<Vec<u32>> {
+    let mut arcs = Vec::new();
+    let mut arc: u64 = 0;
+    for b in content {
+        arc = arc.checked_mul(128)? | u64::from(b & 0x7F);
+        if b & 0x80 == 0 {
+            if arcs.is_empty() {
+                let first = (arc / 40).min(2);
+                arcs.push(u32::try_from(first).ok()?);
+                arcs.push(u32::try_from(arc - first * 40).ok()?);
+            } else {
+                arcs.push(u32::try_from(arc).ok()?);
+            }
+            arc = 0;
+        }
+    }
+    (content.last().is_some_and(|b| b & 0x80 == 0)).then_some(arcs)
+}
+
 fn push_base128(out: &mut Vec<u8>, mut value: u64) {
     let mut groups = [0u8; 10];
     let mut n = 0;

@@ -62,6 +62,82 @@ pub(crate) fn encode(name: &str) -> Result<Vec<u8>, EnrollError> {
     ))
 }
 
+/// Decodes a DER `Name` into the string form [`encode`] reads: most specific RDN first
+/// (`CN=Jane Doe,O=Example`), the short names of the attribute table, dotted OIDs for
+/// other types, RFC 4514 escapes, and `#hex` for values that are not strings.
+/// `None` if the DER does not decode.
+pub(crate) fn decode(name: &[u8]) -> Option<String> {
+    use softcard::tlv;
+    let (seq, _) = tlv::parse_one(name).ok()?;
+    let mut rdns = Vec::new();
+    for rdn in tlv::iter(seq.value) {
+        let mut atvs = Vec::new();
+        for atv in tlv::iter(rdn.ok()?.value) {
+            let (oid, value_tlv) = tlv::parse_one(atv.ok()?.value).ok()?;
+            let (value, _) = tlv::parse_one(value_tlv).ok()?;
+            let text = match value.tag {
+                // UTF8String, PrintableString, TeletexString, IA5String.
+                0x0C | 0x13 | 0x14 | 0x16 => escape(core::str::from_utf8(value.value).ok()?),
+                // BMPString.
+                0x1E => escape(&utf16_be(value.value)?),
+                // Other types: the DER in hex (RFC 4514 section 2.4).
+                _ => value_tlv.iter().fold(String::from("#"), |mut out, b| {
+                    out.push_str(&format!("{b:02X}"));
+                    out
+                }),
+            };
+            atvs.push(format!("{}={text}", attribute_name(oid.value)?));
+        }
+        rdns.push(atvs.join("+"));
+    }
+    rdns.reverse();
+    Some(rdns.join(","))
+}
+
+/// The short name of an attribute type (the first of the table's names for its OID), or
+/// its dotted form; `None` for content octets that are not an OID.
+fn attribute_name(content: &[u8]) -> Option<String> {
+    let arcs = der::oid_arcs(content)?;
+    Some(
+        match ATTRIBUTES.iter().find(|(_, a, _)| *a == arcs.as_slice()) {
+            Some((name, _, _)) => (*name).to_owned(),
+            None => Oid::from(arcs).to_string(),
+        },
+    )
+}
+
+/// Big-endian UTF-16 (a BMPString's content).
+fn utf16_be(bytes: &[u8]) -> Option<String> {
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_be_bytes([p[0], p[1]]))
+        .collect();
+    String::from_utf16(&units).ok()
+}
+
+/// An attribute value escaped as RFC 4514 section 2.4 asks.
+fn escape(value: &str) -> String {
+    let last = value.chars().count().saturating_sub(1);
+    let mut out = String::with_capacity(value.len());
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => out.push('\\'),
+            '#' if i == 0 => out.push('\\'),
+            ' ' if i == 0 || i == last => out.push('\\'),
+            '\0' => {
+                out.push_str("\\00");
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// One `AttributeTypeAndValue`.
 fn attribute(key: &str, value: &str) -> Result<Vec<u8>, String> {
     let upper = key.to_ascii_uppercase();
@@ -204,5 +280,44 @@ mod tests {
             }
             n
         }
+    }
+
+    #[test]
+    fn subjects_read_as_rfc_4514() {
+        // C=US (PrintableString), O="Example, Inc" (UTF8String), then one RDN of
+        // CN=" J+Doe#" and an attribute 1.2.3 whose value is an INTEGER, not a string.
+        let c = [
+            0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, b'U', b'S',
+        ];
+        let o = [
+            &[0x30, 0x13, 0x06, 0x03, 0x55, 0x04, 0x0A, 0x0C, 0x0C][..],
+            b"Example, Inc",
+        ]
+        .concat();
+        let cn = [
+            &[0x30, 0x0E, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x07][..],
+            b" J+Doe#",
+        ]
+        .concat();
+        let odd = [0x30, 0x07, 0x06, 0x02, 0x2A, 0x03, 0x02, 0x01, 0x05];
+        let set = |parts: &[&[u8]]| {
+            let body = parts.concat();
+            [&[0x31, u8::try_from(body.len()).unwrap()][..], &body].concat()
+        };
+        let rdns = [set(&[&c]), set(&[&o]), set(&[&cn, &odd])].concat();
+        let name = [&[0x30, u8::try_from(rdns.len()).unwrap()][..], &rdns].concat();
+        assert_eq!(
+            decode(&name).unwrap(),
+            "CN=\\ J\\+Doe#+1.2.3=#020105,O=Example\\, Inc,C=US"
+        );
+        assert_eq!(decode(&[0x30, 0x00]).unwrap(), "");
+        // What `encode` reads, `decode` writes back.
+        for text in [
+            "CN=Jane Doe,O=Example\\, Inc,C=US",
+            "CN=a+E=a@example.com,DC=example",
+        ] {
+            assert_eq!(decode(&encode(text).unwrap()).unwrap(), text);
+        }
+        assert_eq!(decode(&[0x30, 0x05, 0x31]), None);
     }
 }

@@ -34,6 +34,12 @@ impl Oid {
     pub const SMART_CARD_LOGON: Oid = Oid::from_static(&[1, 3, 6, 1, 4, 1, 311, 20, 2, 2]);
 }
 
+impl From<Vec<u32>> for Oid {
+    fn from(arcs: Vec<u32>) -> Self {
+        Oid(Cow::Owned(arcs))
+    }
+}
+
 impl FromStr for Oid {
     type Err = EnrollError;
 
