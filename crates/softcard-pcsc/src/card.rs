@@ -57,6 +57,18 @@ impl Card {
         Ok(Transaction { card: self })
     }
 
+    /// Ends the transaction this connection holds, without a [`Transaction`] guard: the
+    /// `SCardEndTransaction` of a C-ABI adapter, whose caller began it in another call.
+    /// Never waits: a transaction another connection holds now, or none at all, is an
+    /// error. Not in the `pcsc` crate, whose transactions end with their guard.
+    ///
+    /// # Errors
+    /// [`Error::NotTransacted`] if this connection holds no transaction,
+    /// [`Error::RemovedCard`], [`Error::ResetCard`], [`Error::InvalidHandle`].
+    pub fn end_transaction(&mut self, disposition: Disposition) -> Result<(), Error> {
+        self.shared().end_transaction(self.id, disposition)
+    }
+
     /// As [`Card::transaction`], giving the card back on failure.
     ///
     /// # Errors

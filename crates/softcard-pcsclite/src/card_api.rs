@@ -121,32 +121,24 @@ pub extern "C" fn SCardBeginTransaction(hCard: SCARDHANDLE) -> LONG {
     })
 }
 
-/// Ends the handle's transaction (`SCardEndTransaction`), applying `dwDisposition`.
+/// Ends the handle's transaction (`SCardEndTransaction`), applying `dwDisposition`. Never
+/// waits: a handle whose transaction was lost (the card was removed and the handle
+/// reconnected) gets the error at once, as with pcsc-lite.
 #[unsafe(no_mangle)]
 pub extern "C" fn SCardEndTransaction(hCard: SCARDHANDLE, dwDisposition: DWORD) -> LONG {
     guard(|| {
         let disp = disposition(dwDisposition)?;
-        let entry = table::card(hCard)?;
-        let mut loan = entry.lend(|info| {
-            if info.in_transaction {
-                Ok(())
-            } else {
-                Err(Error::NotTransacted)
+        with_card(hCard, |info, card| {
+            if !info.in_transaction {
+                return Err(Error::NotTransacted);
             }
-        })?;
-        // Taking the transaction guard back returns at once while this handle holds the
-        // transaction; it can wait if the transaction was lost meanwhile (the card was
-        // removed and reinserted, and the handle reconnected), hence the loan.
-        let (taken, result) = match loan.card()?.transaction() {
-            Ok(tx) => (true, tx.end(disp).map_err(|(_tx, e)| e)),
-            Err(e) => (false, Err(e)),
-        };
-        loan.give_back(|info| {
-            if taken {
+            let result = card.end_transaction(disp);
+            // Ended, or not this handle's any more: either way it holds none now.
+            if !matches!(result, Err(Error::RemovedCard | Error::ResetCard)) {
                 info.in_transaction = false;
             }
-        })?;
-        result
+            result
+        })
     })
 }
 
@@ -212,6 +204,11 @@ pub unsafe extern "C" fn SCardTransmit(
         if pioSendPci.is_null() || pbRecvBuffer.is_null() || pcbRecvLength.is_null() {
             return Err(Error::InvalidParameter);
         }
+        // SAFETY: not null; valid for reads per the caller. pcsc-lite offers no
+        // `SCARD_AUTOALLOCATE` here: refused before the command reaches the card.
+        if unsafe { pcbRecvLength.read() } == crate::types::SCARD_AUTOALLOCATE {
+            return Err(Error::InvalidParameter);
+        }
         // SAFETY: not null; a valid structure per the caller.
         let send_protocol = unsafe { pioSendPci.read_unaligned() }.dwProtocol;
         // SAFETY: valid for `cbSendLength` bytes, per the caller.
@@ -233,15 +230,9 @@ pub unsafe extern "C" fn SCardTransmit(
             unsafe { pioRecvPci.write_unaligned(pci) };
         }
         let data = response.get(..n).ok_or(Error::InternalError)?;
-        // SAFETY: `pbRecvBuffer` is valid for `*pcbRecvLength` bytes and not null (so a
-        // `SCARD_AUTOALLOCATE` length is taken as a pointer, as pcsc-lite does not offer it
-        // here: refuse it first).
-        unsafe {
-            if pcbRecvLength.read() == crate::types::SCARD_AUTOALLOCATE {
-                return Err(Error::InvalidParameter);
-            }
-            write_out(data, pbRecvBuffer, pcbRecvLength)
-        }
+        // SAFETY: `pbRecvBuffer` is valid for `*pcbRecvLength` bytes and not null, and that
+        // length is not `SCARD_AUTOALLOCATE` (refused above).
+        unsafe { write_out(data, pbRecvBuffer, pcbRecvLength) }
     })
 }
 

@@ -235,6 +235,36 @@ fn connect_transmit_status_and_transactions() {
         )
     };
     assert_eq!(rv, INVALID_PARAMETER);
+    // SCARD_AUTOALLOCATE is refused before the card sees the command: a wrong VERIFY sent
+    // that way spends no PIN try.
+    let transmit = |apdu: &[u8], len: &mut DWORD, out: *mut u8| {
+        // SAFETY: buffers as their lengths say (or the address of a pointer with
+        // SCARD_AUTOALLOCATE, which is refused before use).
+        unsafe {
+            SCardTransmit(
+                card,
+                &g_rgSCardT1Pci,
+                apdu.as_ptr(),
+                apdu.len() as DWORD,
+                null_mut(),
+                out,
+                len,
+            )
+        }
+    };
+    let wrong_pin = [
+        0x00, 0x20, 0x00, 0x80, 0x08, b'0', b'0', b'0', b'0', b'0', b'0', b'0', b'0',
+    ];
+    let mut auto = SCARD_AUTOALLOCATE;
+    let mut ptr: *mut u8 = null_mut();
+    let out = (&raw mut ptr).cast::<u8>();
+    assert_eq!(transmit(&wrong_pin, &mut auto, out), INVALID_PARAMETER);
+    let mut len = resp.len() as DWORD;
+    assert_eq!(
+        transmit(&[0x00, 0x20, 0x00, 0x80], &mut len, resp.as_mut_ptr()),
+        0
+    );
+    assert_eq!(resp[..len as usize], [0x63, 0xC3], "no try spent");
     assert_eq!(SCardEndTransaction(card, 0), 0);
     assert_eq!(
         SCardEndTransaction(card, 0),
@@ -437,6 +467,42 @@ fn closing_a_handle_blocked_in_begin_transaction_does_not_wait() {
     );
     assert_eq!(SCardEndTransaction(h1, 0), 0);
     assert_eq!(SCardDisconnect(h1, 0), 0);
+    assert_eq!(SCardReleaseContext(ctx), 0);
+}
+
+/// A handle whose transaction was lost to a removal ends it at once: it does not wait for
+/// (nor end) the transaction another handle holds since.
+#[test]
+fn ending_a_lost_transaction_does_not_wait_for_the_new_holder() {
+    let name = "Test Reader H";
+    let reader = c"Test Reader H";
+    let ctx = context_with_card(name);
+    let h1 = connect(ctx, reader);
+    let h2 = connect(ctx, reader);
+    assert_eq!(SCardBeginTransaction(h1), 0);
+    let card = Registry::global().remove_card(name).unwrap();
+    Registry::global().insert_card(name, card).unwrap();
+    let mut proto = 0;
+    for h in [h1, h2] {
+        // SAFETY: a valid out pointer.
+        assert_eq!(unsafe { SCardReconnect(h, 2, 3, 0, &mut proto) }, 0);
+    }
+    assert_eq!(
+        spawn(move || SCardBeginTransaction(h2)).recv_timeout(PROMPT),
+        Ok(0)
+    );
+    let ended = spawn(move || SCardEndTransaction(h1, 0)).recv_timeout(PROMPT);
+    if ended.is_err() {
+        let _ = Registry::global().remove_card(name);
+        panic!("SCardEndTransaction of a lost transaction waited");
+    }
+    assert_eq!(ended, Ok(0x8010_0016), "SCARD_E_NOT_TRANSACTED");
+    // h1 holds none now; h2 still holds its own.
+    assert_eq!(SCardEndTransaction(h1, 0), 0x8010_0016);
+    assert_eq!(SCardEndTransaction(h2, 0), 0);
+    assert_eq!(SCardEndTransaction(h2, 0), 0x8010_0016);
+    assert_eq!(SCardDisconnect(h1, 0), 0);
+    assert_eq!(SCardDisconnect(h2, 0), 0);
     assert_eq!(SCardReleaseContext(ctx), 0);
 }
 
