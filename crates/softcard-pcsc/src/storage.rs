@@ -111,13 +111,19 @@ impl FileStorage {
             f.write_all(image)?;
             f.sync_all()?;
             drop(f);
-            fs::rename(&tmp, &self.path)?;
-            File::open(&dir)?.sync_all()
+            fs::rename(&tmp, &self.path)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
+            return result;
         }
-        result
+        // The new image is in place: from here on the write has happened, and an error
+        // would tell the card to roll back a state the file already holds. Making the
+        // rename itself durable is best effort.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 }
 
