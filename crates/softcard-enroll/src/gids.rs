@@ -24,7 +24,7 @@ const PIN_REF: u8 = 0x80;
 /// The administrator key refused when a 24-byte key taken for 3DES met an AES challenge.
 pub(crate) const ADMIN_KEY_NOT_3DES: &str = "administrator key taken as 3DES (the card's 16-byte challenge is an AES one: is the key AES-192?)";
 /// What a GIDS card answering 6A80 to a new PIN asks.
-const PIN_RULES: &str = "the new PIN breaks the card's length rules (a Windows virtual smart card PIN has 8 to 127 characters; a GIDS card set up by gids-tool accepts 4 to 127)";
+const PIN_RULES: &str = "the new PIN breaks the card's length rules (a Windows virtual smart card PIN has 8 to 127 characters)";
 
 fn bad(what: &'static str) -> EnrollError {
     EnrollError::Malformed(what)

@@ -77,15 +77,19 @@ pub(crate) fn decode(name: &[u8]) -> Option<String> {
             let (value, _) = tlv::parse_one(value_tlv).ok()?;
             let text = match value.tag {
                 // UTF8String, PrintableString, TeletexString, IA5String.
-                0x0C | 0x13 | 0x14 | 0x16 => escape(core::str::from_utf8(value.value).ok()?),
+                0x0C | 0x13 | 0x14 | 0x16 => core::str::from_utf8(value.value).ok().map(escape),
                 // BMPString.
-                0x1E => escape(&utf16_be(value.value)?),
-                // Other types: the DER in hex (RFC 4514 section 2.4).
-                _ => value_tlv.iter().fold(String::from("#"), |mut out, b| {
+                0x1E => utf16_be(value.value).as_deref().map(escape),
+                _ => None,
+            }
+            // Other types, and strings that do not decode: the DER in hex (RFC 4514
+            // section 2.4).
+            .unwrap_or_else(|| {
+                value_tlv.iter().fold(String::from("#"), |mut out, b| {
                     out.push_str(&format!("{b:02X}"));
                     out
-                }),
-            };
+                })
+            });
             atvs.push(format!("{}={text}", attribute_name(oid.value)?));
         }
         rdns.push(atvs.join("+"));
@@ -311,6 +315,12 @@ mod tests {
             "CN=\\ J\\+Doe#+1.2.3=#020105,O=Example\\, Inc,C=US"
         );
         assert_eq!(decode(&[0x30, 0x00]).unwrap(), "");
+        // A TeletexString that is not UTF-8 is shown in hex rather than failing the name.
+        let latin1 = [
+            0x30, 0x0F, 0x31, 0x0D, 0x30, 0x0B, 0x06, 0x03, 0x55, 0x04, 0x03, 0x14, 0x04, b'J',
+            0xE9, b'r', b'o',
+        ];
+        assert_eq!(decode(&latin1).unwrap(), "CN=#14044AE9726F");
         // What `encode` reads, `decode` writes back.
         for text in [
             "CN=Jane Doe,O=Example\\, Inc,C=US",
