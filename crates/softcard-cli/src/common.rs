@@ -134,6 +134,31 @@ pub fn parse_hex_key(text: &str) -> Result<HexKey, String> {
     Ok(HexKey(softcard::Secret::new(bytes)))
 }
 
+/// A PIN or PUK given on the command line, zeroized on drop and redacted in `Debug` (the
+/// process's own argument strings are the operating system's).
+#[derive(Clone, Debug)]
+pub struct PinArg(softcard::Secret);
+
+impl PinArg {
+    /// The PIN bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.0.expose()
+    }
+
+    /// The PIN as a [`softcard::Secret`].
+    pub fn into_secret(self) -> softcard::Secret {
+        self.0
+    }
+}
+
+/// Parses a PIN for clap's `value_parser` (any text; the card judges its length).
+///
+/// # Errors
+/// Never; the signature is clap's.
+pub fn parse_pin(text: &str) -> Result<PinArg, String> {
+    Ok(PinArg(softcard::Secret::from_slice(text.as_bytes())))
+}
+
 /// Bytes as upper-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()

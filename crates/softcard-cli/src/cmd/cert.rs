@@ -6,7 +6,9 @@ use softcard::crypto::{BackendKind, HashAlg};
 use softcard_enroll::{Certificate, parse_certificates, select_for_key};
 
 use super::enroll::{check_out_dir, connect, fail, write_out};
-use crate::common::{CliError, HexKey, hex, parse_backend, parse_hex_key, print_json};
+use crate::common::{
+    CliError, HexKey, PinArg, hex, parse_backend, parse_hex_key, parse_pin, print_json,
+};
 
 /// Arguments of `softcard cert`.
 #[derive(Debug, clap::Args)]
@@ -33,8 +35,8 @@ pub enum CertCommand {
         /// The certificate file.
         file: PathBuf,
         /// The user PIN.
-        #[arg(long, default_value = "12345678")]
-        pin: String,
+        #[arg(long, value_parser = parse_pin, default_value = "12345678")]
+        pin: PinArg,
         /// PIV management key in hex (the default key when not given).
         #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
         management_key: Option<HexKey>,
@@ -91,7 +93,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             if let Some(key) = &management_key {
                 client.set_management_key(key.bytes());
             }
-            client.verify_pin(pin.as_bytes()).map_err(fail)?;
+            client.verify_pin(pin.bytes()).map_err(fail)?;
             let cert = client.install_certificate(&target, &input).map_err(fail)?;
             if args.json {
                 return print_json(&with_certificate(

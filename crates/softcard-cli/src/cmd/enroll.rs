@@ -11,7 +11,9 @@ use softcard_enroll::{
 };
 
 use super::progress::Dots;
-use crate::common::{CliError, HexKey, open_card, parse_backend, parse_hex_key, print_json};
+use crate::common::{
+    CliError, HexKey, PinArg, open_card, parse_backend, parse_hex_key, parse_pin, print_json,
+};
 
 /// Key algorithms offered.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -86,8 +88,8 @@ pub struct Args {
     /// The card image file.
     pub image: PathBuf,
     /// The user PIN.
-    #[arg(long, default_value = "12345678")]
-    pub pin: String,
+    #[arg(long, value_parser = parse_pin, default_value = "12345678")]
+    pub pin: PinArg,
     /// The container: `auto` for an automatic name (a GUID on GIDS, slot 9D/9A on PIV),
     /// or a name (a slot such as 9C on PIV).
     #[arg(long, default_value = "auto")]
@@ -284,7 +286,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if let Some(key) = &args.management_key {
         client.set_management_key(key.bytes());
     }
-    client.verify_pin(args.pin.as_bytes()).map_err(fail)?;
+    client.verify_pin(args.pin.bytes()).map_err(fail)?;
     client.check_key_request(&key).map_err(fail)?;
     let container = {
         let dots = (!args.json)

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 
 use softcard::crypto::BackendKind;
-use softcard::{Card, CardOptions, Profile, Secret};
+use softcard::{Card, CardOptions, Profile};
 use softcard_pcsc::FileStorage;
 
-use crate::common::{CliError, HexKey, hex, parse_backend, parse_hex_key, print_json};
+use crate::common::{
+    CliError, HexKey, PinArg, hex, parse_backend, parse_hex_key, parse_pin, print_json,
+};
 
 /// Arguments of `softcard init`.
 #[derive(Debug, clap::Args)]
@@ -17,11 +19,11 @@ pub struct Args {
     #[arg(long, value_parser = parse_profile)]
     pub profile: Profile,
     /// User PIN (default 12345678).
-    #[arg(long)]
-    pub pin: Option<String>,
+    #[arg(long, value_parser = parse_pin)]
+    pub pin: Option<PinArg>,
     /// PUK / unblock PIN (default 12345678).
-    #[arg(long)]
-    pub puk: Option<String>,
+    #[arg(long, value_parser = parse_pin)]
+    pub puk: Option<PinArg>,
     /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES.
     #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
     pub admin_key: Option<HexKey>,
@@ -91,8 +93,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let mut opts = CardOptions::new(args.profile);
     opts.blank = args.blank;
-    opts.pin = args.pin.map(|p| Secret::new(p.into_bytes()));
-    opts.puk = args.puk.map(|p| Secret::new(p.into_bytes()));
+    opts.pin = args.pin.map(PinArg::into_secret);
+    opts.puk = args.puk.map(PinArg::into_secret);
     opts.admin_key = args.admin_key.map(HexKey::into_secret);
     opts.admin_key_aes = args.admin_key_aes;
     opts.serial = args.serial;

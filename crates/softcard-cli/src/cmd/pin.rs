@@ -8,7 +8,9 @@ use softcard::crypto::sym::SymAlg;
 use softcard_enroll::{Application, CardClient, EnrollError, Unblock};
 
 use super::enroll::{connect, fail};
-use crate::common::{CliError, HexKey, parse_backend, parse_hex_key, print_json};
+use crate::common::{
+    CliError, HexKey, PinArg, parse_backend, parse_hex_key, parse_pin, print_json,
+};
 
 /// Arguments of `softcard pin`.
 #[derive(Debug, clap::Args)]
@@ -29,8 +31,8 @@ pub enum PinCommand {
         /// The card image file.
         image: PathBuf,
         /// The PIN.
-        #[arg(long, default_value = "12345678")]
-        pin: String,
+        #[arg(long, value_parser = parse_pin, default_value = "12345678")]
+        pin: PinArg,
         /// Crypto backend to load the card's keys into.
         #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
         backend: BackendKind,
@@ -40,11 +42,11 @@ pub enum PinCommand {
         /// The card image file.
         image: PathBuf,
         /// The current PIN.
-        #[arg(long, default_value = "12345678")]
-        pin: String,
+        #[arg(long, value_parser = parse_pin, default_value = "12345678")]
+        pin: PinArg,
         /// The new PIN.
-        #[arg(long)]
-        new: String,
+        #[arg(long, value_parser = parse_pin)]
+        new: PinArg,
         /// Crypto backend to load the card's keys into.
         #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
         backend: BackendKind,
@@ -55,11 +57,11 @@ pub enum PinCommand {
         /// The card image file.
         image: PathBuf,
         /// The new PIN.
-        #[arg(long)]
-        new: String,
+        #[arg(long, value_parser = parse_pin)]
+        new: PinArg,
         /// The PUK (PIV).
-        #[arg(long, default_value = "12345678")]
-        puk: String,
+        #[arg(long, value_parser = parse_pin, default_value = "12345678")]
+        puk: PinArg,
         /// The administrator key in hex (GIDS; the default key when not given).
         #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
         admin_key: Option<HexKey>,
@@ -85,7 +87,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             backend,
         } => {
             let mut client = connect(&image, backend)?;
-            client.verify_pin(pin.as_bytes()).map_err(fail)?;
+            client.verify_pin(pin.bytes()).map_err(fail)?;
             (client, "verified")
         }
         PinCommand::Change {
@@ -95,9 +97,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             backend,
         } => {
             let mut client = connect(&image, backend)?;
-            client
-                .change_pin(pin.as_bytes(), new.as_bytes())
-                .map_err(fail)?;
+            client.change_pin(pin.bytes(), new.bytes()).map_err(fail)?;
             (client, "changed")
         }
         PinCommand::Unblock {
@@ -113,7 +113,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 .as_ref()
                 .map_or(&softcard::profile::DEFAULT_ADMIN_KEY[..], HexKey::bytes);
             let secret = match client.application() {
-                Application::Piv => Unblock::Puk(puk.as_bytes()),
+                Application::Piv => Unblock::Puk(puk.bytes()),
                 Application::Gids if admin_key_aes => {
                     let alg = match key.len() {
                         16 => SymAlg::Aes128,
@@ -130,7 +130,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 Application::Gids => Unblock::AdminKey(key),
             };
             client
-                .unblock_pin(secret, new.as_bytes())
+                .unblock_pin(secret, new.bytes())
                 .map_err(|e| match e {
                     // The card's challenge was an AES block: its key is AES, not 3DES.
                     EnrollError::AdminAuthentication { what, sw }

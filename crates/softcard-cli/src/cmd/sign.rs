@@ -7,7 +7,7 @@ use softcard::crypto::BackendKind;
 use softcard_enroll::SignatureAlgorithm;
 
 use super::enroll::{HashChoice, check_out_dir, connect, fail, write_out};
-use crate::common::{CliError, hex, parse_backend, print_json};
+use crate::common::{CliError, PinArg, hex, parse_backend, parse_pin, print_json};
 
 /// Arguments of `softcard sign`.
 #[derive(Debug, clap::Args)]
@@ -18,8 +18,8 @@ pub struct Args {
     #[arg(long)]
     pub container: String,
     /// The user PIN.
-    #[arg(long, default_value = "12345678")]
-    pub pin: String,
+    #[arg(long, value_parser = parse_pin, default_value = "12345678")]
+    pub pin: PinArg,
     /// The hash.
     #[arg(long, value_enum, default_value = "sha256")]
     pub hash: HashChoice,
@@ -47,7 +47,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("cannot read {}: {e}", args.input.display())))?;
     let mut client = connect(&args.image, args.backend)?;
     let container = client.container(&args.container).map_err(fail)?;
-    client.verify_pin(args.pin.as_bytes()).map_err(fail)?;
+    client.verify_pin(args.pin.bytes()).map_err(fail)?;
     let signature = client
         .sign(&container, &message, args.hash.hash())
         .map_err(fail)?;
