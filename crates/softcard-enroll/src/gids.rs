@@ -8,6 +8,7 @@ use softcard::crypto::sym::{SymAlg, SymKey};
 use softcard::crypto::{CardRng, KeyAlgorithm, PublicKey};
 use softcard::gids::minidriver as md;
 use softcard::tlv;
+use zeroize::Zeroizing;
 
 use crate::client::{Container, ContainerName, KeyRequest, new_pin_status, pin_status};
 use crate::transport::{SW_OK, exchange};
@@ -52,7 +53,12 @@ pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), Enroll
 /// the minidriver makes: the card leaves the new PIN verified, which writing `cardcf`
 /// needs.
 pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-    let r = exchange(t, [0, 0x24, 0, PIN_REF], &[old, new].concat(), false)?;
+    let r = exchange(
+        t,
+        [0, 0x24, 0, PIN_REF],
+        &Zeroizing::new([old, new].concat()),
+        false,
+    )?;
     new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)?;
     bump_pin_freshness(t, "PUT DATA of cardcf (the PIN was changed)")
 }

@@ -12,6 +12,7 @@ use softcard::crypto::sym::{SymAlg, SymKey};
 use softcard::crypto::{KeyAlgorithm, PublicKey};
 use softcard::profile::DEFAULT_ADMIN_KEY;
 use softcard::tlv;
+use zeroize::Zeroizing;
 
 use crate::client::{Container, ContainerName, KeyRequest, new_pin_status, pin_status};
 use crate::transport::{SW_OK, exchange};
@@ -33,31 +34,37 @@ fn bad(what: &'static str) -> EnrollError {
 }
 
 /// A PIN or PUK as PIV sends it: 8 bytes, padded with FF.
-fn pad8(value: &[u8], what: &str) -> Result<Vec<u8>, EnrollError> {
-    if value.len() > 8 {
-        return Err(EnrollError::Unsupported(format!(
-            "a PIV {what} of more than 8 characters"
-        )));
-    }
-    let mut out = value.to_vec();
-    out.resize(8, 0xFF);
+fn pad8(value: &[u8], what: &str) -> Result<Zeroizing<[u8; 8]>, EnrollError> {
+    let mut out = Zeroizing::new([0xFF; 8]);
+    out.get_mut(..value.len())
+        .ok_or_else(|| EnrollError::Unsupported(format!("a PIV {what} of more than 8 characters")))?
+        .copy_from_slice(value);
+    Ok(out)
+}
+
+/// Two padded PINs one after the other (old and new, or PUK and new PIN), wiped on drop.
+fn pad16(first: &[u8], second: &[u8], what: &str) -> Result<Zeroizing<[u8; 16]>, EnrollError> {
+    let mut out = Zeroizing::new([0u8; 16]);
+    let (a, b) = out.split_at_mut(8);
+    a.copy_from_slice(&*pad8(first, what)?);
+    b.copy_from_slice(&*pad8(second, "PIN")?);
     Ok(out)
 }
 
 pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
-    let r = exchange(t, [0, 0x20, 0, 0x80], &pad8(pin, "PIN")?, false)?;
+    let r = exchange(t, [0, 0x20, 0, 0x80], &*pad8(pin, "PIN")?, false)?;
     pin_status(r, "PIN", "VERIFY")
 }
 
 pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-    let data = [pad8(old, "PIN")?, pad8(new, "PIN")?].concat();
-    let r = exchange(t, [0, 0x24, 0, 0x80], &data, false)?;
+    let data = pad16(old, new, "PIN")?;
+    let r = exchange(t, [0, 0x24, 0, 0x80], &*data, false)?;
     new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)
 }
 
 pub(crate) fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-    let data = [pad8(puk, "PUK")?, pad8(new, "PIN")?].concat();
-    let r = exchange(t, [0, 0x2C, 0, 0x80], &data, false)?;
+    let data = pad16(puk, new, "PUK")?;
+    let r = exchange(t, [0, 0x2C, 0, 0x80], &*data, false)?;
     new_pin_status(r, "PUK", "RESET RETRY COUNTER", PIN_RULES)
 }
 

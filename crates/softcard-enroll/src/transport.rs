@@ -3,6 +3,7 @@
 //! RESPONSE, `6Cxx` retries).
 
 use crate::EnrollError;
+use zeroize::Zeroizing;
 
 /// Why an APDU could not be exchanged with the card at all (reader gone, card removed,
 /// sharing violation...); a status word from the card is not a transport error.
@@ -102,8 +103,10 @@ impl Response {
     }
 }
 
-fn short(header: [u8; 4], data: &[u8], le: Option<u8>) -> Vec<u8> {
-    let mut apdu = header.to_vec();
+/// A short command APDU. Its data may be a PIN or a key: the buffer is wiped when dropped.
+fn short(header: [u8; 4], data: &[u8], le: Option<u8>) -> Zeroizing<Vec<u8>> {
+    let mut apdu = Zeroizing::new(Vec::with_capacity(data.len() + 6));
+    apdu.extend_from_slice(&header);
     if !data.is_empty() {
         apdu.push(data.len() as u8);
         apdu.extend_from_slice(data);
