@@ -160,21 +160,22 @@ fn stops_while_waiting_for_vpcd() {
     assert!(stats.connections <= 1);
 }
 
-#[test]
-fn an_oversized_frame_drops_the_connection_before_reading_it() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// A bridge with a fresh PIV card connecting to `listener`, run on a thread until its stop
+/// flag is raised; the thread returns the bridge's counters.
+fn bridge_to(
+    listener: &TcpListener,
+    seed: u64,
+    options: Options,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread::JoinHandle<Stats>,
+) {
     let card = Card::create_seeded(
         &CardOptions::new(Profile::Piv),
-        6,
+        seed,
         Box::new(MemoryStorage::new()),
     )
     .unwrap();
-    let options = Options {
-        max_frame: 300,
-        log: false,
-        poll: Duration::from_millis(20),
-        ..Options::default()
-    };
     let mut bridge =
         Bridge::new(card, listener.local_addr().unwrap().to_string()).with_options(options);
     let stop = bridge.stop_flag();
@@ -182,6 +183,19 @@ fn an_oversized_frame_drops_the_connection_before_reading_it() {
         bridge.run().unwrap();
         bridge.stats()
     });
+    (stop, runner)
+}
+
+#[test]
+fn an_oversized_frame_drops_the_connection_before_reading_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        max_frame: 300,
+        log: false,
+        poll: Duration::from_millis(20),
+        ..Options::default()
+    };
+    let (stop, runner) = bridge_to(&listener, 6, options);
     let (mut s, _) = listener.accept().unwrap();
     // Announce 301 bytes and send none: the bridge must not wait for them.
     s.write_all(&301u16.to_be_bytes()).unwrap();
@@ -202,12 +216,6 @@ fn an_oversized_frame_drops_the_connection_before_reading_it() {
 #[test]
 fn a_connection_vpcd_never_talks_on_is_made_again() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let card = Card::create_seeded(
-        &CardOptions::new(Profile::Piv),
-        7,
-        Box::new(MemoryStorage::new()),
-    )
-    .unwrap();
     let options = Options {
         first_frame_timeout: Duration::from_millis(300),
         backoff_min: Duration::from_millis(10),
@@ -215,13 +223,7 @@ fn a_connection_vpcd_never_talks_on_is_made_again() {
         log: false,
         ..Options::default()
     };
-    let mut bridge =
-        Bridge::new(card, listener.local_addr().unwrap().to_string()).with_options(options);
-    let stop = bridge.stop_flag();
-    let runner = thread::spawn(move || {
-        bridge.run().unwrap();
-        bridge.stats()
-    });
+    let (stop, runner) = bridge_to(&listener, 7, options);
     // A vpcd that accepts but never asks anything: the bridge gives up on the connection...
     let (mut silent, _) = listener.accept().unwrap();
     assert!(closed_by_bridge(&mut silent));

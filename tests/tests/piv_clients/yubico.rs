@@ -475,45 +475,13 @@ pub fn p384_keys(route: Route) {
     // Attestation of a P-384 key: see `attestation`.
 
     // An OpenSSL P-384 key imported into 9E (PIN policy never there).
-    let key = s.path("p384.key");
-    openssl::run(
-        &dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-out",
-            path_str(&key),
-        ],
-    )
-    .ok("openssl genpkey");
-    let public9e = s.path("p384.pub.pem");
-    openssl::run(
-        &dir,
-        &[
-            "pkey",
-            "-in",
-            path_str(&key),
-            "-pubout",
-            "-out",
-            path_str(&public9e),
-        ],
-    )
-    .ok("openssl pkey -pubout");
-    s.yubico(&["-a", "import-key", "-s", "9e", "-i", path_str(&key)])
-        .ok("import-key 9e");
-    let cert9e = openssl::certificate_for(&dir, &public9e, "imported9e");
-    s.yubico(&[
-        "-a",
-        "import-certificate",
-        "-s",
+    let cert9e = crate::flows_yubico_import::import_with_certificate(
+        &s,
         "9e",
-        "-i",
-        path_str(&cert9e),
-    ])
-    .ok("import-certificate 9e");
+        "p384",
+        &["EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        &[],
+    );
     let out = s
         .yubico(&["-a", "test-signature", "-s", "9e", "-i", path_str(&cert9e)])
         .ok("test-signature 9e without the PIN");

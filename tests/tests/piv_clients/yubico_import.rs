@@ -6,61 +6,75 @@ use softcard_tests::openssl::{self, path_str};
 
 use crate::{PIN, session};
 
+/// Makes a key with `openssl genpkey -algorithm ALGORITHM...` (files `NAME.key`,
+/// `NAME.pub.pem`), imports it into `slot` with `-a import-key` and `extra` options, and
+/// stores a certificate for it (`importedSLOT.crt.pem`, returned).
+pub fn import_with_certificate(
+    s: &softcard_tests::clients::Session,
+    slot: &str,
+    name: &str,
+    algorithm: &[&str],
+    extra: &[&str],
+) -> std::path::PathBuf {
+    let dir = s.path("");
+    let key = s.path(&format!("{name}.key"));
+    let mut genpkey = vec!["genpkey", "-algorithm"];
+    genpkey.extend_from_slice(algorithm);
+    genpkey.extend_from_slice(&["-out", path_str(&key)]);
+    openssl::run(&dir, &genpkey).ok("openssl genpkey");
+    let public = s.path(&format!("{name}.pub.pem"));
+    openssl::run(
+        &dir,
+        &[
+            "pkey",
+            "-in",
+            path_str(&key),
+            "-pubout",
+            "-out",
+            path_str(&public),
+        ],
+    )
+    .ok("openssl pkey -pubout");
+    let mut args = vec!["-a", "import-key", "-s", slot, "-i", path_str(&key)];
+    args.extend_from_slice(extra);
+    let out = s.yubico(&args).ok("import-key");
+    assert!(
+        out.text().contains("Successfully imported"),
+        "{}",
+        out.text()
+    );
+    let cert = openssl::certificate_for(&dir, &public, &format!("imported{slot}"));
+    s.yubico(&[
+        "-a",
+        "import-certificate",
+        "-s",
+        slot,
+        "-i",
+        path_str(&cert),
+    ])
+    .ok("import-certificate");
+    cert
+}
+
 /// `-a import-key` with `--pin-policy=never` (usable without the PIN) and with the
 /// slot's default (not usable without it); imported keys are not attested.
 pub fn import_key(route: Route) {
     let Some(s) = session(route, 107, "yubico import-key") else {
         return;
     };
-    let dir = s.path("");
     for (slot, name) in [("9a", "never"), ("9d", "default")] {
-        let key = s.path(&format!("{name}.key"));
-        openssl::run(
-            &dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                path_str(&key),
-            ],
-        )
-        .ok("openssl genpkey");
-        let public = s.path(&format!("{name}.pub.pem"));
-        openssl::run(
-            &dir,
-            &[
-                "pkey",
-                "-in",
-                path_str(&key),
-                "-pubout",
-                "-out",
-                path_str(&public),
-            ],
-        )
-        .ok("openssl pkey -pubout");
-        let mut args = vec!["-a", "import-key", "-s", slot, "-i", path_str(&key)];
-        if name == "never" {
-            args.push("--pin-policy=never");
-        }
-        let out = s.yubico(&args).ok("import-key");
-        assert!(
-            out.text().contains("Successfully imported"),
-            "{}",
-            out.text()
-        );
-        let cert = openssl::certificate_for(&dir, &public, &format!("imported{slot}"));
-        s.yubico(&[
-            "-a",
-            "import-certificate",
-            "-s",
+        let policy: &[&str] = if name == "never" {
+            &["--pin-policy=never"]
+        } else {
+            &[]
+        };
+        import_with_certificate(
+            &s,
             slot,
-            "-i",
-            path_str(&cert),
-        ])
-        .ok("import-certificate");
+            name,
+            &["RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            policy,
+        );
     }
     let cert9a = s.path("imported9a.crt.pem");
     let out = s
