@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use softcard_tests::clients::Route;
 use softcard_tests::openssl::{self, path_str};
 
-use crate::flows_yubico::key_with_certificate;
+use crate::flows_yubico::{key_with_certificate, with_pin};
 use crate::{MGM_KEY, PIN, session};
 
 /// `opensc-tool -n` names the card; `piv-tool -A M:9B:03` (mutual) and `-A A:9B:03`
@@ -232,19 +232,7 @@ pub fn state_survives_a_restart(route: Route) {
         std::fs::read(s.image()).unwrap(),
         "reading changes nothing"
     );
-    s.yubico(&[
-        "-a",
-        "verify-pin",
-        "-P",
-        PIN,
-        "-a",
-        "test-signature",
-        "-s",
-        "9a",
-        "-i",
-        path_str(&cert9a),
-    ])
-    .ok("test-signature after the restart");
+    with_pin(&s, "test-signature", "9a", &cert9a).ok("test-signature after the restart");
 }
 
 /// What the clients read from the card: status (CHUID, CCC, slots, PIN tries), the

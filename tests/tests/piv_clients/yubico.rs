@@ -138,7 +138,19 @@ pub fn key_with_certificate(
     algorithm: &str,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     let public = generate(s, slot, algorithm);
-    let cert = openssl::certificate_for(&s.path(""), &public, &format!("slot{slot}"));
+    let cert = install_certificate(s, slot, &public, &format!("slot{slot}"));
+    (public, cert)
+}
+
+/// Has openssl certify the key `public` (certificate file `NAME.crt.pem`, returned) and
+/// stores the certificate in `slot` with `-a import-certificate`.
+pub fn install_certificate(
+    s: &Session,
+    slot: &str,
+    public: &std::path::Path,
+    name: &str,
+) -> std::path::PathBuf {
+    let cert = openssl::certificate_for(&s.path(""), public, name);
     s.yubico(&[
         "-a",
         "import-certificate",
@@ -148,7 +160,7 @@ pub fn key_with_certificate(
         path_str(&cert),
     ])
     .ok("import-certificate");
-    (public, cert)
+    cert
 }
 
 /// `-a generate` (RSA2048, ECCP256), `-a selfsign-certificate`, `-a import-certificate`,

@@ -4,6 +4,7 @@
 use softcard_tests::clients::Route;
 use softcard_tests::openssl::{self, path_str};
 
+use crate::flows_yubico::{install_certificate, with_pin};
 use crate::{PIN, session};
 
 /// Makes a key with `openssl genpkey -algorithm ALGORITHM...` (files `NAME.key`,
@@ -43,17 +44,7 @@ pub fn import_with_certificate(
         "{}",
         out.text()
     );
-    let cert = openssl::certificate_for(&dir, &public, &format!("imported{slot}"));
-    s.yubico(&[
-        "-a",
-        "import-certificate",
-        "-s",
-        slot,
-        "-i",
-        path_str(&cert),
-    ])
-    .ok("import-certificate");
-    cert
+    install_certificate(s, slot, &public, &format!("imported{slot}"))
 }
 
 /// `-a import-key` with `--pin-policy=never` (usable without the PIN) and with the
@@ -88,19 +79,7 @@ pub fn import_key(route: Route) {
     let cert9d = s.path("imported9d.crt.pem");
     s.yubico(&["-a", "test-decipher", "-s", "9d", "-i", path_str(&cert9d)])
         .fails("test-decipher without the PIN, default policy");
-    s.yubico(&[
-        "-a",
-        "verify-pin",
-        "-P",
-        PIN,
-        "-a",
-        "test-decipher",
-        "-s",
-        "9d",
-        "-i",
-        path_str(&cert9d),
-    ])
-    .ok("test-decipher with the PIN");
+    with_pin(&s, "test-decipher", "9d", &cert9d).ok("test-decipher with the PIN");
     s.yubico(&["-a", "attest", "-s", "9a"])
         .fails("attest an imported key");
 }
