@@ -42,8 +42,8 @@ impl Card {
         }
     }
 
-    fn shared(&self) -> &crate::registry::Shared {
-        &self.context.inner.shared
+    fn shared(&self) -> &crate::link::Link {
+        self.context.link()
     }
 
     /// Starts a transaction (`SCardBeginTransaction`), waiting while another connection

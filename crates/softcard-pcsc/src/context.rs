@@ -1,21 +1,22 @@
 //! [`Context`]: a resource manager context (`SCARDCONTEXT`) and reader listing.
 
 use std::ffi::{CStr, CString};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::registry::{Registry, Shared, lock};
+use crate::link::{Link, Remote};
+use crate::registry::{Registry, Shared};
 use crate::{Card, Error, Protocols, ReaderState, Scope, ShareMode};
 
 pub(crate) struct ContextInner {
     pub(crate) id: u64,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) link: Link,
 }
 
 impl Drop for ContextInner {
     fn drop(&mut self) {
-        self.shared.forget_context(self.id);
+        self.link.forget_context(self.id);
     }
 }
 
@@ -92,12 +93,31 @@ pub(crate) fn multi_string_len(names: &[CString]) -> usize {
 }
 
 impl Context {
-    pub(crate) fn open(shared: Arc<Shared>, _scope: Scope) -> Context {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn open(shared: Arc<Shared>, scope: Scope) -> Context {
+        let link = Link::Local(shared);
+        let id = link.establish(scope).unwrap_or_default();
         Context {
-            inner: Arc::new(ContextInner { id, shared }),
+            inner: Arc::new(ContextInner { id, link }),
         }
+    }
+
+    /// Opens a context on the cards of a host process (`SCardEstablishContext`): one that
+    /// serves its registry with [`Host`](crate::host::Host) on the Unix socket `socket`,
+    /// as `softcard exec` and `softcard serve` do. Every call then acts on the host's
+    /// cards, which every other client of that host shares.
+    ///
+    /// # Errors
+    /// [`Error::NoService`] when no host answers on `socket`.
+    pub fn establish_on_host(socket: &Path, scope: Scope) -> Result<Context, Error> {
+        let link = Link::Remote(Remote::open(socket)?);
+        let id = link.establish(scope)?;
+        Ok(Context {
+            inner: Arc::new(ContextInner { id, link }),
+        })
+    }
+
+    pub(crate) fn link(&self) -> &Link {
+        &self.inner.link
     }
 
     /// Opens a context on the process-wide [`Registry::global`] (`SCardEstablishContext`).
@@ -122,30 +142,26 @@ impl Context {
         }
     }
 
-    /// Whether the context is valid (`SCardIsValidContext`): a context that exists is.
+    /// Whether the context is valid (`SCardIsValidContext`): a context that exists is,
+    /// except a host's context in a forked child of the process that opened it.
     ///
     /// # Errors
-    /// None today.
+    /// [`Error::InvalidHandle`] in such a child.
     pub fn is_valid(&self) -> Result<(), Error> {
-        Ok(())
+        self.inner.link.is_valid()
     }
 
     /// Makes this context's blocked [`Context::get_status_change`] calls return
     /// [`Error::Cancelled`] (`SCardCancel`).
     ///
     /// # Errors
-    /// None today.
+    /// On a host: [`Error::NoService`] when it is gone.
     pub fn cancel(&self) -> Result<(), Error> {
-        self.inner.shared.cancel(self.inner.id);
-        Ok(())
+        self.inner.link.cancel(self.inner.id)
     }
 
-    fn reader_list(&self) -> Vec<CString> {
-        lock(&self.inner.shared.hub)
-            .readers
-            .iter()
-            .map(|r| r.name.clone())
-            .collect()
+    fn reader_list(&self) -> Result<Vec<CString>, Error> {
+        self.inner.link.reader_list()
     }
 
     /// Writes the reader names into `buffer` and iterates over them (`SCardListReaders`).
@@ -154,7 +170,7 @@ impl Context {
     /// [`Error::InsufficientBuffer`] if `buffer` is shorter than
     /// [`Context::list_readers_len`].
     pub fn list_readers<'buf>(&self, buffer: &'buf mut [u8]) -> Result<ReaderNames<'buf>, Error> {
-        let names = self.reader_list();
+        let names = self.reader_list()?;
         if names.is_empty() {
             return Ok(ReaderNames::new(b"\0"));
         }
@@ -164,9 +180,9 @@ impl Context {
     /// The buffer length [`Context::list_readers`] needs.
     ///
     /// # Errors
-    /// None today.
+    /// On a host: [`Error::NoService`] when it is gone.
     pub fn list_readers_len(&self) -> Result<usize, Error> {
-        let names = self.reader_list();
+        let names = self.reader_list()?;
         Ok(if names.is_empty() {
             0
         } else {
@@ -177,9 +193,9 @@ impl Context {
     /// The reader names.
     ///
     /// # Errors
-    /// None today.
+    /// On a host: [`Error::NoService`] when it is gone.
     pub fn list_readers_owned(&self) -> Result<Vec<CString>, Error> {
-        Ok(self.reader_list())
+        self.reader_list()
     }
 
     /// Connects to the card in a reader (`SCardConnect`). The virtual cards speak T=1.
@@ -196,7 +212,7 @@ impl Context {
     ) -> Result<Card, Error> {
         let (id, protocol) =
             self.inner
-                .shared
+                .link
                 .connect(self.inner.id, reader, share_mode, preferred_protocols)?;
         Ok(Card::new(self.clone(), id, protocol))
     }
@@ -215,6 +231,8 @@ impl Context {
     where
         D: Into<Option<Duration>>,
     {
-        crate::status_change::wait(&self.inner.shared, self.inner.id, timeout.into(), readers)
+        self.inner
+            .link
+            .get_status_change(self.inner.id, timeout.into(), readers)
     }
 }

@@ -30,12 +30,15 @@ mod card;
 mod card_status;
 mod context;
 mod error;
+pub mod host;
+mod link;
 mod ops;
 mod registry;
 mod status_change;
 mod storage;
 mod types;
 pub mod vpcd;
+pub mod wire;
 
 pub use card::{Card, Transaction};
 pub use card_status::{CardStatus, CardStatusOwned};

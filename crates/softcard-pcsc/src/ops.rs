@@ -3,7 +3,6 @@
 //! are thin wrappers over these.
 
 use std::ffi::{CStr, CString};
-use std::sync::{Arc, Mutex};
 
 use crate::registry::{Handle, Hub, Shared, Slot, lock};
 use crate::{Disposition, Error, Protocol, Protocols, ShareMode};
@@ -18,10 +17,12 @@ pub(crate) struct HandleStatus {
 fn choose_protocol(
     share: ShareMode,
     wanted: Protocols,
-    card: bool,
+    _card: bool,
 ) -> Result<Option<Protocol>, Error> {
     match share {
-        ShareMode::Direct => Ok((card && wanted.contains(Protocols::T1)).then_some(Protocol::T1)),
+        // pcsc-lite reports SCARD_PROTOCOL_UNDEFINED for a direct connection: it talks to
+        // the reader, not to the card.
+        ShareMode::Direct => Ok(None),
         // The virtual cards speak T=1, as vpcd tells pcscd's clients.
         _ if wanted.contains(Protocols::T1) => Ok(Some(Protocol::T1)),
         _ => Err(Error::ProtoMismatch),
@@ -168,13 +169,11 @@ impl Shared {
     pub(crate) fn disconnect(&self, id: u64, disposition: Disposition) -> Result<(), Error> {
         let mut hub = lock(&self.hub);
         let h = hub.handles.remove(&id).ok_or(Error::InvalidHandle)?;
-        if let Some(r) = hub.reader_mut(&h.reader) {
-            if r.transaction == Some(id) {
-                r.transaction = None;
-            }
-        }
         if let Some(slot) = &h.slot {
             let mut s = lock(slot);
+            if s.transaction.is_some_and(|(owner, _)| owner == id) {
+                s.transaction = None;
+            }
             // A handle that missed a reset does not reset the card again.
             if usable(&s, h.epoch).is_ok() {
                 dispose(&mut s, disposition);
@@ -185,95 +184,131 @@ impl Shared {
         Ok(())
     }
 
-    /// Drops every handle of a released context.
+    /// Drops every handle of a released context. A card that another context's handle
+    /// is still connected to is left as it is (its security state belongs to that client
+    /// too); a card no one else uses is reset.
     pub(crate) fn forget_context(&self, context: u64) {
         let mut hub = lock(&self.hub);
-        let ids: Vec<u64> = hub
+        let ids: Vec<(u64, Disposition)> = hub
             .handles
             .iter()
             .filter(|(_, h)| h.context == context)
-            .map(|(id, _)| *id)
+            .map(|(id, h)| {
+                let shared = hub
+                    .handles_on(&h.reader)
+                    .any(|(_, other)| other.context != context);
+                let disposition = if shared {
+                    Disposition::LeaveCard
+                } else {
+                    Disposition::ResetCard
+                };
+                (*id, disposition)
+            })
             .collect();
         hub.cancels.remove(&context);
         drop(hub);
-        for id in ids {
-            let _ = self.disconnect(id, Disposition::ResetCard);
+        for (id, disposition) in ids {
+            let _ = self.disconnect(id, disposition);
         }
     }
 
-    /// `SCardBeginTransaction`: waits while another handle holds the reader's transaction.
-    pub(crate) fn begin_transaction(&self, id: u64) -> Result<(), Error> {
+    /// `SCardBeginTransaction`: waits while another handle holds the card's transaction;
+    /// beginning again on the handle that holds it counts one more level (pcsc-lite
+    /// nests them). `give_up` is asked after every wake-up and at least every `poll`:
+    /// when it answers true the wait ends with [`Error::Cancelled`] (a host whose client
+    /// went away stops waiting for it).
+    pub(crate) fn begin_transaction(
+        &self,
+        id: u64,
+        poll: Option<std::time::Duration>,
+        give_up: &dyn Fn() -> bool,
+    ) -> Result<(), Error> {
         let mut hub = lock(&self.hub);
         loop {
             let h = Self::handle(&hub, id)?;
             let slot = h.slot.clone().ok_or(Error::NoSmartcard)?;
-            usable(&lock(&slot), h.epoch)?;
-            let reader = h.reader.clone();
-            let r = hub.reader_mut(&reader).ok_or(Error::ReaderUnavailable)?;
-            match r.transaction {
-                None => {
-                    r.transaction = Some(id);
+            let mut s = lock(&slot);
+            usable(&s, h.epoch)?;
+            match &mut s.transaction {
+                t @ None => {
+                    *t = Some((id, 1));
                     return Ok(());
                 }
-                Some(owner) if owner == id => return Ok(()),
-                Some(_) => {
-                    hub = self
-                        .changed
-                        .wait(hub)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                Some((owner, depth)) if *owner == id => {
+                    *depth = depth.saturating_add(1);
+                    return Ok(());
                 }
+                Some(_) => drop(s),
             }
+            if give_up() {
+                return Err(Error::Cancelled);
+            }
+            hub = match poll {
+                Some(t) => {
+                    self.changed
+                        .wait_timeout(hub, t)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .changed
+                    .wait(hub)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            };
         }
     }
 
-    /// `SCardEndTransaction`.
+    /// `SCardEndTransaction`: one level of the handle's transaction ends; the last one
+    /// releases the card. The disposition is applied each time, as pcsc-lite does.
     pub(crate) fn end_transaction(&self, id: u64, disposition: Disposition) -> Result<(), Error> {
         let mut hub = lock(&self.hub);
         let h = Self::handle(&hub, id)?;
-        let (reader, slot, epoch) = (h.reader.clone(), h.slot.clone(), h.epoch);
-        let r = hub.reader_mut(&reader).ok_or(Error::ReaderUnavailable)?;
-        if r.transaction != Some(id) {
-            return Err(slot
-                .map_or(Ok(()), |s| usable(&lock(&s), epoch))
-                .err()
-                .unwrap_or(Error::NotTransacted));
-        }
-        r.transaction = None;
-        if let Some(slot) = slot {
-            let mut s = lock(&slot);
-            dispose(&mut s, disposition);
-            let new_epoch = s.epoch;
-            drop(s);
-            if let Some(h) = hub.handles.get_mut(&id) {
-                h.epoch = new_epoch;
+        let (slot, epoch) = (h.slot.clone().ok_or(Error::NoSmartcard)?, h.epoch);
+        let mut s = lock(&slot);
+        match &mut s.transaction {
+            Some((owner, depth)) if *owner == id => {
+                if *depth > 1 {
+                    *depth -= 1;
+                } else {
+                    s.transaction = None;
+                }
             }
+            other => {
+                let foreign = other.is_some();
+                usable(&s, epoch)?;
+                return Err(if foreign {
+                    Error::SharingViolation
+                } else {
+                    Error::NotTransacted
+                });
+            }
+        }
+        dispose(&mut s, disposition);
+        let new_epoch = s.epoch;
+        drop(s);
+        if let Some(h) = hub.handles.get_mut(&id) {
+            h.epoch = new_epoch;
         }
         drop(hub);
         self.changed.notify_all();
         Ok(())
     }
 
-    /// The slot a handle may send commands to now.
-    fn ready_slot(&self, id: u64) -> Result<(Arc<Mutex<Slot>>, u64), Error> {
+    /// `SCardTransmit`: one APDU to the card, the response back. Whether another handle
+    /// holds the transaction is checked under the card's own lock, in the same step as the
+    /// command.
+    pub(crate) fn transmit(&self, id: u64, apdu: &[u8]) -> Result<Vec<u8>, Error> {
         let hub = lock(&self.hub);
         let h = Self::handle(&hub, id)?;
         let slot = h.slot.clone().ok_or(Error::NoSmartcard)?;
-        // pcsc-lite answers a command sent during another handle's transaction this way.
-        if hub
-            .reader(&h.reader)
-            .and_then(|r| r.transaction)
-            .is_some_and(|owner| owner != id)
-        {
-            return Err(Error::SharingViolation);
-        }
-        Ok((slot, h.epoch))
-    }
-
-    /// `SCardTransmit`: one APDU to the card, the response back.
-    pub(crate) fn transmit(&self, id: u64, apdu: &[u8]) -> Result<Vec<u8>, Error> {
-        let (slot, epoch) = self.ready_slot(id)?;
+        let epoch = h.epoch;
+        drop(hub);
         let mut s = lock(&slot);
         usable(&s, epoch)?;
+        // pcsc-lite answers a command sent during another handle's transaction this way.
+        if s.transaction.is_some_and(|(owner, _)| owner != id) {
+            return Err(Error::SharingViolation);
+        }
         let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
         Ok(card.transmit(apdu))
     }

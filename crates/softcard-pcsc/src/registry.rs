@@ -52,8 +52,6 @@ pub(crate) struct Reader {
     pub(crate) slot: Option<Arc<Mutex<Slot>>>,
     /// Insertions and removals so far (the high 16 bits of `SCARD_READERSTATE` events).
     pub(crate) events: u32,
-    /// The handle holding the transaction.
-    pub(crate) transaction: Option<u64>,
 }
 
 /// A card in a reader. `card` becomes `None` when the card is removed, which every handle
@@ -63,6 +61,11 @@ pub(crate) struct Slot {
     /// Bumped at every reset or power-off; a handle with an older epoch gets
     /// `SCARD_W_RESET_CARD` until it reconnects.
     pub(crate) epoch: u64,
+    /// The handle holding the card's transaction, and how many times it began it (pcsc-lite
+    /// counts nested `SCardBeginTransaction` calls on one handle). It lives beside the card,
+    /// under the same lock, so that "is another handle's transaction open" and the command
+    /// itself are one step: nothing lands inside another handle's transaction.
+    pub(crate) transaction: Option<(u64, u32)>,
 }
 
 /// One connection (`SCARDHANDLE`).
@@ -158,7 +161,6 @@ impl Registry {
             name,
             slot: None,
             events: 0,
-            transaction: None,
         });
         drop(hub);
         self.shared.changed.notify_all();
@@ -202,7 +204,6 @@ impl Registry {
                 name: name.clone(),
                 slot: None,
                 events: 0,
-                transaction: None,
             });
         }
         let r = hub.reader_mut(&name).ok_or(Error::InternalError)?;
@@ -210,10 +211,10 @@ impl Registry {
         if old.is_some() {
             r.events = r.events.wrapping_add(1);
         }
-        r.transaction = None;
         r.slot = Some(Arc::new(Mutex::new(Slot {
             card: Some(card),
             epoch: 0,
+            transaction: None,
         })));
         r.events = r.events.wrapping_add(1);
         drop(hub);
@@ -232,7 +233,6 @@ impl Registry {
         let r = hub.reader_mut(&name).ok_or(Error::UnknownReader)?;
         let slot = r.slot.take().ok_or(Error::NoSmartcard)?;
         r.events = r.events.wrapping_add(1);
-        r.transaction = None;
         drop(hub);
         let card = lock(&slot).card.take().ok_or(Error::NoSmartcard)?;
         self.shared.changed.notify_all();

@@ -54,6 +54,26 @@ impl ReaderState {
         ((self.event >> 16) & 0xFFFF) as u32
     }
 
+    /// The state the caller knows, with its event counter (the raw `dwCurrentState`).
+    pub(crate) fn current_bits(&self) -> Dword {
+        self.current
+    }
+
+    /// Sets the state found and the card's ATR (as a host reported them).
+    pub(crate) fn set_event(&mut self, event: Dword, atr: &[u8]) {
+        self.event = event;
+        let n = atr.len().min(MAX_ATR_SIZE);
+        if let (Some(dst), Some(src)) = (self.atr.get_mut(..n), atr.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.atr_len = n;
+    }
+
+    /// The state found, with its event counter (the raw `dwEventState`).
+    pub(crate) fn event_bits(&self) -> Dword {
+        self.event
+    }
+
     /// Takes the last seen state as the known state.
     pub fn sync_current_state(&mut self) {
         self.current = self.event;
@@ -130,12 +150,16 @@ fn update(hub: &Hub, rs: &mut ReaderState, pnp_known: Dword) -> bool {
     changed
 }
 
-/// `SCardGetStatusChange`.
+/// `SCardGetStatusChange`. `give_up` is asked after every wake-up and at least every
+/// `poll`: when it answers true the wait ends with [`Error::Cancelled`] (a host whose
+/// client went away stops waiting for it).
 pub(crate) fn wait(
     shared: &Shared,
     context: u64,
     timeout: Option<Duration>,
     readers: &mut [ReaderState],
+    poll: Option<Duration>,
+    give_up: &dyn Fn() -> bool,
 ) -> Result<(), Error> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut hub = lock(&shared.hub);
@@ -159,22 +183,31 @@ pub(crate) fn wait(
         if any {
             return Ok(());
         }
-        if hub.cancels.get(&context).copied().unwrap_or(0) != cancels {
+        if hub.cancels.get(&context).copied().unwrap_or(0) != cancels || give_up() {
             return Err(Error::Cancelled);
         }
-        hub = match deadline {
-            None => shared
+        let now = Instant::now();
+        let left = match deadline {
+            Some(d) if now >= d => return Err(Error::Timeout),
+            Some(d) => Some(d - now),
+            None => None,
+        };
+        hub = match (left, poll) {
+            (None, None) => shared
                 .changed
                 .wait(hub)
                 .unwrap_or_else(PoisonError::into_inner),
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Err(Error::Timeout);
-                }
+            (Some(t), None) | (None, Some(t)) => {
                 shared
                     .changed
-                    .wait_timeout(hub, d - now)
+                    .wait_timeout(hub, t)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+            (Some(a), Some(b)) => {
+                shared
+                    .changed
+                    .wait_timeout(hub, a.min(b))
                     .unwrap_or_else(PoisonError::into_inner)
                     .0
             }

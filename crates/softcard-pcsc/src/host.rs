@@ -1,0 +1,437 @@
+//! [`Host`]: serves a [`Registry`]'s cards to other processes over a Unix socket, so that
+//! every process sees ONE card per reader, as every client of pcscd does.
+//!
+//! `softcard exec` and `softcard serve` run a host; the libpcsclite drop-in in each of
+//! their client processes, and [`Context::establish_on_host`](crate::Context::establish_on_host),
+//! are its clients. The protocol is [`wire`](crate::wire): one connection per context,
+//! one request and one response at a time; `SCardCancel` comes on a connection of its
+//! own. When a client's connection closes (the process ended, or crashed), the host
+//! releases its contexts: its connections are closed and its transactions end, so a dead
+//! client never keeps the card locked.
+//!
+//! Calls that wait (`SCardBeginTransaction`, `SCardGetStatusChange`) wait in the host, on
+//! the client's connection thread, and check every [`POLL`] whether the client is still
+//! there.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::io::{self, Read};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::registry::{Shared, lock};
+use crate::wire::{Op, Reader, Writer, read_frame, write_frame};
+use crate::{Context, Error, ReaderState, Registry, State};
+
+/// How often a waiting call checks that its client is still connected.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// A host being set up: a registry and the socket it will be served on.
+pub struct Host {
+    listener: UnixListener,
+    state: Arc<HostState>,
+}
+
+/// What the connection threads share.
+struct HostState {
+    registry: Registry,
+    path: PathBuf,
+    /// The image each reader's card came from (for `softcard ctl list`).
+    images: Mutex<HashMap<String, PathBuf>>,
+    /// Cards taken out of their readers by the control interface, to be put back.
+    parked: Mutex<HashMap<String, softcard::Card>>,
+    clients: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// A running host; dropping it stops accepting clients, removes the socket and waits for
+/// the accept loop (connected clients are served until they disconnect).
+pub struct HostHandle {
+    state: Arc<HostState>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("path", &self.state.path)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for HostHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostHandle")
+            .field("path", &self.state.path)
+            .field("clients", &self.clients())
+            .finish()
+    }
+}
+
+impl Host {
+    /// Binds the socket at `path` (which must not exist) for `registry`'s cards.
+    ///
+    /// # Errors
+    /// Those of binding the socket.
+    pub fn bind(path: &Path, registry: Registry) -> io::Result<Host> {
+        let listener = UnixListener::bind(path)?;
+        Ok(Host {
+            listener,
+            state: Arc::new(HostState {
+                registry,
+                path: path.to_owned(),
+                images: Mutex::default(),
+                parked: Mutex::default(),
+                clients: AtomicUsize::new(0),
+                stop: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Records that `reader`'s card comes from `image` (shown by the control interface).
+    pub fn note_image(&self, reader: &str, image: &Path) {
+        lock(&self.state.images).insert(reader.to_owned(), image.to_owned());
+    }
+
+    /// Starts accepting clients on a thread of its own.
+    pub fn spawn(self) -> HostHandle {
+        let state = Arc::clone(&self.state);
+        let listener = self.listener;
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if state.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let state = Arc::clone(&state);
+                state.clients.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    serve_client(&state, stream);
+                    state.clients.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        HostHandle {
+            state: self.state,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl HostHandle {
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.state.path
+    }
+
+    /// How many client connections are open now.
+    pub fn clients(&self) -> usize {
+        self.state.clients.load(Ordering::SeqCst)
+    }
+
+    /// The registry served.
+    pub fn registry(&self) -> &Registry {
+        &self.state.registry
+    }
+}
+
+impl Drop for HostHandle {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        // Wakes the accept loop, which then sees the flag.
+        let _ = UnixStream::connect(&self.state.path);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.state.path);
+    }
+}
+
+/// Whether the client of a connection waiting in a call has gone (or broke the protocol
+/// by sending while its call runs).
+fn client_gone(stream: &UnixStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let gone =
+        !matches!((&*stream).read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    gone || stream.set_nonblocking(false).is_err()
+}
+
+/// One client connection: its contexts live as long as it does.
+fn serve_client(state: &HostState, mut stream: UnixStream) {
+    let mut contexts: HashMap<u64, Context> = HashMap::new();
+    while let Ok(Some(body)) = read_frame(&mut stream) {
+        let response = handle(state, &mut contexts, &stream, &body);
+        if write_frame(&mut stream, &response.into_body()).is_err() {
+            break;
+        }
+    }
+    // Dropping the contexts closes their connections (and ends their transactions).
+}
+
+fn shared(state: &HostState) -> &Shared {
+    &state.registry.shared
+}
+
+/// A handle of one of this connection's contexts.
+fn own_handle(state: &HostState, contexts: &HashMap<u64, Context>, id: u64) -> Result<u64, Error> {
+    let hub = lock(&shared(state).hub);
+    match hub.handles.get(&id) {
+        Some(h) if contexts.contains_key(&h.context) => Ok(id),
+        _ => Err(Error::InvalidHandle),
+    }
+}
+
+fn own_context(contexts: &HashMap<u64, Context>, id: u64) -> Result<u64, Error> {
+    contexts
+        .contains_key(&id)
+        .then_some(id)
+        .ok_or(Error::InvalidHandle)
+}
+
+fn cstring(bytes: &[u8]) -> Result<CString, Error> {
+    CString::new(bytes).map_err(|_| Error::InvalidValue)
+}
+
+fn reply(result: Result<Writer, Error>) -> Writer {
+    result.unwrap_or_else(|e| Writer::response(Err(e)))
+}
+
+fn ok() -> Writer {
+    Writer::response(Ok(()))
+}
+
+fn handle(
+    state: &HostState,
+    contexts: &mut HashMap<u64, Context>,
+    stream: &UnixStream,
+    body: &[u8],
+) -> Writer {
+    let mut r = Reader::new(body);
+    let Some(op) = r.u8().ok().and_then(Op::from_u8) else {
+        return Writer::response(Err(Error::InvalidParameter));
+    };
+    let sh = shared(state);
+    let gone = || client_gone(stream);
+    match op {
+        Op::StatusChange => return status_change(state, contexts, &mut r, &gone),
+        Op::Begin => {
+            return reply((|| {
+                let id = own_handle(state, contexts, r.u64()?)?;
+                sh.begin_transaction(id, Some(POLL), &gone)?;
+                Ok(ok())
+            })());
+        }
+        _ => {}
+    }
+    reply((|| match op {
+        Op::Establish => {
+            let ctx = state.registry.establish(r.scope()?)?;
+            let id = ctx.inner.id;
+            contexts.insert(id, ctx);
+            Ok(ok().u64(id))
+        }
+        Op::Release => {
+            let id = own_context(contexts, r.u64()?)?;
+            contexts.remove(&id);
+            Ok(ok())
+        }
+        Op::ListReaders => {
+            let names = state.registry.readers();
+            let mut w = ok().u32(names.len() as u32);
+            for n in names {
+                w = w.bytes(n.as_bytes());
+            }
+            Ok(w)
+        }
+        Op::Connect => {
+            let ctx = own_context(contexts, r.u64()?)?;
+            let reader = cstring(r.bytes()?)?;
+            let (share, protocols) = (r.share()?, r.protocols()?);
+            let (id, protocol) = sh.connect(ctx, &reader, share, protocols)?;
+            Ok(ok().u64(id).u32(protocol.map_or(0, |p| p as u32)))
+        }
+        Op::Reconnect => {
+            let id = own_handle(state, contexts, r.u64()?)?;
+            let (share, protocols, init) = (r.share()?, r.protocols()?, r.disposition()?);
+            let protocol = sh.reconnect(id, share, protocols, init)?;
+            Ok(ok().u32(protocol.map_or(0, |p| p as u32)))
+        }
+        Op::Disconnect => {
+            let id = own_handle(state, contexts, r.u64()?)?;
+            sh.disconnect(id, r.disposition()?)?;
+            Ok(ok())
+        }
+        Op::End => {
+            let id = own_handle(state, contexts, r.u64()?)?;
+            sh.end_transaction(id, r.disposition()?)?;
+            Ok(ok())
+        }
+        Op::Transmit => {
+            let id = own_handle(state, contexts, r.u64()?)?;
+            let response = sh.transmit(id, r.bytes()?)?;
+            Ok(ok().bytes(&response))
+        }
+        Op::Status => {
+            let id = own_handle(state, contexts, r.u64()?)?;
+            let s = sh.status(id)?;
+            Ok(ok()
+                .bytes(s.reader.as_bytes())
+                .u8(u8::from(s.powered))
+                .bytes(&s.atr))
+        }
+        Op::Cancel => {
+            // Any connection may cancel: the context's own is busy waiting.
+            sh.cancel(r.u64()?);
+            Ok(ok())
+        }
+        Op::CtlList => {
+            let names = state.registry.readers();
+            let images = lock(&state.images);
+            let parked = lock(&state.parked);
+            let mut w = ok().u32(names.len() as u32);
+            for n in names {
+                let image = images.get(&n).map(|p| p.to_string_lossy().into_owned());
+                let present = state.registry.with_card(&n, |_| ()).is_ok();
+                w = w
+                    .bytes(n.as_bytes())
+                    .bytes(image.unwrap_or_default().as_bytes())
+                    .u8(u8::from(present && !parked.contains_key(&n)));
+            }
+            Ok(w)
+        }
+        Op::CtlRemove => {
+            let reader = String::from_utf8(r.bytes()?.to_vec()).map_err(|_| Error::InvalidValue)?;
+            let card = state.registry.remove_card(&reader)?;
+            lock(&state.parked).insert(reader, card);
+            Ok(ok())
+        }
+        Op::CtlInsert => {
+            let reader = String::from_utf8(r.bytes()?.to_vec()).map_err(|_| Error::InvalidValue)?;
+            let card = lock(&state.parked)
+                .remove(&reader)
+                .ok_or(Error::UnknownReader)?;
+            state.registry.insert_card(&reader, card)?;
+            Ok(ok())
+        }
+        Op::StatusChange | Op::Begin => Err(Error::InternalError),
+    })())
+}
+
+fn status_change(
+    state: &HostState,
+    contexts: &HashMap<u64, Context>,
+    r: &mut Reader<'_>,
+    gone: &dyn Fn() -> bool,
+) -> Writer {
+    let parsed = (|| {
+        let ctx = own_context(contexts, r.u64()?)?;
+        let ms = r.u64()?;
+        let n = r.u32()?;
+        if n > 64 {
+            return Err(Error::InvalidValue);
+        }
+        let readers = (0..n)
+            .map(|_| {
+                let name = cstring(r.bytes()?)?;
+                Ok(ReaderState::new(name, State::from_bits_retain(r.u64()?)))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok((ctx, ms, readers))
+    })();
+    let (ctx, ms, mut readers) = match parsed {
+        Ok(p) => p,
+        Err(e) => return Writer::response(Err(e)),
+    };
+    let timeout = (ms != u64::MAX).then(|| Duration::from_millis(ms));
+    let result =
+        crate::status_change::wait(shared(state), ctx, timeout, &mut readers, Some(POLL), gone);
+    let mut w = Writer::response(result);
+    if matches!(result, Ok(()) | Err(Error::Timeout)) {
+        for rs in &readers {
+            w = w.u64(rs.event_bits()).bytes(rs.atr());
+        }
+    }
+    w
+}
+
+/// A reader's name as a C string, for callers of the control interface.
+///
+/// # Errors
+/// [`Error::InvalidValue`] for a name with a NUL byte.
+pub fn reader_cstring(name: &str) -> Result<CString, Error> {
+    cstring(name.as_bytes())
+}
+
+/// What the control interface reports of a reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReaderInfo {
+    /// The reader's name.
+    pub name: String,
+    /// The image its card comes from, if the host said.
+    pub image: Option<PathBuf>,
+    /// Whether the card is in the reader.
+    pub present: bool,
+}
+
+fn control(socket: &Path, request: Writer) -> Result<Vec<u8>, Error> {
+    let mut stream = UnixStream::connect(socket).map_err(|_| Error::NoService)?;
+    write_frame(&mut stream, &request.into_body()).map_err(|_| Error::NoService)?;
+    let body = read_frame(&mut stream)
+        .map_err(|_| Error::NoService)?
+        .ok_or(Error::NoService)?;
+    Reader::new(&body).result()?;
+    Ok(body.get(4..).unwrap_or_default().to_vec())
+}
+
+/// The readers of the host on `socket` (the control interface).
+///
+/// # Errors
+/// [`Error::NoService`] when no host answers.
+pub fn list(socket: &Path) -> Result<Vec<ReaderInfo>, Error> {
+    let out = control(socket, Writer::request(Op::CtlList))?;
+    let mut r = Reader::new(&out);
+    (0..r.u32()?)
+        .map(|_| {
+            let name = String::from_utf8_lossy(r.bytes()?).into_owned();
+            let image = r.bytes()?;
+            Ok(ReaderInfo {
+                name,
+                image: (!image.is_empty())
+                    .then(|| PathBuf::from(String::from_utf8_lossy(image).into_owned())),
+                present: r.u8()? != 0,
+            })
+        })
+        .collect()
+}
+
+/// Takes the card out of `reader` on the host on `socket`: every client sees the removal
+/// (`SCARD_W_REMOVED_CARD`, status-change events). The host keeps the card.
+///
+/// # Errors
+/// [`Error::NoService`], [`Error::UnknownReader`], [`Error::NoSmartcard`].
+pub fn remove_card(socket: &Path, reader: &str) -> Result<(), Error> {
+    control(
+        socket,
+        Writer::request(Op::CtlRemove).bytes(reader.as_bytes()),
+    )
+    .map(drop)
+}
+
+/// Puts back the card taken out of `reader` by [`remove_card`].
+///
+/// # Errors
+/// [`Error::NoService`], [`Error::UnknownReader`] (no card taken out of it).
+pub fn insert_card(socket: &Path, reader: &str) -> Result<(), Error> {
+    control(
+        socket,
+        Writer::request(Op::CtlInsert).bytes(reader.as_bytes()),
+    )
+    .map(drop)
+}

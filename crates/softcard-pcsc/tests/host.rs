@@ -1,0 +1,234 @@
+//! A host serving a registry over a Unix socket: its clients (contexts opened with
+//! `Context::establish_on_host`, as each process under `softcard exec` opens them) share
+//! one card, its transactions and its retry counter.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{CHAIN_START, OTHER, SELECT_PIV, new_card, send};
+use softcard_pcsc::host::{self, Host, HostHandle};
+use softcard_pcsc::{
+    Context, Disposition, Error, Protocols, ReaderState, Registry, Scope, ShareMode, State,
+};
+
+const VERIFY_WRONG: [u8; 13] = [
+    0x00, 0x20, 0x00, 0x80, 0x08, b'0', b'0', b'0', b'0', b'0', b'0', b'0', b'0',
+];
+
+/// A host and the folder of its socket (dropped in this order: the host stops first).
+struct Fixture {
+    host: HostHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new();
+        reg.insert_card("softcard PIV 00 00", new_card()).unwrap();
+        let host = Host::bind(&dir.path().join("host.sock"), reg)
+            .unwrap()
+            .spawn();
+        Fixture { host, _dir: dir }
+    }
+
+    /// A client context, as one more process would open it.
+    fn client(&self) -> Context {
+        Context::establish_on_host(self.host.path(), Scope::User).unwrap()
+    }
+
+    fn connect(&self, ctx: &Context) -> softcard_pcsc::Card {
+        let card = ctx
+            .connect(c"softcard PIV 00 00", ShareMode::Shared, Protocols::ANY)
+            .unwrap();
+        assert_eq!(send(&card, &SELECT_PIV), Ok(0x9000));
+        card
+    }
+}
+
+#[test]
+fn clients_share_one_retry_counter() {
+    let f = Fixture::new();
+    let words: Vec<u16> = (0..5)
+        .map(|_| {
+            let ctx = f.client();
+            let card = f.connect(&ctx);
+            send(&card, &VERIFY_WRONG).unwrap()
+        })
+        .collect();
+    assert_eq!(words, [0x63C2, 0x63C1, 0x63C0, 0x6983, 0x6983]);
+}
+
+#[test]
+fn readers_and_errors_cross_the_socket() {
+    let f = Fixture::new();
+    let ctx = f.client();
+    assert_eq!(
+        ctx.list_readers_owned().unwrap(),
+        [c"softcard PIV 00 00".to_owned()]
+    );
+    assert_eq!(
+        ctx.connect(c"nope", ShareMode::Shared, Protocols::ANY)
+            .err(),
+        Some(Error::UnknownReader)
+    );
+    let direct = ctx
+        .connect(c"softcard PIV 00 00", ShareMode::Direct, Protocols::ANY)
+        .unwrap();
+    assert_eq!(
+        direct.status2_owned().unwrap().protocol2(),
+        None,
+        "a direct connection has no protocol"
+    );
+    let card = f.connect(&ctx);
+    let status = card.status2_owned().unwrap();
+    assert_eq!(status.reader_names(), [c"softcard PIV 00 00".to_owned()]);
+    assert_eq!(status.atr(), new_card().atr());
+}
+
+#[test]
+fn a_transaction_excludes_other_clients_until_it_ends() {
+    let f = Fixture::new();
+    let (a_ctx, b_ctx) = (f.client(), f.client());
+    let mut a = f.connect(&a_ctx);
+    let b = f.connect(&b_ctx);
+    let tx = a.transaction().unwrap();
+    assert_eq!(send(&tx, &CHAIN_START), Ok(0x9000));
+    assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation));
+    let (done_tx, done) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let mut b = b;
+        let t = b.transaction().map(drop);
+        done_tx.send(t).unwrap();
+        b
+    });
+    assert!(
+        done.recv_timeout(Duration::from_millis(300)).is_err(),
+        "B's transaction began inside A's"
+    );
+    // A's chain is intact: B's command did not land inside it.
+    assert_eq!(send(&tx, &OTHER), Ok(0x6883));
+    tx.end(Disposition::LeaveCard).unwrap();
+    assert_eq!(done.recv_timeout(Duration::from_secs(5)), Ok(Ok(())));
+    waiter.join().unwrap();
+}
+
+#[test]
+fn a_client_that_goes_away_gives_up_its_transaction() {
+    let f = Fixture::new();
+    let b_ctx = f.client();
+    let b = f.connect(&b_ctx);
+    {
+        let a_ctx = f.client();
+        let mut a = f.connect(&a_ctx);
+        std::mem::forget(a.transaction().unwrap());
+        assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation));
+        // The context and its connection close here, the transaction still open.
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while send(&b, &OTHER) == Err(Error::SharingViolation) {
+        assert!(
+            Instant::now() < deadline,
+            "the transaction outlived its client"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn cancel_ends_a_wait_and_removal_reaches_every_client() {
+    let f = Fixture::new();
+    let ctx = f.client();
+    let card = f.connect(&ctx);
+    let mut rs = [ReaderState::new(c"softcard PIV 00 00", State::UNAWARE)];
+    ctx.get_status_change(Duration::ZERO, &mut rs).unwrap();
+    assert!(rs[0].event_state().contains(State::PRESENT | State::INUSE));
+    rs[0].sync_current_state();
+
+    let waiting = ctx.clone();
+    let mut watched = rs.clone();
+    let t = thread::spawn(move || waiting.get_status_change(None, &mut watched));
+    thread::sleep(Duration::from_millis(100));
+    ctx.cancel().unwrap();
+    assert_eq!(t.join().unwrap(), Err(Error::Cancelled));
+
+    assert_eq!(
+        ctx.get_status_change(Duration::from_millis(50), &mut rs),
+        Err(Error::Timeout)
+    );
+    host::remove_card(f.host.path(), "softcard PIV 00 00").unwrap();
+    ctx.get_status_change(Duration::from_secs(5), &mut rs)
+        .unwrap();
+    assert!(rs[0].event_state().contains(State::EMPTY), "{:?}", rs[0]);
+    assert_eq!(send(&card, &SELECT_PIV), Err(Error::RemovedCard));
+    let listed = host::list(f.host.path()).unwrap();
+    assert!(!listed[0].present);
+
+    host::insert_card(f.host.path(), "softcard PIV 00 00").unwrap();
+    assert_eq!(
+        host::insert_card(f.host.path(), "softcard PIV 00 00"),
+        Err(Error::UnknownReader),
+        "no card is waiting to be put back"
+    );
+    let again = f.connect(&ctx);
+    assert_eq!(
+        send(&again, &VERIFY_WRONG),
+        Ok(0x63C2),
+        "the same card is back"
+    );
+}
+
+#[test]
+fn nested_transactions_are_counted() {
+    let f = Fixture::new();
+    let (a_ctx, b_ctx) = (f.client(), f.client());
+    let a = f.connect(&a_ctx);
+    let b = f.connect(&b_ctx);
+    // The C ABI's begin/end pairs, as libykpiv nests them.
+    let mut a = a;
+    std::mem::forget(a.transaction().unwrap());
+    std::mem::forget(a.transaction().unwrap());
+    a.end_transaction(Disposition::LeaveCard).unwrap();
+    assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation), "still held");
+    let mut b = b;
+    assert_eq!(
+        b.end_transaction(Disposition::LeaveCard),
+        Err(Error::SharingViolation),
+        "ending another handle's transaction"
+    );
+    a.end_transaction(Disposition::LeaveCard).unwrap();
+    assert_eq!(send(&b, &OTHER), Ok(0x63C3));
+    assert_eq!(
+        a.end_transaction(Disposition::LeaveCard),
+        Err(Error::NotTransacted)
+    );
+}
+
+#[test]
+fn releasing_a_context_leaves_a_shared_card_alone() {
+    let f = Fixture::new();
+    let keeper_ctx = f.client();
+    let keeper = f.connect(&keeper_ctx);
+    let verify = [
+        0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8',
+    ];
+    assert_eq!(send(&keeper, &verify), Ok(0x9000));
+    let other = f.client();
+    let card = f.connect(&other);
+    std::mem::forget(card);
+    drop(other);
+    // No SCARD_W_RESET_CARD, and the PIN is still verified.
+    assert_eq!(send(&keeper, &OTHER), Ok(0x9000));
+}
+
+#[test]
+fn no_host_is_no_service() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        Context::establish_on_host(&dir.path().join("none.sock"), Scope::User).err(),
+        Some(Error::NoService)
+    );
+}
