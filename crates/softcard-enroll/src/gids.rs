@@ -292,8 +292,8 @@ fn read_public(t: &mut dyn Transport, kid: u8) -> Result<Option<PublicKey>, Enro
     let e = tlv::find(inner, 0x82).ok().flatten();
     match (n, e) {
         (Some(n), Some(e)) => Ok(Some(PublicKey::Rsa {
-            n: crate::der::strip_leading_zeros(n).to_vec(),
-            e: crate::der::strip_leading_zeros(e).to_vec(),
+            n: crate::public_key::trim_zeros(n).to_vec(),
+            e: crate::public_key::trim_zeros(e).to_vec(),
         })),
         _ => Err(bad("GIDS public key")),
     }
