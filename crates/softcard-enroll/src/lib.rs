@@ -20,6 +20,7 @@
 //! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`); see
 //! `docs/enrollment.md` for what each request contains.
 
+mod applet;
 mod card;
 mod cert;
 mod client;

@@ -72,7 +72,7 @@ pub(crate) fn parse(name: &str) -> Result<Name, EnrollError> {
             }
             let (key, value) = atv
                 .split_once('=')
-                .ok_or_else(|| bad(format!("{:?} has no '='", atv.trim())))?;
+                .ok_or_else(|| bad(format!("{:?} is missing '='", atv.trim())))?;
             let key = key.trim();
             let value = unescape(value.trim(), !openssl)
                 .ok_or_else(|| bad(format!("{key}: a bad escape or quote")))?;
