@@ -570,7 +570,7 @@ fn enroll_takes_openssl_style_subjects() {
     }
     assert_eq!(subjects[0], subjects[1]);
     assert!(
-        subjects[0].contains("CN=Jane Doe+UID=jdoe,O=Example\\, Inc.,C=US"),
+        subjects[0].contains("UID=jdoe+CN=Jane Doe,O=Example\\, Inc.,C=US"),
         "{}",
         subjects[0]
     );

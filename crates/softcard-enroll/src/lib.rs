@@ -17,7 +17,9 @@
 //!   installation.
 //! - [`testca`] is a throwaway certification authority for tests and demonstrations.
 //!
-//! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`); see
+//! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`) or in
+//! OpenSSL's form (`/C=US/O=Example/CN=Jane Doe`). The encodings come from RustCrypto's
+//! format crates (`der`, `spki`, `x509-cert`, `cms`); see
 //! `docs/enrollment.md` for what each request contains.
 
 mod applet;
