@@ -532,3 +532,57 @@ fn p384_requests_verify_with_openssl() {
     let info = ok(&["info", &image]);
     assert!(info.contains("ECC P-384"), "{info}");
 }
+
+/// `--subject` takes OpenSSL's `/C=US/O=Example/CN=Jane Doe` as well as RFC 4514, and the
+/// request's subject is the same either way; a subject that does not parse names the
+/// component at fault.
+#[test]
+fn enroll_takes_openssl_style_subjects() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let image = new_card(d, "piv");
+    let mut subjects = Vec::new();
+    for (container, subject) in [
+        ("9A", "/C=US/O=Example, Inc./CN=Jane Doe+UID=jdoe"),
+        ("9C", "CN=Jane Doe+UID=jdoe,O=Example\\, Inc.,C=US"),
+    ] {
+        let req = p(d, &format!("{container}.pem"));
+        ok(&[
+            "enroll",
+            &image,
+            "--container",
+            container,
+            "--format",
+            "pkcs10",
+            "--subject",
+            subject,
+            "--out",
+            &req,
+        ]);
+        let out = openssl(
+            d,
+            &[
+                "req", "-in", &req, "-noout", "-subject", "-nameopt", "RFC2253",
+            ],
+        );
+        assert!(out.status.success());
+        subjects.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    assert_eq!(subjects[0], subjects[1]);
+    assert!(
+        subjects[0].contains("UID=jdoe+CN=Jane Doe,O=Example\\, Inc.,C=US"),
+        "{}",
+        subjects[0]
+    );
+    let out = softcard(&[
+        "enroll",
+        &image,
+        "--subject",
+        "/CN=x/FOO=bar",
+        "--out",
+        &p(d, "bad.pem"),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("unknown attribute type \"FOO\""), "{err}");
+}

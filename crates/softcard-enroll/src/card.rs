@@ -10,9 +10,11 @@
 //! | `RsaDigestInfo` | the DigestInfo; the card pads | GIDS PSO: COMPUTE DIGITAL SIGNATURE (ISO 7816-8, 11) |
 //! | `Ecdsa` | the digest; the card answers DER or `r ‖ s` | PIV GENERAL AUTHENTICATE, GIDS PSO: CDS |
 
+use der::asn1::UintRef;
+use der::{Decode as _, Encode as _, Sequence};
 use softcard::crypto::{HashAlg, PublicKey};
 
-use crate::der::{self, Reader, tag};
+use crate::public_key::trim_zeros;
 use crate::{EnrollError, RequestSigner};
 
 /// What the card's signing command takes.
@@ -69,12 +71,12 @@ where
         let digest = hash.digest(message);
         match (self.operation, &self.public) {
             (CardOperation::RsaRaw, PublicKey::Rsa { n, .. }) => {
-                let k = der::strip_leading_zeros(n).len();
+                let k = trim_zeros(n).len();
                 let block = pkcs1v15_block(&hash.digest_info(&digest), k)?;
                 (self.op)(&block).map(|s| left_pad(s, k))
             }
             (CardOperation::RsaDigestInfo, PublicKey::Rsa { n, .. }) => {
-                let k = der::strip_leading_zeros(n).len();
+                let k = trim_zeros(n).len();
                 (self.op)(&hash.digest_info(&digest)).map(|s| left_pad(s, k))
             }
             (CardOperation::Ecdsa, PublicKey::P256 { .. } | PublicKey::P384 { .. }) => {
@@ -102,7 +104,7 @@ fn pkcs1v15_block(t: &[u8], k: usize) -> Result<Vec<u8>, EnrollError> {
 
 /// An RSA signature as X.509 wants it: exactly the modulus length.
 fn left_pad(signature: Vec<u8>, k: usize) -> Vec<u8> {
-    let trimmed = der::strip_leading_zeros(&signature);
+    let trimmed = trim_zeros(&signature);
     if trimmed.len() >= k {
         return trimmed.to_vec();
     }
@@ -111,25 +113,29 @@ fn left_pad(signature: Vec<u8>, k: usize) -> Vec<u8> {
     out
 }
 
+/// `Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 section 2.2.3).
+#[derive(Sequence)]
+struct EcdsaSigValue<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
 /// An ECDSA signature in DER: kept if it already is one, converted from `r ‖ s` otherwise.
 fn ecdsa_to_der(signature: Vec<u8>) -> Result<Vec<u8>, EnrollError> {
-    let mut r = Reader::new(&signature);
-    if let Ok(seq) = r.expect(tag::SEQUENCE, "Ecdsa-Sig-Value") {
-        if r.is_empty() {
-            let mut parts = Reader::new(seq.content);
-            let ok = parts.expect(tag::INTEGER, "r").is_ok()
-                && parts.expect(tag::INTEGER, "s").is_ok()
-                && parts.is_empty();
-            if ok {
-                return Ok(signature);
-            }
-        }
+    if EcdsaSigValue::from_der(&signature).is_ok() {
+        return Ok(signature);
     }
+    let bad = || EnrollError::Malformed("ECDSA signature from the card");
     if signature.is_empty() || !signature.len().is_multiple_of(2) {
-        return Err(EnrollError::Malformed("ECDSA signature from the card"));
+        return Err(bad());
     }
     let (r, s) = signature.split_at(signature.len() / 2);
-    Ok(der::seq(&[&der::uint(r), &der::uint(s)]))
+    EcdsaSigValue {
+        r: UintRef::new(r).map_err(|_| bad())?,
+        s: UintRef::new(s).map_err(|_| bad())?,
+    }
+    .to_der()
+    .map_err(|_| bad())
 }
 
 #[cfg(test)]

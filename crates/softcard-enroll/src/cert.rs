@@ -1,9 +1,11 @@
 //! Issued certificates: read them as the CA hands them out, pick the one for our key.
 
+use cms::content_info::ContentInfo;
+use cms::signed_data::{CertificateSet, SignedData};
+use der::{Decode as _, Encode as _};
 use softcard::crypto::PublicKey;
 
-use crate::der::{self, Reader, tag};
-use crate::{EnrollError, oid, pem, spki};
+use crate::{EnrollError, oid, pem, public_key};
 
 /// An X.509 certificate, with the fields installation needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,28 +21,21 @@ impl Certificate {
     /// # Errors
     /// [`EnrollError::Malformed`] if it is not a certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, EnrollError> {
-        const WHAT: &str = "Certificate";
-        let mut outer = Reader::new(der);
-        let cert = outer.expect(tag::SEQUENCE, WHAT)?;
-        if !outer.is_empty() {
-            return Err(EnrollError::Malformed(WHAT));
-        }
-        let mut parts = Reader::new(cert.content);
-        let tbs = parts.expect(tag::SEQUENCE, WHAT)?;
-        parts.expect(tag::SEQUENCE, WHAT)?; // signatureAlgorithm
-        parts.expect(tag::BIT_STRING, WHAT)?; // signatureValue
-        let mut fields = Reader::new(tbs.content);
-        fields.optional(tag::context(0), WHAT)?; // version
-        fields.expect(tag::INTEGER, WHAT)?; // serialNumber
-        fields.expect(tag::SEQUENCE, WHAT)?; // signature
-        fields.expect(tag::SEQUENCE, WHAT)?; // issuer
-        fields.expect(tag::SEQUENCE, WHAT)?; // validity
-        let subject = fields.expect(tag::SEQUENCE, WHAT)?;
-        let key_info = fields.expect(tag::SEQUENCE, WHAT)?;
+        Self::from_x509(&x509_cert::Certificate::from_der(der).map_err(malformed)?).map(|c| {
+            Certificate {
+                der: der.to_vec(),
+                ..c
+            }
+        })
+    }
+
+    /// The fields of a decoded certificate.
+    fn from_x509(cert: &x509_cert::Certificate) -> Result<Self, EnrollError> {
+        let tbs = cert.tbs_certificate();
         Ok(Certificate {
-            der: der.to_vec(),
-            subject: subject.raw.to_vec(),
-            public_key: spki::decode(key_info.raw)?,
+            der: cert.to_der().map_err(malformed)?,
+            subject: tbs.subject().to_der().map_err(malformed)?,
+            public_key: public_key::decode(tbs.subject_public_key_info())?,
         })
     }
 
@@ -69,7 +64,7 @@ impl Certificate {
     pub fn certifies(&self, key: &PublicKey) -> bool {
         self.public_key
             .as_ref()
-            .is_some_and(|k| spki::same_key(k, key))
+            .is_some_and(|k| public_key::same_key(k, key))
     }
 
     /// The certificate in PEM.
@@ -120,39 +115,31 @@ pub fn select_for_key(certs: &[Certificate], key: &PublicKey) -> Result<Certific
         })
 }
 
-/// Whether DER input starts as a `ContentInfo` (a SEQUENCE whose first element is an OID).
+fn malformed(_: der::Error) -> EnrollError {
+    EnrollError::Malformed("Certificate")
+}
+
+/// Whether DER input is a `ContentInfo` rather than a certificate.
 fn is_content_info(input: &[u8]) -> bool {
-    let Ok(outer) = Reader::new(input).expect(tag::SEQUENCE, "ContentInfo") else {
-        return false;
-    };
-    Reader::new(outer.content).peek_tag() == Some(tag::OID)
+    ContentInfo::from_der(input).is_ok()
 }
 
 /// The certificates of a CMS/PKCS#7 SignedData (RFC 5652 section 5.1); other
 /// `CertificateChoices` (attribute certificates...) are skipped.
 fn from_pkcs7(der: &[u8]) -> Result<Vec<Certificate>, EnrollError> {
-    const WHAT: &str = "PKCS#7 SignedData";
-    let info = Reader::new(der).expect(tag::SEQUENCE, WHAT)?;
-    let mut r = Reader::new(info.content);
-    let content_type = r.expect(tag::OID, WHAT)?;
-    if content_type.raw != der::oid(oid::SIGNED_DATA) {
-        return Err(EnrollError::Malformed(WHAT));
+    let bad = |_| EnrollError::Malformed("PKCS#7 SignedData");
+    let info = ContentInfo::from_der(der).map_err(bad)?;
+    if info.content_type != oid::SIGNED_DATA {
+        return Err(EnrollError::Malformed("PKCS#7 SignedData"));
     }
-    let explicit = r.expect(tag::context(0), WHAT)?;
-    let signed = Reader::new(explicit.content).expect(tag::SEQUENCE, WHAT)?;
-    let mut fields = Reader::new(signed.content);
-    fields.expect(tag::INTEGER, WHAT)?; // version
-    fields.expect(tag::SET, WHAT)?; // digestAlgorithms
-    fields.expect(tag::SEQUENCE, WHAT)?; // encapContentInfo
-    let mut certs = Vec::new();
-    if let Some(set) = fields.optional(tag::context(0), WHAT)? {
-        let mut items = Reader::new(set.content);
-        while !items.is_empty() {
-            let item = items.any(WHAT)?;
-            if item.tag == tag::SEQUENCE {
-                certs.push(Certificate::from_der(item.raw)?);
-            }
-        }
-    }
-    Ok(certs)
+    let signed: SignedData = info.content.decode_as().map_err(bad)?;
+    let Some(CertificateSet(set)) = signed.certificates else {
+        return Ok(Vec::new());
+    };
+    set.iter()
+        .filter_map(|choice| match choice {
+            cms::cert::CertificateChoices::Certificate(cert) => Some(Certificate::from_x509(cert)),
+            _ => None,
+        })
+        .collect()
 }

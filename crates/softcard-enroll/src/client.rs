@@ -6,10 +6,12 @@ use softcard::Secret;
 use softcard::crypto::sym::SymAlg;
 use softcard::crypto::{CardRng, HashAlg, KeyAlgorithm, PublicKey};
 
+use crate::applet::{APPLETS, Applet};
+use crate::piv::ManagementKey;
 use crate::transport::{Response, SW_OK, exchange};
 use crate::{
-    CardOperation, CardSigner, Certificate, EnrollError, KeySpec, Request, RequestFormat,
-    RequestOptions, RequestSigner, Transport, gids, parse_certificates, piv, select_for_key,
+    CardSigner, Certificate, EnrollError, KeySpec, Request, RequestFormat, RequestOptions,
+    RequestSigner, Transport, parse_certificates, select_for_key,
 };
 
 /// The card application a [`CardClient`] talks to.
@@ -88,8 +90,9 @@ pub enum Unblock<'a> {
 /// A card reached through a [`Transport`], with its application selected.
 pub struct CardClient<T> {
     transport: T,
-    application: Application,
-    management_key: Option<Vec<u8>>,
+    applet: &'static dyn Applet,
+    /// The PIV management key set by [`CardClient::set_management_key`] (wiped on drop).
+    management_key: Option<ManagementKey>,
     /// The PIN last verified, kept (zeroized on drop) to verify again before each
     /// signature of a PIV key whose PIN policy is "always" (slot 9C).
     pin: Option<Secret>,
@@ -98,7 +101,8 @@ pub struct CardClient<T> {
 impl<T> core::fmt::Debug for CardClient<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CardClient")
-            .field("application", &self.application)
+            .field("application", &self.applet.application())
+            .field("management_key", &self.management_key)
             .finish_non_exhaustive()
     }
 }
@@ -144,15 +148,11 @@ impl<T: Transport> CardClient<T> {
     /// # Errors
     /// [`EnrollError::NoApplication`] when neither answers, [`EnrollError::Transport`].
     pub fn connect(mut transport: T) -> Result<Self, EnrollError> {
-        let apps = [
-            (Application::Gids, gids::AID_PREFIX),
-            (Application::Piv, piv::AID_PREFIX),
-        ];
-        for (application, aid) in apps {
-            if exchange(&mut transport, [0, 0xA4, 0x04, 0x00], aid, true)?.sw == SW_OK {
+        for applet in APPLETS {
+            if exchange(&mut transport, [0, 0xA4, 0x04, 0x00], applet.aid(), true)?.sw == SW_OK {
                 return Ok(CardClient {
                     transport,
-                    application,
+                    applet,
                     management_key: None,
                     pin: None,
                 });
@@ -163,7 +163,7 @@ impl<T: Transport> CardClient<T> {
 
     /// The application found.
     pub fn application(&self) -> Application {
-        self.application
+        self.applet.application()
     }
 
     /// The transport, to give the card back.
@@ -174,11 +174,7 @@ impl<T: Transport> CardClient<T> {
     /// Sets the PIV management key used to create keys and write certificates (the
     /// default key 0102..08 ×3, 3DES, when never set). 24 bytes are 3DES, 16 or 32 AES.
     pub fn set_management_key(&mut self, key: &[u8]) {
-        self.management_key = Some(key.to_vec());
-    }
-
-    fn t(&mut self) -> &mut dyn Transport {
-        &mut self.transport
+        self.management_key = Some(ManagementKey::new(key));
     }
 
     /// VERIFY of the user PIN. The client keeps a verified PIN (zeroized when dropped or
@@ -189,10 +185,7 @@ impl<T: Transport> CardClient<T> {
     /// [`EnrollError::WrongPin`] with the tries left (63Cx), [`EnrollError::PinBlocked`]
     /// (6983), [`EnrollError::Card`] for other status words.
     pub fn verify_pin(&mut self, pin: &[u8]) -> Result<(), EnrollError> {
-        let result = match self.application {
-            Application::Gids => gids::verify_pin(self.t(), pin),
-            Application::Piv => piv::verify_pin(self.t(), pin),
-        };
+        let result = self.applet.verify_pin(&mut self.transport, pin);
         self.pin = result.is_ok().then(|| Secret::from_slice(pin));
         result
     }
@@ -205,12 +198,9 @@ impl<T: Transport> CardClient<T> {
     /// As [`CardClient::verify_pin`] for a wrong old PIN; [`EnrollError::NewPinRefused`]
     /// (6A80) for a new PIN the card's rules refuse.
     pub fn change_pin(&mut self, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-        let result = match self.application {
-            Application::Gids => gids::change_pin(self.t(), old, new),
-            Application::Piv => piv::change_pin(self.t(), old, new),
-        };
+        let result = self.applet.change_pin(&mut self.transport, old, new);
         // GIDS leaves the new PIN verified; on PIV a kept PIN is replaced by the new one.
-        if result.is_ok() && (self.application == Application::Gids || self.pin.is_some()) {
+        if result.is_ok() && (self.applet.leaves_new_pin_verified() || self.pin.is_some()) {
             self.pin = Some(Secret::from_slice(new));
         }
         result
@@ -227,26 +217,12 @@ impl<T: Transport> CardClient<T> {
     /// another algorithm), [`EnrollError::NewPinRefused`] for a new PIN the card's rules
     /// refuse, [`EnrollError::Unsupported`] for the secret of the other application.
     pub fn unblock_pin(&mut self, secret: Unblock<'_>, new: &[u8]) -> Result<(), EnrollError> {
-        let result = match (self.application, secret) {
-            (Application::Gids, Unblock::AdminKey(key)) => gids::unblock(self.t(), key, None, new),
-            (Application::Gids, Unblock::AdminKeyWith(alg, key)) => {
-                gids::unblock(self.t(), key, Some(alg), new)
-            }
-            (Application::Piv, Unblock::Puk(puk)) => piv::unblock(self.t(), puk, new),
-            (app, _) => Err(EnrollError::Unsupported(format!(
-                "{} unblocks with {}",
-                app.name(),
-                match app {
-                    Application::Gids => "the administrator key",
-                    Application::Piv => "the PUK",
-                }
-            ))),
-        };
+        let result = self.applet.unblock(&mut self.transport, secret, new);
         if result.is_ok() {
-            self.pin = match self.application {
-                Application::Gids => Some(Secret::from_slice(new)),
-                Application::Piv => None,
-            };
+            self.pin = self
+                .applet
+                .leaves_new_pin_verified()
+                .then(|| Secret::from_slice(new));
         }
         result
     }
@@ -256,10 +232,7 @@ impl<T: Transport> CardClient<T> {
     /// # Errors
     /// [`EnrollError::Card`], [`EnrollError::Transport`].
     pub fn containers(&mut self) -> Result<Vec<Container>, EnrollError> {
-        match self.application {
-            Application::Gids => gids::containers(self.t()),
-            Application::Piv => piv::containers(self.t()),
-        }
+        self.applet.containers(&mut self.transport)
     }
 
     /// The container named `name` (GIDS names compare exactly, PIV slots ignore case).
@@ -280,10 +253,7 @@ impl<T: Transport> CardClient<T> {
     /// # Errors
     /// [`EnrollError::ContainerExists`], [`EnrollError::Unsupported`] naming the problem.
     pub fn check_key_request(&mut self, request: &KeyRequest) -> Result<(), EnrollError> {
-        match self.application {
-            Application::Gids => gids::check_key_request(self.t(), request),
-            Application::Piv => piv::check_key_request(self.t(), request),
-        }
+        self.applet.check_key_request(&mut self.transport, request)
     }
 
     /// Creates a key pair in a new container (the PIN must be verified; PIV also
@@ -297,13 +267,12 @@ impl<T: Transport> CardClient<T> {
         request: &KeyRequest,
         rng: &mut dyn CardRng,
     ) -> Result<Container, EnrollError> {
-        match self.application {
-            Application::Gids => gids::create_key(&mut self.transport, request, rng),
-            Application::Piv => {
-                let key = self.management_key.clone();
-                piv::create_key(&mut self.transport, request, key.as_deref())
-            }
-        }
+        self.applet.create_key(
+            &mut self.transport,
+            request,
+            rng,
+            self.management_key.as_ref(),
+        )
     }
 
     /// A [`RequestSigner`] whose private operation is done by the card (GIDS PSO: COMPUTE
@@ -316,39 +285,11 @@ impl<T: Transport> CardClient<T> {
         &'a mut self,
         container: &Container,
     ) -> CardSigner<impl FnMut(&[u8]) -> Result<Vec<u8>, EnrollError> + 'a> {
-        let (app, reference, algorithm) = (
-            self.application,
-            container.key_reference,
-            container.algorithm,
-        );
-        let operation = match (app, algorithm) {
-            (_, KeyAlgorithm::P256 | KeyAlgorithm::P384) => CardOperation::Ecdsa,
-            (Application::Gids, _) => CardOperation::RsaDigestInfo,
-            (Application::Piv, _) => CardOperation::RsaRaw,
-        };
-        let pin = self.pin.clone();
-        // Whether the PIV key asks the PIN before every signature; read on first use.
-        let mut pin_always: Option<bool> = None;
-        let t = &mut self.transport;
-        CardSigner::new(
-            container.public_key.clone(),
-            operation,
-            move |input| match app {
-                Application::Gids => gids::sign(t, reference, algorithm, input),
-                Application::Piv => {
-                    if let Some(pin) = &pin {
-                        let always = match pin_always {
-                            Some(always) => always,
-                            None => *pin_always.insert(piv::pin_always(t, reference)?),
-                        };
-                        if always {
-                            piv::verify_pin(t, pin.expose())?;
-                        }
-                    }
-                    piv::sign(t, reference, algorithm, input)
-                }
-            },
-        )
+        let operation = self.applet.card_operation(container.algorithm);
+        let op = self
+            .applet
+            .sign_operation(&mut self.transport, container, self.pin.clone());
+        CardSigner::new(container.public_key.clone(), operation, op)
     }
 
     /// Signs `message` hashed with `hash` with the container's key: a PKCS#1 v1.5
@@ -399,13 +340,12 @@ impl<T: Transport> CardClient<T> {
         answer: &[u8],
     ) -> Result<Certificate, EnrollError> {
         let cert = select_for_key(&parse_certificates(answer)?, &container.public_key)?;
-        match self.application {
-            Application::Gids => gids::write_certificate(self.t(), container, cert.der())?,
-            Application::Piv => {
-                let key = self.management_key.clone();
-                piv::write_certificate(self.t(), container, cert.der(), key.as_deref())?;
-            }
-        }
+        self.applet.write_certificate(
+            &mut self.transport,
+            container,
+            cert.der(),
+            self.management_key.as_ref(),
+        )?;
         Ok(cert)
     }
 
@@ -418,10 +358,9 @@ impl<T: Transport> CardClient<T> {
         &mut self,
         container: &Container,
     ) -> Result<Option<Certificate>, EnrollError> {
-        let der = match self.application {
-            Application::Gids => gids::read_certificate(self.t(), container)?,
-            Application::Piv => piv::read_certificate(self.t(), container)?,
-        };
+        let der = self
+            .applet
+            .read_certificate(&mut self.transport, container)?;
         der.map(|d| Certificate::from_der(&d)).transpose()
     }
 }

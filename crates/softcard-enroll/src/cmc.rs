@@ -14,97 +14,226 @@
 //!
 //! There is no certificate yet, so the signer is named by the key identifier of the
 //! request's own key (RFC 5272 section 3.2.1.3.3 for the PKCS#10 case) and the
-//! `certificates` field is left out.
+//! `certificates` field is left out. The CMS types come from `cms`; the CMC ones, which
+//! `cms` does not have, are derived here with `der`.
 
-use crate::der::{self, tag};
-use crate::pkcs10::{attribute, name_value_pairs};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
+use const_oid::ObjectIdentifier;
+use der::asn1::{Any, OctetString, SetOfVec};
+use der::{Choice, Decode as _, Encode as _, Sequence};
+use x509_cert::attr::Attribute;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use x509_cert::request::CertReq;
+
+use crate::ms::{self, NameValuePair, encode};
 use crate::request::RequestOptions;
 use crate::signer::{RequestSigner, digest_identifier};
-use crate::{EnrollError, oid, spki};
+use crate::{EnrollError, oid, public_key};
+
+/// `BodyPartID ::= INTEGER(0..4294967295)` (RFC 5272 section 3.2.2).
+type BodyPartId = u32;
+
+/// `PKIData` (RFC 5272 section 3.2.1).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub(crate) struct PkiData {
+    pub control_sequence: Vec<TaggedAttribute>,
+    pub req_sequence: Vec<TaggedRequest>,
+    pub cms_sequence: Vec<TaggedContentInfo>,
+    pub other_msg_sequence: Vec<OtherMsg>,
+}
+
+/// `TaggedAttribute`: a control (RFC 5272 section 3.2.1.2).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub(crate) struct TaggedAttribute {
+    pub body_part_id: BodyPartId,
+    pub attr_type: ObjectIdentifier,
+    pub attr_values: SetOfVec<Any>,
+}
+
+/// `TaggedRequest` (RFC 5272 section 3.2.1.3): the PKCS#10 choice; CRMF (`crm [1]`) and
+/// other requests (`orm [2]`) are neither built nor read here.
+#[derive(Clone, Debug, Eq, PartialEq, Choice)]
+pub(crate) enum TaggedRequest {
+    /// `tcr [0] TaggedCertificationRequest`.
+    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", constructed = "true")]
+    Tcr(TaggedCertificationRequest),
+}
+
+/// `TaggedCertificationRequest` (RFC 5272 section 3.2.1.3.2).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub(crate) struct TaggedCertificationRequest {
+    pub body_part_id: BodyPartId,
+    pub certification_request: CertReq,
+}
+
+/// `TaggedContentInfo` (RFC 5272 section 3.2.1.4).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub(crate) struct TaggedContentInfo {
+    pub body_part_id: BodyPartId,
+    pub content_info: ContentInfo,
+}
+
+/// `OtherMsg` (RFC 5272 section 3.2.1.5).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub(crate) struct OtherMsg {
+    pub body_part_id: BodyPartId,
+    pub other_msg_type: ObjectIdentifier,
+    pub other_msg_value: Any,
+}
+
+/// Microsoft's add-attributes control value ([MS-WCCE] 2.2.2.7.9 `CmcAddAttributes`).
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub(crate) struct CmcAddAttributes {
+    pub pki_data_reference: BodyPartId,
+    pub cert_references: Vec<BodyPartId>,
+    pub attributes: SetOfVec<Attribute>,
+}
 
 /// The body part of the PKCS#10 inside the PKIData.
-pub(crate) const REQUEST_BODY_PART: u32 = 1;
+const REQUEST_BODY_PART: BodyPartId = 1;
 /// The body part of the add-attributes control.
-const ATTRIBUTES_BODY_PART: u32 = 2;
+const ATTRIBUTES_BODY_PART: BodyPartId = 2;
 
 /// Wraps a signed PKCS#10 in a CMC full PKI request signed by the same key.
 ///
 /// # Errors
 /// The signer's errors.
 pub(crate) fn build(
-    csr: &[u8],
+    csr: CertReq,
     options: &RequestOptions,
     signer: &mut dyn RequestSigner,
-) -> Result<Vec<u8>, EnrollError> {
+) -> Result<ContentInfo, EnrollError> {
     let hash = options.hash;
-    let pki_data = pki_data(csr, options);
+    let pki_data = pki_data(csr, options)?.to_der().map_err(encode)?;
     let digest_alg = digest_identifier(hash);
     let algorithm = signer.signature_algorithm(hash)?;
 
-    let signed_attrs = vec![
-        attribute(oid::CONTENT_TYPE, &der::oid(oid::PKI_DATA)),
-        attribute(
-            oid::MESSAGE_DIGEST,
-            &der::tlv(tag::OCTET_STRING, &hash.digest(&pki_data)),
-        ),
-    ];
+    let digest = OctetString::new(hash.digest(&pki_data)).map_err(encode)?;
+    let signed_attrs = SetOfVec::try_from(vec![
+        ms::attribute(oid::CONTENT_TYPE, &oid::PKI_DATA)?,
+        ms::attribute(oid::MESSAGE_DIGEST, &digest)?,
+    ])
+    .map_err(encode)?;
     // The signature covers the attributes encoded as a SET OF (RFC 5652 section 5.4);
-    // the SignerInfo carries the same bytes under the [0] IMPLICIT tag.
-    let to_sign = der::set_of(signed_attrs.clone());
-    let signature = signer.sign(&to_sign, hash)?;
-    let ski = spki::key_identifier(signer.public_key());
+    // the SignerInfo carries the same values under the [0] IMPLICIT tag.
+    let signature = signer.sign(&signed_attrs.to_der().map_err(encode)?, hash)?;
+    let ski = public_key::key_identifier(signer.public_key())?;
 
-    let signer_info = der::seq(&[
-        &der::small_uint(3),
-        &der::tlv(tag::context_primitive(0), &ski),
-        &digest_alg,
-        &der::set_of_tagged(tag::context(0), signed_attrs),
-        &algorithm.cms_signature_identifier(),
-        &der::tlv(tag::OCTET_STRING, &signature),
-    ]);
-    let encap = der::seq(&[
-        &der::oid(oid::PKI_DATA),
-        &der::tlv(tag::context(0), &der::tlv(tag::OCTET_STRING, &pki_data)),
-    ]);
-    let signed_data = der::seq(&[
-        &der::small_uint(3),
-        &der::set_of(vec![digest_alg.clone()]),
-        &encap,
-        &der::set_of(vec![signer_info]),
-    ]);
-    Ok(der::seq(&[
-        &der::oid(oid::SIGNED_DATA),
-        &der::tlv(tag::context(0), &signed_data),
-    ]))
+    let signer_info = SignerInfo {
+        version: CmsVersion::V3,
+        sid: SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(
+            OctetString::new(ski).map_err(encode)?,
+        )),
+        digest_alg: digest_alg.clone(),
+        signed_attrs: Some(signed_attrs),
+        signature_algorithm: algorithm.cms_signature_identifier(),
+        signature: OctetString::new(signature).map_err(encode)?,
+        unsigned_attrs: None,
+    };
+    let signed_data = SignedData {
+        version: CmsVersion::V3,
+        digest_algorithms: SetOfVec::try_from(vec![digest_alg]).map_err(encode)?,
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: oid::PKI_DATA,
+            econtent: Some(
+                Any::encode_from(&OctetString::new(pki_data).map_err(encode)?).map_err(encode)?,
+            ),
+        },
+        certificates: None,
+        crls: None,
+        signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info]).map_err(encode)?),
+    };
+    Ok(ContentInfo {
+        content_type: oid::SIGNED_DATA,
+        content: Any::encode_from(&signed_data).map_err(encode)?,
+    })
 }
 
-/// The DER `PKIData`.
-fn pki_data(csr: &[u8], options: &RequestOptions) -> Vec<u8> {
-    let mut controls = Vec::new();
+/// The `PKIData`: the template as an add-attributes control, and the request.
+fn pki_data(csr: CertReq, options: &RequestOptions) -> Result<PkiData, EnrollError> {
+    let mut control_sequence = Vec::new();
     if let Some(template) = options.template_pair_value() {
-        // CmcAddAttributes ::= SEQUENCE { pkiDataReference, certReferences, attributes }:
-        // data reference 0 is this PKIData, the certificate reference is the request.
-        let add = der::seq(&[
-            &der::small_uint(0),
-            &der::seq(&[&der::small_uint(REQUEST_BODY_PART)]),
-            &der::set_of(vec![name_value_pairs(&[(
-                "CertificateTemplate",
-                &template,
-            )])]),
-        ]);
-        controls.push(der::seq(&[
-            &der::small_uint(ATTRIBUTES_BODY_PART),
-            &der::oid(oid::MS_CMC_ADD_ATTRIBUTES),
-            &der::set_of(vec![add]),
-        ]));
+        // Data reference 0 is this PKIData, the certificate reference is the request.
+        let pair = NameValuePair::certificate_template(&template)?.to_attribute_value()?;
+        let add = CmcAddAttributes {
+            pki_data_reference: 0,
+            cert_references: vec![REQUEST_BODY_PART],
+            attributes: SetOfVec::try_from(vec![pair]).map_err(encode)?,
+        };
+        control_sequence.push(TaggedAttribute {
+            body_part_id: ATTRIBUTES_BODY_PART,
+            attr_type: oid::MS_CMC_ADD_ATTRIBUTES,
+            attr_values: SetOfVec::try_from(vec![Any::encode_from(&add).map_err(encode)?])
+                .map_err(encode)?,
+        });
     }
-    let tagged_request =
-        der::constructed(tag::context(0), &[&der::small_uint(REQUEST_BODY_PART), csr]);
-    let refs: Vec<&[u8]> = controls.iter().map(Vec::as_slice).collect();
-    der::seq(&[
-        &der::constructed(tag::SEQUENCE, &refs),
-        &der::seq(&[&tagged_request]),
-        &der::seq(&[]),
-        &der::seq(&[]),
-    ])
+    Ok(PkiData {
+        control_sequence,
+        req_sequence: vec![TaggedRequest::Tcr(TaggedCertificationRequest {
+            body_part_id: REQUEST_BODY_PART,
+            certification_request: csr,
+        })],
+        cms_sequence: Vec::new(),
+        other_msg_sequence: Vec::new(),
+    })
+}
+
+/// The first PKCS#10 of a CMC full PKI request (the `PKIData` inside its SignedData).
+///
+/// # Errors
+/// [`EnrollError::Malformed`] if it is not a CMC request holding a PKCS#10.
+pub(crate) fn first_request(der: &[u8]) -> Result<CertReq, EnrollError> {
+    let bad = |_| EnrollError::Malformed("CMC request");
+    let info = ContentInfo::from_der(der).map_err(bad)?;
+    let signed: SignedData = info.content.decode_as().map_err(bad)?;
+    let content = signed
+        .encap_content_info
+        .econtent
+        .ok_or(EnrollError::Malformed("CMC request"))?;
+    let octets: OctetString = content.decode_as().map_err(bad)?;
+    let pki_data = PkiData::from_der(octets.as_bytes()).map_err(bad)?;
+    match pki_data.req_sequence.into_iter().next() {
+        Some(TaggedRequest::Tcr(tcr)) => Ok(tcr.certification_request),
+        None => Err(EnrollError::Malformed("CMC request")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_use_the_shortest_form() {
+        let octets = |n| OctetString::new(vec![0; n]).unwrap().to_der().unwrap();
+        assert_eq!(octets(3)[..2], [0x04, 3]);
+        assert_eq!(octets(200)[..3], [0x04, 0x81, 200]);
+        assert_eq!(octets(300)[..4], [0x04, 0x82, 0x01, 0x2c]);
+    }
+
+    #[test]
+    fn set_of_sorts_its_elements() {
+        let int = |v: u8| Any::encode_from(&v).unwrap();
+        let set = SetOfVec::try_from(vec![int(9), int(1)]).unwrap();
+        assert_eq!(set.to_der().unwrap(), [0x31, 6, 2, 1, 1, 2, 1, 9]);
+    }
+
+    #[test]
+    fn reader_rejects_truncated_and_indefinite_values() {
+        assert!(Any::from_der(&[0x30, 0x05, 1, 2]).is_err());
+        assert!(Any::from_der(&[0x30, 0x80, 0, 0]).is_err());
+        assert!(Any::from_der(&[0x30]).is_err());
+        let big = OctetString::new(vec![7; 300]).unwrap().to_der().unwrap();
+        assert_eq!(OctetString::from_der(&big).unwrap().as_bytes().len(), 300);
+    }
+
+    #[test]
+    fn a_cmc_request_gives_back_its_pkcs10() {
+        assert!(matches!(
+            first_request(&[0x30, 0x03, 0x02, 0x01, 0x00]),
+            Err(EnrollError::Malformed("CMC request"))
+        ));
+    }
 }

@@ -20,6 +20,10 @@ pub enum EnrollError {
     /// DER input is not the structure named.
     #[error("malformed {0}")]
     Malformed(&'static str),
+    /// A request or certificate cannot be encoded (a value too large for its field);
+    /// says why.
+    #[error("cannot encode: {0}")]
+    Encode(String),
     /// PEM input is broken.
     #[error("malformed PEM: {0}")]
     Pem(String),

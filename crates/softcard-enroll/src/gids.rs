@@ -4,18 +4,23 @@
 //!
 //! The minidriver file formats come from [`softcard::gids::minidriver`].
 
+use softcard::Secret;
 use softcard::crypto::sym::{SymAlg, SymKey};
 use softcard::crypto::{CardRng, KeyAlgorithm, PublicKey};
 use softcard::gids::minidriver as md;
 use softcard::tlv;
 use zeroize::Zeroizing;
 
-use crate::client::{Container, ContainerName, KeyRequest, new_pin_status, pin_status};
+use crate::applet::{Applet, SignOperation};
+use crate::client::{
+    Application, Container, ContainerName, KeyRequest, Unblock, new_pin_status, pin_status,
+};
+use crate::piv::ManagementKey;
 use crate::transport::{SW_OK, exchange};
-use crate::{EnrollError, KeySpec, Transport};
+use crate::{CardOperation, EnrollError, KeySpec, Transport};
 
 /// The GIDS AID without its version byte: SELECT finds any version.
-pub(crate) const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59];
+const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59];
 /// Key reference of container 0.
 const FIRST_KEY: u8 = 0x81;
 /// The largest number of containers a client creates (key references 81..FF).
@@ -44,7 +49,7 @@ fn algorithm_id(alg: KeyAlgorithm) -> Result<u8, EnrollError> {
     }
 }
 
-pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
+fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
     let r = exchange(t, [0, 0x20, 0, PIN_REF], pin, false)?;
     pin_status(r, "PIN", "VERIFY")
 }
@@ -52,7 +57,7 @@ pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), Enroll
 /// CHANGE REFERENCE DATA (old PIN then new PIN), then the `cardcf` PIN freshness bump
 /// the minidriver makes: the card leaves the new PIN verified, which writing `cardcf`
 /// needs.
-pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
     let r = exchange(
         t,
         [0, 0x24, 0, PIN_REF],
@@ -71,7 +76,7 @@ pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Resul
 ///
 /// `alg` is the key's algorithm; `None` takes it from the length: 24 bytes 3DES, 16
 /// AES-128, 32 AES-256.
-pub(crate) fn unblock(
+fn unblock(
     t: &mut dyn Transport,
     admin_key: &[u8],
     alg: Option<SymAlg>,
@@ -292,8 +297,8 @@ fn read_public(t: &mut dyn Transport, kid: u8) -> Result<Option<PublicKey>, Enro
     let e = tlv::find(inner, 0x82).ok().flatten();
     match (n, e) {
         (Some(n), Some(e)) => Ok(Some(PublicKey::Rsa {
-            n: crate::der::strip_leading_zeros(n).to_vec(),
-            e: crate::der::strip_leading_zeros(e).to_vec(),
+            n: crate::public_key::trim_zeros(n).to_vec(),
+            e: crate::public_key::trim_zeros(e).to_vec(),
         })),
         _ => Err(bad("GIDS public key")),
     }
@@ -307,7 +312,7 @@ fn rsa_algorithm(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
     }
 }
 
-pub(crate) fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
+fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
     let master = read_master(t)?;
     let mut out = Vec::new();
     for (i, rec) in read_cmap(t, &master)?.into_iter().enumerate() {
@@ -400,10 +405,7 @@ fn check_name_free(cmap: &[md::ContainerMapRecord], name: &str) -> Result<(), En
 }
 
 /// What [`create_key`] checks before it writes anything, without writing anything.
-pub(crate) fn check_key_request(
-    t: &mut dyn Transport,
-    request: &KeyRequest,
-) -> Result<(), EnrollError> {
+fn check_key_request(t: &mut dyn Transport, request: &KeyRequest) -> Result<(), EnrollError> {
     algorithm_id(request.algorithm)?;
     let master = read_master(t)?;
     let cmap = read_cmap(t, &master)?;
@@ -416,7 +418,7 @@ pub(crate) fn check_key_request(
 }
 
 /// Creates the container: key file, key generation, key map, `cmapfile`, `cardcf`.
-pub(crate) fn create_key(
+fn create_key(
     t: &mut dyn Transport,
     request: &KeyRequest,
     rng: &mut dyn CardRng,
@@ -480,7 +482,7 @@ pub(crate) fn create_key(
 
 /// MSE SET (digital signature template, PKCS#1 v1.5 padding by the card) and PSO:
 /// COMPUTE DIGITAL SIGNATURE over a DigestInfo.
-pub(crate) fn sign(
+fn sign(
     t: &mut dyn Transport,
     kid: u8,
     algorithm: KeyAlgorithm,
@@ -506,7 +508,7 @@ fn certificate_file(container: &Container) -> String {
 
 /// Writes `mscp/kxcNN` or `mscp/kscNN` (compressed), creating its master file entry in
 /// the first free data object of EF A010 when it is new, and bumps `cardcf`.
-pub(crate) fn write_certificate(
+fn write_certificate(
     t: &mut dyn Transport,
     container: &Container,
     der: &[u8],
@@ -529,7 +531,7 @@ pub(crate) fn write_certificate(
     write_file(t, &master, "mscp", &file, &stored)
 }
 
-pub(crate) fn read_certificate(
+fn read_certificate(
     t: &mut dyn Transport,
     container: &Container,
 ) -> Result<Option<Vec<u8>>, EnrollError> {
@@ -539,5 +541,103 @@ pub(crate) fn read_certificate(
             .map(Some)
             .map_err(|_| bad("compressed certificate")),
         _ => Ok(None),
+    }
+}
+
+/// The GIDS applet.
+pub(crate) struct Gids;
+
+impl Applet for Gids {
+    fn application(&self) -> Application {
+        Application::Gids
+    }
+
+    fn aid(&self) -> &'static [u8] {
+        AID_PREFIX
+    }
+
+    fn verify_pin(&self, t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
+        verify_pin(t, pin)
+    }
+
+    fn change_pin(&self, t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+        change_pin(t, old, new)
+    }
+
+    fn unblock(
+        &self,
+        t: &mut dyn Transport,
+        secret: Unblock<'_>,
+        new: &[u8],
+    ) -> Result<(), EnrollError> {
+        match secret {
+            Unblock::AdminKey(key) => unblock(t, key, None, new),
+            Unblock::AdminKeyWith(alg, key) => unblock(t, key, Some(alg), new),
+            Unblock::Puk(_) => Err(EnrollError::Unsupported(
+                "GIDS unblocks with the administrator key".into(),
+            )),
+        }
+    }
+
+    fn leaves_new_pin_verified(&self) -> bool {
+        true
+    }
+
+    fn containers(&self, t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
+        containers(t)
+    }
+
+    fn check_key_request(
+        &self,
+        t: &mut dyn Transport,
+        request: &KeyRequest,
+    ) -> Result<(), EnrollError> {
+        check_key_request(t, request)
+    }
+
+    fn create_key(
+        &self,
+        t: &mut dyn Transport,
+        request: &KeyRequest,
+        rng: &mut dyn CardRng,
+        _management_key: Option<&ManagementKey>,
+    ) -> Result<Container, EnrollError> {
+        create_key(t, request, rng)
+    }
+
+    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation {
+        match algorithm {
+            KeyAlgorithm::P256 | KeyAlgorithm::P384 => CardOperation::Ecdsa,
+            _ => CardOperation::RsaDigestInfo,
+        }
+    }
+
+    /// MSE SET and PSO: COMPUTE DIGITAL SIGNATURE; the PIN verified once serves them all.
+    fn sign_operation<'a>(
+        &self,
+        t: &'a mut dyn Transport,
+        container: &Container,
+        _pin: Option<Secret>,
+    ) -> SignOperation<'a> {
+        let (kid, algorithm) = (container.key_reference, container.algorithm);
+        Box::new(move |input| sign(t, kid, algorithm, input))
+    }
+
+    fn write_certificate(
+        &self,
+        t: &mut dyn Transport,
+        container: &Container,
+        der: &[u8],
+        _management_key: Option<&ManagementKey>,
+    ) -> Result<(), EnrollError> {
+        write_certificate(t, container, der)
+    }
+
+    fn read_certificate(
+        &self,
+        t: &mut dyn Transport,
+        container: &Container,
+    ) -> Result<Option<Vec<u8>>, EnrollError> {
+        read_certificate(t, container)
     }
 }

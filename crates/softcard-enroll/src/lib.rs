@@ -17,25 +17,28 @@
 //!   installation.
 //! - [`testca`] is a throwaway certification authority for tests and demonstrations.
 //!
-//! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`); see
+//! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`) or in
+//! OpenSSL's form (`/C=US/O=Example/CN=Jane Doe`). The encodings come from RustCrypto's
+//! format crates (`der`, `spki`, `x509-cert`, `cms`); see
 //! `docs/enrollment.md` for what each request contains.
 
+mod applet;
 mod card;
 mod cert;
 mod client;
 mod cmc;
-mod der;
 mod error;
 mod gids;
+mod ms;
 mod name;
 mod oid;
 mod pem;
 mod piv;
 mod pkcs10;
+mod public_key;
 mod request;
 mod signer;
 mod soft;
-mod spki;
 pub mod testca;
 mod transport;
 

@@ -1,42 +1,53 @@
-//! Object identifiers: a small public type and the constants requests are made of.
+//! Object identifiers: the public [`Oid`] (a [`const_oid::ObjectIdentifier`] with the
+//! constants requests are made of) and the identifiers used inside the crate.
 
 use core::fmt;
 use core::str::FromStr;
-use std::borrow::Cow;
+
+use const_oid::ObjectIdentifier;
 
 use crate::EnrollError;
 
-/// An OBJECT IDENTIFIER, kept as its arcs.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Oid(Cow<'static, [u32]>);
+/// An OBJECT IDENTIFIER.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Oid(ObjectIdentifier);
 
 impl Oid {
-    /// An OID from constant arcs (used for the constants below).
-    pub const fn from_static(arcs: &'static [u32]) -> Self {
-        Oid(Cow::Borrowed(arcs))
+    /// An OID from its dotted form, checked when the constant is evaluated.
+    ///
+    /// # Panics
+    /// On a malformed OID: meant for constants, where that is a compile error.
+    pub const fn new_unwrap(dotted: &str) -> Self {
+        Oid(ObjectIdentifier::new_unwrap(dotted))
     }
 
     /// The arcs.
-    pub fn arcs(&self) -> &[u32] {
-        &self.0
+    pub fn arcs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.arcs()
     }
 
-    /// The DER encoding (tag, length, content).
-    pub(crate) fn to_der(&self) -> Vec<u8> {
-        crate::der::oid(&self.0)
+    /// The identifier as the `der`, `spki` and `x509-cert` crates take it.
+    pub const fn object_identifier(&self) -> ObjectIdentifier {
+        self.0
     }
 
     /// Extended key usage: client authentication (RFC 5280).
-    pub const CLIENT_AUTH: Oid = Oid::from_static(&[1, 3, 6, 1, 5, 5, 7, 3, 2]);
+    pub const CLIENT_AUTH: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.2");
     /// Extended key usage: e-mail protection (RFC 5280).
-    pub const EMAIL_PROTECTION: Oid = Oid::from_static(&[1, 3, 6, 1, 5, 5, 7, 3, 4]);
+    pub const EMAIL_PROTECTION: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.4");
     /// Extended key usage: Microsoft smart card logon (`szOID_KP_SMARTCARD_LOGON`).
-    pub const SMART_CARD_LOGON: Oid = Oid::from_static(&[1, 3, 6, 1, 4, 1, 311, 20, 2, 2]);
+    pub const SMART_CARD_LOGON: Oid = Oid::new_unwrap("1.3.6.1.4.1.311.20.2.2");
 }
 
-impl From<Vec<u32>> for Oid {
-    fn from(arcs: Vec<u32>) -> Self {
-        Oid(Cow::Owned(arcs))
+impl From<ObjectIdentifier> for Oid {
+    fn from(oid: ObjectIdentifier) -> Self {
+        Oid(oid)
+    }
+}
+
+impl From<Oid> for ObjectIdentifier {
+    fn from(oid: Oid) -> Self {
+        oid.0
     }
 }
 
@@ -45,99 +56,80 @@ impl FromStr for Oid {
 
     /// Parses dotted decimal notation, e.g. `1.3.6.1.4.1.311.21.8.1.2`.
     fn from_str(s: &str) -> Result<Self, EnrollError> {
-        let bad = || EnrollError::InvalidOid(s.to_owned());
-        let arcs = s
-            .split('.')
-            .map(|a| {
-                if a.is_empty() || !a.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(bad());
-                }
-                a.parse::<u32>().map_err(|_| bad())
-            })
-            .collect::<Result<Vec<u32>, _>>()?;
-        match arcs.as_slice() {
-            [0 | 1, second, ..] if *second < 40 => {}
-            [2, second, ..] if *second <= u32::MAX / 2 => {}
-            _ => return Err(bad()),
-        }
-        Ok(Oid(Cow::Owned(arcs)))
+        ObjectIdentifier::new(s)
+            .map(Oid)
+            .map_err(|_| EnrollError::InvalidOid(s.to_owned()))
     }
 }
 
 impl fmt::Display for Oid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, arc) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(".")?;
-            }
-            write!(f, "{arc}")?;
-        }
-        Ok(())
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
 impl fmt::Debug for Oid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Oid({self})")
+        write!(f, "Oid({})", self.0)
     }
 }
 
-// Constants used inside the crate, named as in their specifications.
+// Identifiers used inside the crate, named as in their specifications.
+macro_rules! oids {
+    ($($(#[$doc:meta])* $name:ident = $dotted:literal;)*) => {
+        $($(#[$doc])* pub(crate) const $name: ObjectIdentifier =
+            ObjectIdentifier::new_unwrap($dotted);)*
+    };
+}
 
-/// rsaEncryption (RFC 8017).
-pub(crate) const RSA_ENCRYPTION: &[u32] = &[1, 2, 840, 113549, 1, 1, 1];
-/// id-ecPublicKey (RFC 5480).
-pub(crate) const EC_PUBLIC_KEY: &[u32] = &[1, 2, 840, 10045, 2, 1];
-/// secp256r1 (RFC 5480).
-pub(crate) const SECP256R1: &[u32] = &[1, 2, 840, 10045, 3, 1, 7];
-/// secp384r1 (RFC 5480).
-pub(crate) const SECP384R1: &[u32] = &[1, 3, 132, 0, 34];
-/// id-sha1.
-pub(crate) const SHA1: &[u32] = &[1, 3, 14, 3, 2, 26];
-/// id-sha256.
-pub(crate) const SHA256: &[u32] = &[2, 16, 840, 1, 101, 3, 4, 2, 1];
-/// id-sha384.
-pub(crate) const SHA384: &[u32] = &[2, 16, 840, 1, 101, 3, 4, 2, 2];
-/// id-sha512.
-pub(crate) const SHA512: &[u32] = &[2, 16, 840, 1, 101, 3, 4, 2, 3];
-/// sha1WithRSAEncryption and its SHA-2 siblings (RFC 8017 appendix C).
-pub(crate) const SHA1_WITH_RSA: &[u32] = &[1, 2, 840, 113549, 1, 1, 5];
-pub(crate) const SHA256_WITH_RSA: &[u32] = &[1, 2, 840, 113549, 1, 1, 11];
-pub(crate) const SHA384_WITH_RSA: &[u32] = &[1, 2, 840, 113549, 1, 1, 12];
-pub(crate) const SHA512_WITH_RSA: &[u32] = &[1, 2, 840, 113549, 1, 1, 13];
-/// ecdsa-with-SHA1 (RFC 3279) and ecdsa-with-SHA2 (RFC 5758).
-pub(crate) const ECDSA_WITH_SHA1: &[u32] = &[1, 2, 840, 10045, 4, 1];
-pub(crate) const ECDSA_WITH_SHA256: &[u32] = &[1, 2, 840, 10045, 4, 3, 2];
-pub(crate) const ECDSA_WITH_SHA384: &[u32] = &[1, 2, 840, 10045, 4, 3, 3];
-pub(crate) const ECDSA_WITH_SHA512: &[u32] = &[1, 2, 840, 10045, 4, 3, 4];
-
-/// PKCS#9 attributes (RFC 2985): e-mail address, content type, message digest,
-/// extension request.
-pub(crate) const EMAIL_ADDRESS: &[u32] = &[1, 2, 840, 113549, 1, 9, 1];
-pub(crate) const CONTENT_TYPE: &[u32] = &[1, 2, 840, 113549, 1, 9, 3];
-pub(crate) const MESSAGE_DIGEST: &[u32] = &[1, 2, 840, 113549, 1, 9, 4];
-pub(crate) const EXTENSION_REQUEST: &[u32] = &[1, 2, 840, 113549, 1, 9, 14];
-
-/// CMS content types (RFC 5652) and the CMC PKIData content type (RFC 5272).
-pub(crate) const SIGNED_DATA: &[u32] = &[1, 2, 840, 113549, 1, 7, 2];
-pub(crate) const PKI_DATA: &[u32] = &[1, 3, 6, 1, 5, 5, 7, 12, 2];
-
-/// Certificate extensions (RFC 5280).
-pub(crate) const KEY_USAGE: &[u32] = &[2, 5, 29, 15];
-pub(crate) const SUBJECT_ALT_NAME: &[u32] = &[2, 5, 29, 17];
-pub(crate) const EXT_KEY_USAGE: &[u32] = &[2, 5, 29, 37];
-
-/// Microsoft: UPN other name, template name (V1), template OID (V2), CSP information,
-/// enrollment name-value pair, CMC add-attributes control ([MS-WCCE] 2.2.2.7).
-pub(crate) const MS_UPN: &[u32] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
-pub(crate) const MS_ENROLL_CERTTYPE: &[u32] = &[1, 3, 6, 1, 4, 1, 311, 20, 2];
-pub(crate) const MS_CERTIFICATE_TEMPLATE: &[u32] = &[1, 3, 6, 1, 4, 1, 311, 21, 7];
-pub(crate) const MS_ENROLLMENT_CSP_PROVIDER: &[u32] = &[1, 3, 6, 1, 4, 1, 311, 13, 2, 2];
-pub(crate) const MS_ENROLLMENT_NAME_VALUE_PAIR: &[u32] = &[1, 3, 6, 1, 4, 1, 311, 13, 2, 1];
-pub(crate) const MS_CMC_ADD_ATTRIBUTES: &[u32] = &[1, 3, 6, 1, 4, 1, 311, 10, 10, 1];
+oids! {
+    /// rsaEncryption (RFC 8017).
+    RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
+    /// id-ecPublicKey (RFC 5480).
+    EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+    /// secp256r1 (RFC 5480).
+    SECP256R1 = "1.2.840.10045.3.1.7";
+    /// secp384r1 (RFC 5480).
+    SECP384R1 = "1.3.132.0.34";
+    /// id-sha1.
+    SHA1 = "1.3.14.3.2.26";
+    /// id-sha256.
+    SHA256 = "2.16.840.1.101.3.4.2.1";
+    /// id-sha384.
+    SHA384 = "2.16.840.1.101.3.4.2.2";
+    /// id-sha512.
+    SHA512 = "2.16.840.1.101.3.4.2.3";
+    /// sha1WithRSAEncryption and its SHA-2 siblings (RFC 8017 appendix C).
+    SHA1_WITH_RSA = "1.2.840.113549.1.1.5";
+    SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
+    SHA384_WITH_RSA = "1.2.840.113549.1.1.12";
+    SHA512_WITH_RSA = "1.2.840.113549.1.1.13";
+    /// ecdsa-with-SHA1 (RFC 3279) and ecdsa-with-SHA2 (RFC 5758).
+    ECDSA_WITH_SHA1 = "1.2.840.10045.4.1";
+    ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
+    ECDSA_WITH_SHA384 = "1.2.840.10045.4.3.3";
+    ECDSA_WITH_SHA512 = "1.2.840.10045.4.3.4";
+    /// PKCS#9 attributes (RFC 2985): e-mail address, content type, message digest.
+    EMAIL_ADDRESS = "1.2.840.113549.1.9.1";
+    CONTENT_TYPE = "1.2.840.113549.1.9.3";
+    MESSAGE_DIGEST = "1.2.840.113549.1.9.4";
+    /// CMS SignedData (RFC 5652) and the CMC PKIData content type (RFC 5272).
+    SIGNED_DATA = "1.2.840.113549.1.7.2";
+    PKI_DATA = "1.3.6.1.5.5.7.12.2";
+    /// Microsoft: UPN other name, template name (V1), template OID (V2), CSP information,
+    /// enrollment name-value pair, CMC add-attributes control ([MS-WCCE] 2.2.2.7).
+    MS_UPN = "1.3.6.1.4.1.311.20.2.3";
+    MS_ENROLL_CERTTYPE = "1.3.6.1.4.1.311.20.2";
+    MS_CERTIFICATE_TEMPLATE = "1.3.6.1.4.1.311.21.7";
+    MS_ENROLLMENT_CSP_PROVIDER = "1.3.6.1.4.1.311.13.2.2";
+    MS_ENROLLMENT_NAME_VALUE_PAIR = "1.3.6.1.4.1.311.13.2.1";
+    MS_CMC_ADD_ATTRIBUTES = "1.3.6.1.4.1.311.10.10.1";
+}
 
 #[cfg(test)]
 mod tests {
+    use der::Encode as _;
+
     use super::*;
 
     #[test]
@@ -162,5 +154,19 @@ mod tests {
         ] {
             assert!(bad.parse::<Oid>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn oids_encode_in_base_128() {
+        assert_eq!(
+            SHA256.to_der().unwrap(),
+            [6, 9, 0x60, 0x86, 0x48, 1, 0x65, 3, 4, 2, 1]
+        );
+        assert_eq!(
+            ObjectIdentifier::new_unwrap("1.2.840.113549")
+                .to_der()
+                .unwrap(),
+            [6, 6, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d]
+        );
     }
 }

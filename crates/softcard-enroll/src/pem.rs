@@ -1,28 +1,22 @@
-//! PEM (RFC 7468) encoding and decoding of one or more documents.
+//! PEM (RFC 7468) through `pem-rfc7468`, and the split of a text holding several
+//! documents (a chain, or a certificate after its CA's) into one document each.
 
-use base64ct::{Base64, Encoding};
+use pem_rfc7468::LineEnding;
 
 use crate::EnrollError;
 
+const BEGIN: &str = "-----BEGIN ";
+const END: &str = "-----END ";
+
 /// Encodes `der` under `label`, 64 characters a line, LF line endings.
 pub(crate) fn encode(label: &str, der: &[u8]) -> String {
-    let b64 = Base64::encode_string(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    // Fails only for a label that is not RFC 7468 text; the crate's labels are constants.
+    pem_rfc7468::encode_string(label, LineEnding::LF, der).unwrap_or_default()
 }
 
 /// Whether `input` looks like PEM text rather than DER.
 pub(crate) fn is_pem(input: &[u8]) -> bool {
-    let start = input
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(input.len());
-    input[start..].starts_with(b"-----BEGIN ")
+    input.trim_ascii_start().starts_with(BEGIN.as_bytes())
 }
 
 /// Every `(label, DER)` document in `input`, in order; text between documents is ignored.
@@ -33,23 +27,21 @@ pub(crate) fn decode_all(input: &[u8]) -> Result<Vec<(String, Vec<u8>)>, EnrollE
     let text = std::str::from_utf8(input).map_err(|_| EnrollError::Pem("not UTF-8 text".into()))?;
     let mut docs = Vec::new();
     let mut rest = text;
-    while let Some(begin) = rest.find("-----BEGIN ") {
-        let after = &rest[begin + 11..];
-        let (label, body) = after
+    while let Some(begin) = rest.find(BEGIN) {
+        let document = &rest[begin..];
+        let label = document[BEGIN.len()..]
             .split_once("-----")
+            .map(|(label, _)| label)
             .ok_or_else(|| EnrollError::Pem("unterminated BEGIN line".into()))?;
-        let end_line = format!("-----END {label}-----");
-        let end = body
+        let end_line = format!("{END}{label}-----");
+        let end = document
             .find(&end_line)
-            .ok_or_else(|| EnrollError::Pem(format!("no END line for {label}")))?;
-        let b64: String = body[..end]
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
-        let der = Base64::decode_vec(&b64)
-            .map_err(|_| EnrollError::Pem(format!("bad base64 in {label}")))?;
-        docs.push((label.to_owned(), der));
-        rest = &body[end + end_line.len()..];
+            .ok_or_else(|| EnrollError::Pem(format!("no END line for {label}")))?
+            + end_line.len();
+        let (decoded_label, der) = pem_rfc7468::decode_vec(&document.as_bytes()[..end])
+            .map_err(|e| EnrollError::Pem(format!("{label}: {e}")))?;
+        docs.push((decoded_label.to_owned(), der));
+        rest = &document[end..];
     }
     if docs.is_empty() {
         return Err(EnrollError::Pem("no PEM document".into()));
@@ -79,6 +71,7 @@ mod tests {
 
     #[test]
     fn rejects_broken_pem() {
+        assert!(decode_all(b"-----BEGIN X-----\nAAAA\n-----END X-----\n").is_ok());
         assert!(decode_all(b"-----BEGIN X-----\nAAAA\n").is_err());
         assert!(decode_all(b"-----BEGIN X-----\n!!!!\n-----END X-----\n").is_err());
         assert!(decode_all(b"nothing here").is_err());

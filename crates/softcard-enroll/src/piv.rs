@@ -8,18 +8,22 @@
 //! | given by name | 9C Digital Signature | 5FC10A |
 //! | given by name | 9E Card Authentication | 5FC101 |
 
+use softcard::Secret;
 use softcard::crypto::sym::{SymAlg, SymKey};
-use softcard::crypto::{KeyAlgorithm, PublicKey};
+use softcard::crypto::{CardRng, KeyAlgorithm, PublicKey};
 use softcard::profile::DEFAULT_ADMIN_KEY;
 use softcard::tlv;
 use zeroize::Zeroizing;
 
-use crate::client::{Container, ContainerName, KeyRequest, new_pin_status, pin_status};
+use crate::applet::{Applet, SignOperation};
+use crate::client::{
+    Application, Container, ContainerName, KeyRequest, Unblock, new_pin_status, pin_status,
+};
 use crate::transport::{SW_OK, exchange};
-use crate::{EnrollError, KeySpec, Transport, parse_certificates};
+use crate::{CardOperation, EnrollError, KeySpec, Transport, parse_certificates};
 
 /// The PIV AID without its version bytes.
-pub(crate) const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
+const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
 /// The slots a client enrolls, with their certificate objects.
 const SLOTS: [(u8, u8); 4] = [(0x9A, 0x05), (0x9C, 0x0A), (0x9D, 0x0B), (0x9E, 0x01)];
 const MANAGEMENT_KEY: u8 = 0x9B;
@@ -51,18 +55,18 @@ fn pad16(first: &[u8], second: &[u8], what: &str) -> Result<Zeroizing<[u8; 16]>,
     Ok(out)
 }
 
-pub(crate) fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
+fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
     let r = exchange(t, [0, 0x20, 0, 0x80], &*pad8(pin, "PIN")?, false)?;
     pin_status(r, "PIN", "VERIFY")
 }
 
-pub(crate) fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
     let data = pad16(old, new, "PIN")?;
     let r = exchange(t, [0, 0x24, 0, 0x80], &*data, false)?;
     new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)
 }
 
-pub(crate) fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(), EnrollError> {
     let data = pad16(puk, new, "PUK")?;
     let r = exchange(t, [0, 0x2C, 0, 0x80], &*data, false)?;
     new_pin_status(r, "PUK", "RESET RETRY COUNTER", PIN_RULES)
@@ -70,7 +74,7 @@ pub(crate) fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(
 
 /// Whether the slot's key asks the PIN before every signature (PIN policy "always"): as
 /// GET METADATA tells (tag 02, first byte 03), else by default slot 9C.
-pub(crate) fn pin_always(t: &mut dyn Transport, slot: u8) -> Result<bool, EnrollError> {
+fn pin_always(t: &mut dyn Transport, slot: u8) -> Result<bool, EnrollError> {
     let policy = metadata(t, slot)?.and_then(|m| {
         tlv::find(&m, 0x02)
             .ok()
@@ -139,8 +143,8 @@ fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
     let get = |tag| tlv::find(template, tag).ok().flatten();
     match (get(0x81), get(0x82), get(0x86)) {
         (Some(n), Some(e), _) => Ok(PublicKey::Rsa {
-            n: crate::der::strip_leading_zeros(n).to_vec(),
-            e: crate::der::strip_leading_zeros(e).to_vec(),
+            n: crate::public_key::trim_zeros(n).to_vec(),
+            e: crate::public_key::trim_zeros(e).to_vec(),
         }),
         (_, _, Some(point)) => match point.len() {
             65 => Ok(PublicKey::P256 {
@@ -194,7 +198,7 @@ fn read_object(t: &mut dyn Transport, slot: u8) -> Result<Option<Vec<u8>>, Enrol
         .map(<[u8]>::to_vec))
 }
 
-pub(crate) fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
+fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
     let mut out = Vec::new();
     for (slot, _) in SLOTS {
         let cert = read_object(t, slot)?;
@@ -241,10 +245,7 @@ fn requested_slot(request: &KeyRequest) -> Result<u8, EnrollError> {
 }
 
 /// What [`create_key`] checks before it writes anything: a slot, empty.
-pub(crate) fn check_key_request(
-    t: &mut dyn Transport,
-    request: &KeyRequest,
-) -> Result<(), EnrollError> {
+fn check_key_request(t: &mut dyn Transport, request: &KeyRequest) -> Result<(), EnrollError> {
     let slot = requested_slot(request)?;
     if containers(t)?.iter().any(|c| c.key_reference == slot) {
         return Err(EnrollError::ContainerExists(format!("{slot:02X}")));
@@ -253,7 +254,7 @@ pub(crate) fn check_key_request(
 }
 
 /// GENERATE ASYMMETRIC KEY PAIR into the slot, after management-key authentication.
-pub(crate) fn create_key(
+fn create_key(
     t: &mut dyn Transport,
     request: &KeyRequest,
     management_key: Option<&[u8]>,
@@ -277,7 +278,7 @@ pub(crate) fn create_key(
 
 /// GENERAL AUTHENTICATE `7C { 82 00, 81 input }`: raw RSA on a padded block, or ECDSA of
 /// a digest.
-pub(crate) fn sign(
+fn sign(
     t: &mut dyn Transport,
     slot: u8,
     algorithm: KeyAlgorithm,
@@ -297,7 +298,7 @@ pub(crate) fn sign(
 }
 
 /// PUT DATA of the slot's certificate object `53 { 70 cert, 71 00, FE }`.
-pub(crate) fn write_certificate(
+fn write_certificate(
     t: &mut dyn Transport,
     container: &Container,
     der: &[u8],
@@ -314,9 +315,156 @@ pub(crate) fn write_certificate(
         .map(drop)
 }
 
-pub(crate) fn read_certificate(
+fn read_certificate(
     t: &mut dyn Transport,
     container: &Container,
 ) -> Result<Option<Vec<u8>>, EnrollError> {
     read_object(t, container.key_reference)
+}
+
+/// The PIV management key (3DES, AES-128, AES-192 or AES-256): wiped when dropped, never
+/// shown by `Debug`.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub(crate) struct ManagementKey(Vec<u8>);
+
+impl ManagementKey {
+    /// Copies the key bytes.
+    pub(crate) fn new(key: &[u8]) -> Self {
+        ManagementKey(key.to_vec())
+    }
+
+    /// The key bytes. Keep the borrow short; never log them.
+    fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl core::fmt::Debug for ManagementKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ManagementKey({} bytes, redacted)", self.0.len())
+    }
+}
+
+/// The PIV applet.
+pub(crate) struct Piv;
+
+impl Applet for Piv {
+    fn application(&self) -> Application {
+        Application::Piv
+    }
+
+    fn aid(&self) -> &'static [u8] {
+        AID_PREFIX
+    }
+
+    fn verify_pin(&self, t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
+        verify_pin(t, pin)
+    }
+
+    fn change_pin(&self, t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
+        change_pin(t, old, new)
+    }
+
+    fn unblock(
+        &self,
+        t: &mut dyn Transport,
+        secret: Unblock<'_>,
+        new: &[u8],
+    ) -> Result<(), EnrollError> {
+        match secret {
+            Unblock::Puk(puk) => unblock(t, puk, new),
+            Unblock::AdminKey(_) | Unblock::AdminKeyWith(..) => {
+                Err(EnrollError::Unsupported("PIV unblocks with the PUK".into()))
+            }
+        }
+    }
+
+    fn leaves_new_pin_verified(&self) -> bool {
+        false
+    }
+
+    fn containers(&self, t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
+        containers(t)
+    }
+
+    fn check_key_request(
+        &self,
+        t: &mut dyn Transport,
+        request: &KeyRequest,
+    ) -> Result<(), EnrollError> {
+        check_key_request(t, request)
+    }
+
+    fn create_key(
+        &self,
+        t: &mut dyn Transport,
+        request: &KeyRequest,
+        _rng: &mut dyn CardRng,
+        management_key: Option<&ManagementKey>,
+    ) -> Result<Container, EnrollError> {
+        create_key(t, request, management_key.map(ManagementKey::expose))
+    }
+
+    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation {
+        match algorithm {
+            KeyAlgorithm::P256 | KeyAlgorithm::P384 => CardOperation::Ecdsa,
+            _ => CardOperation::RsaRaw,
+        }
+    }
+
+    /// GENERAL AUTHENTICATE; a key whose PIN policy is "always" (slot 9C by default) gets
+    /// the kept PIN verified again before each signature, as the card asks.
+    fn sign_operation<'a>(
+        &self,
+        t: &'a mut dyn Transport,
+        container: &Container,
+        pin: Option<Secret>,
+    ) -> SignOperation<'a> {
+        let (slot, algorithm) = (container.key_reference, container.algorithm);
+        // Whether the key asks the PIN before every signature; read on first use.
+        let mut always: Option<bool> = None;
+        Box::new(move |input| {
+            if let Some(pin) = &pin {
+                let always = match always {
+                    Some(always) => always,
+                    None => *always.insert(pin_always(t, slot)?),
+                };
+                if always {
+                    verify_pin(t, pin.expose())?;
+                }
+            }
+            sign(t, slot, algorithm, input)
+        })
+    }
+
+    fn write_certificate(
+        &self,
+        t: &mut dyn Transport,
+        container: &Container,
+        der: &[u8],
+        management_key: Option<&ManagementKey>,
+    ) -> Result<(), EnrollError> {
+        write_certificate(t, container, der, management_key.map(ManagementKey::expose))
+    }
+
+    fn read_certificate(
+        &self,
+        t: &mut dyn Transport,
+        container: &Container,
+    ) -> Result<Option<Vec<u8>>, EnrollError> {
+        read_certificate(t, container)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_management_key_is_not_shown() {
+        let key = ManagementKey::new(&[0x42; 24]);
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "ManagementKey(24 bytes, redacted)");
+        assert!(!shown.contains("42") && !shown.contains("66"), "{shown}");
+    }
 }

@@ -1,13 +1,18 @@
-//! PKCS#10 certification requests (RFC 2986) with the attributes Windows CAs read.
+//! PKCS#10 certification requests (RFC 2986) with the attributes Windows CAs read, built
+//! with `x509-cert`'s request builder and signed by the request's key.
 
+use der::asn1::{BitString, Ia5String, Utf8StringRef};
 use softcard::crypto::PublicKey;
+use x509_cert::ext::pkix::name::{GeneralName, OtherName};
+use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
+use x509_cert::request::{CertReq, RequestBuilder};
 
-use crate::der::{self, tag};
+use crate::ms::{self, CertificateTemplate, CspInformation, NameValuePair, encode};
 use crate::request::{KeySpec, RequestOptions};
-use crate::signer::RequestSigner;
-use crate::{EnrollError, name, oid, spki};
+use crate::signer::{RequestSigner, build_signed};
+use crate::{EnrollError, name, oid};
 
-/// Builds and signs the DER `CertificationRequest`.
+/// Builds and signs the `CertificationRequest`.
 ///
 /// Attributes: `extensionRequest` (RFC 2985) with the certificate extensions, the CSP
 /// information ([MS-WCCE] 2.2.2.7.2) when a CSP is named, and the `CertificateTemplate`
@@ -18,140 +23,92 @@ use crate::{EnrollError, name, oid, spki};
 pub(crate) fn build(
     options: &RequestOptions,
     signer: &mut dyn RequestSigner,
-) -> Result<Vec<u8>, EnrollError> {
-    let key = signer.public_key().clone();
-    let algorithm = signer.signature_algorithm(options.hash)?;
-    let subject = name::encode(&options.subject)?;
-    let subject_empty = subject == [tag::SEQUENCE, 0];
-
-    let mut attributes = vec![attribute(
-        oid::EXTENSION_REQUEST,
-        &extensions(options, &key, subject_empty),
-    )];
+) -> Result<CertReq, EnrollError> {
+    let mut builder = RequestBuilder::new(name::parse(&options.subject)?).map_err(builder_error)?;
+    add_extensions(&mut builder, options, signer.public_key())?;
     if let Some(csp) = &options.csp {
-        // EnrollmentCSPProvider ::= SEQUENCE { keySpec, cspName BMPString, signature BIT STRING }
-        let info = der::seq(&[
-            &der::small_uint(options.key_spec.value()),
-            &der::bmp_string(csp),
-            &der::bit_string(&[]),
-        ]);
-        attributes.push(attribute(oid::MS_ENROLLMENT_CSP_PROVIDER, &info));
+        let info = CspInformation {
+            key_spec: options.key_spec.value(),
+            csp_name: ms::bmp(csp)?,
+            signature: BitString::from_bytes(&[]).map_err(encode)?,
+        };
+        builder.add_attribute(&info).map_err(builder_error)?;
     }
     if let Some(template) = options.template_pair_value() {
-        attributes.push(name_value_pairs(&[("CertificateTemplate", &template)]));
+        let pair = NameValuePair::certificate_template(&template)?;
+        builder.add_attribute(&pair).map_err(builder_error)?;
     }
-
-    let info = der::seq(&[
-        &der::small_uint(0),
-        &subject,
-        &spki::encode(&key),
-        &der::set_of_tagged(tag::context(0), attributes),
-    ]);
-    let signature = signer.sign(&info, options.hash)?;
-    Ok(der::seq(&[
-        &info,
-        &algorithm.algorithm_identifier(),
-        &der::bit_string(&signature),
-    ]))
+    build_signed(builder, signer, options.hash)
 }
 
-/// `Attribute ::= SEQUENCE { type, values SET OF }` with one value.
-pub(crate) fn attribute(arcs: &[u32], value: &[u8]) -> Vec<u8> {
-    der::seq(&[&der::oid(arcs), &der::set_of(vec![value.to_vec()])])
+fn builder_error(e: x509_cert::builder::Error) -> EnrollError {
+    EnrollError::Encode(e.to_string())
 }
 
-/// The enrollment name-value pair attribute: one `SEQUENCE { name, value }` of BMPStrings
-/// per pair, as Windows' certificate enrollment writes it.
-pub(crate) fn name_value_pairs(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let values = pairs
-        .iter()
-        .map(|(n, v)| der::seq(&[&der::bmp_string(n), &der::bmp_string(v)]))
-        .collect();
-    der::seq(&[
-        &der::oid(oid::MS_ENROLLMENT_NAME_VALUE_PAIR),
-        &der::set_of(values),
-    ])
-}
-
-/// `Extensions`: key usage (critical), extended key usage, subjectAltName (critical when
-/// the subject is empty, RFC 5280 4.2.1.6), and the template extensions.
-fn extensions(options: &RequestOptions, key: &PublicKey, subject_empty: bool) -> Vec<u8> {
-    let mut list = vec![extension(
-        oid::KEY_USAGE,
-        true,
-        &key_usage(options.key_spec, key),
-    )];
+/// The requested extensions, in this order: key usage (critical), extended key usage,
+/// subjectAltName (critical when the subject is empty, RFC 5280 4.2.1.6: the builder
+/// decides), and the template extensions.
+fn add_extensions(
+    builder: &mut RequestBuilder,
+    options: &RequestOptions,
+    key: &PublicKey,
+) -> Result<(), EnrollError> {
+    builder
+        .add_extension(&key_usage(options.key_spec, key))
+        .map_err(encode)?;
     if !options.extended_key_usages.is_empty() {
-        let ekus: Vec<Vec<u8>> = options
+        let ekus = options
             .extended_key_usages
             .iter()
-            .map(|o| o.to_der())
+            .map(|o| o.object_identifier())
             .collect();
-        let value = der::constructed(
-            tag::SEQUENCE,
-            &ekus.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-        );
-        list.push(extension(oid::EXT_KEY_USAGE, false, &value));
+        builder
+            .add_extension(&ExtendedKeyUsage(ekus))
+            .map_err(encode)?;
     }
     let mut names = Vec::new();
     if let Some(upn) = &options.upn {
-        // otherName [0] IMPLICIT { type-id, value [0] EXPLICIT UTF8String }
-        let value = der::tlv(tag::context(0), &der::tlv(tag::UTF8_STRING, upn.as_bytes()));
-        names.push(der::constructed(
-            tag::context(0),
-            &[&der::oid(oid::MS_UPN), &value],
-        ));
+        let value = Utf8StringRef::new(upn).map_err(encode)?;
+        names.push(GeneralName::OtherName(OtherName {
+            type_id: oid::MS_UPN,
+            value: der::Any::encode_from(&value).map_err(encode)?,
+        }));
     }
     if let Some(email) = &options.email {
-        names.push(der::tlv(tag::context_primitive(1), email.as_bytes()));
+        let email = Ia5String::new(email).map_err(encode)?;
+        names.push(GeneralName::Rfc822Name(email));
     }
     if !names.is_empty() {
-        let value = der::constructed(
-            tag::SEQUENCE,
-            &names.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-        );
-        list.push(extension(oid::SUBJECT_ALT_NAME, subject_empty, &value));
+        builder
+            .add_extension(&SubjectAltName(names))
+            .map_err(encode)?;
     }
     if let Some(template) = &options.template {
-        list.push(extension(
-            oid::MS_ENROLL_CERTTYPE,
-            false,
-            &der::bmp_string(template),
-        ));
+        let extension = ms::extension(oid::MS_ENROLL_CERTTYPE, false, &ms::bmp(template)?)?;
+        builder.add_extension(extension).map_err(encode)?;
     }
     if let Some(t) = &options.template_oid {
-        let value = der::seq(&[
-            &t.oid.to_der(),
-            &der::small_uint(t.major_version),
-            &der::small_uint(t.minor_version),
-        ]);
-        list.push(extension(oid::MS_CERTIFICATE_TEMPLATE, false, &value));
+        let value = CertificateTemplate {
+            template_id: t.oid.object_identifier(),
+            major_version: t.major_version,
+            minor_version: t.minor_version,
+        };
+        let extension = ms::extension(oid::MS_CERTIFICATE_TEMPLATE, false, &value)?;
+        builder.add_extension(extension).map_err(encode)?;
     }
-    der::constructed(
-        tag::SEQUENCE,
-        &list.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-    )
+    Ok(())
 }
 
-/// `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }`.
-fn extension(arcs: &[u32], critical: bool, value: &[u8]) -> Vec<u8> {
-    let id = der::oid(arcs);
-    let octets = der::tlv(tag::OCTET_STRING, value);
-    if critical {
-        der::seq(&[&id, &[tag::BOOLEAN, 1, 0xff], &octets])
-    } else {
-        der::seq(&[&id, &octets])
-    }
-}
-
-/// The KeyUsage BIT STRING: digitalSignature (bit 0) always; keyEncipherment (bit 2) for an
-/// RSA exchange key, keyAgreement (bit 4) for an EC exchange key.
-fn key_usage(spec: KeySpec, key: &PublicKey) -> Vec<u8> {
-    match (spec, key) {
-        (KeySpec::Signature, _) => vec![tag::BIT_STRING, 2, 7, 0x80],
-        (KeySpec::Exchange, PublicKey::Rsa { .. }) => vec![tag::BIT_STRING, 2, 5, 0xa0],
-        (KeySpec::Exchange, PublicKey::P256 { .. } | PublicKey::P384 { .. }) => {
-            vec![tag::BIT_STRING, 2, 3, 0x88]
+/// Key usage: digitalSignature always; keyEncipherment for an RSA exchange key,
+/// keyAgreement for an EC exchange key.
+fn key_usage(spec: KeySpec, key: &PublicKey) -> KeyUsage {
+    KeyUsage(match (spec, key) {
+        (KeySpec::Signature, _) => KeyUsages::DigitalSignature.into(),
+        (KeySpec::Exchange, PublicKey::Rsa { .. }) => {
+            KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment
         }
-    }
+        (KeySpec::Exchange, PublicKey::P256 { .. } | PublicKey::P384 { .. }) => {
+            KeyUsages::DigitalSignature | KeyUsages::KeyAgreement
+        }
+    })
 }

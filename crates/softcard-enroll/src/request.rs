@@ -1,5 +1,6 @@
 //! What a request asks for, and the request that comes out.
 
+use der::Encode as _;
 use softcard::crypto::HashAlg;
 
 use crate::signer::RequestSigner;
@@ -103,7 +104,7 @@ impl RequestOptions {
     /// [`EnrollError::InvalidName`] for the subject, [`EnrollError::InvalidOption`] naming
     /// the option and the problem.
     pub fn check(&self) -> Result<(), EnrollError> {
-        name::encode(&self.subject)?;
+        name::parse(&self.subject)?;
         let bad = |what: String| Err(EnrollError::InvalidOption(what));
         let split = |s: &str| {
             s.rsplit_once('@')
@@ -177,7 +178,8 @@ impl Request {
     /// Builds and signs a request in `format`.
     ///
     /// # Errors
-    /// As [`RequestOptions::check`]; [`EnrollError::Signer`] if the key does not sign.
+    /// As [`RequestOptions::check`]; [`EnrollError::Signer`] if the key does not sign;
+    /// [`EnrollError::Encode`] for a value too large for its field.
     pub fn build(
         format: RequestFormat,
         options: &RequestOptions,
@@ -186,9 +188,10 @@ impl Request {
         options.check()?;
         let csr = pkcs10::build(options, signer)?;
         let der = match format {
-            RequestFormat::Pkcs10 => csr,
-            RequestFormat::Cmc => cmc::build(&csr, options, signer)?,
-        };
+            RequestFormat::Pkcs10 => csr.to_der(),
+            RequestFormat::Cmc => cmc::build(csr, options, signer)?.to_der(),
+        }
+        .map_err(crate::ms::encode)?;
         Ok(Request {
             format,
             der,

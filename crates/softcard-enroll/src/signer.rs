@@ -1,9 +1,13 @@
 //! The key that signs a request, and the algorithms it signs with.
 
+use const_oid::ObjectIdentifier;
+use der::asn1::BitString;
 use softcard::crypto::{HashAlg, PublicKey};
+use spki::{AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey};
+use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoOwned};
+use x509_cert::builder::Builder;
 
-use crate::der;
-use crate::{EnrollError, oid};
+use crate::{EnrollError, oid, public_key};
 
 /// A private key that signs requests: a key container on a card, or a software key.
 ///
@@ -74,38 +78,48 @@ impl SignatureAlgorithm {
         }
     }
 
+    /// Every algorithm, with its OID.
+    const ALL: [(SignatureAlgorithm, ObjectIdentifier); 8] = [
+        (Self::RsaPkcs1(HashAlg::Sha1), oid::SHA1_WITH_RSA),
+        (Self::RsaPkcs1(HashAlg::Sha256), oid::SHA256_WITH_RSA),
+        (Self::RsaPkcs1(HashAlg::Sha384), oid::SHA384_WITH_RSA),
+        (Self::RsaPkcs1(HashAlg::Sha512), oid::SHA512_WITH_RSA),
+        (Self::Ecdsa(HashAlg::Sha1), oid::ECDSA_WITH_SHA1),
+        (Self::Ecdsa(HashAlg::Sha256), oid::ECDSA_WITH_SHA256),
+        (Self::Ecdsa(HashAlg::Sha384), oid::ECDSA_WITH_SHA384),
+        (Self::Ecdsa(HashAlg::Sha512), oid::ECDSA_WITH_SHA512),
+    ];
+
+    /// The algorithm an `AlgorithmIdentifier` names, if this crate knows it.
+    pub(crate) fn from_identifier(identifier: AlgorithmIdentifierRef<'_>) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, oid)| *oid == identifier.oid)
+            .map(|(alg, _)| *alg)
+    }
+
     /// The `AlgorithmIdentifier` of a signature (RSA with NULL parameters as RFC 8017
     /// asks, ECDSA without parameters as RFC 5758 asks).
-    pub(crate) fn algorithm_identifier(self) -> Vec<u8> {
-        match self {
-            SignatureAlgorithm::RsaPkcs1(h) => {
-                let arcs = match h {
-                    HashAlg::Sha1 => oid::SHA1_WITH_RSA,
-                    HashAlg::Sha256 => oid::SHA256_WITH_RSA,
-                    HashAlg::Sha384 => oid::SHA384_WITH_RSA,
-                    HashAlg::Sha512 => oid::SHA512_WITH_RSA,
-                };
-                der::seq(&[&der::oid(arcs), &der::null()])
-            }
-            SignatureAlgorithm::Ecdsa(h) => {
-                let arcs = match h {
-                    HashAlg::Sha1 => oid::ECDSA_WITH_SHA1,
-                    HashAlg::Sha256 => oid::ECDSA_WITH_SHA256,
-                    HashAlg::Sha384 => oid::ECDSA_WITH_SHA384,
-                    HashAlg::Sha512 => oid::ECDSA_WITH_SHA512,
-                };
-                der::seq(&[&der::oid(arcs)])
-            }
-        }
+    pub(crate) fn algorithm_identifier(self) -> AlgorithmIdentifierOwned {
+        let oid = Self::ALL
+            .iter()
+            .find(|(alg, _)| *alg == self)
+            .map_or(oid::SHA1_WITH_RSA, |(_, oid)| *oid);
+        let parameters = match self {
+            SignatureAlgorithm::RsaPkcs1(_) => Some(der::Any::null()),
+            SignatureAlgorithm::Ecdsa(_) => None,
+        };
+        AlgorithmIdentifierOwned { oid, parameters }
     }
 
     /// The CMS `SignerInfo.signatureAlgorithm`: `rsaEncryption` for RSA (as OpenSSL and
     /// Windows write it, RFC 3370 section 3.2), the ECDSA algorithm itself for ECDSA.
-    pub(crate) fn cms_signature_identifier(self) -> Vec<u8> {
+    pub(crate) fn cms_signature_identifier(self) -> AlgorithmIdentifierOwned {
         match self {
-            SignatureAlgorithm::RsaPkcs1(_) => {
-                der::seq(&[&der::oid(oid::RSA_ENCRYPTION), &der::null()])
-            }
+            SignatureAlgorithm::RsaPkcs1(_) => AlgorithmIdentifierOwned {
+                oid: oid::RSA_ENCRYPTION,
+                parameters: Some(der::Any::null()),
+            },
             SignatureAlgorithm::Ecdsa(_) => self.algorithm_identifier(),
         }
     }
@@ -113,11 +127,66 @@ impl SignatureAlgorithm {
 
 /// The `AlgorithmIdentifier` of a digest: SHA-1 with NULL parameters (as Windows writes
 /// it), SHA-2 without (RFC 5754).
-pub(crate) fn digest_identifier(hash: HashAlg) -> Vec<u8> {
-    match hash {
-        HashAlg::Sha1 => der::seq(&[&der::oid(oid::SHA1), &der::null()]),
-        HashAlg::Sha256 => der::seq(&[&der::oid(oid::SHA256)]),
-        HashAlg::Sha384 => der::seq(&[&der::oid(oid::SHA384)]),
-        HashAlg::Sha512 => der::seq(&[&der::oid(oid::SHA512)]),
+pub(crate) fn digest_identifier(hash: HashAlg) -> AlgorithmIdentifierOwned {
+    let (oid, parameters) = match hash {
+        HashAlg::Sha1 => (oid::SHA1, Some(der::Any::null())),
+        HashAlg::Sha256 => (oid::SHA256, None),
+        HashAlg::Sha384 => (oid::SHA384, None),
+        HashAlg::Sha512 => (oid::SHA512, None),
+    };
+    AlgorithmIdentifierOwned { oid, parameters }
+}
+
+/// What `x509-cert`'s builders ask of a signing key, without the key: its public half and
+/// the algorithm it signs with. The signature itself comes from a [`RequestSigner`] (a
+/// card), between the builder's `finalize` and `assemble`.
+#[derive(Clone, Debug)]
+struct BuilderKey {
+    public: SubjectPublicKeyInfoOwned,
+    algorithm: SignatureAlgorithm,
+}
+
+/// A public key as the builders take it: its `SubjectPublicKeyInfo`.
+#[derive(Clone, Debug)]
+struct PublicKeyInfo(SubjectPublicKeyInfoOwned);
+
+impl EncodePublicKey for PublicKeyInfo {
+    fn to_public_key_der(&self) -> spki::Result<der::Document> {
+        Ok(der::Document::encode_msg(&self.0)?)
     }
+}
+
+impl signature::Keypair for BuilderKey {
+    type VerifyingKey = PublicKeyInfo;
+
+    fn verifying_key(&self) -> PublicKeyInfo {
+        PublicKeyInfo(self.public.clone())
+    }
+}
+
+impl DynSignatureAlgorithmIdentifier for BuilderKey {
+    fn signature_algorithm_identifier(&self) -> spki::Result<AlgorithmIdentifierOwned> {
+        Ok(self.algorithm.algorithm_identifier())
+    }
+}
+
+/// Runs an `x509-cert` builder (a request, a certificate) with `signer` signing the
+/// to-be-signed encoding it produces, hashed with `hash`.
+///
+/// # Errors
+/// [`EnrollError::Encode`] when the builder cannot encode; the signer's errors.
+pub(crate) fn build_signed<B: Builder>(
+    mut builder: B,
+    signer: &mut dyn RequestSigner,
+    hash: HashAlg,
+) -> Result<B::Output, EnrollError> {
+    let encode = |e: x509_cert::builder::Error| EnrollError::Encode(e.to_string());
+    let key = BuilderKey {
+        public: public_key::encode(signer.public_key())?,
+        algorithm: signer.signature_algorithm(hash)?,
+    };
+    let to_sign = builder.finalize(&key).map_err(encode)?;
+    let signature = signer.sign(&to_sign, hash)?;
+    let bits = BitString::from_bytes(&signature).map_err(|e| EnrollError::Encode(e.to_string()))?;
+    builder.assemble(bits, &key).map_err(encode)
 }

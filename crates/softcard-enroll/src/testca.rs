@@ -10,29 +10,70 @@
 //! subject, key and requested extensions. [`verify_signature`] checks signatures made
 //! by a card.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use cms::content_info::ContentInfo;
+use const_oid::AssociatedOid as _;
+use der::asn1::OctetString;
+use der::referenced::OwnedToRef as _;
+use der::{Decode as _, Encode as _};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use softcard::crypto::{BackendKind, CardRng, HashAlg, KeyAlgorithm, PrivateKey, PublicKey};
+use spki::SubjectPublicKeyInfoRef;
+use x509_cert::builder::CertificateBuilder;
+use x509_cert::builder::profile::BuilderProfile;
+use x509_cert::certificate::TbsCertificate;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+use x509_cert::request::{CertReq, ExtensionReq};
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::{Time, Validity};
 
-use crate::der::{self, Reader, tag};
-use crate::{Certificate, EnrollError, SignatureAlgorithm, oid, spki};
+use crate::ms::{encode, extension};
+use crate::signer::build_signed;
+use crate::{Certificate, EnrollError, KeySigner, SignatureAlgorithm, cmc, name, public_key};
 
-const BASIC_CONSTRAINTS: &[u32] = &[2, 5, 29, 19];
-const SUBJECT_KEY_ID: &[u32] = &[2, 5, 29, 14];
-const AUTHORITY_KEY_ID: &[u32] = &[2, 5, 29, 35];
 const VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A test certification authority: an RSA-2048 key and its self-signed certificate.
 pub struct TestCa {
     key: PrivateKey,
-    name: Vec<u8>,
+    name: Name,
     certificate: Certificate,
 }
 
 impl core::fmt::Debug for TestCa {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TestCa").finish_non_exhaustive()
+    }
+}
+
+/// What the builder asks of a CA: the names and the extensions, decided beforehand.
+struct Issuance {
+    issuer: Name,
+    subject: Name,
+    extensions: Vec<Extension>,
+}
+
+impl BuilderProfile for Issuance {
+    fn get_issuer(&self, _subject: &Name) -> Name {
+        self.issuer.clone()
+    }
+
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        _spk: SubjectPublicKeyInfoRef<'_>,
+        _issuer_spk: SubjectPublicKeyInfoRef<'_>,
+        _tbs: &TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        Ok(self.extensions.clone())
     }
 }
 
@@ -45,25 +86,32 @@ impl TestCa {
     pub fn new(rng: &mut dyn CardRng) -> Result<Self, EnrollError> {
         let key = PrivateKey::generate(BackendKind::RustCrypto, KeyAlgorithm::Rsa2048, rng)
             .map_err(|e| EnrollError::Signer(Box::new(e)))?;
-        let name = crate::name::encode("CN=softcard Test CA,O=softcard")?;
+        let name = name::parse("CN=softcard Test CA,O=softcard")?;
         let public = key.public().clone();
+        let key_id = SubjectKeyIdentifier(
+            OctetString::new(public_key::key_identifier(&public)?).map_err(encode)?,
+        );
+        let usage = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
         let extensions = vec![
             extension(
-                BASIC_CONSTRAINTS,
+                BasicConstraints::OID,
                 true,
-                &der::seq(&[&[tag::BOOLEAN, 1, 0xFF]]),
-            ),
-            // keyCertSign and cRLSign.
-            extension(oid::KEY_USAGE, true, &[tag::BIT_STRING, 2, 1, 0x06]),
-            extension(
-                SUBJECT_KEY_ID,
-                false,
-                &der::tlv(tag::OCTET_STRING, &spki::key_identifier(&public)),
-            ),
+                &BasicConstraints {
+                    ca: true,
+                    path_len_constraint: None,
+                },
+            )?,
+            extension(KeyUsage::OID, true, &usage)?,
+            extension(SubjectKeyIdentifier::OID, false, &key_id)?,
         ];
-        let der = sign_certificate(&key, &name, &name, &public, extensions, rng)?;
+        let issuance = Issuance {
+            issuer: name.clone(),
+            subject: name.clone(),
+            extensions,
+        };
+        let certificate = sign_certificate(&key, issuance, &public, rng)?;
         Ok(TestCa {
-            certificate: Certificate::from_der(&der)?,
+            certificate,
             key,
             name,
         })
@@ -83,79 +131,113 @@ impl TestCa {
     /// [`EnrollError::Malformed`] for a request that does not decode,
     /// [`EnrollError::BadSignature`] for one whose signature does not verify.
     pub fn issue(&self, request: &[u8], rng: &mut dyn CardRng) -> Result<Certificate, EnrollError> {
-        let csr = if is_cmc(request) {
-            pkcs10_in_cmc(request)?
+        let csr = if ContentInfo::from_der(request).is_ok() {
+            cmc::first_request(request)?
         } else {
-            request
+            CertReq::from_der(request).map_err(|_| EnrollError::Malformed("PKCS#10 request"))?
         };
-        let parsed = parse_pkcs10(csr)?;
-        let public = spki::decode(parsed.spki)?
+        let public = public_key::decode(&csr.info.public_key)?
             .ok_or_else(|| EnrollError::Unsupported("the request's key algorithm".into()))?;
-        verify_signature(&public, parsed.algorithm, parsed.info, parsed.signature)?;
-        let ca_key_id = spki::key_identifier(self.key.public());
-        let mut extensions: Vec<Vec<u8>> = parsed
-            .extensions
-            .into_iter()
-            .filter(|e| !has_oid(e, &[BASIC_CONSTRAINTS, SUBJECT_KEY_ID, AUTHORITY_KEY_ID]))
-            .collect();
-        extensions.push(extension(BASIC_CONSTRAINTS, false, &der::seq(&[])));
-        extensions.push(extension(
-            SUBJECT_KEY_ID,
-            false,
-            &der::tlv(tag::OCTET_STRING, &spki::key_identifier(&public)),
-        ));
-        extensions.push(extension(
-            AUTHORITY_KEY_ID,
-            false,
-            &der::seq(&[&der::tlv(tag::context_primitive(0), &ca_key_id)]),
-        ));
-        let der = sign_certificate(
-            &self.key,
-            &self.name,
-            parsed.subject,
+        let algorithm = SignatureAlgorithm::from_identifier(csr.algorithm.owned_to_ref())
+            .ok_or_else(|| EnrollError::Unsupported("the request's signature algorithm".into()))?;
+        let signature = csr
+            .signature
+            .as_bytes()
+            .ok_or(EnrollError::Malformed("PKCS#10 request"))?;
+        verify_signature(
             &public,
-            extensions,
-            rng,
+            algorithm,
+            &csr.info.to_der().map_err(encode)?,
+            signature,
         )?;
-        Certificate::from_der(&der)
+
+        let set_by_ca = [
+            BasicConstraints::OID,
+            SubjectKeyIdentifier::OID,
+            AuthorityKeyIdentifier::OID,
+        ];
+        let mut extensions: Vec<Extension> = requested_extensions(&csr)?
+            .into_iter()
+            .filter(|e| !set_by_ca.contains(&e.extn_id))
+            .collect();
+        let key_id = |key| -> Result<OctetString, EnrollError> {
+            OctetString::new(public_key::key_identifier(key)?).map_err(encode)
+        };
+        let authority = AuthorityKeyIdentifier {
+            key_identifier: Some(key_id(self.key.public())?),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        };
+        extensions.extend([
+            extension(
+                BasicConstraints::OID,
+                false,
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+            )?,
+            extension(
+                SubjectKeyIdentifier::OID,
+                false,
+                &SubjectKeyIdentifier(key_id(&public)?),
+            )?,
+            extension(AuthorityKeyIdentifier::OID, false, &authority)?,
+        ]);
+        let issuance = Issuance {
+            issuer: self.name.clone(),
+            subject: csr.info.subject.clone(),
+            extensions,
+        };
+        sign_certificate(&self.key, issuance, &public, rng)
     }
 }
 
-/// Builds and signs (SHA-256 with RSA) a version 3 certificate.
+/// The extensions a PKCS#10 request asks for (its `extensionRequest` attributes).
+fn requested_extensions(csr: &CertReq) -> Result<Vec<Extension>, EnrollError> {
+    let mut extensions = Vec::new();
+    for attribute in csr.info.attributes.iter() {
+        if attribute.oid != ExtensionReq::OID {
+            continue;
+        }
+        for value in attribute.values.iter() {
+            let list: Vec<Extension> = value
+                .decode_as()
+                .map_err(|_| EnrollError::Malformed("PKCS#10 request"))?;
+            extensions.extend(list);
+        }
+    }
+    Ok(extensions)
+}
+
+/// Builds and signs (SHA-256 with RSA) a version 3 certificate, valid from an hour ago
+/// for a year, with a random positive 16-byte serial number.
 fn sign_certificate(
     key: &PrivateKey,
-    issuer: &[u8],
-    subject: &[u8],
+    issuance: Issuance,
     public: &PublicKey,
-    extensions: Vec<Vec<u8>>,
     rng: &mut dyn CardRng,
-) -> Result<Vec<u8>, EnrollError> {
+) -> Result<Certificate, EnrollError> {
     let mut serial = [0u8; 16];
     rng.fill_bytes(&mut serial);
     serial[0] &= 0x7F;
     serial[0] |= 0x40;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let not_before = time(now.saturating_sub(Duration::from_secs(3600)));
-    let not_after = time(now + VALIDITY);
-    let algorithm = SignatureAlgorithm::RsaPkcs1(HashAlg::Sha256).algorithm_identifier();
-    let refs: Vec<&[u8]> = extensions.iter().map(Vec::as_slice).collect();
-    let tbs = der::seq(&[
-        &der::tlv(tag::context(0), &der::small_uint(2)),
-        &der::uint(&serial),
-        &algorithm,
-        issuer,
-        &der::seq(&[&not_before, &not_after]),
-        subject,
-        &spki::encode(public),
-        &der::tlv(tag::context(3), &der::seq(&refs)),
-    ]);
-    let digest_info = HashAlg::Sha256.digest_info(&HashAlg::Sha256.digest(&tbs));
-    let signature = key
-        .rsa_sign_pkcs1v15(&digest_info, rng)
-        .map_err(|e| EnrollError::Signer(Box::new(e)))?;
-    Ok(der::seq(&[&tbs, &algorithm, &der::bit_string(&signature)]))
+    let now = SystemTime::now();
+    let time = |t: SystemTime| Time::try_from(t).map_err(encode);
+    let validity = Validity::new(
+        time(now - Duration::from_secs(3600))?,
+        time(now + VALIDITY)?,
+    );
+    let builder = CertificateBuilder::new(
+        issuance,
+        SerialNumber::new(&serial).map_err(encode)?,
+        validity,
+        public_key::encode(public)?,
+    )
+    .map_err(|e| EnrollError::Encode(e.to_string()))?;
+    let mut signer = KeySigner::new(key, rng);
+    let cert = build_signed(builder, &mut signer, HashAlg::Sha256)?;
+    Certificate::from_der(&cert.to_der().map_err(encode)?)
 }
 
 /// Checks `signature` over `message` with `key`: PKCS#1 v1.5 for RSA, DER ECDSA for
@@ -212,182 +294,35 @@ pub fn verify_signature(
     }
 }
 
-/// `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }`.
-fn extension(arcs: &[u32], critical: bool, value: &[u8]) -> Vec<u8> {
-    let flag: &[u8] = if critical {
-        &[tag::BOOLEAN, 1, 0xFF]
-    } else {
-        &[]
-    };
-    der::seq(&[&der::oid(arcs), flag, &der::tlv(tag::OCTET_STRING, value)])
-}
-
-fn has_oid(extension: &[u8], oids: &[&[u32]]) -> bool {
-    let Ok(seq) = Reader::new(extension).expect(tag::SEQUENCE, "Extension") else {
-        return false;
-    };
-    let Ok(id) = Reader::new(seq.content).expect(tag::OID, "Extension") else {
-        return false;
-    };
-    oids.iter().any(|o| der::oid(o) == id.raw)
-}
-
-/// UTCTime up to 2049, GeneralizedTime after (RFC 5280 4.1.2.5).
-fn time(since_epoch: Duration) -> Vec<u8> {
-    let secs = since_epoch.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let clock = format!(
-        "{month:02}{day:02}{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
-    if year < 2050 {
-        der::tlv(0x17, format!("{:02}{clock}", year % 100).as_bytes())
-    } else {
-        der::tlv(0x18, format!("{year:04}{clock}").as_bytes())
-    }
-}
-
-struct Pkcs10<'a> {
-    info: &'a [u8],
-    subject: &'a [u8],
-    spki: &'a [u8],
-    extensions: Vec<Vec<u8>>,
-    algorithm: SignatureAlgorithm,
-    signature: &'a [u8],
-}
-
-fn is_cmc(der: &[u8]) -> bool {
-    Reader::new(der)
-        .expect(tag::SEQUENCE, "ContentInfo")
-        .is_ok_and(|s| Reader::new(s.content).peek_tag() == Some(tag::OID))
-}
-
-/// The first `TaggedCertificationRequest` of a CMC `PKIData` (RFC 5272 3.2).
-fn pkcs10_in_cmc(der: &[u8]) -> Result<&[u8], EnrollError> {
-    const WHAT: &str = "CMC request";
-    let info = Reader::new(der).expect(tag::SEQUENCE, WHAT)?;
-    let mut r = Reader::new(info.content);
-    r.expect(tag::OID, WHAT)?;
-    let explicit = r.expect(tag::context(0), WHAT)?;
-    let signed = Reader::new(explicit.content).expect(tag::SEQUENCE, WHAT)?;
-    let mut fields = Reader::new(signed.content);
-    fields.expect(tag::INTEGER, WHAT)?;
-    fields.expect(tag::SET, WHAT)?;
-    let encap = fields.expect(tag::SEQUENCE, WHAT)?;
-    let mut e = Reader::new(encap.content);
-    e.expect(tag::OID, WHAT)?;
-    let wrapped = e.expect(tag::context(0), WHAT)?;
-    let octets = Reader::new(wrapped.content).expect(tag::OCTET_STRING, WHAT)?;
-    let pki_data = Reader::new(octets.content).expect(tag::SEQUENCE, WHAT)?;
-    let mut p = Reader::new(pki_data.content);
-    p.expect(tag::SEQUENCE, WHAT)?; // controlSequence
-    let requests = p.expect(tag::SEQUENCE, WHAT)?;
-    let tcr = Reader::new(requests.content).expect(tag::context(0), WHAT)?;
-    let mut t = Reader::new(tcr.content);
-    t.expect(tag::INTEGER, WHAT)?; // bodyPartID
-    Ok(t.expect(tag::SEQUENCE, WHAT)?.raw)
-}
-
-fn signature_algorithm(identifier: &[u8]) -> Result<SignatureAlgorithm, EnrollError> {
-    let oid_of = |id: &[u8]| -> Option<Vec<u8>> {
-        let seq = Reader::new(id).expect(tag::SEQUENCE, "").ok()?;
-        Some(
-            Reader::new(seq.content)
-                .expect(tag::OID, "")
-                .ok()?
-                .raw
-                .to_vec(),
-        )
-    };
-    let wanted = oid_of(identifier);
-    [
-        HashAlg::Sha1,
-        HashAlg::Sha256,
-        HashAlg::Sha384,
-        HashAlg::Sha512,
-    ]
-    .into_iter()
-    .flat_map(|h| {
-        [
-            SignatureAlgorithm::RsaPkcs1(h),
-            SignatureAlgorithm::Ecdsa(h),
-        ]
-    })
-    .find(|a| wanted.is_some() && oid_of(&a.algorithm_identifier()) == wanted)
-    .ok_or_else(|| EnrollError::Unsupported("the request's signature algorithm".into()))
-}
-
-fn parse_pkcs10(der: &[u8]) -> Result<Pkcs10<'_>, EnrollError> {
-    const WHAT: &str = "PKCS#10 request";
-    let outer = Reader::new(der).expect(tag::SEQUENCE, WHAT)?;
-    let mut parts = Reader::new(outer.content);
-    let info = parts.expect(tag::SEQUENCE, WHAT)?;
-    let algorithm = signature_algorithm(parts.expect(tag::SEQUENCE, WHAT)?.raw)?;
-    let bits = parts.expect(tag::BIT_STRING, WHAT)?;
-    let signature = bits.content.get(1..).ok_or(EnrollError::Malformed(WHAT))?;
-    let mut fields = Reader::new(info.content);
-    fields.expect(tag::INTEGER, WHAT)?;
-    let subject = fields.expect(tag::SEQUENCE, WHAT)?.raw;
-    let spki = fields.expect(tag::SEQUENCE, WHAT)?.raw;
-    let mut extensions = Vec::new();
-    if let Some(attrs) = fields.optional(tag::context(0), WHAT)? {
-        let mut list = Reader::new(attrs.content);
-        while !list.is_empty() {
-            let attr = list.expect(tag::SEQUENCE, WHAT)?;
-            let mut a = Reader::new(attr.content);
-            if a.expect(tag::OID, WHAT)?.raw != der::oid(oid::EXTENSION_REQUEST) {
-                continue;
-            }
-            let values = a.expect(tag::SET, WHAT)?;
-            let exts = Reader::new(values.content).expect(tag::SEQUENCE, WHAT)?;
-            let mut items = Reader::new(exts.content);
-            while !items.is_empty() {
-                extensions.push(items.expect(tag::SEQUENCE, WHAT)?.raw.to_vec());
-            }
-        }
-    }
-    Ok(Pkcs10 {
-        info: info.raw,
-        subject,
-        spki,
-        extensions,
-        algorithm,
-        signature,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
+
+    fn time(since_epoch: Duration) -> Vec<u8> {
+        Time::try_from(UNIX_EPOCH + since_epoch)
+            .unwrap()
+            .to_der()
+            .unwrap()
+    }
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        [&[tag, u8::try_from(content.len()).unwrap()][..], content].concat()
+    }
 
     #[test]
     fn times_are_utc_then_generalized() {
-        assert_eq!(
-            time(Duration::from_secs(0)),
-            der::tlv(0x17, b"700101000000Z")
-        );
+        assert_eq!(time(Duration::from_secs(0)), tlv(0x17, b"700101000000Z"));
         // 2024-02-29 12:34:56
         assert_eq!(
             time(Duration::from_secs(1_709_210_096)),
-            der::tlv(0x17, b"240229123456Z")
+            tlv(0x17, b"240229123456Z")
         );
         // 2050-01-01 00:00:00
         assert_eq!(
             time(Duration::from_secs(2_524_608_000)),
-            der::tlv(0x18, b"20500101000000Z")
+            tlv(0x18, b"20500101000000Z")
         );
     }
 }

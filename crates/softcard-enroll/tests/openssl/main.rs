@@ -2,6 +2,7 @@
 //! issues from them, and the issued certificate is found again for the key.
 
 mod cmc;
+mod golden;
 mod install;
 mod pkcs10;
 mod signers;
