@@ -31,6 +31,7 @@ mod card_status;
 mod context;
 mod error;
 pub mod host;
+pub mod image_lock;
 mod link;
 mod ops;
 mod registry;

@@ -5,11 +5,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use softcard::crypto::BackendKind;
+
+use crate::image_lock::{ImageLock, LockError};
 
 /// A [`softcard::Storage`] writing each image to a temporary file in the target's folder,
 /// syncing it, renaming it over the target and syncing the folder: after a crash either
@@ -19,9 +22,13 @@ use softcard::crypto::BackendKind;
 /// a counter, random bytes) and it is created exclusively (`O_CREAT | O_EXCL`), so a file
 /// or symbolic link already at that name is never reused or followed. It is removed when
 /// the write fails.
+///
+/// A storage opened by [`FileStorage::load_card`] holds the image's [`ImageLock`]: no other
+/// process writes the image while the card lives.
 #[derive(Clone, Debug)]
 pub struct FileStorage {
     path: PathBuf,
+    lock: Option<Arc<ImageLock>>,
 }
 
 /// Why a card file could not be opened.
@@ -34,6 +41,8 @@ pub enum LoadError {
     Card(softcard::Error),
     /// The system's random generator failed.
     Random(String),
+    /// Another process holds the image, or it is read-only.
+    Lock(LockError),
 }
 
 impl std::fmt::Display for LoadError {
@@ -42,6 +51,7 @@ impl std::fmt::Display for LoadError {
             LoadError::Io(e) => write!(f, "cannot read the card image: {e}"),
             LoadError::Card(e) => e.fmt(f),
             LoadError::Random(e) => write!(f, "no system randomness: {e}"),
+            LoadError::Lock(e) => e.fmt(f),
         }
     }
 }
@@ -71,7 +81,15 @@ pub fn os_rng() -> Result<ChaCha20Rng, String> {
 impl FileStorage {
     /// A storage for `path` (nothing is written until the first save).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileStorage { path: path.into() }
+        FileStorage {
+            path: path.into(),
+            lock: None,
+        }
+    }
+
+    /// The image's lock, when this storage holds one.
+    pub fn image_lock(&self) -> Option<&ImageLock> {
+        self.lock.as_deref()
     }
 
     /// The image file's path.
@@ -80,21 +98,51 @@ impl FileStorage {
     }
 
     /// Loads the card in `path`, with randomness from the system, saving its changes back
-    /// to `path`.
+    /// to `path`. The image is locked for this process while the card lives (see
+    /// [`ImageLock`]); the path is resolved first, so the card is saved to the file a
+    /// symbolic link pointed at.
     ///
     /// # Errors
-    /// [`LoadError::Io`] if the file cannot be read, [`LoadError::Card`] with a
+    /// [`LoadError::Io`] if the file cannot be read, [`LoadError::Lock`] when another
+    /// process holds the image or it is read-only, [`LoadError::Card`] with a
     /// [`softcard::ImageError`] if it is corrupted, foreign or newer (the file is not
     /// touched), [`LoadError::Random`].
     pub fn load_card(
         path: impl Into<PathBuf>,
         backend: BackendKind,
     ) -> Result<softcard::Card, LoadError> {
-        let storage = FileStorage::new(path);
+        let path = path.into();
+        fs::metadata(&path).map_err(LoadError::Io)?;
+        let lock = ImageLock::acquire(&path).map_err(LoadError::Lock)?;
+        let storage = FileStorage {
+            path: lock.image().to_owned(),
+            lock: Some(Arc::new(lock)),
+        };
         let bytes = fs::read(&storage.path).map_err(LoadError::Io)?;
         let rng = os_rng().map_err(LoadError::Random)?;
         softcard::Card::load(&bytes, Box::new(rng), Box::new(storage), backend)
             .map_err(LoadError::Card)
+    }
+
+    /// Loads the card in `path` to look at it, without locking the image: its changes are
+    /// not saved anywhere. Reading is safe while another process holds the image (it
+    /// replaces the file atomically).
+    ///
+    /// # Errors
+    /// As [`FileStorage::load_card`], without [`LoadError::Lock`].
+    pub fn read_card(
+        path: impl AsRef<Path>,
+        backend: BackendKind,
+    ) -> Result<softcard::Card, LoadError> {
+        let bytes = fs::read(path).map_err(LoadError::Io)?;
+        let rng = os_rng().map_err(LoadError::Random)?;
+        softcard::Card::load(
+            &bytes,
+            Box::new(rng),
+            Box::new(softcard::NoStorage),
+            backend,
+        )
+        .map_err(LoadError::Card)
     }
 
     fn write_atomically(&self, image: &[u8]) -> io::Result<()> {

@@ -18,8 +18,10 @@ use crate::types::{
 /// The only reader group.
 const DEFAULT_GROUP: &[u8] = b"SCard$DefaultReaders";
 
-/// Opens a context (`SCardEstablishContext`). The first call in a process loads the card
-/// images named in `SOFTCARD_IMAGES`.
+/// Opens a context (`SCardEstablishContext`) on the host's cards (see [`crate::host`]);
+/// without a host, the first call in a process loads the card images named in
+/// `SOFTCARD_IMAGES`. A host that is gone gives `SCARD_E_NO_SERVICE`, as pcsc-lite does
+/// without pcscd.
 ///
 /// # Safety
 /// `phContext` is null or valid for writes; the reserved pointers are not read.
@@ -41,8 +43,14 @@ pub unsafe extern "C" fn SCardEstablishContext(
             3 => Scope::Global,
             _ => return Err(Error::InvalidValue),
         };
-        images::load_once();
-        let h = table::add_context(Context::establish(scope)?);
+        let ctx = match crate::host::socket() {
+            Some(socket) => Context::establish_on_host(socket, scope)?,
+            None => {
+                images::load_once();
+                Context::establish(scope)?
+            }
+        };
+        let h = table::add_context(ctx);
         // SAFETY: not null and valid for writes, per the caller.
         unsafe { phContext.write(h) };
         Ok(())

@@ -6,7 +6,9 @@
 //! names start with `softcard`, which is what `yubico-piv-tool -r softcard` matches. A path
 //! whose image cannot be loaded gets one line on standard error naming the file and the
 //! problem, and no reader; the other cards are served. Changes the card makes (PINs,
-//! keys, objects) are written back to its file atomically.
+//! keys, objects) are written back to its file atomically. Each image is locked for this
+//! process: an image another process holds (a `softcard exec` or `serve`, another program
+//! with this library) is not served here, and the message names that process.
 
 use std::path::Path;
 use std::sync::Once;
@@ -37,7 +39,10 @@ pub fn load_once() {
         let list = list.to_string_lossy().into_owned();
         for (index, path) in list.split(':').filter(|p| !p.is_empty()).enumerate() {
             if let Err(message) = load(Registry::global(), Path::new(path), index) {
-                eprintln!("softcard: card image {path}: {message}; its reader is not offered");
+                eprintln!(
+                    "softcard: card image {path}: {message}; its reader is not offered \
+                     (run the programs that share a card under one `softcard exec`)"
+                );
             }
         }
     });

@@ -8,11 +8,13 @@
 //! objects. Put it first on the library path as `libpcsclite.so.1` (or name it in
 //! OpenSC's `provider_library`); `softcard exec` does both.
 //!
-//! The cards come from the images named in `SOFTCARD_IMAGES` (paths separated by `:`),
-//! loaded on the first `SCardEstablishContext`; see [`images`] for the reader names and
-//! what happens to an image that cannot be loaded. Changes are written back to the
-//! images. Two processes must not serve the same image at the same time: each keeps its
-//! own copy of the card and the last one to write wins.
+//! Under `softcard exec` (or with `SOFTCARD_HOST`) the library is a thin client of the
+//! process that hosts the cards: every process shares one card per image, its
+//! transactions and its retry counter, as pcscd's clients do (see [`host`]). Otherwise
+//! the cards come from the images named in `SOFTCARD_IMAGES` (paths separated by `:`),
+//! loaded on the first `SCardEstablishContext` and locked for this process; see
+//! [`images`] for the reader names and what happens to an image that cannot be loaded.
+//! Changes are written back to the images.
 //!
 //! The library holds no card logic: it maps the C handles to the in-process API of
 //! `softcard-pcsc`. Every exported function catches panics and returns
@@ -25,6 +27,7 @@ mod buffers;
 pub mod card_api;
 pub mod context_api;
 mod ffi;
+pub mod host;
 pub mod images;
 mod table;
 pub mod text;

@@ -199,18 +199,32 @@ impl Drop for Loan<'_> {
 
 #[derive(Default)]
 struct Tables {
+    /// The process the handles belong to.
+    pid: u32,
     contexts: HashMap<SCARDCONTEXT, Context>,
     cards: HashMap<SCARDHANDLE, Arc<CardEntry>>,
     /// Buffers allocated for `SCARD_AUTOALLOCATE`, by address.
     memory: HashMap<usize, Box<[u8]>>,
 }
 
+/// The handle tables of this process. In a child forked after handles were opened, the
+/// parent's handles are not the child's: the tables start empty there, so the child's
+/// calls on them get `SCARD_E_INVALID_HANDLE`, as with pcsc-lite, instead of acting on a
+/// copy of the card or on the parent's host connection. (The parent's entries are left
+/// alone, never closed from the child.)
 fn tables() -> MutexGuard<'static, Tables> {
     static TABLES: OnceLock<Mutex<Tables>> = OnceLock::new();
-    TABLES
+    let mut t = TABLES
         .get_or_init(Default::default)
         .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+        .unwrap_or_else(PoisonError::into_inner);
+    let pid = std::process::id();
+    if t.pid != pid {
+        let parents = std::mem::take(&mut *t);
+        std::mem::forget(parents);
+        t.pid = pid;
+    }
+    t
 }
 
 /// Locks a mutex, ignoring poisoning (a panic is already reported as an error code).
