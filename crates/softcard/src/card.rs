@@ -17,7 +17,7 @@ use rand_core::SeedableRng;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::{
-    Applet, Command, Context, Status,
+    Applet, Command, Context, Effect, Outcome, Status,
     crypto::{BackendKind, CardRng},
     image::{self, ImageError},
     profile::{CardOptions, Profile},
@@ -513,7 +513,9 @@ impl Card {
             }
         }
         self.selected = Some(found);
-        let fci = self.run_applet(found, |applet, ctx| applet.select(ctx))?;
+        let fci = self.run_applet(found, |applet, ctx| {
+            applet.select(ctx).map(Outcome::unchanged)
+        })?;
         Ok(if cmd.p2 & 0x0C == 0x0C {
             Vec::new()
         } else {
@@ -521,13 +523,14 @@ impl Card {
         })
     }
 
-    /// Runs `f` on applet `idx` and writes its state if it changed. When a write fails
+    /// Runs `f` on applet `idx` and writes its state if it changed: if the outcome says so,
+    /// or a PIN verification left its restored counter unwritten. When a write fails
     /// (6581) or is refused (6A84), the applet is put back to its last written state and
     /// the command answers that status: memory never differs from storage.
     fn run_applet(
         &mut self,
         idx: usize,
-        f: impl FnOnce(&mut dyn Applet, &mut Context<'_>) -> Result<Vec<u8>, Status>,
+        f: impl FnOnce(&mut dyn Applet, &mut Context<'_>) -> Result<Outcome, Status>,
     ) -> Result<Vec<u8>, Status> {
         if self.diverged.get(idx).copied().unwrap_or(true) {
             return Err(Status::MemoryFailure);
@@ -565,12 +568,21 @@ impl Card {
             }
             written
         };
-        let (result, dirty) = crate::crypto::with_backend(backend, || {
+        let (result, unwritten) = crate::crypto::with_backend(backend, || {
             let mut ctx = Context::new(&mut **rng, backend, &mut persist);
             let r = f(&mut **applet, &mut ctx);
-            (r, ctx.is_dirty())
+            (r, ctx.has_unwritten_change())
         });
-        let result = if dirty && failure.get().is_none() {
+        let changed = unwritten
+            || matches!(
+                &result,
+                Ok(Outcome {
+                    effect: Effect::Changed,
+                    ..
+                })
+            );
+        let result = result.map(|outcome| outcome.data);
+        let result = if changed && failure.get().is_none() {
             match applet.save() {
                 Ok(state) => persist(state).and(result),
                 Err(s) => {
@@ -588,12 +600,10 @@ impl Card {
         result
     }
 
-    /// Puts applet `idx` back to its last written state: the applet's own
-    /// [`Applet::restore`], else a fresh applet of the profile loaded from that state. If
-    /// neither works the applet is cut off (6581 to everything).
+    /// Puts applet `idx` back to its last written state ([`Applet::restore`]). If that
+    /// fails the applet is cut off (6581 to everything).
     fn roll_back(&mut self, idx: usize) {
         let Card {
-            profile,
             applets,
             saved,
             diverged,
@@ -605,13 +615,7 @@ impl Card {
         else {
             return;
         };
-        let restored = crate::crypto::with_backend(*backend, || {
-            applet.restore(state).is_ok()
-                || profile
-                    .load_applet(applet.aid(), state)
-                    .map(|fresh| *applet = fresh)
-                    .is_ok()
-        });
+        let restored = crate::crypto::with_backend(*backend, || applet.restore(state).is_ok());
         *flag = !restored;
     }
 

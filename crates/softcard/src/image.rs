@@ -21,7 +21,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::profile::Profile;
+use crate::options::Profile;
 
 /// The first eight bytes of every card image.
 pub const MAGIC: &[u8; 8] = b"SOFTCARD";

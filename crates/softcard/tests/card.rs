@@ -2,7 +2,7 @@
 //! SELECT routing, reset semantics and persistence.
 
 use softcard::{
-    Applet, Card, Command, Context, MemoryStorage, Profile, Status, Storage,
+    Applet, Card, Command, Context, MemoryStorage, Outcome, Profile, Status, Storage,
     storage::FailingStorage,
 };
 
@@ -42,26 +42,26 @@ impl Applet for TestApplet {
         self.selects += 1;
         Ok(vec![0x6F, 0x01, self.aid[self.aid.len() - 1]])
     }
-    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+    fn process(&mut self, cmd: &Command<'_>, _ctx: &mut Context<'_>) -> Result<Outcome, Status> {
         match cmd.ins {
-            0x01 => Ok((0..cmd.p1p2() as usize).map(|i| i as u8).collect()),
-            0x02 => Ok(cmd.data.to_vec()),
+            0x01 => Ok(Outcome::unchanged(
+                (0..cmd.p1p2() as usize).map(|i| i as u8).collect(),
+            )),
+            0x02 => Ok(Outcome::unchanged(cmd.data.to_vec())),
             0x03 => {
                 self.flag = true;
-                Ok(Vec::new())
+                Ok(Outcome::unchanged(Vec::new()))
             }
-            0x04 if self.flag => Ok(Vec::new()),
+            0x04 if self.flag => Ok(Outcome::unchanged(Vec::new())),
             0x04 => Err(Status::SecurityStatusNotSatisfied),
             0x05 => {
                 self.stored = cmd.data.to_vec();
-                ctx.mark_dirty();
-                Ok(Vec::new())
+                Ok(Outcome::changed(Vec::new()))
             }
-            0x06 => Ok(self.stored.clone()),
+            0x06 => Ok(Outcome::unchanged(self.stored.clone())),
             0x07 => {
                 self.stored.extend_from_slice(cmd.data);
-                ctx.mark_dirty();
-                Ok(Vec::new())
+                Ok(Outcome::changed(Vec::new()))
             }
             _ => Err(Status::InsNotSupported),
         }

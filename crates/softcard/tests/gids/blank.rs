@@ -33,7 +33,9 @@ impl Harness {
         if c.ins == 0xA4 && c.p1 == 4 {
             self.applet.select(&mut ctx)
         } else {
-            self.applet.process(&c, &mut ctx)
+            self.applet
+                .process(&c, &mut ctx)
+                .map(|outcome| outcome.data)
         }
     }
 }
