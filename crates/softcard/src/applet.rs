@@ -57,14 +57,15 @@ pub trait Applet: Send {
     fn save(&self) -> Result<Vec<u8>, Status>;
 
     /// Puts the persistent state back to `state` (bytes an earlier [`Applet::save`]
-    /// returned) and clears the volatile state as [`Applet::reset`] does. The card calls it
+    /// returned), its keys loaded into `backend`, and clears the volatile state as
+    /// [`Applet::reset`] does. The card calls it
     /// when it could not write a change (6581, 6A84), so that the applet is again what its
     /// image says.
     ///
     /// # Errors
     /// Any status if the state cannot be restored: the card then refuses every later
     /// command to this applet with 6581 (its memory no longer matches its image).
-    fn restore(&mut self, state: &[u8]) -> Result<(), Status>;
+    fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status>;
 
     /// Human-readable lines describing the applet's state (no secrets), for `softcard info`.
     fn describe(&self) -> Vec<String> {

@@ -206,10 +206,10 @@ impl Card {
             serial: Some(serial),
             ..opts.clone()
         };
-        let applets = crate::crypto::with_backend(opts.backend, || {
-            opts.profile.create_applets(opts, &mut *rng)
-        })
-        .map_err(Error::InvalidOption)?;
+        let applets = opts
+            .profile
+            .create_applets(opts, &mut *rng)
+            .map_err(Error::InvalidOption)?;
         let mut card = Card::assemble(opts.profile, serial, applets, rng, storage, opts.backend)?;
         card.save_all()
             .map_err(|_| Error::Storage("first write failed".into()))?;
@@ -270,12 +270,11 @@ impl Card {
             return Err(Error::BackendUnavailable(backend));
         }
         let body = image::decode(image_bytes)?;
-        let applets = crate::crypto::with_backend(backend, || {
-            body.applets
-                .iter()
-                .map(|r| body.profile.load_applet(&r.aid, &r.state))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+        let applets = body
+            .applets
+            .iter()
+            .map(|r| body.profile.load_applet(&r.aid, &r.state, backend))
+            .collect::<Result<Vec<_>, _>>()?;
         if applets.is_empty() {
             return Err(Error::Image(ImageError::Corrupt(
                 "no applet in image".into(),
@@ -568,11 +567,9 @@ impl Card {
             }
             written
         };
-        let (result, unwritten) = crate::crypto::with_backend(backend, || {
-            let mut ctx = Context::new(&mut **rng, backend, &mut persist);
-            let r = f(&mut **applet, &mut ctx);
-            (r, ctx.has_unwritten_change())
-        });
+        let mut ctx = Context::new(&mut **rng, backend, &mut persist);
+        let result = f(&mut **applet, &mut ctx);
+        let unwritten = ctx.has_unwritten_change();
         let changed = unwritten
             || matches!(
                 &result,
@@ -615,7 +612,7 @@ impl Card {
         else {
             return;
         };
-        let restored = crate::crypto::with_backend(*backend, || applet.restore(state).is_ok());
+        let restored = applet.restore(state, *backend).is_ok();
         *flag = !restored;
     }
 

@@ -5,7 +5,11 @@
 //! ([`crate::card`]) sees `dyn Applet` only, and the applets see [`CardOptions`] and the
 //! defaults, which live below them.
 
-use crate::{Applet, ImageError, Status, crypto::CardRng, gids, piv};
+use crate::{
+    Applet, ImageError, Status,
+    crypto::{BackendKind, CardRng},
+    gids, piv,
+};
 
 pub use crate::options::{CardOptions, DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK, Profile};
 
@@ -36,10 +40,13 @@ impl Profile {
         self,
         aid: &[u8],
         state: &[u8],
+        backend: BackendKind,
     ) -> Result<Box<dyn Applet>, ImageError> {
         Ok(match self {
-            Profile::Piv if aid == piv::AID => Box::new(piv::PivApplet::load(state)?),
-            Profile::WindowsVsc if aid == gids::AID => Box::new(gids::GidsApplet::load(state)?),
+            Profile::Piv if aid == piv::AID => Box::new(piv::PivApplet::load(state, backend)?),
+            Profile::WindowsVsc if aid == gids::AID => {
+                Box::new(gids::GidsApplet::load(state, backend)?)
+            }
             _ => {
                 return Err(ImageError::Corrupt(format!(
                     "unknown applet {aid:02X?} for profile {self}"

@@ -3,7 +3,7 @@
 
 use softcard::{
     Applet, Card, Command, Context, MemoryStorage, Outcome, Profile, Status, Storage,
-    storage::FailingStorage,
+    crypto::BackendKind, storage::FailingStorage,
 };
 
 const AID_A: &[u8] = &[0xF0, 0x01, 0x02, 0x03, 0x04, 0x05];
@@ -72,7 +72,7 @@ impl Applet for TestApplet {
     fn save(&self) -> Result<Vec<u8>, Status> {
         Ok(self.stored.clone())
     }
-    fn restore(&mut self, state: &[u8]) -> Result<(), Status> {
+    fn restore(&mut self, state: &[u8], _backend: BackendKind) -> Result<(), Status> {
         self.stored = state.to_vec();
         self.reset();
         Ok(())

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use crate::{
     Applet, CardOptions, Command, Context, Effect, ImageError, Outcome, Pin, Secret, Status,
     applet::encode_state,
-    crypto::CardRng,
+    crypto::{BackendKind, CardRng, KeyMaterial},
     options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN},
     tlv,
 };
@@ -174,13 +174,15 @@ impl GidsApplet {
         }
     }
 
-    /// Restores an applet from its saved state.
+    /// Restores an applet from its saved state, its keys loaded into `backend`.
     ///
     /// # Errors
-    /// [`ImageError::Corrupt`] if the state does not decode.
-    pub fn load(saved: &[u8]) -> Result<Self, ImageError> {
-        let state: State = postcard::from_bytes(saved)
-            .map_err(|e| ImageError::Corrupt(format!("GIDS state: {e}")))?;
+    /// [`ImageError::Corrupt`] if the state does not decode or a key does not load.
+    pub fn load(saved: &[u8], backend: BackendKind) -> Result<Self, ImageError> {
+        let state = postcard::from_bytes::<State<KeyMaterial>>(saved)
+            .map_err(|e| ImageError::Corrupt(format!("GIDS state: {e}")))?
+            .bind(backend)
+            .map_err(|e| ImageError::Corrupt(format!("GIDS key: {e}")))?;
         Ok(GidsApplet {
             state,
             volatile: Volatile::default(),
@@ -314,8 +316,8 @@ impl Applet for GidsApplet {
         encode_state(&self.state)
     }
 
-    fn restore(&mut self, state: &[u8]) -> Result<(), Status> {
-        *self = GidsApplet::load(state).map_err(|_| Status::MemoryFailure)?;
+    fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status> {
+        *self = GidsApplet::load(state, backend).map_err(|_| Status::MemoryFailure)?;
         Ok(())
     }
 

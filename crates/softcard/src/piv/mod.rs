@@ -25,7 +25,7 @@ use self::{
 use crate::{
     Applet, CardOptions, Command, Context, Effect, ImageError, Outcome, Status,
     applet::encode_state,
-    crypto::{CardRng, KeyAlgorithm, PrivateKey},
+    crypto::{BackendKind, CardRng, KeyAlgorithm, KeyMaterial, PrivateKey},
     tlv,
 };
 
@@ -89,13 +89,15 @@ impl PivApplet {
         })
     }
 
-    /// Restores an applet from its saved state.
+    /// Restores an applet from its saved state, its keys loaded into `backend`.
     ///
     /// # Errors
-    /// [`ImageError::Corrupt`] if the state does not decode.
-    pub fn load(state: &[u8]) -> Result<Self, ImageError> {
-        let state = postcard::from_bytes(state)
-            .map_err(|e| ImageError::Corrupt(format!("PIV state: {e}")))?;
+    /// [`ImageError::Corrupt`] if the state does not decode or a key does not load.
+    pub fn load(state: &[u8], backend: BackendKind) -> Result<Self, ImageError> {
+        let state = postcard::from_bytes::<Persistent<KeyMaterial>>(state)
+            .map_err(|e| ImageError::Corrupt(format!("PIV state: {e}")))?
+            .bind(backend)
+            .map_err(|e| ImageError::Corrupt(format!("PIV key: {e}")))?;
         Ok(PivApplet {
             state,
             vol: Volatile::default(),
@@ -216,8 +218,8 @@ impl Applet for PivApplet {
         encode_state(&self.state)
     }
 
-    fn restore(&mut self, state: &[u8]) -> Result<(), Status> {
-        *self = PivApplet::load(state).map_err(|_| Status::MemoryFailure)?;
+    fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status> {
+        *self = PivApplet::load(state, backend).map_err(|_| Status::MemoryFailure)?;
         Ok(())
     }
 

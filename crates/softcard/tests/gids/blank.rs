@@ -139,7 +139,7 @@ fn blank_card_initialized_as_gids_tool_does() {
         Err(Status::SecurityStatusNotSatisfied)
     );
     let state = h.applet.save().unwrap();
-    let again = GidsApplet::load(&state).unwrap();
+    let again = GidsApplet::load(&state, BackendKind::RustCrypto).unwrap();
     assert!(again.describe().iter().any(|l| l == "state: operational"));
 }
 
