@@ -429,3 +429,24 @@ fn wrong_lengths_and_classes() {
     assert_eq!(c.transmit(&[0x40, 0x02, 0, 0]), vec![0x6E, 0x00]);
     assert_eq!(c.transmit(&[0x80, 0x02, 0, 0, 1, 3]), vec![3, 0x90, 0x00]);
 }
+
+/// A new card whose first write fails says why: the storage's I/O error is kept as the
+/// error's source.
+#[test]
+fn a_failed_first_write_keeps_its_cause() {
+    let storage = FailingStorage::new(MemoryStorage::new());
+    storage.set_failing(true);
+    let err = Card::create_seeded(
+        &softcard::CardOptions::new(Profile::Piv),
+        4,
+        Box::new(storage),
+    )
+    .unwrap_err();
+    let softcard::Error::Storage(io) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(io.to_string(), "storage failure (test)");
+    let source = std::error::Error::source(&err).expect("the I/O error as source");
+    assert_eq!(source.to_string(), "storage failure (test)");
+    assert!(err.to_string().contains("storage failure (test)"), "{err}");
+}

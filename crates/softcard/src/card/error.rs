@@ -2,6 +2,7 @@
 //! [`Status`]; this is the error of the calls around the APDU path.)
 
 use core::fmt;
+use std::io;
 
 use crate::{ImageError, Status, crypto::BackendKind};
 
@@ -14,8 +15,8 @@ pub enum Error {
     InvalidOption(Status),
     /// The image could not be read.
     Image(ImageError),
-    /// The storage refused the first image.
-    Storage(String),
+    /// The storage refused the first image: its I/O error, cause kept.
+    Storage(io::Error),
     /// The crypto backend asked for is not compiled into this build (a card is created
     /// or loaded with `BackendKind::AwsLc` without the cargo feature `aws-lc`).
     BackendUnavailable(BackendKind),
@@ -37,7 +38,15 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Image(e) => Some(e),
+            Error::Storage(e) => Some(e),
+            Error::InvalidOption(_) | Error::BackendUnavailable(_) => None,
+        }
+    }
+}
 
 impl From<ImageError> for Error {
     fn from(e: ImageError) -> Self {

@@ -81,8 +81,8 @@ impl Card {
     /// Creates a new card and writes its first image to `storage`.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] for a rejected option, [`Error::Storage`] if the image cannot
-    /// be written.
+    /// [`Error::InvalidOption`] for a rejected option, [`Error::Storage`] with the storage's
+    /// I/O error if the image cannot be written.
     pub fn create(
         opts: &CardOptions,
         mut rng: Box<dyn CardRng>,
@@ -102,8 +102,7 @@ impl Card {
             .create_applets(opts, &mut *rng)
             .map_err(Error::InvalidOption)?;
         let mut card = Card::assemble(opts.profile, serial, applets, rng, storage, opts.backend)?;
-        card.save_all()
-            .map_err(|_| Error::Storage("first write failed".into()))?;
+        card.save_all()?;
         Ok(card)
     }
 
@@ -112,8 +111,8 @@ impl Card {
     /// not know cannot be loaded back with [`Card::load`].
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] if an applet cannot save its state, [`Error::Storage`] if the
-    /// first image cannot be written.
+    /// [`Error::InvalidOption`] if an applet cannot save its state, [`Error::Storage`] with
+    /// the storage's I/O error if the first image cannot be written.
     pub fn with_applets(
         profile: Profile,
         serial: u32,
@@ -129,8 +128,7 @@ impl Card {
             storage,
             BackendKind::default(),
         )?;
-        card.save_all()
-            .map_err(|_| Error::Storage("first write failed".into()))?;
+        card.save_all()?;
         Ok(card)
     }
 

@@ -9,10 +9,11 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 use core::{cell::Cell, iter};
+use std::io;
 
 use zeroize::Zeroizing;
 
-use super::{Card, MAX_IMAGE_LEN};
+use super::{Card, Error, MAX_IMAGE_LEN};
 use crate::{
     Applet, Context, Effect, ImageError, Outcome, Profile, Status, image, storage::Storage,
 };
@@ -47,6 +48,38 @@ impl Slot {
     }
 }
 
+/// Why an image was not written.
+pub(super) enum WriteError {
+    /// It could not be encoded (or would be larger than an image may be).
+    Image(ImageError),
+    /// It would grow past [`MAX_IMAGE_LEN`]: its length.
+    Limit(usize),
+    /// The storage failed.
+    Storage(io::Error),
+}
+
+impl WriteError {
+    /// The status a command answers: 6A84 for an image too large, else 6581.
+    fn status(&self) -> Status {
+        match self {
+            WriteError::Image(ImageError::TooLarge(_)) | WriteError::Limit(_) => {
+                Status::NotEnoughMemory
+            }
+            WriteError::Image(_) | WriteError::Storage(_) => Status::MemoryFailure,
+        }
+    }
+}
+
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Image(e) => Error::Image(e),
+            WriteError::Limit(len) => Error::Image(ImageError::TooLarge(len)),
+            WriteError::Storage(e) => Error::Storage(e),
+        }
+    }
+}
+
 /// The card's storage and what it holds.
 pub(super) struct Store {
     storage: Box<dyn Storage>,
@@ -68,20 +101,15 @@ impl Store {
         }
     }
 
-    /// Writes the image of these `(aid, state)` records, or refuses: 6A84 if it would grow
-    /// past [`MAX_IMAGE_LEN`] (or past what an image may hold), 6581 if the storage fails.
-    fn write(&mut self, records: &[(&[u8], &[u8])]) -> Result<(), Status> {
+    /// Writes the image of these `(aid, state)` records, or refuses one that would grow
+    /// past [`MAX_IMAGE_LEN`].
+    fn write(&mut self, records: &[(&[u8], &[u8])]) -> Result<(), WriteError> {
         let bytes =
-            image::encode_records(self.profile, self.serial, records).map_err(|e| match e {
-                ImageError::TooLarge(_) => Status::NotEnoughMemory,
-                _ => Status::MemoryFailure,
-            })?;
+            image::encode_records(self.profile, self.serial, records).map_err(WriteError::Image)?;
         if bytes.len() > MAX_IMAGE_LEN && bytes.len() > self.image_len {
-            return Err(Status::NotEnoughMemory);
+            return Err(WriteError::Limit(bytes.len()));
         }
-        self.storage
-            .save(&bytes)
-            .map_err(|_| Status::MemoryFailure)?;
+        self.storage.save(&bytes).map_err(WriteError::Storage)?;
         self.image_len = bytes.len();
         Ok(())
     }
@@ -89,9 +117,13 @@ impl Store {
 
 impl Card {
     /// Writes every applet's last written state: a new card's first image.
-    pub(super) fn save_all(&mut self) -> Result<(), Status> {
+    ///
+    /// # Errors
+    /// [`Error::Storage`] with the storage's error, [`Error::Image`] if the image cannot
+    /// be encoded.
+    pub(super) fn save_all(&mut self) -> Result<(), Error> {
         let records: Vec<_> = self.slots.iter().map(Slot::record).collect();
-        self.store.write(&records)
+        Ok(self.store.write(&records)?)
     }
 
     /// The current image bytes. They hold the card's PINs and keys: wipe them after use.
@@ -151,7 +183,7 @@ impl Card {
                 .chain(iter::once((aid.as_slice(), state.as_slice())))
                 .chain(after.iter().map(Slot::record))
                 .collect();
-            let written = store.write(&records);
+            let written = store.write(&records).map_err(|e| e.status());
             drop(records);
             match written {
                 Ok(()) => *saved = state,
