@@ -207,8 +207,10 @@ fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
 }
 
 impl softcard::Storage for FileStorage {
-    fn save(&mut self, image: &[u8]) -> Result<(), String> {
+    /// # Errors
+    /// The I/O error of the write, naming the image's path (its kind kept).
+    fn save(&mut self, image: &[u8]) -> io::Result<()> {
         self.write_atomically(image)
-            .map_err(|e| format!("{}: {e}", self.path.display()))
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
     }
 }

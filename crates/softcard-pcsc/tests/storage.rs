@@ -53,7 +53,7 @@ fn a_failed_save_keeps_the_old_image() {
     let path = dir.path().join("c".repeat(250));
     fs::write(&path, b"old image").unwrap();
     let err = FileStorage::new(&path).save(b"new image").unwrap_err();
-    assert!(err.contains("ccc"), "{err}");
+    assert!(err.to_string().contains("ccc"), "{err}");
     assert_eq!(fs::read(&path).unwrap(), b"old image");
     assert!(leftovers(dir.path()).is_empty());
 
@@ -89,7 +89,7 @@ fn a_read_only_folder_fails_cleanly() {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
     if euid == 0 {
         // Folder permissions do not bind root: the write goes through, whole and 0600.
-        assert_eq!(result, Ok(()));
+        assert!(result.is_ok(), "{result:?}");
         assert_eq!(fs::read(&path).unwrap(), b"new image");
         assert_eq!(mode(&path), 0o600);
     } else {

@@ -2,10 +2,12 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
+use core::fmt;
+
 use serde::Serialize;
 
 use crate::{
-    Command, Status,
+    Command, Pin, PinStore, Status,
     crypto::{BackendKind, CardRng},
 };
 
@@ -32,11 +34,18 @@ pub trait Applet: Send {
     /// Called when another applet is selected. Clears per-selection state.
     fn deselect(&mut self) {}
 
-    /// Processes one whole command (never SELECT by AID, GET RESPONSE or a chain part).
+    /// Processes one whole command (never SELECT by AID, GET RESPONSE or a chain part). The
+    /// [`Outcome`] says whether the persistent state changed: if so the card writes the
+    /// image before the response leaves. Decide it in one place per applet, from the parsed
+    /// command, rather than in the handlers.
+    ///
+    /// A command that fails must leave the persistent state as it found it, or as the last
+    /// write the core made for it ([`Context::verify_pin`]): no data is returned and nothing
+    /// is written with an error.
     ///
     /// # Errors
-    /// The status word to answer with; no data is returned with an error.
-    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status>;
+    /// The status word to answer with.
+    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Outcome, Status>;
 
     /// Power-on, reset, or a reset disposition: clears the volatile security state.
     fn reset(&mut self);
@@ -48,20 +57,15 @@ pub trait Applet: Send {
     fn save(&self) -> Result<Vec<u8>, Status>;
 
     /// Puts the persistent state back to `state` (bytes an earlier [`Applet::save`]
-    /// returned) and clears the volatile state as [`Applet::reset`] does. The card calls it
+    /// returned), its keys loaded into `backend`, and clears the volatile state as
+    /// [`Applet::reset`] does. The card calls it
     /// when it could not write a change (6581, 6A84), so that the applet is again what its
     /// image says.
     ///
-    /// The default declines with [`Status::FunctionNotSupported`]: the card then rebuilds
-    /// the applets its profile knows (PIV, GIDS) from `state`, and refuses every later
-    /// command to any other applet with 6581 (its memory no longer matches its image).
-    ///
     /// # Errors
-    /// Any status if the state cannot be restored.
-    fn restore(&mut self, state: &[u8]) -> Result<(), Status> {
-        let _ = state;
-        Err(Status::FunctionNotSupported)
-    }
+    /// Any status if the state cannot be restored: the card then refuses every later
+    /// command to this applet with 6581 (its memory no longer matches its image).
+    fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status>;
 
     /// Human-readable lines describing the applet's state (no secrets), for `softcard info`.
     fn describe(&self) -> Vec<String> {
@@ -69,15 +73,63 @@ pub trait Applet: Send {
     }
 }
 
+/// What a command did to its applet's persistent state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing the image holds changed.
+    Unchanged,
+    /// The persistent state changed: the card writes the image before the response leaves.
+    Changed,
+}
+
+/// A command's response data and its [`Effect`].
+#[must_use]
+pub struct Outcome {
+    /// The response data (without the status word).
+    pub data: Vec<u8>,
+    /// Whether the persistent state changed.
+    pub effect: Effect,
+}
+
+impl Outcome {
+    /// Response data of a command that changed nothing persistent.
+    pub fn unchanged(data: Vec<u8>) -> Self {
+        Outcome {
+            data,
+            effect: Effect::Unchanged,
+        }
+    }
+
+    /// Response data of a command that changed the persistent state.
+    pub fn changed(data: Vec<u8>) -> Self {
+        Outcome {
+            data,
+            effect: Effect::Changed,
+        }
+    }
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Response data may be secret (a deciphered key): its length only.
+        f.debug_struct("Outcome")
+            .field("data", &format_args!("[{} bytes]", self.data.len()))
+            .field("effect", &self.effect)
+            .finish()
+    }
+}
+
 /// What an applet may use while it processes a command: randomness, the crypto backend,
-/// and the card's storage.
+/// and the core's PIN verification, which writes the card image mid-command.
 pub struct Context<'a> {
     /// The card's random number generator.
     pub rng: &'a mut dyn CardRng,
     /// The backend new keys are generated with.
     pub backend: BackendKind,
     persist: &'a mut dyn FnMut(Vec<u8>) -> Result<(), Status>,
-    dirty: bool,
+    /// A PIN comparison succeeded and restored its counter after the spent try was
+    /// written: the state must be written again, whatever the command's outcome.
+    unwritten: bool,
 }
 
 impl<'a> Context<'a> {
@@ -92,33 +144,40 @@ impl<'a> Context<'a> {
             rng,
             backend,
             persist,
-            dirty: false,
+            unwritten: false,
         }
     }
 
-    /// Marks the persistent state changed: the card saves it before the response leaves.
-    pub fn mark_dirty(&mut self) {
-        self.dirty = true;
-    }
-
-    /// Whether [`Context::mark_dirty`] was called.
-    pub fn is_dirty(&self) -> bool {
-        self.dirty
-    }
-
-    /// Writes the applet's persistent state to storage now, before the command goes on
-    /// (the anti-tearing step of a PIN verification).
+    /// Verifies a PIN of `state` the anti-tearing way, the one sequence every applet uses:
+    /// spends a try, writes `state` with the try spent, then runs `compare` on the PIN
+    /// (normally [`Pin::compare`]). A wrong value leaves the try spent, as written; a right
+    /// one restores the counter, and the card writes that before the response leaves,
+    /// whatever the rest of the command does.
     ///
     /// # Errors
-    /// [`Status::MemoryFailure`] (6581) if it cannot be serialized or written,
-    /// [`Status::NotEnoughMemory`] (6A84) if the image would grow past the card's limit.
-    /// Either way the card then restores the applet's last written state (see
-    /// [`Applet::restore`]) and answers the command with that status.
-    pub fn persist_now<T: Serialize>(&mut self, state: &T) -> Result<(), Status> {
-        (self.persist)(encode_state(state)?)
+    /// The status of [`PinStore::pin_mut`] for an unknown PIN; 6983 if the PIN is blocked
+    /// (nothing is written); the write's status (6581, 6A84: the card then restores the
+    /// applet's last written state); `compare`'s error (63Cx for a wrong value).
+    pub fn verify_pin<S: PinStore, R>(
+        &mut self,
+        state: &mut S,
+        reference: S::Reference,
+        compare: impl FnOnce(&mut Pin) -> Result<R, Status>,
+    ) -> Result<R, Status> {
+        state.pin_mut(reference)?.spend_try()?;
+        (self.persist)(encode_state(&*state)?)?;
+        let result = compare(state.pin_mut(reference)?);
+        if result.is_ok() {
+            self.unwritten = true;
+        }
+        result
+    }
+
+    /// Whether [`Context::verify_pin`] left a change the card has not written yet.
+    pub(crate) fn has_unwritten_change(&self) -> bool {
+        self.unwritten
     }
 }
-
 /// Serializes a persistent state with postcard (the image's encoding), into a buffer
 /// allocated once at its final size (growth would leave copies of secrets behind).
 ///

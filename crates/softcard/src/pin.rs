@@ -2,7 +2,9 @@
 //!
 //! A verification is two steps so that the decremented counter reaches the card image before
 //! the comparison is made ([`Pin::spend_try`], persist, then [`Pin::compare`]): cutting the
-//! power mid-command can never buy an attacker a free try.
+//! power mid-command can never buy an attacker a free try. Applets do not write that sequence
+//! themselves: their persistent state implements [`PinStore`] and they call
+//! [`Context::verify_pin`](crate::Context::verify_pin), the one place it is written.
 
 use core::fmt;
 
@@ -83,6 +85,20 @@ impl PinPolicy {
         }
         Ok(())
     }
+}
+
+/// A persistent state that holds PINs, so that
+/// [`Context::verify_pin`](crate::Context::verify_pin) can spend a try, write the state and
+/// compare.
+pub trait PinStore: Serialize {
+    /// How the applet names its PINs (a key reference, or its own enum of them).
+    type Reference: Copy;
+
+    /// The PIN named `reference`.
+    ///
+    /// # Errors
+    /// The status word for a PIN this state does not hold (6A88 as a rule).
+    fn pin_mut(&mut self, reference: Self::Reference) -> Result<&mut Pin, Status>;
 }
 
 /// A PIN (or PUK) with its retry counter.

@@ -3,7 +3,10 @@
 //! The core never opens a file; a file-backed storage (atomic replace, fsync, mode 0600)
 //! lives in the fronts (`softcard_pcsc::FileStorage`).
 
-use std::sync::{Arc, Mutex};
+use std::{
+    io,
+    sync::{Arc, Mutex},
+};
 
 /// Receives every new card image. `save` must be atomic: after a crash either the old or
 /// the new image is found, never a mix.
@@ -11,8 +14,9 @@ pub trait Storage: Send {
     /// Stores a complete image.
     ///
     /// # Errors
-    /// A message naming the problem (the card answers 6581 and keeps the old image).
-    fn save(&mut self, image: &[u8]) -> Result<(), String>;
+    /// The I/O error, with its cause. A command answers 6581 and the card keeps the old
+    /// image; a new card's first write returns it in [`Error::Storage`](crate::Error).
+    fn save(&mut self, image: &[u8]) -> io::Result<()>;
 }
 
 /// Keeps nothing: a volatile card.
@@ -20,7 +24,7 @@ pub trait Storage: Send {
 pub struct NoStorage;
 
 impl Storage for NoStorage {
-    fn save(&mut self, _image: &[u8]) -> Result<(), String> {
+    fn save(&mut self, _image: &[u8]) -> io::Result<()> {
         Ok(())
     }
 }
@@ -51,11 +55,11 @@ impl MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
-    fn save(&mut self, image: &[u8]) -> Result<(), String> {
+    fn save(&mut self, image: &[u8]) -> io::Result<()> {
         let mut slot = self
             .image
             .lock()
-            .map_err(|_| "memory storage poisoned".to_string())?;
+            .map_err(|_| io::Error::other("memory storage poisoned"))?;
         *slot = Some(image.to_vec());
         if let Ok(mut w) = self.writes.lock() {
             *w += 1;
@@ -89,9 +93,9 @@ impl FailingStorage {
 }
 
 impl Storage for FailingStorage {
-    fn save(&mut self, image: &[u8]) -> Result<(), String> {
+    fn save(&mut self, image: &[u8]) -> io::Result<()> {
         if self.fail.lock().map(|f| *f).unwrap_or(true) {
-            return Err("storage failure (test)".into());
+            return Err(io::Error::other("storage failure (test)"));
         }
         self.inner.save(image)
     }

@@ -2,8 +2,8 @@
 //! SELECT routing, reset semantics and persistence.
 
 use softcard::{
-    Applet, Card, Command, Context, MemoryStorage, Profile, Status, Storage,
-    storage::FailingStorage,
+    Applet, Card, Command, Context, MemoryStorage, Outcome, Profile, Status, Storage,
+    crypto::BackendKind, storage::FailingStorage,
 };
 
 const AID_A: &[u8] = &[0xF0, 0x01, 0x02, 0x03, 0x04, 0x05];
@@ -42,26 +42,26 @@ impl Applet for TestApplet {
         self.selects += 1;
         Ok(vec![0x6F, 0x01, self.aid[self.aid.len() - 1]])
     }
-    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+    fn process(&mut self, cmd: &Command<'_>, _ctx: &mut Context<'_>) -> Result<Outcome, Status> {
         match cmd.ins {
-            0x01 => Ok((0..cmd.p1p2() as usize).map(|i| i as u8).collect()),
-            0x02 => Ok(cmd.data.to_vec()),
+            0x01 => Ok(Outcome::unchanged(
+                (0..cmd.p1p2() as usize).map(|i| i as u8).collect(),
+            )),
+            0x02 => Ok(Outcome::unchanged(cmd.data.to_vec())),
             0x03 => {
                 self.flag = true;
-                Ok(Vec::new())
+                Ok(Outcome::unchanged(Vec::new()))
             }
-            0x04 if self.flag => Ok(Vec::new()),
+            0x04 if self.flag => Ok(Outcome::unchanged(Vec::new())),
             0x04 => Err(Status::SecurityStatusNotSatisfied),
             0x05 => {
                 self.stored = cmd.data.to_vec();
-                ctx.mark_dirty();
-                Ok(Vec::new())
+                Ok(Outcome::changed(Vec::new()))
             }
-            0x06 => Ok(self.stored.clone()),
+            0x06 => Ok(Outcome::unchanged(self.stored.clone())),
             0x07 => {
                 self.stored.extend_from_slice(cmd.data);
-                ctx.mark_dirty();
-                Ok(Vec::new())
+                Ok(Outcome::changed(Vec::new()))
             }
             _ => Err(Status::InsNotSupported),
         }
@@ -72,7 +72,7 @@ impl Applet for TestApplet {
     fn save(&self) -> Result<Vec<u8>, Status> {
         Ok(self.stored.clone())
     }
-    fn restore(&mut self, state: &[u8]) -> Result<(), Status> {
+    fn restore(&mut self, state: &[u8], _backend: BackendKind) -> Result<(), Status> {
         self.stored = state.to_vec();
         self.reset();
         Ok(())
@@ -428,4 +428,25 @@ fn wrong_lengths_and_classes() {
     assert_eq!(c.transmit(&[0x00, 0x09, 0, 0]), vec![0x6D, 0x00]);
     assert_eq!(c.transmit(&[0x40, 0x02, 0, 0]), vec![0x6E, 0x00]);
     assert_eq!(c.transmit(&[0x80, 0x02, 0, 0, 1, 3]), vec![3, 0x90, 0x00]);
+}
+
+/// A new card whose first write fails says why: the storage's I/O error is kept as the
+/// error's source.
+#[test]
+fn a_failed_first_write_keeps_its_cause() {
+    let storage = FailingStorage::new(MemoryStorage::new());
+    storage.set_failing(true);
+    let err = Card::create_seeded(
+        &softcard::CardOptions::new(Profile::Piv),
+        4,
+        Box::new(storage),
+    )
+    .unwrap_err();
+    let softcard::Error::Storage(io) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(io.to_string(), "storage failure (test)");
+    let source = std::error::Error::source(&err).expect("the I/O error as source");
+    assert_eq!(source.to_string(), "storage failure (test)");
+    assert!(err.to_string().contains("storage failure (test)"), "{err}");
 }

@@ -113,7 +113,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     }
     .map_err(|e| match e {
-        softcard::Error::Storage(_) => CliError::new(format!("{}: cannot write the card image", path.display())),
+        // The storage's I/O error names the path and the cause.
+        softcard::Error::Storage(_) => CliError::new(e.to_string()),
         softcard::Error::InvalidOption(sw) => {
             CliError::new(format!("cannot create the card: {e}")).with_status(Some(sw.sw()))
         }

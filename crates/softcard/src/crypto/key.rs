@@ -1,9 +1,8 @@
 //! Stored key material and the ready-to-use private key built from it.
 
 use core::{fmt, ops::Deref};
-use std::cell::Cell;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::{BackendKind, CardRng, CryptoError, KeyAlgorithm, PrivateKeyOps};
@@ -184,22 +183,38 @@ impl fmt::Debug for KeyMaterial {
     }
 }
 
-thread_local! {
-    static LOAD_BACKEND: Cell<BackendKind> = const { Cell::new(BackendKind::RustCrypto) };
+/// Serializes a key as its material: for `#[serde(serialize_with)]` on the fields of
+/// persistent states that hold either [`KeyMaterial`] (as read from an image) or bound
+/// [`PrivateKey`]s, which have no serde of their own.
+pub(crate) fn serialize_key<K: AsRef<KeyMaterial>, S: Serializer>(
+    key: &K,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    key.as_ref().serialize(s)
 }
 
-/// Runs `f` with `kind` as the backend that deserialized [`PrivateKey`]s are loaded into
-/// (the default is [`BackendKind::RustCrypto`]). Used when a card image is read.
-pub fn with_backend<R>(kind: BackendKind, f: impl FnOnce() -> R) -> R {
-    let previous = LOAD_BACKEND.with(|c| c.replace(kind));
-    let result = f();
-    LOAD_BACKEND.with(|c| c.set(previous));
-    result
+/// [`serialize_key`] for an optional key.
+pub(crate) fn serialize_optional_key<K: AsRef<KeyMaterial>, S: Serializer>(
+    key: &Option<K>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match key {
+        Some(k) => s.serialize_some(k.as_ref()),
+        None => s.serialize_none(),
+    }
+}
+
+impl AsRef<KeyMaterial> for KeyMaterial {
+    fn as_ref(&self) -> &KeyMaterial {
+        self
+    }
 }
 
 /// A private key: its stored material and the backend's ready form of it.
 ///
-/// Dereferences to [`PrivateKeyOps`] for the operations. Serializes as its material only.
+/// Dereferences to [`PrivateKeyOps`] for the operations. It has no serde: persistent
+/// states store [`KeyMaterial`], and loading a state binds each material to the backend
+/// passed in ([`PrivateKey::from_material`]).
 pub struct PrivateKey {
     material: KeyMaterial,
     backend: BackendKind,
@@ -283,16 +298,8 @@ impl PartialEq for PrivateKey {
     }
 }
 
-impl Serialize for PrivateKey {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.material.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for PrivateKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let material = KeyMaterial::deserialize(d)?;
-        let backend = LOAD_BACKEND.with(Cell::get);
-        PrivateKey::from_material(backend, material).map_err(serde::de::Error::custom)
+impl AsRef<KeyMaterial> for PrivateKey {
+    fn as_ref(&self) -> &KeyMaterial {
+        &self.material
     }
 }

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 use super::cipher::{self, SymKind};
 use super::command::{ADMIN_KEY_REF, PIN_REF, PUK_REF};
 use super::state::{ADMIN, AdminKey, Challenge, State, Volatile};
-use crate::{Context, Pin, PinPolicy, Secret, Status, tlv};
+use crate::{Context, Pin, PinPolicy, PinStore, Secret, Status, tlv};
 
 /// The try limit of the user PIN.
 pub(super) const PIN_TRIES: u8 = 3;
@@ -22,11 +22,17 @@ pub(super) const WINDOWS_PIN_POLICY: PinPolicy = PinPolicy {
     max_len: 127,
     max_tries: PIN_TRIES,
 };
-fn pin_mut(state: &mut State, reference: u8) -> Result<&mut Pin, Status> {
-    if reference != PIN_REF {
-        return Err(Status::ReferencedDataNotFound);
+
+impl PinStore for State {
+    type Reference = u8;
+
+    /// The user PIN (reference 80), if set; there is no other.
+    fn pin_mut(&mut self, reference: u8) -> Result<&mut Pin, Status> {
+        if reference != PIN_REF {
+            return Err(Status::ReferencedDataNotFound);
+        }
+        self.pin.as_mut().ok_or(Status::ReferencedDataNotFound)
     }
-    state.pin.as_mut().ok_or(Status::ReferencedDataNotFound)
 }
 
 /// The PIN status DO: `7F71 06 97 01 tries 93 01 limit` (7F72 is an alias; there is no PUK,
@@ -54,7 +60,7 @@ pub(super) fn verify(
         return Err(Status::ReferencedDataNotFound);
     }
     let operational = state.operational;
-    let pin = pin_mut(state, reference)?;
+    let pin = state.pin_mut(reference)?;
     let Some(candidate) = candidate else {
         return if v.pin_verified || !operational {
             Ok(())
@@ -63,11 +69,7 @@ pub(super) fn verify(
         };
     };
     v.pin_verified = false;
-    pin.spend_try()?;
-    ctx.persist_now(&*state)?;
-    let result = pin_mut(state, reference)?.compare(candidate);
-    ctx.mark_dirty();
-    result?;
+    ctx.verify_pin(state, reference, |pin| pin.compare(candidate))?;
     v.pin_verified = true;
     Ok(())
 }
@@ -81,13 +83,8 @@ pub(super) fn change(
     reference: u8,
     old_and_new: &[u8],
 ) -> Result<(), Status> {
-    let pin = pin_mut(state, reference)?;
-    let policy = pin.policy();
+    let policy = state.pin_mut(reference)?.policy();
     v.pin_verified = false;
-    pin.spend_try()?;
-    ctx.persist_now(&*state)?;
-    ctx.mark_dirty();
-    let pin = pin_mut(state, reference)?;
     let min = usize::from(policy.min_len);
     // Every split leaving a non-empty new value is tried: a right old PIN with a new one
     // breaking the length rules answers 6A80 rather than costing a try.
@@ -95,19 +92,17 @@ pub(super) fn change(
         .len()
         .saturating_sub(1)
         .min(usize::from(policy.max_len));
-    let mut split = None;
-    for k in min..=longest_old {
-        let (old, _) = old_and_new.split_at_checked(k).ok_or(Status::WrongData)?;
-        if pin.compare(old).is_ok() {
-            split = Some(k);
-            break;
+    let k = ctx.verify_pin(state, reference, |pin| {
+        for k in min..=longest_old {
+            let (old, _) = old_and_new.split_at_checked(k).ok_or(Status::WrongData)?;
+            if pin.compare(old).is_ok() {
+                return Ok(k);
+            }
         }
-    }
-    let Some(k) = split else {
-        return Err(Status::TriesLeft(pin.tries_left()));
-    };
+        Err(Status::TriesLeft(pin.tries_left()))
+    })?;
     let (_, new) = old_and_new.split_at_checked(k).ok_or(Status::WrongData)?;
-    pin.set(new)?;
+    state.pin_mut(reference)?.set(new)?;
     v.pin_verified = true;
     Ok(())
 }
@@ -117,7 +112,6 @@ pub(super) fn change(
 pub(super) fn set(
     state: &mut State,
     v: &mut Volatile,
-    ctx: &mut Context<'_>,
     reference: u8,
     new: &[u8],
 ) -> Result<(), Status> {
@@ -127,11 +121,10 @@ pub(super) fn set(
     if !state.operational {
         state.pin = Some(Pin::new(new, WINDOWS_PIN_POLICY)?);
     } else if v.pin_verified {
-        pin_mut(state, reference)?.set(new)?;
+        state.pin_mut(reference)?.set(new)?;
     } else {
         return Err(Status::SecurityStatusNotSatisfied);
     }
-    ctx.mark_dirty();
     Ok(())
 }
 
@@ -140,23 +133,20 @@ pub(super) fn set(
 pub(super) fn reset_retry_counter(
     state: &mut State,
     v: &mut Volatile,
-    ctx: &mut Context<'_>,
     reference: u8,
     new: &[u8],
 ) -> Result<(), Status> {
     if !state.operational {
         return Err(Status::CommandNotAllowed);
     }
-    let pin = pin_mut(state, reference)?;
+    let pin = state.pin_mut(reference)?;
     if !v.admin_authenticated {
         return Err(Status::SecurityStatusNotSatisfied);
     }
     // The administrator is logged out whether or not the new PIN is accepted.
     let result = pin.set(new);
     v.logout();
-    result?;
-    ctx.mark_dirty();
-    Ok(())
+    result
 }
 
 /// PUT DATA 3FFF `70 { 84 80, A5 { 87 key, 88 ... } }`: a new administrator key (its
@@ -164,7 +154,6 @@ pub(super) fn reset_retry_counter(
 pub(super) fn put_admin_key(
     state: &mut State,
     v: &Volatile,
-    ctx: &mut Context<'_>,
     template: &[u8],
 ) -> Result<(), Status> {
     state.require(ADMIN, v)?;
@@ -177,7 +166,6 @@ pub(super) fn put_admin_key(
         kind,
         key: Secret::from_slice(key),
     });
-    ctx.mark_dirty();
     Ok(())
 }
 

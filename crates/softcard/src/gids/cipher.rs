@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn cbc_round_trips_and_chains() {
-        let key = crate::profile::DEFAULT_ADMIN_KEY;
+        let key = crate::options::DEFAULT_ADMIN_KEY;
         let data: Vec<u8> = (0..40).collect();
         let enc = cbc(SymKind::Tdes, &key, &data, true).unwrap();
         assert_ne!(&enc[..], &data[..]);

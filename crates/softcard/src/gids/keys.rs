@@ -69,7 +69,6 @@ pub(super) fn generate(
     };
     file.key = Some(key);
     file.active = true;
-    ctx.mark_dirty();
     Ok(public)
 }
 
@@ -130,7 +129,7 @@ fn rsa_material(template: &[u8]) -> Result<KeyMaterial, Status> {
 pub(super) fn import(
     state: &mut State,
     v: &Volatile,
-    ctx: &mut Context<'_>,
+    ctx: &Context<'_>,
     kid: u8,
     template: &[u8],
 ) -> Result<(), Status> {
@@ -151,7 +150,6 @@ pub(super) fn import(
     let key = PrivateKey::from_material(ctx.backend, material).map_err(|_| Status::WrongData)?;
     file.key = Some(key);
     file.active = true;
-    ctx.mark_dirty();
     Ok(())
 }
 

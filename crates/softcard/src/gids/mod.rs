@@ -17,10 +17,10 @@ mod state;
 use std::collections::BTreeMap;
 
 use crate::{
-    Applet, CardOptions, Command, Context, ImageError, Pin, Secret, Status,
+    Applet, CardOptions, Command, Context, Effect, ImageError, Outcome, Pin, Secret, Status,
     applet::encode_state,
-    crypto::CardRng,
-    profile::{DEFAULT_ADMIN_KEY, DEFAULT_PIN},
+    crypto::{BackendKind, CardRng, KeyMaterial},
+    options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN},
     tlv,
 };
 use cipher::SymKind;
@@ -174,13 +174,15 @@ impl GidsApplet {
         }
     }
 
-    /// Restores an applet from its saved state.
+    /// Restores an applet from its saved state, its keys loaded into `backend`.
     ///
     /// # Errors
-    /// [`ImageError::Corrupt`] if the state does not decode.
-    pub fn load(saved: &[u8]) -> Result<Self, ImageError> {
-        let state: State = postcard::from_bytes(saved)
-            .map_err(|e| ImageError::Corrupt(format!("GIDS state: {e}")))?;
+    /// [`ImageError::Corrupt`] if the state does not decode or a key does not load.
+    pub fn load(saved: &[u8], backend: BackendKind) -> Result<Self, ImageError> {
+        let state = postcard::from_bytes::<State<KeyMaterial>>(saved)
+            .map_err(|e| ImageError::Corrupt(format!("GIDS state: {e}")))?
+            .bind(backend)
+            .map_err(|e| ImageError::Corrupt(format!("GIDS key: {e}")))?;
         Ok(GidsApplet {
             state,
             volatile: Volatile::default(),
@@ -201,7 +203,7 @@ impl GidsApplet {
         }
     }
 
-    fn put_applet_data(&mut self, ctx: &mut Context<'_>, data: &[u8]) -> Result<(), Status> {
+    fn put_applet_data(&mut self, ctx: &Context<'_>, data: &[u8]) -> Result<(), Status> {
         let body = tlv::expect_single(data, 0x70)?;
         let kid = match tlv::find(body, 0x84)? {
             Some([kid]) => *kid,
@@ -209,7 +211,7 @@ impl GidsApplet {
         };
         let template = tlv::find(body, 0xA5)?.ok_or(Status::WrongData)?;
         if kid == ADMIN_KEY_REF {
-            auth::put_admin_key(&mut self.state, &self.volatile, ctx, template)
+            auth::put_admin_key(&mut self.state, &self.volatile, template)
         } else {
             keys::import(&mut self.state, &self.volatile, ctx, kid, template)
         }
@@ -223,28 +225,10 @@ impl GidsApplet {
             GidsCommand::GetData { file: 0x3FFF, data } => self.get_applet_data(data),
             GidsCommand::GetData { file, data } => files::get_data(s, v, file, data),
             GidsCommand::PutData { file: 0x3FFF, data } => none(self.put_applet_data(ctx, data)),
-            GidsCommand::PutData { file, data } => {
-                let r = files::put_data(s, v, file, data);
-                if r.is_ok() {
-                    ctx.mark_dirty();
-                }
-                none(r)
-            }
-            GidsCommand::CreateFile { fcp } => {
-                files::create(s, v, fcp)?;
-                ctx.mark_dirty();
-                Ok(Vec::new())
-            }
-            GidsCommand::Activate => {
-                files::activate(s, v)?;
-                ctx.mark_dirty();
-                Ok(Vec::new())
-            }
-            GidsCommand::DeleteFile { fid } => {
-                files::delete(s, v, fid)?;
-                ctx.mark_dirty();
-                Ok(Vec::new())
-            }
+            GidsCommand::PutData { file, data } => none(files::put_data(s, v, file, data)),
+            GidsCommand::CreateFile { fcp } => none(files::create(s, v, fcp)),
+            GidsCommand::Activate => none(files::activate(s, v)),
+            GidsCommand::DeleteFile { fid } => none(files::delete(s, v, fid)),
             GidsCommand::Verify { reference, pin } => none(auth::verify(s, v, ctx, reference, pin)),
             GidsCommand::Logout => {
                 v.logout();
@@ -254,9 +238,9 @@ impl GidsApplet {
                 reference,
                 old_and_new,
             } => none(auth::change(s, v, ctx, reference, old_and_new)),
-            GidsCommand::SetPin { reference, new } => none(auth::set(s, v, ctx, reference, new)),
+            GidsCommand::SetPin { reference, new } => none(auth::set(s, v, reference, new)),
             GidsCommand::ResetRetryCounter { reference, new } => {
-                none(auth::reset_retry_counter(s, v, ctx, reference, new))
+                none(auth::reset_retry_counter(s, v, reference, new))
             }
             GidsCommand::MseKey { op, algorithm, key } => {
                 none(keys::set_env(s, v, op, algorithm, key))
@@ -276,6 +260,31 @@ impl GidsApplet {
     }
 }
 
+/// What a command does to the persistent state when it succeeds: the one place that says
+/// which GIDS commands write the card image. A PIN comparison writes its counter through
+/// [`Context::verify_pin`] whatever the outcome; a failed command changes nothing.
+fn effect(cmd: &GidsCommand<'_>) -> Effect {
+    match cmd {
+        GidsCommand::PutData { .. }
+        | GidsCommand::CreateFile { .. }
+        | GidsCommand::Activate
+        | GidsCommand::DeleteFile { .. }
+        | GidsCommand::ChangePin { .. }
+        | GidsCommand::SetPin { .. }
+        | GidsCommand::ResetRetryCounter { .. }
+        | GidsCommand::Generate { .. } => Effect::Changed,
+        GidsCommand::SelectFile { .. }
+        | GidsCommand::GetData { .. }
+        | GidsCommand::Verify { .. }
+        | GidsCommand::Logout
+        | GidsCommand::MseKey { .. }
+        | GidsCommand::MseAdmin { .. }
+        | GidsCommand::GeneralAuthenticate { .. }
+        | GidsCommand::Sign { .. }
+        | GidsCommand::Decipher { .. } => Effect::Unchanged,
+    }
+}
+
 impl Applet for GidsApplet {
     fn aid(&self) -> &[u8] {
         AID
@@ -292,9 +301,11 @@ impl Applet for GidsApplet {
         Ok(FCI.to_vec())
     }
 
-    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Outcome, Status> {
         let parsed = GidsCommand::try_from(cmd)?;
-        self.run(parsed, ctx)
+        let effect = effect(&parsed);
+        let data = self.run(parsed, ctx)?;
+        Ok(Outcome { data, effect })
     }
 
     fn reset(&mut self) {
@@ -303,6 +314,11 @@ impl Applet for GidsApplet {
 
     fn save(&self) -> Result<Vec<u8>, Status> {
         encode_state(&self.state)
+    }
+
+    fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status> {
+        *self = GidsApplet::load(state, backend).map_err(|_| Status::MemoryFailure)?;
+        Ok(())
     }
 
     fn describe(&self) -> Vec<String> {

@@ -8,7 +8,10 @@ use zeroize::Zeroizing;
 
 use super::cipher::SymKind;
 use super::command::SecOp;
-use crate::{Pin, Secret, Status, crypto::PrivateKey};
+use crate::{
+    Pin, Secret, Status,
+    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey, serialize_optional_key},
+};
 
 /// Most key files (RSA keys) a card holds: 30, as on a Windows TPM virtual smart card.
 pub(super) const MAX_KEYS: usize = 30;
@@ -35,7 +38,11 @@ pub(super) struct Ef {
 
 /// A key file (file type 18) and its RSA key once generated or imported.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct KeyFile {
+#[serde(bound(
+    serialize = "K: AsRef<KeyMaterial>",
+    deserialize = "K: Deserialize<'de>"
+))]
+pub(super) struct KeyFile<K = PrivateKey> {
     /// The FCP it was created with.
     pub fcp: Vec<u8>,
     /// The algorithm references its control reference templates allow.
@@ -43,7 +50,8 @@ pub(super) struct KeyFile {
     /// Whether ACTIVATE FILE was sent.
     pub active: bool,
     /// The key.
-    pub key: Option<PrivateKey>,
+    #[serde(serialize_with = "serialize_optional_key")]
+    pub key: Option<K>,
 }
 
 /// The administrator key (key reference 80).
@@ -55,22 +63,58 @@ pub(super) struct AdminKey {
     pub key: Secret,
 }
 
-/// Everything the card keeps across power cycles.
+/// Everything the card keeps across power cycles. Its keys are [`PrivateKey`]s bound to a
+/// backend; an image decodes into `State<KeyMaterial>`, which [`State::bind`] loads into
+/// the backend a card runs on. Both encode alike.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct State {
+#[serde(bound(
+    serialize = "K: AsRef<KeyMaterial>",
+    deserialize = "K: Deserialize<'de>"
+))]
+pub(super) struct State<K = PrivateKey> {
     /// Whether the application left the initialization state (ACTIVATE of 3FFF). Until
     /// then every access condition is met, as gids-tool's initialization needs.
     pub operational: bool,
     /// The data object EFs by file identifier (A000, A010...).
     pub efs: BTreeMap<u16, Ef>,
     /// The key files by key reference (81...).
-    pub keys: BTreeMap<u8, KeyFile>,
+    pub keys: BTreeMap<u8, KeyFile<K>>,
     /// The user PIN (reference 80); absent on a blank card until it is set.
     pub pin: Option<Pin>,
     /// The administrator key; absent on a blank card until it is set.
     pub admin: Option<AdminKey>,
     /// Whether the administrator key file (B080) was created.
     pub admin_file: bool,
+}
+
+impl State<KeyMaterial> {
+    /// Loads every key into `backend`.
+    ///
+    /// # Errors
+    /// The backend's error for a key it cannot load.
+    pub(super) fn bind(self, backend: BackendKind) -> Result<State, CryptoError> {
+        let mut keys = BTreeMap::new();
+        for (kid, f) in self.keys {
+            let file = KeyFile {
+                key: f
+                    .key
+                    .map(|m| PrivateKey::from_material(backend, m))
+                    .transpose()?,
+                fcp: f.fcp,
+                algorithms: f.algorithms,
+                active: f.active,
+            };
+            keys.insert(kid, file);
+        }
+        Ok(State {
+            keys,
+            operational: self.operational,
+            efs: self.efs,
+            pin: self.pin,
+            admin: self.admin,
+            admin_file: self.admin_file,
+        })
+    }
 }
 
 /// A pending GENERAL AUTHENTICATE challenge (zeroized when dropped).

@@ -8,10 +8,21 @@ use super::{
     PivApplet,
     cipher::ecb,
     command::{AuthRequest, PinRef, Verify},
-    state::Pending,
+    state::{Pending, Persistent},
     types::MgmtAlg,
 };
-use crate::{Context, Status, tlv};
+use crate::{Context, Pin, PinStore, Status, tlv};
+
+impl PinStore for Persistent {
+    type Reference = PinRef;
+
+    fn pin_mut(&mut self, which: PinRef) -> Result<&mut Pin, Status> {
+        Ok(match which {
+            PinRef::Pin => &mut self.pin,
+            PinRef::Puk => &mut self.puk,
+        })
+    }
+}
 
 impl PivApplet {
     /// 6982 unless the management key was authenticated in this session.
@@ -54,41 +65,20 @@ impl PivApplet {
         }
     }
 
-    /// Spends a try, persists, compares; the counter is marked for saving either way.
+    /// Spends a try, writes it, compares ([`Context::verify_pin`]).
     fn check_pin(
         &mut self,
         which: PinRef,
         value: &[u8],
         ctx: &mut Context<'_>,
     ) -> Result<(), Status> {
-        let result = self.spend_and_compare(which, value, ctx);
+        let result = ctx.verify_pin(&mut self.state, which, |pin| pin.compare(value));
         if result.is_err() && which == PinRef::Pin {
             // A wrong or blocked PIN ends the session's PIN authentication, whatever the
             // command that presented it (VERIFY or CHANGE REFERENCE DATA).
             self.vol.pin_verified = false;
             self.vol.pin_fresh = false;
         }
-        result
-    }
-
-    fn spend_and_compare(
-        &mut self,
-        which: PinRef,
-        value: &[u8],
-        ctx: &mut Context<'_>,
-    ) -> Result<(), Status> {
-        let pin = match which {
-            PinRef::Pin => &mut self.state.pin,
-            PinRef::Puk => &mut self.state.puk,
-        };
-        pin.spend_try()?;
-        ctx.persist_now(&self.state)?;
-        let pin = match which {
-            PinRef::Pin => &mut self.state.pin,
-            PinRef::Puk => &mut self.state.puk,
-        };
-        let result = pin.compare(value);
-        ctx.mark_dirty();
         result
     }
 

@@ -23,9 +23,9 @@ use self::{
     types::{KeyPinPolicy, Origin, Slot, TouchPolicy, key_alg_id},
 };
 use crate::{
-    Applet, CardOptions, Command, Context, ImageError, Status,
+    Applet, CardOptions, Command, Context, Effect, ImageError, Outcome, Status,
     applet::encode_state,
-    crypto::{CardRng, KeyAlgorithm, PrivateKey},
+    crypto::{BackendKind, CardRng, KeyAlgorithm, KeyMaterial, PrivateKey},
     tlv,
 };
 
@@ -89,13 +89,15 @@ impl PivApplet {
         })
     }
 
-    /// Restores an applet from its saved state.
+    /// Restores an applet from its saved state, its keys loaded into `backend`.
     ///
     /// # Errors
-    /// [`ImageError::Corrupt`] if the state does not decode.
-    pub fn load(state: &[u8]) -> Result<Self, ImageError> {
-        let state = postcard::from_bytes(state)
-            .map_err(|e| ImageError::Corrupt(format!("PIV state: {e}")))?;
+    /// [`ImageError::Corrupt`] if the state does not decode or a key does not load.
+    pub fn load(state: &[u8], backend: BackendKind) -> Result<Self, ImageError> {
+        let state = postcard::from_bytes::<Persistent<KeyMaterial>>(state)
+            .map_err(|e| ImageError::Corrupt(format!("PIV state: {e}")))?
+            .bind(backend)
+            .map_err(|e| ImageError::Corrupt(format!("PIV key: {e}")))?;
         Ok(PivApplet {
             state,
             vol: Volatile::default(),
@@ -106,10 +108,7 @@ impl PivApplet {
         let none = |r: Result<(), Status>| r.map(|()| Vec::new());
         match cmd {
             PivCommand::GetData(tag) => self.get_data(tag),
-            PivCommand::PutData { tag, content } => {
-                ctx.mark_dirty();
-                none(self.put_data(tag, content))
-            }
+            PivCommand::PutData { tag, content } => none(self.put_data(tag, content)),
             PivCommand::Verify(op) => none(self.verify(op, ctx)),
             PivCommand::ChangeReference { which, old, new } => {
                 none(self.change_reference(which, old, new, ctx))
@@ -138,36 +137,41 @@ impl PivApplet {
                 let slot = Slot::from_ref(key_ref).ok_or(Status::ReferencedDataNotFound)?;
                 self.private_operation(alg, slot, request, ctx)
             }
-            PivCommand::Generate(params) => {
-                let out = self.generate(params, ctx)?;
-                ctx.mark_dirty();
-                Ok(out)
-            }
+            PivCommand::Generate(params) => self.generate(params, ctx),
             PivCommand::GetVersion => Ok(self.get_version()),
             PivCommand::GetSerial => Ok(self.get_serial()),
             PivCommand::GetMetadata(key_ref) => self.get_metadata(key_ref),
-            PivCommand::Import { params, data } => {
-                self.import(params, data, ctx)?;
-                ctx.mark_dirty();
-                Ok(Vec::new())
-            }
+            PivCommand::Import { params, data } => none(self.import(params, data, ctx)),
             PivCommand::SetManagementKey { alg, key, touch } => {
-                self.set_management_key(alg, key, touch)?;
-                ctx.mark_dirty();
-                Ok(Vec::new())
+                none(self.set_management_key(alg, key, touch))
             }
-            PivCommand::Reset => {
-                self.reset_card(ctx.rng)?;
-                ctx.mark_dirty();
-                Ok(Vec::new())
-            }
-            PivCommand::SetPinRetries { pin, puk } => {
-                self.set_pin_retries(pin, puk)?;
-                ctx.mark_dirty();
-                Ok(Vec::new())
-            }
+            PivCommand::Reset => none(self.reset_card(ctx.rng)),
+            PivCommand::SetPinRetries { pin, puk } => none(self.set_pin_retries(pin, puk)),
             PivCommand::Attest(slot) => self.attest(slot, ctx.rng),
         }
+    }
+}
+
+/// What a command does to the persistent state when it succeeds: the one place that says
+/// which PIV commands write the card image. A PIN comparison writes its counter through
+/// [`Context::verify_pin`] whatever the outcome; a failed command changes nothing.
+fn effect(cmd: &PivCommand<'_>) -> Effect {
+    match cmd {
+        PivCommand::PutData { .. }
+        | PivCommand::ChangeReference { .. }
+        | PivCommand::ResetRetryCounter { .. }
+        | PivCommand::Generate(_)
+        | PivCommand::Import { .. }
+        | PivCommand::SetManagementKey { .. }
+        | PivCommand::Reset
+        | PivCommand::SetPinRetries { .. } => Effect::Changed,
+        PivCommand::GetData(_)
+        | PivCommand::Verify(_)
+        | PivCommand::Authenticate { .. }
+        | PivCommand::GetVersion
+        | PivCommand::GetSerial
+        | PivCommand::GetMetadata(_)
+        | PivCommand::Attest(_) => Effect::Unchanged,
     }
 }
 
@@ -199,9 +203,11 @@ impl Applet for PivApplet {
         Ok(tlv::encode(0x61, &apt))
     }
 
-    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+    fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Outcome, Status> {
         let parsed = PivCommand::try_from(cmd)?;
-        self.run(parsed, ctx)
+        let effect = effect(&parsed);
+        let data = self.run(parsed, ctx)?;
+        Ok(Outcome { data, effect })
     }
 
     fn reset(&mut self) {
@@ -210,6 +216,11 @@ impl Applet for PivApplet {
 
     fn save(&self) -> Result<Vec<u8>, Status> {
         encode_state(&self.state)
+    }
+
+    fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status> {
+        *self = PivApplet::load(state, backend).map_err(|_| Status::MemoryFailure)?;
+        Ok(())
     }
 
     fn describe(&self) -> Vec<String> {

@@ -6,11 +6,20 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::types::{KeyPinPolicy, MgmtAlg, Origin, Slot, TouchPolicy};
-use crate::{Pin, Secret, crypto::PrivateKey};
+use crate::{
+    Pin, Secret,
+    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey, serialize_key},
+};
 
-/// Everything the card image keeps (postcard-encoded).
+/// Everything the card image keeps (postcard-encoded). Its keys are [`PrivateKey`]s bound to
+/// a backend; an image decodes into `Persistent<KeyMaterial>`, which
+/// [`Persistent::bind`] loads into the backend a card runs on. Both encode alike.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Persistent {
+#[serde(bound(
+    serialize = "K: AsRef<KeyMaterial>",
+    deserialize = "K: Deserialize<'de>"
+))]
+pub struct Persistent<K = PrivateKey> {
     /// The PIV card application PIN (key reference 80).
     pub pin: Pin,
     /// The PIN unblocking key (key reference 81).
@@ -22,7 +31,7 @@ pub struct Persistent {
     /// The card management key (9B).
     pub mgmt: MgmtKey,
     /// Asymmetric keys by slot.
-    pub keys: BTreeMap<Slot, KeyRecord>,
+    pub keys: BTreeMap<Slot, KeyRecord<K>>,
     /// Data objects by tag: the value inside tag 53 (or 7E for discovery).
     pub objects: BTreeMap<u32, Vec<u8>>,
     /// The serial number GET SERIAL reports.
@@ -44,15 +53,49 @@ pub struct MgmtKey {
 
 /// A key in a slot, with its policies.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct KeyRecord {
+#[serde(bound(
+    serialize = "K: AsRef<KeyMaterial>",
+    deserialize = "K: Deserialize<'de>"
+))]
+pub struct KeyRecord<K = PrivateKey> {
     /// The key.
-    pub key: PrivateKey,
+    #[serde(serialize_with = "serialize_key")]
+    pub key: K,
     /// When it needs the PIN.
     pub pin_policy: KeyPinPolicy,
     /// When it needs a touch.
     pub touch_policy: TouchPolicy,
     /// Generated or imported.
     pub origin: Origin,
+}
+
+impl Persistent<KeyMaterial> {
+    /// Loads every key into `backend`.
+    ///
+    /// # Errors
+    /// The backend's error for a key it cannot load.
+    pub fn bind(self, backend: BackendKind) -> Result<Persistent, CryptoError> {
+        let mut keys = BTreeMap::new();
+        for (slot, r) in self.keys {
+            let record = KeyRecord {
+                key: PrivateKey::from_material(backend, r.key)?,
+                pin_policy: r.pin_policy,
+                touch_policy: r.touch_policy,
+                origin: r.origin,
+            };
+            keys.insert(slot, record);
+        }
+        Ok(Persistent {
+            keys,
+            pin: self.pin,
+            puk: self.puk,
+            pin_default: self.pin_default,
+            puk_default: self.puk_default,
+            mgmt: self.mgmt,
+            objects: self.objects,
+            serial: self.serial,
+        })
+    }
 }
 
 /// The security state a reset clears.

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     CardOptions, Pin, PinPolicy, Secret, Status,
     crypto::CardRng,
-    profile::{DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK},
+    options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK},
     tlv,
 };
 

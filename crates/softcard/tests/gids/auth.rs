@@ -108,7 +108,7 @@ fn admin_key_change_as_gids_tool_does() {
 struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
 impl softcard::Storage for Recorder {
-    fn save(&mut self, image: &[u8]) -> Result<(), String> {
+    fn save(&mut self, image: &[u8]) -> std::io::Result<()> {
         self.0.lock().unwrap().push(image.to_vec());
         Ok(())
     }

@@ -33,7 +33,9 @@ impl Harness {
         if c.ins == 0xA4 && c.p1 == 4 {
             self.applet.select(&mut ctx)
         } else {
-            self.applet.process(&c, &mut ctx)
+            self.applet
+                .process(&c, &mut ctx)
+                .map(|outcome| outcome.data)
         }
     }
 }
@@ -137,7 +139,7 @@ fn blank_card_initialized_as_gids_tool_does() {
         Err(Status::SecurityStatusNotSatisfied)
     );
     let state = h.applet.save().unwrap();
-    let again = GidsApplet::load(&state).unwrap();
+    let again = GidsApplet::load(&state, BackendKind::RustCrypto).unwrap();
     assert!(again.describe().iter().any(|l| l == "state: operational"));
 }
 
