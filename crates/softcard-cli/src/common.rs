@@ -1,7 +1,7 @@
 //! Pieces the subcommands share: errors, opening card images, hex, backends, JSON output.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use softcard::crypto::BackendKind;
 
@@ -71,12 +71,141 @@ impl fmt::Display for CliError {
 /// corrupted, written by a newer softcard).
 pub fn open_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
     softcard_pcsc::FileStorage::load_card(path, backend).map_err(|e| match &e {
-        softcard_pcsc::LoadError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            CliError::new(format!(
-                "{}: no such card image (create one with `softcard init`)",
-                path.display()
-            ))
+        softcard_pcsc::LoadError::Io(io) => io_error(path, io),
+        softcard_pcsc::LoadError::Lock(softcard_pcsc::image_lock::LockError::Held(h)) => {
+            CliError::new(held_message(path, h))
         }
+        _ => CliError::new(format!("{}: {e}", path.display())),
+    })
+}
+
+/// The message for an image another process holds.
+fn held_message(path: &Path, holder: &softcard_pcsc::image_lock::Holder) -> String {
+    match holder.socket {
+        Some(_) => format!(
+            "{}: the card image is in use by {holder}; stop it first, or run the programs \
+             that use this card under it",
+            path.display()
+        ),
+        None => format!(
+            "{}: the card image is in use by {holder}; wait until it ends",
+            path.display()
+        ),
+    }
+}
+
+/// Locks the images a host will serve (the same image twice, also through a link, is
+/// refused), announces `socket` as where their cards are served, and loads the cards.
+/// Returns each card with its image's resolved path.
+///
+/// # Errors
+/// A message naming the image and the problem: missing, given twice, held by another
+/// process (naming it), read-only, not a card image.
+pub fn lock_images(
+    images: &[PathBuf],
+    socket: &Path,
+    backend: BackendKind,
+) -> Result<Vec<(PathBuf, softcard::Card)>, CliError> {
+    use softcard_pcsc::image_lock::{ImageLock, LockError, resolve};
+    let mut cards: Vec<(PathBuf, softcard::Card)> = Vec::new();
+    for image in images {
+        let real = resolve(image).map_err(|e| io_error(image, &e))?;
+        if real.to_string_lossy().contains(':') {
+            return Err(CliError::usage(format!(
+                "{}: an image path cannot contain ':'",
+                real.display()
+            )));
+        }
+        if cards.iter().any(|(p, _)| *p == real) {
+            return Err(CliError::usage(format!(
+                "{}: the same card image is given twice ({}); a card can be served once",
+                image.display(),
+                real.display()
+            )));
+        }
+        let lock = ImageLock::acquire(&real).map_err(|e| match e {
+            LockError::Held(h) => CliError::new(held_message(image, &h)),
+            other => CliError::new(format!("{}: {other}", image.display())),
+        })?;
+        lock.announce(Some(socket)).map_err(|e| {
+            CliError::new(format!("{}: cannot write its lock: {e}", image.display()))
+        })?;
+        let card = softcard_pcsc::FileStorage::load_locked(lock, backend)
+            .map_err(|e| CliError::new(format!("{}: {e}", image.display())))?;
+        cards.push((real, card));
+    }
+    Ok(cards)
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        CliError::new(format!(
+            "{}: no such card image (create one with `softcard init`)",
+            path.display()
+        ))
+    } else {
+        CliError::new(format!("{}: {e}", path.display()))
+    }
+}
+
+/// A private temporary folder (mode 0700), removed on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `<tmp>/<prefix>-<pid>-<nonce>`.
+    ///
+    /// # Errors
+    /// A message naming the folder.
+    pub fn create(prefix: &str) -> Result<TempDir, CliError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for attempt in 0..100u32 {
+            let path = base.join(format!(
+                "{prefix}-{}-{nanos:x}-{attempt}",
+                std::process::id()
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(TempDir { path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(CliError::new(format!(
+                        "{}: cannot create: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        Err(CliError::new(format!(
+            "{}: cannot create a temporary folder",
+            base.display()
+        )))
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Loads the card image at `path` to look at it, without locking it: another process may
+/// be serving it (its changes are on disk when its card answers).
+///
+/// # Errors
+/// As [`open_card`], except that an image in use is no error.
+pub fn read_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
+    softcard_pcsc::FileStorage::read_card(path, backend).map_err(|e| match &e {
+        softcard_pcsc::LoadError::Io(io) => io_error(path, io),
         _ => CliError::new(format!("{}: {e}", path.display())),
     })
 }

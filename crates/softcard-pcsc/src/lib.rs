@@ -45,7 +45,7 @@ pub use card::{Card, Transaction};
 pub use card_status::{CardStatus, CardStatusOwned};
 pub use context::{Context, ReaderNames};
 pub use error::Error;
-pub use registry::Registry;
+pub use registry::{Registry, served_reader_name};
 pub use status_change::ReaderState;
 pub use storage::{FileStorage, LoadError, os_rng};
 pub use types::{

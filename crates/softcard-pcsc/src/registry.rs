@@ -108,6 +108,17 @@ impl Hub {
     }
 }
 
+/// The reader name softcard gives the `index`-th card it serves (from 0):
+/// `softcard <KIND> <nn> 00`, KIND being `PIV` or `GIDS`. The names start with `softcard`,
+/// which is what `yubico-piv-tool -r softcard` matches.
+pub fn served_reader_name(profile: softcard::Profile, index: usize) -> String {
+    let kind = match profile {
+        softcard::Profile::Piv => "PIV",
+        softcard::Profile::WindowsVsc => "GIDS",
+    };
+    format!("softcard {kind} {index:02} 00")
+}
+
 fn reader_name(name: &str) -> Result<CString, Error> {
     if name.is_empty() {
         return Err(Error::InvalidParameter);

@@ -114,6 +114,15 @@ impl FileStorage {
         let path = path.into();
         fs::metadata(&path).map_err(LoadError::Io)?;
         let lock = ImageLock::acquire(&path).map_err(LoadError::Lock)?;
+        FileStorage::load_locked(lock, backend)
+    }
+
+    /// As [`FileStorage::load_card`], for an image this process has locked already (a host
+    /// announces its socket in the lock before it loads the card).
+    ///
+    /// # Errors
+    /// As [`FileStorage::load_card`].
+    pub fn load_locked(lock: ImageLock, backend: BackendKind) -> Result<softcard::Card, LoadError> {
         let storage = FileStorage {
             path: lock.image().to_owned(),
             lock: Some(Arc::new(lock)),

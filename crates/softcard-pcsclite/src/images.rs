@@ -22,11 +22,7 @@ pub const IMAGES_VAR: &str = "SOFTCARD_IMAGES";
 
 /// The reader name of the `index`-th card.
 pub fn reader_name(profile: Profile, index: usize) -> String {
-    let kind = match profile {
-        Profile::Piv => "PIV",
-        Profile::WindowsVsc => "GIDS",
-    };
-    format!("softcard {kind} {index:02} 00")
+    softcard_pcsc::served_reader_name(profile, index)
 }
 
 /// Loads the images named in [`IMAGES_VAR`] into the process-wide registry, once.

@@ -1,30 +1,48 @@
 //! `softcard exec`: run a program that sees the cards through the PC/SC library, with no
 //! daemon.
 //!
-//! A private temporary folder receives `libpcsclite.so.1` (a link to softcard's drop-in
-//! library) and an `opensc.conf`; the program runs with that folder first on
-//! `LD_LIBRARY_PATH`, `SOFTCARD_IMAGES` naming the images and `OPENSC_CONF` pointing
-//! OpenSC's `provider_library` at the drop-in (with OpenSC's file cache off, so that a
-//! changed card is never answered from a stale cache). The folder is removed when the
-//! program ends, and softcard exits with the program's exit code (128 + the signal number
-//! if a signal ended it).
+//! softcard hosts the cards for as long as the program runs: ONE card per image, shared
+//! by every process the program starts (children, grandchildren, forked children), as
+//! pcscd shares a card. A private temporary folder receives `libpcsclite.so.1` (a link to
+//! softcard's drop-in library), the host's socket `softcard-host.sock` beside it, and an
+//! `opensc.conf`; the program runs with that folder first on `LD_LIBRARY_PATH`,
+//! `SOFTCARD_HOST` naming the socket and `OPENSC_CONF` pointing OpenSC's
+//! `provider_library` at the drop-in (with OpenSC's file cache off, so that a changed card
+//! is never answered from a stale cache). The drop-in in each process is a thin client of
+//! the host; it finds the socket beside itself when the environment was cleared.
+//!
+//! The images are locked while softcard serves them: a second `exec` or `serve` on one of
+//! them is refused naming this process, and one-shot commands (`softcard pin`, `cert
+//! import`, `enroll`, `sign`) on them are served by this host.
+//!
+//! SIGTERM and SIGHUP are passed on to the program (SIGINT and SIGQUIT reach it from the
+//! terminal). When the program ends, processes it left running (a daemon that forked
+//! away) are waited for, with a message: their cards must not vanish under them (they
+//! would fall through to the system's PC/SC library). The folder is removed at the end,
+//! and softcard exits with the program's exit code (128 + the signal number if a signal
+//! ended it).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
 
 use softcard::crypto::BackendKind;
+use softcard_pcsc::host::Host;
+use softcard_pcsc::{Registry, served_reader_name};
 
-use crate::common::{CliError, open_card};
+use crate::common::{CliError, TempDir, lock_images};
 
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
-/// The environment variable the drop-in reads the card images from.
-pub const IMAGES_VAR: &str = "SOFTCARD_IMAGES";
+/// The environment variable the drop-in finds its host by.
+pub const HOST_VAR: &str = "SOFTCARD_HOST";
 /// The drop-in's file name as cargo builds it.
 const LIBRARY_FILE: &str = "libpcsclite.so";
+/// The host socket's name beside the library (the drop-in looks for it there).
+const SOCKET_FILE: &str = "softcard-host.sock";
 
 /// Arguments of `softcard exec`.
 #[derive(Debug, clap::Args)]
@@ -41,45 +59,67 @@ pub struct Args {
 /// Runs the program and exits with its exit code.
 ///
 /// # Errors
-/// An image that cannot be served, the drop-in library not found, the temporary folder
-/// not writable, the program not startable.
+/// An image that cannot be served (missing, held by another process, given twice), the
+/// drop-in library not found, the temporary folder not writable, the program not
+/// startable.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let images = check_images(&args.images)?;
     let library = find_library()?;
     let (program, program_args) = args
         .command
         .split_first()
         .ok_or_else(|| CliError::usage("exec: no program given"))?;
-    let dir = TempDir::create()?;
-    let link = dir.path.join("libpcsclite.so.1");
+    let dir = TempDir::create("softcard-exec")?;
+    let socket = dir.path().join(SOCKET_FILE);
+    let cards = lock_images(&args.images, &socket, BackendKind::default())?;
+    let link = dir.path().join("libpcsclite.so.1");
     std::os::unix::fs::symlink(&library, &link).map_err(|e| {
         CliError::new(format!(
             "{}: cannot create the library link: {e}",
             link.display()
         ))
     })?;
-    let conf = dir.path.join("opensc.conf");
+    let conf = dir.path().join("opensc.conf");
     std::fs::write(&conf, opensc_conf(&link))
         .map_err(|e| CliError::new(format!("{}: cannot write: {e}", conf.display())))?;
 
-    let mut library_path = OsString::from(dir.path.as_os_str());
+    let registry = Registry::new();
+    let host = Host::bind(&socket, registry.clone())
+        .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    for (i, (image, card)) in cards.into_iter().enumerate() {
+        let reader = served_reader_name(card.profile(), i);
+        host.note_image(&reader, &image);
+        registry
+            .insert_card(&reader, card)
+            .map_err(|e| CliError::new(format!("{reader}: {e}")))?;
+    }
+    let host = host.spawn();
+
+    let mut library_path = OsString::from(dir.path().as_os_str());
     if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|p| !p.is_empty()) {
         library_path.push(":");
         library_path.push(old);
     }
-    // The child gets Ctrl-C from the terminal itself; softcard waits for it to end and then
-    // cleans up instead of dying first.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGQUIT] {
-        let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
-    }
-    let status = Command::new(program)
+    // Orphans of the program (daemons) become softcard's children, to be waited for.
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    let child_pid = Arc::new(AtomicI32::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    forward_signals(Arc::clone(&child_pid), Arc::clone(&stop))?;
+    let mut child = Command::new(program)
         .args(program_args)
         .env("LD_LIBRARY_PATH", library_path)
-        .env(IMAGES_VAR, images)
+        .env(HOST_VAR, &socket)
+        .env_remove("SOFTCARD_IMAGES")
         .env("OPENSC_CONF", &conf)
-        .status()
+        .spawn()
         .map_err(|e| CliError::new(format!("cannot run {}: {e}", program.to_string_lossy())))?;
+    child_pid.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+    let status = child
+        .wait()
+        .map_err(|e| CliError::new(format!("waiting for {}: {e}", program.to_string_lossy())))?;
+    child_pid.store(0, Ordering::SeqCst);
+    wait_for_leftovers(&program.to_string_lossy(), &stop);
+    drop(host);
+    drop(registry);
     drop(dir);
     let code = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
@@ -88,25 +128,54 @@ pub fn run(args: Args) -> Result<(), CliError> {
     std::process::exit(code);
 }
 
-/// Checks that each image can be served and joins their absolute paths with `:`.
-fn check_images(images: &[PathBuf]) -> Result<OsString, CliError> {
-    let mut joined = OsString::new();
-    for (i, image) in images.iter().enumerate() {
-        open_card(image, BackendKind::default())?;
-        let absolute = std::fs::canonicalize(image)
-            .map_err(|e| CliError::new(format!("{}: {e}", image.display())))?;
-        if absolute.to_string_lossy().contains(':') {
-            return Err(CliError::usage(format!(
-                "{}: an image path cannot contain ':'",
-                absolute.display()
-            )));
+/// Passes SIGTERM and SIGHUP on to the program while it runs; raises `stop` either way.
+/// SIGINT and SIGQUIT only raise `stop`: the terminal sends them to the program itself.
+fn forward_signals(child: Arc<AtomicI32>, stop: Arc<AtomicBool>) -> Result<(), CliError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])
+        .map_err(|e| CliError::new(format!("cannot handle signals: {e}")))?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            stop.store(true, Ordering::SeqCst);
+            if sig != SIGTERM && sig != SIGHUP {
+                continue;
+            }
+            let pid = child.load(Ordering::SeqCst);
+            if let (Some(pid), Some(sig)) = (
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::Signal::from_named_raw(sig),
+            ) {
+                let _ = rustix::process::kill_process(pid, sig);
+            }
         }
-        if i > 0 {
-            joined.push(":");
+    });
+    Ok(())
+}
+
+/// Waits for the processes the program left running (reparented to softcard), serving
+/// their cards meanwhile, until they end or softcard gets a signal.
+fn wait_for_leftovers(program: &str, stop: &AtomicBool) {
+    use rustix::process::{WaitOptions, wait};
+    let mut told = false;
+    loop {
+        match wait(WaitOptions::NOHANG) {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(_) => return,
         }
-        joined.push(absolute.as_os_str());
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if !told {
+            eprintln!(
+                "softcard exec: {program} ended but left processes running; serving their \
+                 cards until they end (run daemons in the foreground under softcard exec: \
+                 `ssh-agent -D`, `certmonger -n`)"
+            );
+            told = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
-    Ok(joined)
 }
 
 /// The drop-in library: `$SOFTCARD_PCSCLITE`, else `libpcsclite.so` next to the
@@ -154,47 +223,6 @@ fn opensc_conf(library: &Path) -> String {
     )
 }
 
-/// A private temporary folder, removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn create() -> Result<TempDir, CliError> {
-        use std::os::unix::fs::DirBuilderExt;
-        let base = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        for attempt in 0..100u32 {
-            let path = base.join(format!(
-                "softcard-exec-{}-{nanos:x}-{attempt}",
-                std::process::id()
-            ));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return Ok(TempDir { path }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(CliError::new(format!(
-                        "{}: cannot create: {e}",
-                        path.display()
-                    )));
-                }
-            }
-        }
-        Err(CliError::new(format!(
-            "{}: cannot create a temporary folder",
-            base.display()
-        )))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,15 +240,21 @@ mod tests {
 
     #[test]
     fn missing_images_are_refused_before_running_anything() {
-        let err = check_images(&[PathBuf::from("/nonexistent/card.img")]).unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let err = lock_images(
+            &[PathBuf::from("/nonexistent/card.img")],
+            &dir.path().join("s.sock"),
+            BackendKind::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no such card image"), "{err}");
     }
 
     #[test]
     fn temp_dirs_are_private_and_removed() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = TempDir::create().unwrap();
-        let path = dir.path.clone();
+        let dir = TempDir::create("softcard-test").unwrap();
+        let path = dir.path().to_owned();
         assert_eq!(
             std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o700

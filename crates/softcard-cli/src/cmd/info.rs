@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use softcard::crypto::BackendKind;
 
-use crate::common::{CliError, hex, open_card, parse_backend, print_json};
+use crate::common::{CliError, hex, parse_backend, print_json, read_card};
 
 /// Arguments of `softcard info`.
 #[derive(Debug, clap::Args)]
@@ -24,7 +24,7 @@ pub struct Args {
 /// # Errors
 /// The image cannot be opened.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let card = open_card(&args.image, args.backend)?;
+    let card = read_card(&args.image, args.backend)?;
     let lines = card.describe();
     if args.json {
         print_json(&serde_json::json!({
