@@ -19,7 +19,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+/* The reader; -DREADER='"Virtual PCD 00 00"' runs the program against pcscd. */
+#ifndef READER
 #define READER "softcard PIV 00 00"
+#endif
 #define CONTENT 300
 #define PAUSE_US 300
 

@@ -512,7 +512,7 @@ fn assert_cleaned_up(tmp: &Path, what: &str) {
     }
     assert!(
         gone.is_some(),
-        "{what}: `sleep 37` still running (PIDs {alive:?}), temporary folders left in $TMPDIR: {left:?}"
+        "{what}: `sleep 37` processes left running: {alive:?}; `softcard-exec-*` folders left in $TMPDIR: {left:?}"
     );
 }
 
