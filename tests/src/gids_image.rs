@@ -1,12 +1,12 @@
-//! Reading a GIDS card image the way a card reader would: load it with
-//! `softcard::Card::load` (changes go nowhere) and send GET DATA, so that tests can check
-//! what a client wrote with softcard's own `gids::minidriver` parsers.
+//! Reading a GIDS card image the way a card reader would ([`ImageCard`]) with GET DATA,
+//! so that tests can check what a client wrote with softcard's own `gids::minidriver`
+//! parsers.
 
 use std::path::Path;
 
-use softcard::crypto::BackendKind;
 use softcard::gids::minidriver::{self, ContainerMapRecord};
-use softcard::{Card, NoStorage, seeded_rng};
+
+use crate::card_image::ImageCard;
 
 /// SELECT of the GIDS application by its AID prefix, as OpenSC sends it.
 const SELECT_GIDS: [u8; 15] = [
@@ -15,7 +15,7 @@ const SELECT_GIDS: [u8; 15] = [
 
 /// A GIDS card loaded from an image, answering in memory.
 pub struct GidsImage {
-    card: Card,
+    card: ImageCard,
 }
 
 impl GidsImage {
@@ -24,15 +24,9 @@ impl GidsImage {
     /// # Panics
     /// If the image cannot be read or loaded, or the application is not there.
     pub fn load(image: &Path) -> GidsImage {
-        let bytes = std::fs::read(image).expect("read the card image");
-        let card = Card::load(
-            &bytes,
-            Box::new(seeded_rng(0)),
-            Box::new(NoStorage),
-            BackendKind::default(),
-        )
-        .expect("load the card image");
-        let mut this = GidsImage { card };
+        let mut this = GidsImage {
+            card: ImageCard::load(image),
+        };
         let (_, sw) = this.transmit(&SELECT_GIDS);
         assert_eq!(sw, 0x9000, "SELECT of the GIDS application");
         this
@@ -46,19 +40,7 @@ impl GidsImage {
     /// Sends one APDU, collecting `61xx` continuations; returns the data and the final
     /// status word.
     pub fn transmit(&mut self, apdu: &[u8]) -> (Vec<u8>, u16) {
-        let mut data = Vec::new();
-        let mut resp = self.card.transmit(apdu);
-        loop {
-            let split = resp.len().saturating_sub(2);
-            let sw = resp
-                .get(split..)
-                .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]));
-            data.extend_from_slice(&resp[..split]);
-            if sw >> 8 != 0x61 {
-                return (data, sw);
-            }
-            resp = self.card.transmit(&[0x00, 0xC0, 0x00, 0x00, sw as u8]);
-        }
+        self.card.transmit(apdu)
     }
 
     /// GET DATA of data object `dobj` in EF `ef`: its value, or the status word.

@@ -31,6 +31,16 @@ fn euid() -> Option<u32> {
 /// not enough: a card served again before pcscd noticed the removal is taken by pcscd for
 /// the old card, left without an ATR.
 pub fn wait_reader_empty(reader: &str, limit: Duration) -> bool {
+    wait_reader_state(reader, pcsc::State::EMPTY, limit)
+}
+
+/// Waits until pcscd reports a card in `reader`, for at most `limit`.
+pub fn wait_reader_present(reader: &str, limit: Duration) -> bool {
+    wait_reader_state(reader, pcsc::State::PRESENT, limit)
+}
+
+/// Waits until pcscd's event state of `reader` contains `want`, for at most `limit`.
+fn wait_reader_state(reader: &str, want: pcsc::State, limit: Duration) -> bool {
     let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) else {
         return false;
     };
@@ -43,10 +53,7 @@ pub fn wait_reader_empty(reader: &str, limit: Duration) -> bool {
             .ok()?;
         let [state] = &mut states;
         state.sync_current_state();
-        state
-            .event_state()
-            .contains(pcsc::State::EMPTY)
-            .then_some(())
+        state.event_state().contains(want).then_some(())
     })
     .is_some()
 }

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use softcard::crypto::BackendKind;
 use softcard_pcsc::FileStorage;
+use softcard_tests::programs;
 use tempfile::TempDir;
 
 /// The target folder holding this test's build (`target/debug`), honouring
@@ -171,9 +172,8 @@ fn opensc_tool_shows_the_reader_and_the_atr() {
 #[test]
 fn pyscard_selects_piv() {
     let setup = Setup::new(&["piv"]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dropin_pyscard.py");
-    let mut c = setup.command("/usr/bin/python3");
-    c.arg(script);
+    let mut c = setup.command(programs::PYTHON);
+    c.arg(programs::script("dropin_pyscard.py"));
     let (stdout, _) = run(c);
     assert!(stdout.contains("reader: softcard PIV 00 00"), "{stdout}");
     assert!(stdout.contains("SW 9000"), "{stdout}");
@@ -182,20 +182,7 @@ fn pyscard_selects_piv() {
 #[test]
 fn c_program_checks_the_abi_edge_cases() {
     let setup = Setup::new(&["piv"]);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dropin_abi.c");
-    let exe = setup.dir.path().join("dropin_abi");
-    let out = Command::new("cc")
-        .args(["-Wall", "-I/usr/include/PCSC", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .arg("-lpcsclite")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let exe = programs::compile_c("dropin_abi.c", &setup.dir.path().join("dropin_abi"), &[]);
     let (stdout, _) = run(setup.command(&exe));
     assert!(stdout.contains("all checks passed"), "{stdout}");
     assert!(stdout.contains("SW 9000"), "{stdout}");
