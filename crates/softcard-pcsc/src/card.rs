@@ -114,6 +114,19 @@ impl Card {
         }
     }
 
+    /// Disconnects as `SCardReleaseContext` does for a connection still open: the card is
+    /// reset unless a connection of another context uses it (then it is left as it is).
+    /// Not in the `pcsc` crate, where a context outlives its cards.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHandle`], with the card back.
+    pub fn disconnect_released(self) -> Result<(), (Card, Error)> {
+        match self.shared().disconnect_released(self.id) {
+            Ok(()) => Ok(()),
+            Err(e) => Err((self, e)),
+        }
+    }
+
     /// The card's status and protocol (`SCardStatus`).
     ///
     /// # Errors

@@ -265,7 +265,10 @@ fn handle(
         }
         Op::Disconnect => {
             let id = own_handle(state, contexts, r.u64()?)?;
-            sh.disconnect(id, r.disposition()?)?;
+            match r.u8()? {
+                crate::link::RELEASED => sh.disconnect_released(id)?,
+                d => sh.disconnect(id, Reader::new(&[d]).disposition()?)?,
+            }
             Ok(ok())
         }
         Op::End => {

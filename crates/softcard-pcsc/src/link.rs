@@ -30,6 +30,10 @@ pub(crate) struct Remote {
     pid: u32,
 }
 
+/// The disposition byte of [`Op::Disconnect`] for a connection closed because its
+/// context is released.
+pub(crate) const RELEASED: u8 = 0xFF;
+
 fn protocol_from_u32(p: u32) -> Option<Protocol> {
     [Protocol::T0, Protocol::T1, Protocol::RAW]
         .into_iter()
@@ -175,6 +179,16 @@ impl Link {
                         .u64(id)
                         .u8(disposition as u8),
                 )
+                .map(drop),
+        }
+    }
+
+    /// Closes a connection as releasing its context does.
+    pub(crate) fn disconnect_released(&self, id: u64) -> Result<(), Error> {
+        match self {
+            Link::Local(s) => s.disconnect_released(id),
+            Link::Remote(r) => r
+                .call(Writer::request(Op::Disconnect).u64(id).u8(RELEASED))
                 .map(drop),
         }
     }

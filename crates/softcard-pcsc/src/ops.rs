@@ -184,31 +184,43 @@ impl Shared {
         Ok(())
     }
 
-    /// Drops every handle of a released context. A card that another context's handle
-    /// is still connected to is left as it is (its security state belongs to that client
+    /// How a released context's connection is closed: a card that another context's
+    /// connection still uses is left as it is (its security state belongs to that client
     /// too); a card no one else uses is reset.
+    fn release_disposition(hub: &Hub, id: u64) -> Disposition {
+        let Some(h) = hub.handles.get(&id) else {
+            return Disposition::LeaveCard;
+        };
+        let shared = hub
+            .handles_on(&h.reader)
+            .any(|(_, other)| other.context != h.context);
+        if shared {
+            Disposition::LeaveCard
+        } else {
+            Disposition::ResetCard
+        }
+    }
+
+    /// Closes a connection as releasing its context does (see
+    /// [`Shared::release_disposition`]).
+    pub(crate) fn disconnect_released(&self, id: u64) -> Result<(), Error> {
+        let disposition = Self::release_disposition(&lock(&self.hub), id);
+        self.disconnect(id, disposition)
+    }
+
+    /// Drops every handle of a released context (see [`Shared::disconnect_released`]).
     pub(crate) fn forget_context(&self, context: u64) {
         let mut hub = lock(&self.hub);
-        let ids: Vec<(u64, Disposition)> = hub
+        let ids: Vec<u64> = hub
             .handles
             .iter()
             .filter(|(_, h)| h.context == context)
-            .map(|(id, h)| {
-                let shared = hub
-                    .handles_on(&h.reader)
-                    .any(|(_, other)| other.context != context);
-                let disposition = if shared {
-                    Disposition::LeaveCard
-                } else {
-                    Disposition::ResetCard
-                };
-                (*id, disposition)
-            })
+            .map(|(id, _)| *id)
             .collect();
         hub.cancels.remove(&context);
         drop(hub);
-        for (id, disposition) in ids {
-            let _ = self.disconnect(id, disposition);
+        for id in ids {
+            let _ = self.disconnect_released(id);
         }
     }
 

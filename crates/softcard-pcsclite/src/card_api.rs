@@ -112,33 +112,24 @@ pub extern "C" fn SCardBeginTransaction(hCard: SCARDHANDLE) -> LONG {
     guard(|| {
         let entry = table::card(hCard)?;
         let mut loan = entry.lend(|_| Ok(()))?;
-        // The transaction outlives this call: its guard is forgotten here and taken back by
-        // `SCardEndTransaction` (beginning again on the same handle is a no-op).
+        // The transaction outlives this call: its guard is forgotten here and ended by
+        // `SCardEndTransaction` (beginning again on the same handle nests: the card counts).
         let result = loan.card()?.transaction().map(std::mem::forget);
-        let begun = result.is_ok();
-        loan.give_back(|info| info.in_transaction |= begun)?;
+        loan.give_back(|_| ())?;
         result
     })
 }
 
-/// Ends the handle's transaction (`SCardEndTransaction`), applying `dwDisposition`. Never
-/// waits: a handle whose transaction was lost (the card was removed and the handle
-/// reconnected) gets the error at once, as with pcsc-lite.
+/// Ends one level of the handle's transaction (`SCardEndTransaction`), applying
+/// `dwDisposition`; the last level releases the card. Never waits: a handle whose
+/// transaction was lost (the card was removed and the handle reconnected) gets the error
+/// at once, as with pcsc-lite; another handle's transaction is
+/// `SCARD_E_SHARING_VIOLATION`, none at all `SCARD_E_NOT_TRANSACTED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn SCardEndTransaction(hCard: SCARDHANDLE, dwDisposition: DWORD) -> LONG {
     guard(|| {
         let disp = disposition(dwDisposition)?;
-        with_card(hCard, |info, card| {
-            if !info.in_transaction {
-                return Err(Error::NotTransacted);
-            }
-            let result = card.end_transaction(disp);
-            // Ended, or not this handle's any more: either way it holds none now.
-            if !matches!(result, Err(Error::RemovedCard | Error::ResetCard)) {
-                info.in_transaction = false;
-            }
-            result
-        })
+        with_card(hCard, |_, card| card.end_transaction(disp))
     })
 }
 

@@ -13,6 +13,7 @@
 //! [`images`](crate::images)); each image is locked, so such a process never overwrites
 //! another one's image.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -35,34 +36,38 @@ pub fn socket() -> Option<&'static Path> {
         .as_deref()
 }
 
-/// The folder of the file this library was loaded from: the mapping of this process
-/// that holds this function's code, read from `/proc/self/maps` (the path as the loader
-/// found it: a link in `softcard exec`'s folder stays that link).
+/// The folder of the file this library was loaded from, as the dynamic loader opened it
+/// (`dladdr`): a link in `softcard exec`'s folder stays that link (`/proc/self/maps`
+/// would show the file it points to).
 fn library_folder() -> Option<PathBuf> {
-    let here = library_folder as *const () as usize;
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines().find_map(|line| {
-        let mut fields = line.split_whitespace();
-        let (start, end) = fields.next()?.split_once('-')?;
-        let (start, end) = (
-            usize::from_str_radix(start, 16).ok()?,
-            usize::from_str_radix(end, 16).ok()?,
-        );
-        if !(start..end).contains(&here) {
-            return None;
-        }
-        let path = fields.nth(4)?;
-        Path::new(path).parent().map(Path::to_path_buf)
-    })
+    let mut info = libc::Dl_info {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
+    let here = library_folder as *const () as *const libc::c_void;
+    // SAFETY: `here` is an address in this library's code; `info` is a valid, writable
+    // Dl_info that dladdr fills in.
+    if unsafe { libc::dladdr(here, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dladdr set `dli_fname` to the loader's NUL-terminated path of the object,
+    // which lives as long as the object stays loaded (this code runs inside it).
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    path.parent().map(Path::to_path_buf)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_code_is_found_in_its_own_file() {
-        // In a test the code lives in the test executable.
-        let folder = super::library_folder().expect("a mapping holds this code");
-        let exe = std::env::current_exe().unwrap();
-        assert_eq!(Some(folder.as_path()), exe.parent());
+        // In a test the code lives in the test executable (dladdr names the main program
+        // by its path, or by an empty name in some loaders: then nothing is found).
+        if let Some(folder) = super::library_folder().filter(|f| !f.as_os_str().is_empty()) {
+            let exe = std::env::current_exe().unwrap();
+            assert_eq!(std::fs::canonicalize(&folder).ok().as_deref(), exe.parent());
+        }
     }
 }

@@ -25,8 +25,6 @@ use crate::types::{DWORD, SCARDCONTEXT, SCARDHANDLE};
 pub struct Info {
     /// The active protocol (`SCARD_PROTOCOL_*`, 0 for none).
     pub protocol: DWORD,
-    /// Whether this handle holds the reader's transaction.
-    pub in_transaction: bool,
 }
 
 /// Where a connection is.
@@ -133,6 +131,25 @@ impl CardEntry {
         };
         self.returned.notify_all();
         result
+    }
+
+    /// Closes the connection as releasing its context does
+    /// ([`Card::disconnect_released`]); a lent one is left as it is when its call returns.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHandle`] when already closed.
+    pub fn close_released(&self) -> Result<(), Error> {
+        let mut st = lock(&self.state);
+        if let Held::Here(_) = st.card {
+            if let Held::Here(card) = std::mem::replace(&mut st.card, Held::Gone) {
+                drop(st);
+                let result = card.disconnect_released().map_err(|(_card, e)| e);
+                self.returned.notify_all();
+                return result;
+            }
+        }
+        drop(st);
+        self.close(Disposition::LeaveCard)
     }
 
     /// Puts a lent connection back and applies `update`, or disconnects it if the handle
@@ -276,7 +293,7 @@ pub fn remove_context(h: SCARDCONTEXT) -> Result<(), Error> {
     let entries: Vec<_> = ids.iter().filter_map(|id| t.cards.remove(id)).collect();
     drop(t);
     for e in entries {
-        let _ = e.close(Disposition::ResetCard);
+        let _ = e.close_released();
     }
     drop(ctx);
     Ok(())
@@ -293,10 +310,7 @@ pub fn add_card(context: SCARDCONTEXT, card: Card, protocol: DWORD) -> Result<SC
         context,
         state: Mutex::new(EntryState {
             card: Held::Here(card),
-            info: Info {
-                protocol,
-                in_transaction: false,
-            },
+            info: Info { protocol },
         }),
         returned: Condvar::new(),
     });

@@ -16,7 +16,9 @@ pub fn error_text(code: LONG) -> String {
         return "success (SCARD_S_SUCCESS)".to_owned();
     }
     if code == SCARD_E_UNEXPECTED {
-        return "an unexpected card error happened (SCARD_E_UNEXPECTED)".to_owned();
+        // pcsc-lite gives 0x8010001F two names, SCARD_E_UNEXPECTED and
+        // SCARD_E_UNSUPPORTED_FEATURE, and this text.
+        return "Feature not supported.".to_owned();
     }
     match u32::try_from(code).ok().and_then(Error::from_code) {
         Some(e) => format!("{} ({})", e.description(), c_name(e)),
