@@ -243,7 +243,7 @@ fn exec_serves_pkcs11_tool_through_opensc_provider_library() {
 fn exec_propagates_the_exit_code() {
     let setup = Setup::new(&["piv"]);
     let status = setup
-        .exec(&["sh", "-c", "test -n \"$SOFTCARD_IMAGES\" && exit 7"])
+        .exec(&["sh", "-c", "test -n \"$SOFTCARD_HOST\" && exit 7"])
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(7));

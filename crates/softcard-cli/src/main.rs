@@ -9,6 +9,7 @@
 //! `--json` one JSON line `{"error": ..., "status": ...}` on stderr ([`CliError::report`]);
 //! the exit code is non-zero either way.
 
+mod card;
 mod cmd;
 mod common;
 

@@ -455,12 +455,8 @@ fn closing_a_handle_blocked_in_begin_transaction_does_not_wait() {
     assert_eq!(SCardEndTransaction(h1, 0), 0);
     assert_eq!(b2.recv_timeout(PROMPT), Ok(0x8010_0003));
     assert_eq!(b3.recv_timeout(PROMPT), Ok(0x8010_0003));
-    // The closed handles gave the transaction back (and reset the card, as a released
-    // context does).
-    assert_eq!(SCardBeginTransaction(h1), 0x8010_0068);
-    let mut proto = 0;
-    // SAFETY: a valid out pointer.
-    assert_eq!(unsafe { SCardReconnect(h1, 2, 3, 0, &mut proto) }, 0);
+    // The closed handles gave the transaction back; the released context left the card
+    // as it was, since h1 (another context) still uses it: no SCARD_W_RESET_CARD.
     assert_eq!(
         spawn(move || SCardBeginTransaction(h1)).recv_timeout(PROMPT),
         Ok(0)
@@ -496,11 +492,16 @@ fn ending_a_lost_transaction_does_not_wait_for_the_new_holder() {
         let _ = Registry::global().remove_card(name);
         panic!("SCardEndTransaction of a lost transaction waited");
     }
-    assert_eq!(ended, Ok(0x8010_0016), "SCARD_E_NOT_TRANSACTED");
-    // h1 holds none now; h2 still holds its own.
-    assert_eq!(SCardEndTransaction(h1, 0), 0x8010_0016);
+    assert_eq!(
+        ended,
+        Ok(0x8010_000B),
+        "SCARD_E_SHARING_VIOLATION: the transaction is h2's"
+    );
+    // h1 holds none; h2 still holds its own.
+    assert_eq!(SCardEndTransaction(h1, 0), 0x8010_000B);
     assert_eq!(SCardEndTransaction(h2, 0), 0);
-    assert_eq!(SCardEndTransaction(h2, 0), 0x8010_0016);
+    assert_eq!(SCardEndTransaction(h2, 0), 0x8010_0016, "SCARD_E_NOT_TRANSACTED");
+    assert_eq!(SCardEndTransaction(h1, 0), 0x8010_0016, "SCARD_E_NOT_TRANSACTED");
     assert_eq!(SCardDisconnect(h1, 0), 0);
     assert_eq!(SCardDisconnect(h2, 0), 0);
     assert_eq!(SCardReleaseContext(ctx), 0);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use softcard::Card;
+use crate::card::CliCard;
 use softcard::crypto::BackendKind;
 use softcard_enroll::{
     CardClient, ContainerName, EnrollError, HashAlg, KeyAlgorithm, KeyRequest, KeySpec, Request,
@@ -12,7 +12,7 @@ use softcard_enroll::{
 
 use super::progress::Dots;
 use crate::common::{
-    CliError, HexKey, PinArg, open_card, parse_backend, parse_hex_key, parse_pin, print_json,
+    CliError, HexKey, PinArg, parse_backend, parse_hex_key, parse_pin, print_json,
 };
 
 /// Key algorithms offered.
@@ -156,8 +156,8 @@ pub fn status_word(e: &EnrollError) -> Option<u16> {
 ///
 /// # Errors
 /// The image cannot be opened, or holds no GIDS or PIV application.
-pub fn connect(image: &Path, backend: BackendKind) -> Result<CardClient<Card>, CliError> {
-    CardClient::connect(open_card(image, backend)?).map_err(fail)
+pub fn connect(image: &Path, backend: BackendKind) -> Result<CardClient<CliCard>, CliError> {
+    CardClient::connect(crate::card::open(image, backend)?).map_err(fail)
 }
 
 /// Fails when the folder of `out` does not exist, before anything is done.

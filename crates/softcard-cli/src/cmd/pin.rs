@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use softcard::Card;
+use softcard_enroll::Transport;
+
+use crate::card::CliCard;
 use softcard::crypto::BackendKind;
 use softcard::crypto::sym::SymAlg;
 use softcard_enroll::{Application, CardClient, EnrollError, Unblock};
@@ -160,7 +162,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
 /// The PIN's tries left, as the card tells them to an empty VERIFY (ISO 7816-4: 63Cx) once
 /// a reset has logged the PIN out; `None` if the card does not say.
-fn tries_left(client: CardClient<Card>) -> Option<u8> {
+fn tries_left(client: CardClient<CliCard>) -> Option<u8> {
     let aid = match client.application() {
         Application::Gids => softcard::gids::AID,
         Application::Piv => softcard::piv::AID,
@@ -172,10 +174,10 @@ fn tries_left(client: CardClient<Card>) -> Option<u8> {
         aid,
     ]
     .concat();
-    if !card.transmit(&select).ends_with(&[0x90, 0x00]) {
+    if !card.transmit(&select).ok()?.ends_with(&[0x90, 0x00]) {
         return None;
     }
-    match card.transmit(&[0x00, 0x20, 0x00, 0x80])[..] {
+    match card.transmit(&[0x00, 0x20, 0x00, 0x80]).ok()?[..] {
         [.., 0x63, x] if x & 0xF0 == 0xC0 => Some(x & 0x0F),
         [.., 0x69, 0x83] => Some(0),
         _ => None,

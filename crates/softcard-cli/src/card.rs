@@ -1,0 +1,124 @@
+//! The card a one-shot command talks to: the image's own card, loaded and locked here, or,
+//! when a host (`softcard exec`, `softcard serve`) holds the image, that host's card,
+//! reached as one more PC/SC client. Then the change is seen at once by the host's other
+//! clients and never overwritten by the host's next write.
+
+use std::path::Path;
+
+use softcard::crypto::BackendKind;
+use softcard_enroll::{Transport, TransportError};
+use softcard_pcsc::image_lock::{ImageLock, LockError};
+use softcard_pcsc::{Context, Disposition, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
+
+use crate::common::{CliError, open_card};
+
+/// A card for one command.
+pub enum CliCard {
+    /// The image's card, in this process.
+    Local(Box<softcard::Card>),
+    /// The card of the host holding the image, inside a transaction that lasts as long as
+    /// the command: the host's other clients wait meanwhile.
+    Hosted(Hosted),
+}
+
+/// A connection to a host's card, in a transaction.
+pub struct Hosted {
+    /// Kept for the connection's lifetime.
+    _context: Context,
+    card: Option<softcard_pcsc::Card>,
+}
+
+impl Drop for Hosted {
+    fn drop(&mut self) {
+        if let Some(mut card) = self.card.take() {
+            let _ = card.end_transaction(Disposition::LeaveCard);
+            // As yubico-piv-tool and OpenSC do: the PIN verified here is not left to the
+            // host's other clients.
+            let _ = card.disconnect(Disposition::ResetCard);
+        }
+    }
+}
+
+impl Transport for CliCard {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        match self {
+            CliCard::Local(card) => Ok(softcard::Card::transmit(card, apdu)),
+            CliCard::Hosted(h) => {
+                let card = h
+                    .card
+                    .as_ref()
+                    .ok_or_else(|| TransportError::new("the connection is closed"))?;
+                let mut buf = vec![0u8; MAX_BUFFER_SIZE_EXTENDED];
+                card.transmit(apdu, &mut buf)
+                    .map(<[u8]>::to_vec)
+                    .map_err(|e| TransportError::new(format!("the serving host: {e}")))
+            }
+        }
+    }
+}
+
+impl CliCard {
+    /// Resets the card (logs the PIN out), as a reader's reset does.
+    pub fn reset(&mut self) {
+        match self {
+            CliCard::Local(card) => {
+                card.reset();
+            }
+            CliCard::Hosted(h) => {
+                if let Some(card) = h.card.as_mut() {
+                    let _ = card.end_transaction(Disposition::ResetCard);
+                    let _ = card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard);
+                    let _ = card.transaction().map(std::mem::forget);
+                }
+            }
+        }
+    }
+}
+
+/// Opens the card of the image at `path` for a command that may change it: the image's
+/// own card, or the card of the host that holds it.
+///
+/// # Errors
+/// As [`open_card`]; a host that does not answer, or does not serve the image.
+pub fn open(path: &Path, backend: BackendKind) -> Result<CliCard, CliError> {
+    match open_card(path, backend) {
+        Ok(card) => Ok(CliCard::Local(Box::new(card))),
+        Err(e) => match ImageLock::acquire(path) {
+            Err(LockError::Held(holder)) => match holder.socket {
+                Some(socket) => hosted(path, &socket),
+                None => Err(e),
+            },
+            _ => Err(e),
+        },
+    }
+}
+
+fn hosted(path: &Path, socket: &Path) -> Result<CliCard, CliError> {
+    let fail = |what: &str, e: softcard_pcsc::Error| {
+        CliError::new(format!(
+            "{}: the softcard process serving it {what}: {e}",
+            path.display()
+        ))
+    };
+    let real = softcard_pcsc::image_lock::resolve(path)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    let reader = softcard_pcsc::host::list(socket)
+        .map_err(|e| fail("does not answer", e))?
+        .into_iter()
+        .find(|r| r.image.as_deref() == Some(real.as_path()))
+        .ok_or_else(|| fail("does not list it", softcard_pcsc::Error::UnknownReader))?;
+    let context =
+        Context::establish_on_host(socket, Scope::User).map_err(|e| fail("does not answer", e))?;
+    let name = softcard_pcsc::host::reader_cstring(&reader.name)
+        .map_err(|e| fail("names a bad reader", e))?;
+    let mut card = context
+        .connect(&name, ShareMode::Shared, Protocols::T1)
+        .map_err(|e| fail("refused the connection", e))?;
+    card.transaction()
+        .map(std::mem::forget)
+        .map_err(|e| fail("refused a transaction", e))?;
+    Ok(CliCard::Hosted(Hosted {
+        _context: context,
+        card: Some(card),
+    }))
+}
