@@ -67,7 +67,8 @@ impl CliCard {
             CliCard::Hosted(h) => {
                 if let Some(card) = h.card.as_mut() {
                     let _ = card.end_transaction(Disposition::ResetCard);
-                    let _ = card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard);
+                    let _ =
+                        card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard);
                     let _ = card.transaction().map(std::mem::forget);
                 }
             }

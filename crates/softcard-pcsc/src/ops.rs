@@ -30,7 +30,7 @@ fn choose_protocol(
 }
 
 /// Applies a disposition to a card and bumps its epoch (other handles see the reset).
-fn dispose(slot: &mut Slot, disposition: Disposition) {
+pub(crate) fn dispose(slot: &mut Slot, disposition: Disposition) {
     let Some(card) = slot.card.as_mut() else {
         return;
     };

@@ -274,6 +274,62 @@ impl Registry {
         Ok(f(card))
     }
 
+    /// Applies a disposition to the card in a reader, as a reader event would (a reset or
+    /// power-off from pcscd's side of a bridge): its connections see it
+    /// (`SCARD_W_RESET_CARD`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`], [`Error::NoSmartcard`].
+    pub fn dispose(&self, reader: &str, disposition: crate::Disposition) -> Result<(), Error> {
+        let name = reader_name(reader)?;
+        let hub = lock(&self.shared.hub);
+        let slot = hub
+            .reader(&name)
+            .ok_or(Error::UnknownReader)?
+            .slot
+            .clone()
+            .ok_or(Error::NoSmartcard)?;
+        crate::ops::dispose(&mut lock(&slot), disposition);
+        drop(hub);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    /// Sends a command to the card in a reader from outside the registry's connections
+    /// (pcscd's clients, through a bridge): it waits while a connection holds the card's
+    /// transaction, so it never lands inside one.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`], [`Error::NoSmartcard`], [`Error::RemovedCard`].
+    pub fn transmit_between_transactions(
+        &self,
+        reader: &str,
+        apdu: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let name = reader_name(reader)?;
+        let mut hub = lock(&self.shared.hub);
+        loop {
+            let slot = hub
+                .reader(&name)
+                .ok_or(Error::UnknownReader)?
+                .slot
+                .clone()
+                .ok_or(Error::NoSmartcard)?;
+            let mut s = lock(&slot);
+            if s.transaction.is_none() {
+                drop(hub);
+                let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
+                return Ok(card.transmit(apdu));
+            }
+            drop(s);
+            hub = self
+                .shared
+                .changed
+                .wait(hub)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// The reader names, in the order they were added.
     pub fn readers(&self) -> Vec<String> {
         lock(&self.shared.hub)

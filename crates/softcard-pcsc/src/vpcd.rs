@@ -127,16 +127,102 @@ pub struct Stats {
     pub dropped: u64,
 }
 
+/// What a [`Bridge`] drives: a card it owns, or the card in a [`Registry`](crate::Registry)
+/// reader that a [`Host`](crate::host::Host) also serves ([`RegistryCard`]).
+pub trait BridgedCard: Send {
+    /// Powers the card on (vpcd's control byte 0x01).
+    fn power_on(&mut self);
+    /// Powers the card off (0x00).
+    fn power_off(&mut self);
+    /// Resets the card (0x02).
+    fn reset(&mut self);
+    /// The ATR (0x04); empty when there is no card.
+    fn atr(&self) -> Vec<u8>;
+    /// One command APDU, its response.
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
+}
+
+impl BridgedCard for softcard::Card {
+    fn power_on(&mut self) {
+        softcard::Card::power_on(self);
+    }
+    fn power_off(&mut self) {
+        softcard::Card::power_off(self);
+    }
+    fn reset(&mut self) {
+        softcard::Card::reset(self);
+    }
+    fn atr(&self) -> Vec<u8> {
+        softcard::Card::atr(self).to_vec()
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        softcard::Card::transmit(self, apdu)
+    }
+}
+
+/// The card in a registry's reader, as a bridge drives it: pcscd's clients and the
+/// registry's own clients (a host's) share it. A command from pcscd waits while a
+/// registry client holds the card's transaction; a reset or power-off from pcscd is seen
+/// by the registry's clients (`SCARD_W_RESET_CARD`).
+#[derive(Clone, Debug)]
+pub struct RegistryCard {
+    registry: crate::Registry,
+    reader: String,
+}
+
+impl RegistryCard {
+    /// The card in `registry`'s reader `reader`.
+    pub fn new(registry: crate::Registry, reader: impl Into<String>) -> Self {
+        RegistryCard {
+            registry,
+            reader: reader.into(),
+        }
+    }
+}
+
+/// SW 6F00 (no precise diagnosis): what pcscd's client gets when the card left its reader.
+const NO_CARD: [u8; 2] = [0x6F, 0x00];
+
+impl BridgedCard for RegistryCard {
+    fn power_on(&mut self) {
+        let _ = self.registry.with_card(&self.reader, |c| {
+            if !c.is_powered() {
+                c.power_on();
+            }
+        });
+    }
+    fn power_off(&mut self) {
+        let _ = self
+            .registry
+            .dispose(&self.reader, crate::Disposition::UnpowerCard);
+    }
+    fn reset(&mut self) {
+        let _ = self
+            .registry
+            .dispose(&self.reader, crate::Disposition::ResetCard);
+    }
+    fn atr(&self) -> Vec<u8> {
+        self.registry
+            .with_card(&self.reader, |c| c.atr().to_vec())
+            .unwrap_or_default()
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.registry
+            .transmit_between_transactions(&self.reader, apdu)
+            .unwrap_or_else(|_| NO_CARD.to_vec())
+    }
+}
+
 /// A card connected (or connecting) to vpcd.
-pub struct Bridge {
-    card: softcard::Card,
+pub struct Bridge<C: BridgedCard = softcard::Card> {
+    card: C,
     addr: String,
     options: Options,
     stop: Arc<AtomicBool>,
     stats: Stats,
 }
 
-impl std::fmt::Debug for Bridge {
+impl<C: BridgedCard> std::fmt::Debug for Bridge<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bridge")
             .field("addr", &self.addr)
@@ -153,9 +239,9 @@ enum Read2 {
     Silent,
 }
 
-impl Bridge {
+impl<C: BridgedCard> Bridge<C> {
     /// A bridge that will connect `card` to vpcd at `addr` (e.g. `127.0.0.1:35963`).
-    pub fn new(card: softcard::Card, addr: impl Into<String>) -> Self {
+    pub fn new(card: C, addr: impl Into<String>) -> Self {
         Bridge {
             card,
             addr: addr.into(),
@@ -188,12 +274,12 @@ impl Bridge {
     }
 
     /// The card.
-    pub fn card(&self) -> &softcard::Card {
+    pub fn card(&self) -> &C {
         &self.card
     }
 
     /// Takes the card back.
-    pub fn into_card(self) -> softcard::Card {
+    pub fn into_card(self) -> C {
         self.card
     }
 
@@ -326,7 +412,7 @@ impl Bridge {
                     self.card.reset();
                     None
                 }
-                [CTRL_ATR] => Some(self.card.atr().to_vec()),
+                [CTRL_ATR] => Some(self.card.atr()),
                 [other] => return Err(FrameError::UnknownControl(*other)),
                 apdu => {
                     self.stats.apdus += 1;

@@ -500,8 +500,16 @@ fn ending_a_lost_transaction_does_not_wait_for_the_new_holder() {
     // h1 holds none; h2 still holds its own.
     assert_eq!(SCardEndTransaction(h1, 0), 0x8010_000B);
     assert_eq!(SCardEndTransaction(h2, 0), 0);
-    assert_eq!(SCardEndTransaction(h2, 0), 0x8010_0016, "SCARD_E_NOT_TRANSACTED");
-    assert_eq!(SCardEndTransaction(h1, 0), 0x8010_0016, "SCARD_E_NOT_TRANSACTED");
+    assert_eq!(
+        SCardEndTransaction(h2, 0),
+        0x8010_0016,
+        "SCARD_E_NOT_TRANSACTED"
+    );
+    assert_eq!(
+        SCardEndTransaction(h1, 0),
+        0x8010_0016,
+        "SCARD_E_NOT_TRANSACTED"
+    );
     assert_eq!(SCardDisconnect(h1, 0), 0);
     assert_eq!(SCardDisconnect(h2, 0), 0);
     assert_eq!(SCardReleaseContext(ctx), 0);

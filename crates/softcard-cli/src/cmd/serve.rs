@@ -1,4 +1,10 @@
 //! `softcard serve`: put card images into pcscd's vpcd readers until SIGINT or SIGTERM.
+//!
+//! The images are locked while served, and softcard also hosts their cards on a Unix
+//! socket in a private temporary folder (named in each image's lock): one-shot commands
+//! on a served image (`softcard pin`, `cert import`, `enroll`, `sign`) are served through
+//! it, so pcscd's clients see their changes at once and nothing is overwritten. A second
+//! `exec` or `serve` on a served image is refused, naming this process.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,9 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use softcard::crypto::BackendKind;
-use softcard_pcsc::vpcd::Bridge;
+use softcard_pcsc::host::Host;
+use softcard_pcsc::vpcd::{Bridge, RegistryCard};
+use softcard_pcsc::{Registry, served_reader_name};
 
-use crate::common::{CliError, open_card, parse_backend};
+use crate::common::{CliError, TempDir, lock_images, parse_backend};
 
 /// Arguments of `softcard serve`.
 #[derive(Debug, clap::Args)]
@@ -35,23 +43,40 @@ pub fn run(args: Args) -> Result<(), CliError> {
         signal_hook::flag::register(sig, Arc::clone(&stop))
             .map_err(|e| CliError::new(format!("cannot handle signal {sig}: {e}")))?;
     }
+    let dir = TempDir::create("softcard-serve")?;
+    let socket = dir.path().join("softcard-host.sock");
+    let cards = lock_images(&args.images, &socket, args.backend)?;
+    let registry = Registry::new();
+    let host = Host::bind(&socket, registry.clone())
+        .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
     let mut bridges = Vec::new();
-    for (i, image) in args.images.iter().enumerate() {
-        let card = open_card(image, args.backend)?;
+    for (i, ((image, card), given)) in cards.into_iter().zip(&args.images).enumerate() {
         let port = u16::try_from(i)
             .ok()
             .and_then(|i| args.vpcd.port().checked_add(i))
             .ok_or_else(|| {
-                CliError::usage(format!("no port left for image {}", image.display()))
+                CliError::usage(format!("no port left for image {}", given.display()))
             })?;
         let addr = SocketAddr::new(args.vpcd.ip(), port);
         eprintln!(
             "softcard: serving {} ({} card) at vpcd {addr}",
-            image.display(),
+            given.display(),
             card.profile()
         );
-        bridges.push(Bridge::new(card, addr.to_string()).with_stop_flag(Arc::clone(&stop)));
+        let reader = served_reader_name(card.profile(), i);
+        host.note_image(&reader, &image);
+        registry
+            .insert_card(&reader, card)
+            .map_err(|e| CliError::new(format!("{reader}: {e}")))?;
+        bridges.push(
+            Bridge::new(
+                RegistryCard::new(registry.clone(), reader),
+                addr.to_string(),
+            )
+            .with_stop_flag(Arc::clone(&stop)),
+        );
     }
+    let host = host.spawn();
     let threads: Vec<_> = bridges
         .into_iter()
         .map(|mut b| std::thread::spawn(move || b.run()))
@@ -64,5 +89,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             Err(_) => failure = Some(CliError::new("a card thread panicked")),
         }
     }
+    drop(host);
+    drop(registry);
+    drop(dir);
     failure.map_or(Ok(()), Err)
 }
