@@ -12,10 +12,12 @@
 //! however it ends: a lock is never stale. The lock file itself stays beside the image
 //! (removing it would let two processes lock two different files); it holds no secret.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::FlockOperation;
 
 /// The process holding an image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +100,15 @@ fn open_lock(image: &Path) -> io::Result<File> {
         .open(lock_path(image)?)
 }
 
+/// `flock` without waiting: whether the lock was taken (false: another holds it).
+fn try_flock(file: &File, op: FlockOperation) -> io::Result<bool> {
+    match rustix::fs::flock(file, op) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn read_holder(file: &mut File) -> Holder {
     let mut text = String::new();
     let _ = file.rewind();
@@ -129,10 +140,10 @@ impl ImageLock {
             return Err(LockError::ReadOnly);
         }
         let mut file = open_lock(&image).map_err(LockError::Io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(LockError::Held(read_holder(&mut file))),
-            Err(TryLockError::Error(e)) => return Err(LockError::Io(e)),
+        match try_flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(true) => {}
+            Ok(false) => return Err(LockError::Held(read_holder(&mut file))),
+            Err(e) => return Err(LockError::Io(e)),
         }
         let lock = ImageLock { file, image };
         lock.announce(None).map_err(LockError::Io)?;
@@ -174,10 +185,9 @@ pub fn holder(image: &Path) -> Option<Holder> {
         .read(true)
         .open(lock_path(&image).ok()?)
         .ok()?;
-    match file.try_lock_shared() {
-        Ok(()) => None,
-        Err(TryLockError::WouldBlock) => Some(read_holder(&mut file)),
-        Err(TryLockError::Error(_)) => None,
+    match try_flock(&file, FlockOperation::NonBlockingLockShared) {
+        Ok(false) => Some(read_holder(&mut file)),
+        _ => None,
     }
 }
 
