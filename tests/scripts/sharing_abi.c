@@ -179,6 +179,40 @@ static void forked(void)
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 }
 
+/* A child forked after the parent opened its context opens one of its own and lists the
+ * readers. Under `softcard exec` it shares the card (mode fork-shares); with the drop-in
+ * serving the images in process (mode fork-alone) the card is the parent's, and the child
+ * gets no reader rather than a copy that would write over the parent's changes. */
+static void forked_context(int shares)
+{
+	pid_t pid;
+	int status = 0;
+	establish();
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		SCARDCONTEXT child;
+		char readers[256] = "";
+		DWORD len = sizeof readers;
+		LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &child);
+		if (rv == SCARD_S_SUCCESS)
+			rv = SCardListReaders(child, NULL, readers, &len);
+		printf("child: SCardListReaders: 0x%08lX \"%s\"\n", (unsigned long)rv, readers);
+		fflush(stdout);
+		if (shares)
+			_exit(rv == SCARD_S_SUCCESS && strcmp(readers, READER) == 0 ? 0 : 1);
+		_exit(rv == SCARD_E_NO_READERS_AVAILABLE ? 0 : 1);
+	}
+	check(pid > 0 && waitpid(pid, &status, 0) == pid, "fork and wait for the child", 0);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		shares ? "the child's own context lists " READER
+		       : "the child's own context lists no reader (SCARD_E_NO_READERS_AVAILABLE)",
+		status);
+	SCARDHANDLE h = connect_shared();
+	expect_sw(h, select_piv, sizeof select_piv, 0x9000, "the parent still uses the card");
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+}
+
 /* Verifies the PIN, waits for the other process to release its context with a card
  * connected, then is still verified and gets no SCARD_W_RESET_CARD. */
 static void verify_hold(void)
@@ -291,6 +325,10 @@ int main(int argc, char **argv)
 		nested_waiter();
 	else if (strcmp(mode, "fork") == 0)
 		forked();
+	else if (strcmp(mode, "fork-shares") == 0)
+		forked_context(1);
+	else if (strcmp(mode, "fork-alone") == 0)
+		forked_context(0);
 	else if (strcmp(mode, "verify-hold") == 0)
 		verify_hold();
 	else if (strcmp(mode, "release") == 0)

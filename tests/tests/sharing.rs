@@ -442,6 +442,47 @@ fn a_forked_child_gets_invalid_handle_for_its_parents_handle() {
 }
 
 #[test]
+fn a_forked_child_under_exec_shares_the_card() {
+    abi_checks(&["fork-shares"]);
+}
+
+/// Without a host (the drop-in put on the library path by hand, `SOFTCARD_IMAGES` naming
+/// the image), a forked child gets no reader instead of a copy of its parent's card.
+#[test]
+fn a_forked_child_without_a_host_gets_no_copy_of_the_card() {
+    let cards = Cards::new(&["piv"]);
+    let prog = programs::compile_c("sharing_abi.c", &cards.path("sharing_abi"), &[]);
+    let lib = cards.path("lib");
+    std::fs::create_dir(&lib).unwrap();
+    std::os::unix::fs::symlink(
+        softcard_bin::path().with_file_name("libpcsclite.so"),
+        lib.join("libpcsclite.so.1"),
+    )
+    .unwrap();
+    let out = Output::from(
+        Command::new("timeout")
+            .arg(RUN_LIMIT)
+            .arg(&prog)
+            .args(["fork-alone"])
+            .arg(cards.path(""))
+            .env("LD_LIBRARY_PATH", &lib)
+            .env("SOFTCARD_IMAGES", cards.image(0))
+            .env_remove("SOFTCARD_HOST")
+            .output()
+            .expect("run the C program"),
+    );
+    let text = out.text();
+    assert!(
+        out.success && text.contains("fork-alone: all checks passed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("which this one was forked from"),
+        "the child is told why: {text}"
+    );
+}
+
+#[test]
 fn releasing_a_context_with_a_card_connected_does_not_reset_the_card_for_others() {
     abi_checks(&["verify-hold", "release"]);
 }
@@ -707,6 +748,56 @@ fn pin_change_while_exec_holds_the_image_is_seen_by_its_clients_and_kept() {
     );
     let (_, sw) = piv_image(image).transmit(&verify(NEW_PIN));
     assert_sw(sw, 0x9000, "after exec ended, the image has the new PIN");
+}
+
+#[test]
+fn wrong_pins_through_the_holder_spend_the_one_retry_counter() {
+    let cards = Cards::new(&["piv"]);
+    let image = cards.image(0);
+    let mut exec = cards.exec();
+    exec.args(["timeout", RUN_LIMIT, "sh", "-c"])
+        .arg(format!(
+            "{PRELUDE}
+touch \"$D/held\"; await_file \"$D/done\""
+        ))
+        .stdin(Stdio::null());
+    let mut child = exec.spawn().expect("start softcard exec");
+    let held = wait::until(Duration::from_secs(30), || {
+        cards.path("held").exists().then_some(())
+    });
+    let wrong = |_| {
+        Output::from(softcard_bin::run(&[
+            "pin",
+            "change",
+            image.to_str().expect("UTF-8 path"),
+            "--pin",
+            "00000000",
+            "--new",
+            NEW_PIN,
+        ]))
+    };
+    let attempts: Vec<Output> = held
+        .map(|()| (0..2).map(wrong).collect())
+        .unwrap_or_default();
+    std::fs::write(cards.path("done"), b"").unwrap();
+    let status = child.wait().expect("wait for softcard exec");
+    assert!(held.is_some(), "the command under exec never ran");
+    assert!(status.success(), "softcard exec: {status}");
+    for (attempt, tries) in attempts.iter().zip(["63C2", "63C1"]) {
+        assert!(
+            !attempt.success && attempt.text().contains(tries),
+            "a wrong PIN through the holder must fail with {tries}: {}",
+            attempt.text()
+        );
+    }
+    let (_, sw) = piv_image(image).transmit(&verify(OLD_PIN));
+    assert_sw(sw, 0x9000, "the right PIN still works, and was not changed");
+    let (_, sw) = piv_image(image).transmit(&[0x00, 0x20, 0x00, 0x80]);
+    assert_sw(
+        sw,
+        0x63C1,
+        "the image keeps the two tries spent through the holder",
+    );
 }
 
 // 8. Refusals.

@@ -7,10 +7,13 @@ use std::path::Path;
 
 use softcard::crypto::BackendKind;
 use softcard_enroll::{Transport, TransportError};
-use softcard_pcsc::image_lock::{ImageLock, LockError};
-use softcard_pcsc::{Context, Disposition, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
+use softcard_pcsc::image_lock::{Holder, LockError};
+use softcard_pcsc::{
+    Context, Disposition, FileStorage, LoadError, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope,
+    ShareMode,
+};
 
-use crate::common::{CliError, open_card};
+use crate::common::{CliError, load_error};
 
 /// A card for one command.
 pub enum CliCard {
@@ -80,17 +83,15 @@ impl CliCard {
 /// own card, or the card of the host that holds it.
 ///
 /// # Errors
-/// As [`open_card`]; a host that does not answer, or does not serve the image.
+/// As [`load_error`] describes; a host that does not answer, or does not serve the image.
 pub fn open(path: &Path, backend: BackendKind) -> Result<CliCard, CliError> {
-    match open_card(path, backend) {
+    match FileStorage::load_card(path, backend) {
         Ok(card) => Ok(CliCard::Local(Box::new(card))),
-        Err(e) => match ImageLock::acquire(path) {
-            Err(LockError::Held(holder)) => match holder.socket {
-                Some(socket) => hosted(path, &socket),
-                None => Err(e),
-            },
-            _ => Err(e),
-        },
+        Err(LoadError::Lock(LockError::Held(Holder {
+            socket: Some(socket),
+            ..
+        }))) => hosted(path, &socket),
+        Err(e) => Err(load_error(path, &e)),
     }
 }
 
@@ -110,8 +111,8 @@ fn hosted(path: &Path, socket: &Path) -> Result<CliCard, CliError> {
         .ok_or_else(|| fail("does not list it", softcard_pcsc::Error::UnknownReader))?;
     let context =
         Context::establish_on_host(socket, Scope::User).map_err(|e| fail("does not answer", e))?;
-    let name = softcard_pcsc::host::reader_cstring(&reader.name)
-        .map_err(|e| fail("names a bad reader", e))?;
+    let name = std::ffi::CString::new(reader.name)
+        .map_err(|_| fail("names a bad reader", softcard_pcsc::Error::InvalidValue))?;
     let mut card = context
         .connect(&name, ShareMode::Shared, Protocols::T1)
         .map_err(|e| fail("refused the connection", e))?;

@@ -64,19 +64,21 @@ impl fmt::Display for CliError {
     }
 }
 
-/// Opens the card image at `path`; its changes are written back to it.
-///
-/// # Errors
-/// A message naming the file and the problem (missing, unreadable, not a card image,
-/// corrupted, written by a newer softcard).
-pub fn open_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
-    softcard_pcsc::FileStorage::load_card(path, backend).map_err(|e| match &e {
+/// The message for an image that could not be loaded.
+pub fn load_error(path: &Path, e: &softcard_pcsc::LoadError) -> CliError {
+    match e {
         softcard_pcsc::LoadError::Io(io) => io_error(path, io),
-        softcard_pcsc::LoadError::Lock(softcard_pcsc::image_lock::LockError::Held(h)) => {
-            CliError::new(held_message(path, h))
-        }
+        softcard_pcsc::LoadError::Lock(lock) => lock_error(path, lock),
         _ => CliError::new(format!("{}: {e}", path.display())),
-    })
+    }
+}
+
+/// The message for an image that could not be locked.
+pub fn lock_error(path: &Path, e: &softcard_pcsc::image_lock::LockError) -> CliError {
+    match e {
+        softcard_pcsc::image_lock::LockError::Held(h) => CliError::new(held_message(path, h)),
+        other => CliError::new(format!("{}: {other}", path.display())),
+    }
 }
 
 /// The message for an image another process holds.
@@ -106,16 +108,10 @@ pub fn lock_images(
     socket: &Path,
     backend: BackendKind,
 ) -> Result<Vec<(PathBuf, softcard::Card)>, CliError> {
-    use softcard_pcsc::image_lock::{ImageLock, LockError, resolve};
+    use softcard_pcsc::image_lock::{ImageLock, resolve};
     let mut cards: Vec<(PathBuf, softcard::Card)> = Vec::new();
     for image in images {
         let real = resolve(image).map_err(|e| io_error(image, &e))?;
-        if real.to_string_lossy().contains(':') {
-            return Err(CliError::usage(format!(
-                "{}: an image path cannot contain ':'",
-                real.display()
-            )));
-        }
         if cards.iter().any(|(p, _)| *p == real) {
             return Err(CliError::usage(format!(
                 "{}: the same card image is given twice ({}); a card can be served once",
@@ -123,10 +119,7 @@ pub fn lock_images(
                 real.display()
             )));
         }
-        let lock = ImageLock::acquire(&real).map_err(|e| match e {
-            LockError::Held(h) => CliError::new(held_message(image, &h)),
-            other => CliError::new(format!("{}: {other}", image.display())),
-        })?;
+        let lock = ImageLock::acquire(&real).map_err(|e| lock_error(image, &e))?;
         lock.announce(Some(socket)).map_err(|e| {
             CliError::new(format!("{}: cannot write its lock: {e}", image.display()))
         })?;
@@ -202,12 +195,9 @@ impl Drop for TempDir {
 /// be serving it (its changes are on disk when its card answers).
 ///
 /// # Errors
-/// As [`open_card`], except that an image in use is no error.
+/// As [`load_error`] describes, except that an image in use is no error.
 pub fn read_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
-    softcard_pcsc::FileStorage::read_card(path, backend).map_err(|e| match &e {
-        softcard_pcsc::LoadError::Io(io) => io_error(path, io),
-        _ => CliError::new(format!("{}: {e}", path.display())),
-    })
+    softcard_pcsc::FileStorage::read_card(path, backend).map_err(|e| load_error(path, &e))
 }
 
 /// Parses hex digits; spaces and colons between bytes are allowed.

@@ -263,3 +263,28 @@ fn a_refused_new_pin_names_the_length_rules() {
         run_ok(&["pin", "verify", image]);
     }
 }
+
+#[test]
+fn init_does_not_replace_an_image_another_process_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    let out = softcard(&["init", p(&image), "--profile", "piv", "--seed", "4"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let first = std::fs::read(&image).unwrap();
+    let lock = softcard_pcsc::image_lock::ImageLock::acquire(&image).unwrap();
+
+    let forced = softcard(&["init", p(&image), "--profile", "piv", "--force"]);
+    assert_eq!(forced.status.code(), Some(1));
+    let stderr = text(&forced.stderr);
+    assert!(stderr.contains("in use"), "{stderr}");
+    assert!(
+        stderr.contains(&std::process::id().to_string()),
+        "names the holder: {stderr}"
+    );
+    assert_eq!(std::fs::read(&image).unwrap(), first, "untouched");
+
+    drop(lock);
+    let forced = softcard(&["init", p(&image), "--profile", "piv", "--force"]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    assert_ne!(std::fs::read(&image).unwrap(), first);
+}

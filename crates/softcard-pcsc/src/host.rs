@@ -24,8 +24,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::registry::{Shared, lock};
-use crate::wire::{Op, Reader, Writer, read_frame, write_frame};
-use crate::{Context, Error, ReaderState, Registry, State};
+use crate::wire::{Op, Reader, Writer, read_frame};
+use crate::{Context, Disposition, Error, ReaderState, Registry, State};
+
+/// The environment variable through which a host's clients find its socket
+/// (`softcard exec` sets it for its command).
+pub const HOST_VAR: &str = "SOFTCARD_HOST";
+/// The socket's file name in a host's folder; `softcard exec` puts the drop-in library
+/// beside it, where the library looks for it.
+pub const SOCKET_FILE: &str = "softcard-host.sock";
 
 /// How often a waiting call checks that its client is still connected.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -52,6 +59,8 @@ struct HostState {
 /// the accept loop (connected clients are served until they disconnect).
 pub struct HostHandle {
     state: Arc<HostState>,
+    /// The listening socket, shut down to wake the accept loop.
+    listener: Option<UnixListener>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -100,6 +109,7 @@ impl Host {
     /// Starts accepting clients on a thread of its own.
     pub fn spawn(self) -> HostHandle {
         let state = Arc::clone(&self.state);
+        let waker = self.listener.try_clone().ok();
         let listener = self.listener;
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -117,6 +127,7 @@ impl Host {
         });
         HostHandle {
             state: self.state,
+            listener: waker,
             thread: Some(thread),
         }
     }
@@ -142,8 +153,16 @@ impl HostHandle {
 impl Drop for HostHandle {
     fn drop(&mut self) {
         self.state.stop.store(true, Ordering::SeqCst);
-        // Wakes the accept loop, which then sees the flag.
-        let _ = UnixStream::connect(&self.state.path);
+        // Shutting the listening socket down wakes the accept loop (its accept fails), which
+        // then sees the flag; connecting would do too, unless the socket's file is gone.
+        match &self.listener {
+            Some(l) => {
+                let _ = rustix::net::shutdown(l, rustix::net::Shutdown::Both);
+            }
+            None => {
+                let _ = UnixStream::connect(&self.state.path);
+            }
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -167,8 +186,9 @@ fn client_gone(stream: &UnixStream) -> bool {
 fn serve_client(state: &HostState, mut stream: UnixStream) {
     let mut contexts: HashMap<u64, Context> = HashMap::new();
     while let Ok(Some(body)) = read_frame(&mut stream) {
-        let response = handle(state, &mut contexts, &stream, &body);
-        if write_frame(&mut stream, &response.into_body()).is_err() {
+        let response = handle(state, &mut contexts, &stream, &body)
+            .unwrap_or_else(|e| Writer::response(Err(e)));
+        if response.send(&mut stream).is_err() {
             break;
         }
     }
@@ -199,38 +219,21 @@ fn cstring(bytes: &[u8]) -> Result<CString, Error> {
     CString::new(bytes).map_err(|_| Error::InvalidValue)
 }
 
-fn reply(result: Result<Writer, Error>) -> Writer {
-    result.unwrap_or_else(|e| Writer::response(Err(e)))
-}
-
 fn ok() -> Writer {
     Writer::response(Ok(()))
 }
 
+/// One request: the response, or the error to answer.
 fn handle(
     state: &HostState,
     contexts: &mut HashMap<u64, Context>,
     stream: &UnixStream,
     body: &[u8],
-) -> Writer {
+) -> Result<Writer, Error> {
     let mut r = Reader::new(body);
-    let Some(op) = r.u8().ok().and_then(Op::from_u8) else {
-        return Writer::response(Err(Error::InvalidParameter));
-    };
+    let op = Op::from_u8(r.u8()?).ok_or(Error::InvalidParameter)?;
     let sh = shared(state);
-    let gone = || client_gone(stream);
     match op {
-        Op::StatusChange => return status_change(state, contexts, &mut r, &gone),
-        Op::Begin => {
-            return reply((|| {
-                let id = own_handle(state, contexts, r.u64()?)?;
-                sh.begin_transaction(id, Some(POLL), &gone)?;
-                Ok(ok())
-            })());
-        }
-        _ => {}
-    }
-    reply((|| match op {
         Op::Establish => {
             let ctx = state.registry.establish(r.scope()?)?;
             let id = ctx.inner.id;
@@ -267,8 +270,13 @@ fn handle(
             let id = own_handle(state, contexts, r.u64()?)?;
             match r.u8()? {
                 crate::link::RELEASED => sh.disconnect_released(id)?,
-                d => sh.disconnect(id, Reader::new(&[d]).disposition()?)?,
+                d => sh.disconnect(id, Disposition::try_from(crate::Dword::from(d))?)?,
             }
+            Ok(ok())
+        }
+        Op::Begin => {
+            let id = own_handle(state, contexts, r.u64()?)?;
+            sh.begin_transaction(id, Some(POLL), &|| client_gone(stream))?;
             Ok(ok())
         }
         Op::End => {
@@ -289,6 +297,7 @@ fn handle(
                 .u8(u8::from(s.powered))
                 .bytes(&s.atr))
         }
+        Op::StatusChange => status_change(state, contexts, &mut r, &|| client_gone(stream)),
         Op::Cancel => {
             // Any connection may cancel: the context's own is busy waiting.
             sh.cancel(r.u64()?);
@@ -297,7 +306,6 @@ fn handle(
         Op::CtlList => {
             let names = state.registry.readers();
             let images = lock(&state.images);
-            let parked = lock(&state.parked);
             let mut w = ok().u32(names.len() as u32);
             for n in names {
                 let image = images.get(&n).map(|p| p.to_string_lossy().into_owned());
@@ -305,71 +313,61 @@ fn handle(
                 w = w
                     .bytes(n.as_bytes())
                     .bytes(image.unwrap_or_default().as_bytes())
-                    .u8(u8::from(present && !parked.contains_key(&n)));
+                    .u8(u8::from(present));
             }
             Ok(w)
         }
         Op::CtlRemove => {
-            let reader = String::from_utf8(r.bytes()?.to_vec()).map_err(|_| Error::InvalidValue)?;
+            let reader = utf8(r.bytes()?)?;
             let card = state.registry.remove_card(&reader)?;
             lock(&state.parked).insert(reader, card);
             Ok(ok())
         }
         Op::CtlInsert => {
-            let reader = String::from_utf8(r.bytes()?.to_vec()).map_err(|_| Error::InvalidValue)?;
+            let reader = utf8(r.bytes()?)?;
             let card = lock(&state.parked)
                 .remove(&reader)
                 .ok_or(Error::UnknownReader)?;
             state.registry.insert_card(&reader, card)?;
             Ok(ok())
         }
-        Op::StatusChange | Op::Begin => Err(Error::InternalError),
-    })())
+    }
 }
 
+fn utf8(bytes: &[u8]) -> Result<String, Error> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| Error::InvalidValue)
+}
+
+/// `SCardGetStatusChange`: the event states come back on a timeout too.
 fn status_change(
     state: &HostState,
     contexts: &HashMap<u64, Context>,
     r: &mut Reader<'_>,
     gone: &dyn Fn() -> bool,
-) -> Writer {
-    let parsed = (|| {
-        let ctx = own_context(contexts, r.u64()?)?;
-        let ms = r.u64()?;
-        let n = r.u32()?;
-        if n > 64 {
-            return Err(Error::InvalidValue);
-        }
-        let readers = (0..n)
-            .map(|_| {
-                let name = cstring(r.bytes()?)?;
-                Ok(ReaderState::new(name, State::from_bits_retain(r.u64()?)))
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok((ctx, ms, readers))
-    })();
-    let (ctx, ms, mut readers) = match parsed {
-        Ok(p) => p,
-        Err(e) => return Writer::response(Err(e)),
-    };
+) -> Result<Writer, Error> {
+    let ctx = own_context(contexts, r.u64()?)?;
+    let ms = r.u64()?;
+    let n = r.u32()?;
+    if n > 64 {
+        return Err(Error::InvalidValue);
+    }
+    let mut readers = (0..n)
+        .map(|_| {
+            let name = cstring(r.bytes()?)?;
+            Ok(ReaderState::new(name, State::from_bits_retain(r.u64()?)))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let timeout = (ms != u64::MAX).then(|| Duration::from_millis(ms));
     let result =
         crate::status_change::wait(shared(state), ctx, timeout, &mut readers, Some(POLL), gone);
-    let mut w = Writer::response(result);
-    if matches!(result, Ok(()) | Err(Error::Timeout)) {
-        for rs in &readers {
-            w = w.u64(rs.event_bits()).bytes(rs.atr());
-        }
+    if !matches!(result, Ok(()) | Err(Error::Timeout)) {
+        return Err(result.err().unwrap_or(Error::InternalError));
     }
-    w
-}
-
-/// A reader's name as a C string, for callers of the control interface.
-///
-/// # Errors
-/// [`Error::InvalidValue`] for a name with a NUL byte.
-pub fn reader_cstring(name: &str) -> Result<CString, Error> {
-    cstring(name.as_bytes())
+    let mut w = Writer::response(result);
+    for rs in &readers {
+        w = w.u64(rs.event_bits()).bytes(rs.atr());
+    }
+    Ok(w)
 }
 
 /// What the control interface reports of a reader.
@@ -385,12 +383,12 @@ pub struct ReaderInfo {
 
 fn control(socket: &Path, request: Writer) -> Result<Vec<u8>, Error> {
     let mut stream = UnixStream::connect(socket).map_err(|_| Error::NoService)?;
-    write_frame(&mut stream, &request.into_body()).map_err(|_| Error::NoService)?;
+    request.send(&mut stream).map_err(|_| Error::NoService)?;
     let body = read_frame(&mut stream)
         .map_err(|_| Error::NoService)?
         .ok_or(Error::NoService)?;
     Reader::new(&body).result()?;
-    Ok(body.get(4..).unwrap_or_default().to_vec())
+    Ok(body)
 }
 
 /// The readers of the host on `socket` (the control interface).
@@ -399,7 +397,7 @@ fn control(socket: &Path, request: Writer) -> Result<Vec<u8>, Error> {
 /// [`Error::NoService`] when no host answers.
 pub fn list(socket: &Path) -> Result<Vec<ReaderInfo>, Error> {
     let out = control(socket, Writer::request(Op::CtlList))?;
-    let mut r = Reader::new(&out);
+    let mut r = Reader::values(&out);
     (0..r.u32()?)
         .map(|_| {
             let name = String::from_utf8_lossy(r.bytes()?).into_owned();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::ops::HandleStatus;
 use crate::registry::{Shared, lock};
-use crate::wire::{Op, Reader, Writer, read_frame, write_frame};
+use crate::wire::{Op, Reader, Writer, read_frame};
 use crate::{Disposition, Error, Protocol, Protocols, ReaderState, ShareMode};
 
 /// A context's way to the cards.
@@ -59,11 +59,12 @@ impl Remote {
         self.pid == std::process::id()
     }
 
-    /// One request, its response's values (after a success code).
+    /// One request, its response (read its values with [`Reader::values`]) after a
+    /// success code.
     fn call(&self, request: Writer) -> Result<Vec<u8>, Error> {
         let body = self.call_raw(request)?;
         Reader::new(&body).result()?;
-        Ok(body.get(4..).unwrap_or_default().to_vec())
+        Ok(body)
     }
 
     /// One request, its whole response (code and values).
@@ -78,7 +79,7 @@ impl Remote {
 
 /// Sends a request and reads its response. A host that went away is [`Error::NoService`].
 fn round_trip(stream: &mut UnixStream, request: Writer) -> Result<Vec<u8>, Error> {
-    write_frame(stream, &request.into_body()).map_err(|_| Error::NoService)?;
+    request.send(stream).map_err(|_| Error::NoService)?;
     read_frame(stream)
         .map_err(|_| Error::NoService)?
         .ok_or(Error::NoService)
@@ -95,7 +96,7 @@ impl Link {
             }
             Link::Remote(r) => {
                 let out = r.call(Writer::request(Op::Establish).u8(scope as u8))?;
-                Reader::new(&out).u64()
+                Reader::values(&out).u64()
             }
         }
     }
@@ -117,7 +118,7 @@ impl Link {
                 .collect()),
             Link::Remote(r) => {
                 let out = r.call(Writer::request(Op::ListReaders))?;
-                let mut rd = Reader::new(&out);
+                let mut rd = Reader::values(&out);
                 (0..rd.u32()?)
                     .map(|_| CString::new(rd.bytes()?).map_err(|_| Error::InternalError))
                     .collect()
@@ -142,7 +143,7 @@ impl Link {
                         .u8(share as u8)
                         .u64(protocols.bits()),
                 )?;
-                let mut rd = Reader::new(&out);
+                let mut rd = Reader::values(&out);
                 Ok((rd.u64()?, protocol_from_u32(rd.u32()?)))
             }
         }
@@ -165,7 +166,7 @@ impl Link {
                         .u64(protocols.bits())
                         .u8(initialization as u8),
                 )?;
-                Ok(protocol_from_u32(Reader::new(&out).u32()?))
+                Ok(protocol_from_u32(Reader::values(&out).u32()?))
             }
         }
     }
@@ -224,7 +225,7 @@ impl Link {
             Link::Local(s) => s.transmit(id, apdu),
             Link::Remote(r) => {
                 let out = r.call(Writer::request(Op::Transmit).u64(id).bytes(apdu))?;
-                Ok(Reader::new(&out).bytes()?.to_vec())
+                Ok(Reader::values(&out).bytes()?.to_vec())
             }
         }
     }
@@ -234,7 +235,7 @@ impl Link {
             Link::Local(s) => s.status(id),
             Link::Remote(r) => {
                 let out = r.call(Writer::request(Op::Status).u64(id))?;
-                let mut rd = Reader::new(&out);
+                let mut rd = Reader::values(&out);
                 Ok(HandleStatus {
                     reader: CString::new(rd.bytes()?).map_err(|_| Error::InternalError)?,
                     powered: rd.u8()? != 0,

@@ -14,11 +14,7 @@ pub(crate) struct HandleStatus {
     pub(crate) atr: Vec<u8>,
 }
 
-fn choose_protocol(
-    share: ShareMode,
-    wanted: Protocols,
-    _card: bool,
-) -> Result<Option<Protocol>, Error> {
+fn choose_protocol(share: ShareMode, wanted: Protocols) -> Result<Option<Protocol>, Error> {
     match share {
         // pcsc-lite reports SCARD_PROTOCOL_UNDEFINED for a direct connection: it talks to
         // the reader, not to the card.
@@ -95,7 +91,7 @@ impl Shared {
         if slot.is_none() && share != ShareMode::Direct {
             return Err(Error::NoSmartcard);
         }
-        let protocol = choose_protocol(share, protocols, slot.is_some())?;
+        let protocol = choose_protocol(share, protocols)?;
         check_sharing(&hub, reader, share, None)?;
         let epoch = match &slot {
             Some(s) => {
@@ -142,7 +138,7 @@ impl Shared {
         if slot.is_none() && share != ShareMode::Direct {
             return Err(Error::NoSmartcard);
         }
-        let protocol = choose_protocol(share, protocols, slot.is_some())?;
+        let protocol = choose_protocol(share, protocols)?;
         check_sharing(&hub, &reader, share, Some(id))?;
         let epoch = match &slot {
             Some(s) => {
@@ -255,18 +251,7 @@ impl Shared {
             if give_up() {
                 return Err(Error::Cancelled);
             }
-            hub = match poll {
-                Some(t) => {
-                    self.changed
-                        .wait_timeout(hub, t)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .0
-                }
-                None => self
-                    .changed
-                    .wait(hub)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            };
+            hub = self.wait(hub, poll);
         }
     }
 

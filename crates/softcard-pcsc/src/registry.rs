@@ -77,6 +77,29 @@ pub(crate) struct Handle {
     pub(crate) epoch: u64,
 }
 
+impl Shared {
+    /// Waits for a change (see [`Shared::changed`]) for at most `timeout` (`None`: until
+    /// one comes), giving the hub back.
+    pub(crate) fn wait<'a>(
+        &self,
+        hub: MutexGuard<'a, Hub>,
+        timeout: Option<std::time::Duration>,
+    ) -> MutexGuard<'a, Hub> {
+        match timeout {
+            None => self
+                .changed
+                .wait(hub)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(t) => {
+                self.changed
+                    .wait_timeout(hub, t)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        }
+    }
+}
+
 /// Locks a mutex; a panic elsewhere while it was held does not make the state unusable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -94,6 +117,18 @@ impl Hub {
 
     pub(crate) fn reader_mut(&mut self, name: &CStr) -> Option<&mut Reader> {
         self.readers.iter_mut().find(|r| r.name.as_c_str() == name)
+    }
+
+    /// The card slot of a reader.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`], or [`Error::NoSmartcard`] if the reader is empty.
+    pub(crate) fn slot_of(&self, name: &CStr) -> Result<Arc<Mutex<Slot>>, Error> {
+        self.reader(name)
+            .ok_or(Error::UnknownReader)?
+            .slot
+            .clone()
+            .ok_or(Error::NoSmartcard)
     }
 
     /// Handles connected to a reader.
@@ -262,12 +297,7 @@ impl Registry {
     ) -> Result<R, Error> {
         let name = reader_name(reader)?;
         let hub = lock(&self.shared.hub);
-        let slot = hub
-            .reader(&name)
-            .ok_or(Error::UnknownReader)?
-            .slot
-            .clone()
-            .ok_or(Error::NoSmartcard)?;
+        let slot = hub.slot_of(&name)?;
         drop(hub);
         let mut guard = lock(&slot);
         let card = guard.card.as_mut().ok_or(Error::NoSmartcard)?;
@@ -283,12 +313,7 @@ impl Registry {
     pub fn dispose(&self, reader: &str, disposition: crate::Disposition) -> Result<(), Error> {
         let name = reader_name(reader)?;
         let hub = lock(&self.shared.hub);
-        let slot = hub
-            .reader(&name)
-            .ok_or(Error::UnknownReader)?
-            .slot
-            .clone()
-            .ok_or(Error::NoSmartcard)?;
+        let slot = hub.slot_of(&name)?;
         crate::ops::dispose(&mut lock(&slot), disposition);
         drop(hub);
         self.shared.changed.notify_all();
@@ -309,12 +334,7 @@ impl Registry {
         let name = reader_name(reader)?;
         let mut hub = lock(&self.shared.hub);
         loop {
-            let slot = hub
-                .reader(&name)
-                .ok_or(Error::UnknownReader)?
-                .slot
-                .clone()
-                .ok_or(Error::NoSmartcard)?;
+            let slot = hub.slot_of(&name)?;
             let mut s = lock(&slot);
             if s.transaction.is_none() {
                 drop(hub);
@@ -322,11 +342,7 @@ impl Registry {
                 return Ok(card.transmit(apdu));
             }
             drop(s);
-            hub = self
-                .shared
-                .changed
-                .wait(hub)
-                .unwrap_or_else(PoisonError::into_inner);
+            hub = self.shared.wait(hub, None);
         }
     }
 

@@ -1,7 +1,6 @@
 //! `SCardGetStatusChange` over a registry, and [`ReaderState`].
 
 use std::ffi::{CStr, CString};
-use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use crate::registry::{Hub, Shared, lock};
@@ -192,25 +191,10 @@ pub(crate) fn wait(
             Some(d) => Some(d - now),
             None => None,
         };
-        hub = match (left, poll) {
-            (None, None) => shared
-                .changed
-                .wait(hub)
-                .unwrap_or_else(PoisonError::into_inner),
-            (Some(t), None) | (None, Some(t)) => {
-                shared
-                    .changed
-                    .wait_timeout(hub, t)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            }
-            (Some(a), Some(b)) => {
-                shared
-                    .changed
-                    .wait_timeout(hub, a.min(b))
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            }
+        let wait = match (left, poll) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
+        hub = shared.wait(hub, wait);
     }
 }

@@ -131,6 +131,30 @@ pub enum Disposition {
     EjectCard = 3,
 }
 
+/// The C values of [`Scope`], [`ShareMode`] and [`Disposition`]: `TryFrom<Dword>`
+/// refuses any other value with [`Error::InvalidValue`](crate::Error::InvalidValue), as
+/// pcsc-lite does.
+macro_rules! from_c_value {
+    ($($ty:ident: $($v:ident)*;)*) => {$(
+        impl TryFrom<Dword> for $ty {
+            type Error = crate::Error;
+
+            fn try_from(value: Dword) -> Result<Self, crate::Error> {
+                [$($ty::$v),*]
+                    .into_iter()
+                    .find(|v| *v as Dword == value)
+                    .ok_or(crate::Error::InvalidValue)
+            }
+        }
+    )*};
+}
+
+from_c_value! {
+    Scope: User Terminal System Global;
+    ShareMode: Exclusive Shared Direct;
+    Disposition: LeaveCard ResetCard UnpowerCard EjectCard;
+}
+
 /// The class of an [`Attribute`] (`SCARD_CLASS_*`, its high 16 bits).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 
-use crate::{Disposition, Error, Protocols, Scope, ShareMode};
+use crate::{Disposition, Dword, Error, Protocols, Scope, ShareMode};
 
 /// The largest frame either side accepts: an extended APDU and its response fit.
 pub const MAX_FRAME: usize = 1 << 20;
@@ -79,20 +79,23 @@ impl Op {
     }
 }
 
-/// A message being built.
-#[derive(Debug, Default)]
+/// A message being built, in its frame: the length is filled in by [`Writer::into_frame`],
+/// so sending copies nothing.
+#[derive(Debug)]
 pub struct Writer(Vec<u8>);
 
 impl Writer {
     /// A request for `op`.
     pub fn request(op: Op) -> Writer {
-        Writer(vec![op as u8])
+        Writer(vec![0, 0, 0, 0, op as u8])
     }
 
     /// A response with `result`'s code (values follow only on success).
     pub fn response(result: Result<(), Error>) -> Writer {
         let code = result.err().map_or(0, Error::code);
-        Writer(code.to_be_bytes().to_vec())
+        let mut w = Writer(vec![0; 4]);
+        w.0.extend_from_slice(&code.to_be_bytes());
+        w
     }
 
     /// Appends a byte.
@@ -120,9 +123,30 @@ impl Writer {
         w
     }
 
-    /// The message body.
-    pub fn into_body(self) -> Vec<u8> {
-        self.0
+    /// The frame: the length, then the message.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::InvalidInput`] for a message over [`MAX_FRAME`].
+    pub fn into_frame(mut self) -> io::Result<Vec<u8>> {
+        let len = self.0.len() - 4;
+        if len > MAX_FRAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame too long",
+            ));
+        }
+        if let Some(head) = self.0.get_mut(..4) {
+            head.copy_from_slice(&(len as u32).to_be_bytes());
+        }
+        Ok(self.0)
+    }
+
+    /// Writes the frame to `stream`.
+    ///
+    /// # Errors
+    /// Those of the stream and of [`Writer::into_frame`].
+    pub fn send(self, stream: &mut impl Write) -> io::Result<()> {
+        stream.write_all(&self.into_frame()?)
     }
 }
 
@@ -135,6 +159,11 @@ impl<'a> Reader<'a> {
     /// Reads `body`.
     pub fn new(body: &'a [u8]) -> Reader<'a> {
         Reader(body)
+    }
+
+    /// Reads a response's values, after its code.
+    pub fn values(response: &'a [u8]) -> Reader<'a> {
+        Reader(response.get(4..).unwrap_or_default())
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
@@ -181,57 +210,23 @@ impl<'a> Reader<'a> {
 
     /// A share mode byte.
     pub fn share(&mut self) -> Result<ShareMode, Error> {
-        match self.u8()? {
-            1 => Ok(ShareMode::Exclusive),
-            2 => Ok(ShareMode::Shared),
-            3 => Ok(ShareMode::Direct),
-            _ => Err(Error::InvalidValue),
-        }
+        ShareMode::try_from(Dword::from(self.u8()?))
     }
 
     /// A disposition byte.
     pub fn disposition(&mut self) -> Result<Disposition, Error> {
-        match self.u8()? {
-            0 => Ok(Disposition::LeaveCard),
-            1 => Ok(Disposition::ResetCard),
-            2 => Ok(Disposition::UnpowerCard),
-            3 => Ok(Disposition::EjectCard),
-            _ => Err(Error::InvalidValue),
-        }
+        Disposition::try_from(Dword::from(self.u8()?))
     }
 
     /// A scope byte.
     pub fn scope(&mut self) -> Result<Scope, Error> {
-        match self.u8()? {
-            0 => Ok(Scope::User),
-            1 => Ok(Scope::Terminal),
-            2 => Ok(Scope::System),
-            3 => Ok(Scope::Global),
-            _ => Err(Error::InvalidValue),
-        }
+        Scope::try_from(Dword::from(self.u8()?))
     }
 
     /// A protocol set.
     pub fn protocols(&mut self) -> Result<Protocols, Error> {
         Ok(Protocols::from_bits_retain(self.u64()?))
     }
-}
-
-/// Writes one frame.
-///
-/// # Errors
-/// Those of the stream; [`io::ErrorKind::InvalidInput`] for a body over [`MAX_FRAME`].
-pub fn write_frame(stream: &mut impl Write, body: &[u8]) -> io::Result<()> {
-    if body.len() > MAX_FRAME {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "frame too long",
-        ));
-    }
-    let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    frame.extend_from_slice(body);
-    stream.write_all(&frame)
 }
 
 /// Reads one frame; `None` at a clean end of stream (before a frame starts).
@@ -272,12 +267,14 @@ mod tests {
 
     #[test]
     fn values_round_trip() {
-        let body = Writer::request(Op::Connect)
+        let frame = Writer::request(Op::Connect)
             .u64(7)
             .bytes(b"softcard PIV 00 00")
             .u8(2)
             .u64(3)
-            .into_body();
+            .into_frame()
+            .unwrap();
+        let body = read_frame(&mut io::Cursor::new(frame)).unwrap().unwrap();
         let mut r = Reader::new(&body);
         assert_eq!(Op::from_u8(r.u8().unwrap()), Some(Op::Connect));
         assert_eq!(r.u64().unwrap(), 7);
@@ -289,23 +286,39 @@ mod tests {
 
     #[test]
     fn responses_carry_the_scard_code() {
-        let ok = Writer::response(Ok(())).u64(5).into_body();
+        let ok = Writer::response(Ok(())).u64(5).into_frame().unwrap();
+        let ok = read_frame(&mut io::Cursor::new(ok)).unwrap().unwrap();
         let mut r = Reader::new(&ok);
         assert_eq!(r.result(), Ok(()));
         assert_eq!(r.u64().unwrap(), 5);
-        let err = Writer::response(Err(Error::SharingViolation)).into_body();
+        assert_eq!(Reader::values(&ok).u64().unwrap(), 5);
+        let err = Writer::response(Err(Error::SharingViolation))
+            .into_frame()
+            .unwrap();
+        let err = read_frame(&mut io::Cursor::new(err)).unwrap().unwrap();
         assert_eq!(Reader::new(&err).result(), Err(Error::SharingViolation));
     }
 
     #[test]
     fn frames_round_trip_and_refuse_oversized_lengths() {
         let mut buf = Vec::new();
-        write_frame(&mut buf, b"abc").unwrap();
-        write_frame(&mut buf, b"").unwrap();
+        Writer::request(Op::Begin).u64(9).send(&mut buf).unwrap();
+        Writer::request(Op::ListReaders).send(&mut buf).unwrap();
         let mut cursor = io::Cursor::new(buf);
-        assert_eq!(read_frame(&mut cursor).unwrap().unwrap(), b"abc");
-        assert_eq!(read_frame(&mut cursor).unwrap().unwrap(), b"");
+        assert_eq!(
+            read_frame(&mut cursor).unwrap().unwrap(),
+            [7, 0, 0, 0, 0, 0, 0, 0, 9]
+        );
+        assert_eq!(read_frame(&mut cursor).unwrap().unwrap(), [3]);
         assert!(read_frame(&mut cursor).unwrap().is_none(), "clean end");
+        assert_eq!(
+            Writer::request(Op::Transmit)
+                .bytes(&vec![0; MAX_FRAME])
+                .into_frame()
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
         let mut huge = io::Cursor::new((MAX_FRAME as u32 + 1).to_be_bytes().to_vec());
         assert_eq!(
             read_frame(&mut huge).unwrap_err().kind(),

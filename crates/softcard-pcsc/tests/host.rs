@@ -4,12 +4,14 @@
 
 mod common;
 
+use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{CHAIN_START, OTHER, SELECT_PIV, new_card, send};
 use softcard_pcsc::host::{self, Host, HostHandle};
+use softcard_pcsc::wire::{Op, Reader, Writer, read_frame};
 use softcard_pcsc::{
     Context, Disposition, Error, Protocols, ReaderState, Registry, Scope, ShareMode, State,
 };
@@ -116,18 +118,62 @@ fn a_transaction_excludes_other_clients_until_it_ends() {
     waiter.join().unwrap();
 }
 
+/// A client speaking the wire protocol itself, as a process does, so that its end can be
+/// its socket closing (the process died) rather than a polite release.
+struct RawClient(UnixStream);
+
+impl RawClient {
+    fn open(f: &Fixture) -> RawClient {
+        RawClient(UnixStream::connect(f.host.path()).unwrap())
+    }
+
+    /// One request; the response's values after checking its success code.
+    fn ask(&mut self, request: Writer) -> Vec<u8> {
+        request.send(&mut self.0).unwrap();
+        let body = read_frame(&mut self.0).unwrap().unwrap();
+        assert_eq!(Reader::new(&body).result(), Ok(()), "{body:02X?}");
+        body
+    }
+
+    /// A context and a connection to the card, with PIV selected.
+    fn connect(&mut self) -> u64 {
+        let ctx = Reader::values(&self.ask(Writer::request(Op::Establish).u8(0)))
+            .u64()
+            .unwrap();
+        let out = self.ask(
+            Writer::request(Op::Connect)
+                .u64(ctx)
+                .bytes(b"softcard PIV 00 00")
+                .u8(ShareMode::Shared as u8)
+                .u64(Protocols::T1.bits()),
+        );
+        let handle = Reader::values(&out).u64().unwrap();
+        let out = self.ask(Writer::request(Op::Transmit).u64(handle).bytes(&SELECT_PIV));
+        assert!(
+            Reader::values(&out)
+                .bytes()
+                .unwrap()
+                .ends_with(&[0x90, 0x00])
+        );
+        handle
+    }
+}
+
+const VERIFY_RIGHT: [u8; 13] = [
+    0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8',
+];
+
 #[test]
 fn a_client_that_goes_away_gives_up_its_transaction() {
     let f = Fixture::new();
     let b_ctx = f.client();
     let b = f.connect(&b_ctx);
-    {
-        let a_ctx = f.client();
-        let mut a = f.connect(&a_ctx);
-        std::mem::forget(a.transaction().unwrap());
-        assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation));
-        // The context and its connection close here, the transaction still open.
-    }
+    let mut a = RawClient::open(&f);
+    let handle = a.connect();
+    a.ask(Writer::request(Op::Begin).u64(handle));
+    assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation));
+    // The process dies: its socket closes with the transaction open.
+    drop(a);
     let deadline = Instant::now() + Duration::from_secs(5);
     while send(&b, &OTHER) == Err(Error::SharingViolation) {
         assert!(
@@ -136,6 +182,56 @@ fn a_client_that_goes_away_gives_up_its_transaction() {
         );
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_client_that_goes_away_leaves_a_card_others_use_and_resets_one_it_used_alone() {
+    let f = Fixture::new();
+    // Alone: the dead client's verified PIN must not survive it.
+    let mut a = RawClient::open(&f);
+    let handle = a.connect();
+    let out = a.ask(
+        Writer::request(Op::Transmit)
+            .u64(handle)
+            .bytes(&VERIFY_RIGHT),
+    );
+    assert_eq!(Reader::values(&out).bytes().unwrap(), [0x90, 0x00]);
+    drop(a);
+    let ctx = f.client();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let keeper = loop {
+        let card = f.connect(&ctx);
+        if send(&card, &OTHER) == Ok(0x63C3) {
+            break card;
+        }
+        assert!(Instant::now() < deadline, "the card was never reset");
+        drop(card);
+        thread::sleep(Duration::from_millis(20));
+    };
+    // Shared: another client's verified PIN stays, and it sees no reset.
+    assert_eq!(send(&keeper, &VERIFY_RIGHT), Ok(0x9000));
+    let mut other = RawClient::open(&f);
+    other.connect();
+    drop(other);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(send(&keeper, &OTHER), Ok(0x9000));
+}
+
+#[test]
+fn stopping_a_host_does_not_wait_for_its_socket_file() {
+    let f = Fixture::new();
+    let Fixture { host, _dir: dir } = f;
+    // The folder goes first (a cleaner ran): connecting to wake the host cannot work.
+    drop(dir);
+    let (done_tx, done) = mpsc::channel();
+    thread::spawn(move || {
+        drop(host);
+        done_tx.send(()).unwrap();
+    });
+    assert!(
+        done.recv_timeout(Duration::from_secs(5)).is_ok(),
+        "stopping the host hung"
+    );
 }
 
 #[test]
@@ -205,23 +301,6 @@ fn nested_transactions_are_counted() {
         a.end_transaction(Disposition::LeaveCard),
         Err(Error::NotTransacted)
     );
-}
-
-#[test]
-fn releasing_a_context_leaves_a_shared_card_alone() {
-    let f = Fixture::new();
-    let keeper_ctx = f.client();
-    let keeper = f.connect(&keeper_ctx);
-    let verify = [
-        0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8',
-    ];
-    assert_eq!(send(&keeper, &verify), Ok(0x9000));
-    let other = f.client();
-    let card = f.connect(&other);
-    std::mem::forget(card);
-    drop(other);
-    // No SCARD_W_RESET_CARD, and the PIN is still verified.
-    assert_eq!(send(&keeper, &OTHER), Ok(0x9000));
 }
 
 #[test]

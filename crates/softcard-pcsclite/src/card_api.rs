@@ -111,11 +111,11 @@ pub extern "C" fn SCardDisconnect(hCard: SCARDHANDLE, dwDisposition: DWORD) -> L
 pub extern "C" fn SCardBeginTransaction(hCard: SCARDHANDLE) -> LONG {
     guard(|| {
         let entry = table::card(hCard)?;
-        let mut loan = entry.lend(|_| Ok(()))?;
+        let mut loan = entry.lend()?;
         // The transaction outlives this call: its guard is forgotten here and ended by
         // `SCardEndTransaction` (beginning again on the same handle nests: the card counts).
         let result = loan.card()?.transaction().map(std::mem::forget);
-        loan.give_back(|_| ())?;
+        loan.give_back()?;
         result
     })
 }

@@ -36,19 +36,10 @@ pub unsafe extern "C" fn SCardEstablishContext(
         if phContext.is_null() {
             return Err(Error::InvalidParameter);
         }
-        let scope = match dwScope {
-            0 => Scope::User,
-            1 => Scope::Terminal,
-            2 => Scope::System,
-            3 => Scope::Global,
-            _ => return Err(Error::InvalidValue),
-        };
+        let scope = Scope::try_from(dwScope)?;
         let ctx = match crate::host::socket() {
             Some(socket) => Context::establish_on_host(socket, scope)?,
-            None => {
-                images::load_once();
-                Context::establish(scope)?
-            }
+            None => images::registry().establish(scope)?,
         };
         let h = table::add_context(ctx);
         // SAFETY: not null and valid for writes, per the caller.

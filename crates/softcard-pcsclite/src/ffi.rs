@@ -23,12 +23,7 @@ pub fn guard(body: impl FnOnce() -> Result<(), Error>) -> LONG {
 /// # Errors
 /// [`Error::InvalidValue`] for another value.
 pub fn share_mode(value: DWORD) -> Result<ShareMode, Error> {
-    match value {
-        1 => Ok(ShareMode::Exclusive),
-        2 => Ok(ShareMode::Shared),
-        3 => Ok(ShareMode::Direct),
-        _ => Err(Error::InvalidValue),
-    }
+    ShareMode::try_from(value)
 }
 
 /// A disposition (`SCARD_LEAVE_CARD` ... `SCARD_EJECT_CARD`).
@@ -36,13 +31,7 @@ pub fn share_mode(value: DWORD) -> Result<ShareMode, Error> {
 /// # Errors
 /// [`Error::InvalidValue`] for another value.
 pub fn disposition(value: DWORD) -> Result<Disposition, Error> {
-    match value {
-        0 => Ok(Disposition::LeaveCard),
-        1 => Ok(Disposition::ResetCard),
-        2 => Ok(Disposition::UnpowerCard),
-        3 => Ok(Disposition::EjectCard),
-        _ => Err(Error::InvalidValue),
-    }
+    Disposition::try_from(value)
 }
 
 /// A C string argument.

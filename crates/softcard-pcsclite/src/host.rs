@@ -17,10 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The environment variable naming the host's socket.
-pub const HOST_VAR: &str = "SOFTCARD_HOST";
-/// The socket's file name beside the library.
-pub const SOCKET_FILE: &str = "softcard-host.sock";
+pub use softcard_pcsc::host::{HOST_VAR, SOCKET_FILE};
 
 /// The host's socket, if this process has one; decided once per process.
 pub fn socket() -> Option<&'static Path> {

@@ -11,7 +11,7 @@
 //! with this library) is not served here, and the message names that process.
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use softcard::Profile;
 use softcard::crypto::BackendKind;
@@ -25,10 +25,36 @@ pub fn reader_name(profile: Profile, index: usize) -> String {
     softcard_pcsc::served_reader_name(profile, index)
 }
 
+/// The process that loaded the images.
+static LOADED_BY: OnceLock<u32> = OnceLock::new();
+
+/// The registry a new context of this process opens on: the process-wide one, holding
+/// the images' cards, in the process that loaded them; an empty one in a child forked
+/// from it, with one message: a child serving its copy of the parent's cards would write
+/// over the parent's changes (under `softcard exec` children share the cards).
+pub fn registry() -> Registry {
+    load_once();
+    match LOADED_BY.get() {
+        Some(pid) if *pid != std::process::id() => {
+            static TOLD: Once = Once::new();
+            TOLD.call_once(|| {
+                eprintln!(
+                    "softcard: the card images are served by process {pid}, which this one \
+                     was forked from; no reader here (run the program under `softcard exec` \
+                     to share the cards)"
+                );
+            });
+            Registry::new()
+        }
+        _ => Registry::global().clone(),
+    }
+}
+
 /// Loads the images named in [`IMAGES_VAR`] into the process-wide registry, once.
 pub fn load_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        let _ = LOADED_BY.set(std::process::id());
         let Some(list) = std::env::var_os(IMAGES_VAR) else {
             return;
         };

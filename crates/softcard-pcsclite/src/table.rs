@@ -85,15 +85,13 @@ impl CardEntry {
         }
     }
 
-    /// Takes the connection out for a call that can block, once `check` accepts the
-    /// handle's state; give it back with [`Loan::give_back`] (dropping the loan, as a
-    /// panic does, gives it back unchanged).
+    /// Takes the connection out for a call that can block; give it back with
+    /// [`Loan::give_back`] (dropping the loan, as a panic does, gives it back too).
     ///
     /// # Errors
-    /// [`Error::InvalidHandle`] once closed, and those of `check`.
-    pub fn lend(&self, check: impl FnOnce(&Info) -> Result<(), Error>) -> Result<Loan<'_>, Error> {
+    /// [`Error::InvalidHandle`] once closed.
+    pub fn lend(&self) -> Result<Loan<'_>, Error> {
         let mut st = self.available();
-        check(&st.info)?;
         match std::mem::replace(&mut st.card, Held::Lent) {
             Held::Here(card) => Ok(Loan {
                 entry: self,
@@ -140,21 +138,23 @@ impl CardEntry {
     /// [`Error::InvalidHandle`] when already closed.
     pub fn close_released(&self) -> Result<(), Error> {
         let mut st = lock(&self.state);
-        if let Held::Here(_) = st.card {
-            if let Held::Here(card) = std::mem::replace(&mut st.card, Held::Gone) {
+        match std::mem::replace(&mut st.card, Held::Gone) {
+            Held::Here(card) => {
                 drop(st);
                 let result = card.disconnect_released().map_err(|(_card, e)| e);
                 self.returned.notify_all();
-                return result;
+                result
+            }
+            other => {
+                st.card = other;
+                drop(st);
+                self.close(Disposition::LeaveCard)
             }
         }
-        drop(st);
-        self.close(Disposition::LeaveCard)
     }
 
-    /// Puts a lent connection back and applies `update`, or disconnects it if the handle
-    /// was closed meanwhile.
-    fn put_back(&self, card: Card, update: impl FnOnce(&mut Info)) -> Result<(), Error> {
+    /// Puts a lent connection back, or disconnects it if the handle was closed meanwhile.
+    fn put_back(&self, card: Card) -> Result<(), Error> {
         let mut st = lock(&self.state);
         let result = match st.card {
             Held::Closing(disposition) => {
@@ -165,7 +165,6 @@ impl CardEntry {
                 Err(Error::InvalidHandle)
             }
             _ => {
-                update(&mut st.info);
                 st.card = Held::Here(card);
                 drop(st);
                 Ok(())
@@ -192,15 +191,14 @@ impl Loan<'_> {
         self.card.as_mut().ok_or(Error::InternalError)
     }
 
-    /// Puts the connection back in its entry and applies `update` to what the C API
-    /// remembers.
+    /// Puts the connection back in its entry.
     ///
     /// # Errors
     /// [`Error::InvalidHandle`] when the handle was closed meanwhile (the connection is
     /// disconnected now).
-    pub fn give_back(mut self, update: impl FnOnce(&mut Info)) -> Result<(), Error> {
+    pub fn give_back(mut self) -> Result<(), Error> {
         match self.card.take() {
-            Some(card) => self.entry.put_back(card, update),
+            Some(card) => self.entry.put_back(card),
             None => Err(Error::InternalError),
         }
     }
@@ -209,7 +207,7 @@ impl Loan<'_> {
 impl Drop for Loan<'_> {
     fn drop(&mut self) {
         if let Some(card) = self.card.take() {
-            let _ = self.entry.put_back(card, |_| ());
+            let _ = self.entry.put_back(card);
         }
     }
 }

@@ -30,19 +30,15 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use softcard::crypto::BackendKind;
-use softcard_pcsc::host::Host;
+use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 use softcard_pcsc::{Registry, served_reader_name};
 
 use crate::common::{CliError, TempDir, lock_images};
 
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
-/// The environment variable the drop-in finds its host by.
-pub const HOST_VAR: &str = "SOFTCARD_HOST";
 /// The drop-in's file name as cargo builds it.
 const LIBRARY_FILE: &str = "libpcsclite.so";
-/// The host socket's name beside the library (the drop-in looks for it there).
-const SOCKET_FILE: &str = "softcard-host.sock";
 
 /// Arguments of `softcard exec`.
 #[derive(Debug, clap::Args)]

@@ -80,6 +80,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
             path.display()
         )));
     }
+    // Replacing an image another process serves would pull its card from under it.
+    let _lock = if path.exists() {
+        Some(
+            softcard_pcsc::image_lock::ImageLock::acquire(path)
+                .map_err(|e| crate::common::lock_error(path, &e))?,
+        )
+    } else {
+        None
+    };
     if args.blank && args.profile != Profile::WindowsVsc {
         return Err(CliError::usage(format!(
             "--blank: only a windows-vsc card can be blank, not a {} card",

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use softcard::crypto::BackendKind;
-use softcard_pcsc::host::Host;
+use softcard_pcsc::host::{Host, SOCKET_FILE};
 use softcard_pcsc::vpcd::{Bridge, RegistryCard};
 use softcard_pcsc::{Registry, served_reader_name};
 
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             .map_err(|e| CliError::new(format!("cannot handle signal {sig}: {e}")))?;
     }
     let dir = TempDir::create("softcard-serve")?;
-    let socket = dir.path().join("softcard-host.sock");
+    let socket = dir.path().join(SOCKET_FILE);
     let cards = lock_images(&args.images, &socket, args.backend)?;
     let registry = Registry::new();
     let host = Host::bind(&socket, registry.clone())
