@@ -578,6 +578,43 @@ fn exec_under_timeout_ends_its_command_and_removes_its_folder() {
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
 
+/// A command that leaves a process running, as a daemon that forks away does: exec keeps
+/// serving the card until that process ends too (it does not fall through to the system's
+/// PC/SC), says why it waits, then exits with the command's code and cleans up.
+#[test]
+fn exec_serves_what_its_command_leaves_running() {
+    let cards = Cards::new(&["piv"]);
+    let tmp = cards.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = cards
+        .exec()
+        .args(["timeout", RUN_LIMIT, "sh", "-c"])
+        .arg("( sleep 1; pcsc_scan -r > \"$D/late.out\" 2>&1 ) > /dev/null 2>&1 & exit 3")
+        .env("TMPDIR", &tmp)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run softcard exec");
+    let late = cards.read("late.out");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the command's exit code\n{stderr}"
+    );
+    assert!(
+        late.contains("softcard PIV 00 00"),
+        "the process left running still sees the card:\n{late}"
+    );
+    assert!(
+        stderr.contains("left processes running"),
+        "says why it waits: {stderr}"
+    );
+    assert_cleaned_up(
+        &tmp,
+        "softcard exec -- (a command leaving a process running)",
+    );
+}
+
 /// Starts `softcard exec --image IMG -- sleep 37` with `TMPDIR=tmp`, waits until the sleep
 /// runs, sends `signal` to softcard alone, and checks that softcard ends (the signal
 /// forwarded to `sleep`, which it ended: exit code 128 + `number`) and cleans up.

@@ -98,8 +98,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
     // Orphans of the program (daemons) become softcard's children, to be waited for.
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     let child_pid = Arc::new(AtomicI32::new(0));
+    let pending = Arc::new(AtomicI32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    forward_signals(Arc::clone(&child_pid), Arc::clone(&stop))?;
+    forward_signals(
+        Arc::clone(&child_pid),
+        Arc::clone(&pending),
+        Arc::clone(&stop),
+    )?;
     let mut child = Command::new(program)
         .args(program_args)
         .env("LD_LIBRARY_PATH", library_path)
@@ -108,7 +113,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .env("OPENSC_CONF", &conf)
         .spawn()
         .map_err(|e| CliError::new(format!("cannot run {}: {e}", program.to_string_lossy())))?;
-    child_pid.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
+    let pid = i32::try_from(child.id()).unwrap_or(0);
+    child_pid.store(pid, Ordering::SeqCst);
+    // A signal that came while the program was being started is passed on now.
+    kill(pid, pending.swap(0, Ordering::SeqCst));
     let status = child
         .wait()
         .map_err(|e| CliError::new(format!("waiting for {}: {e}", program.to_string_lossy())))?;
@@ -124,9 +132,24 @@ pub fn run(args: Args) -> Result<(), CliError> {
     std::process::exit(code);
 }
 
-/// Passes SIGTERM and SIGHUP on to the program while it runs; raises `stop` either way.
-/// SIGINT and SIGQUIT only raise `stop`: the terminal sends them to the program itself.
-fn forward_signals(child: Arc<AtomicI32>, stop: Arc<AtomicBool>) -> Result<(), CliError> {
+/// Sends `sig` to `pid` (nothing for 0).
+fn kill(pid: i32, sig: i32) {
+    if let (Some(pid), Some(sig)) = (
+        rustix::process::Pid::from_raw(pid),
+        rustix::process::Signal::from_named_raw(sig),
+    ) {
+        let _ = rustix::process::kill_process(pid, sig);
+    }
+}
+
+/// Passes SIGTERM and SIGHUP on to the program while it runs (one that comes before it
+/// runs waits in `pending`); raises `stop` either way. SIGINT and SIGQUIT only raise
+/// `stop`: the terminal sends them to the program itself.
+fn forward_signals(
+    child: Arc<AtomicI32>,
+    pending: Arc<AtomicI32>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), CliError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT, SIGQUIT])
         .map_err(|e| CliError::new(format!("cannot handle signals: {e}")))?;
@@ -136,12 +159,9 @@ fn forward_signals(child: Arc<AtomicI32>, stop: Arc<AtomicBool>) -> Result<(), C
             if sig != SIGTERM && sig != SIGHUP {
                 continue;
             }
-            let pid = child.load(Ordering::SeqCst);
-            if let (Some(pid), Some(sig)) = (
-                rustix::process::Pid::from_raw(pid),
-                rustix::process::Signal::from_named_raw(sig),
-            ) {
-                let _ = rustix::process::kill_process(pid, sig);
+            match child.load(Ordering::SeqCst) {
+                0 => pending.store(sig, Ordering::SeqCst),
+                pid => kill(pid, sig),
             }
         }
     });
