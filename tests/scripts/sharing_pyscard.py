@@ -9,6 +9,10 @@ Each subcommand is one process; a test's shell script starts several of them und
     mgmt-put DIR          PIV: connect, SELECT, touch ready-mgmt, wait for pins-done, then
                           management-key authentication, PUT DATA, empty VERIFY
     pin-status            PIV: connect, SELECT, empty VERIFY
+    watch-removal DIR     PIV: connect, SELECT, VERIFY, touch watching; waits for the card to
+                          go (status change), transmits on the old connection, touches
+                          saw-empty; waits for it to come back, reconnects, SELECT, empty
+                          VERIFY (the card put back is the same card, PIN logged out)
     stress DIR ID SECONDS PIV and GIDS: random writes of tagged data objects, in and out of
                           transactions; writes what was acknowledged to DIR/stress-ID.json
 Every status word is printed; a PC/SC error ends the process with exit code 2.
@@ -33,7 +37,11 @@ from smartcard.scard import (
     SCardDisconnect,
     SCardEndTransaction,
     SCardEstablishContext,
+    SCARD_STATE_EMPTY,
+    SCARD_STATE_PRESENT,
+    SCARD_STATE_UNAWARE,
     SCardGetErrorMessage,
+    SCardGetStatusChange,
     SCardListReaders,
     SCardReconnect,
     SCardReleaseContext,
@@ -256,6 +264,41 @@ def pin_status():
     card.close()
 
 
+def await_state(card, bit):
+    """Waits with SCardGetStatusChange until the reader's state has BIT."""
+    rv, states = SCardGetStatusChange(card.ctx, 0, [(card.reader, SCARD_STATE_UNAWARE)])
+    check("SCardGetStatusChange", rv)
+    deadline = time.monotonic() + WAIT_LIMIT
+    while not states[0][1] & bit:
+        if time.monotonic() > deadline:
+            raise PcscError("timed out waiting for the reader state 0x%X" % bit)
+        rv, states = SCardGetStatusChange(card.ctx, 1000, [(card.reader, states[0][1])])
+        if rv != SCARD_S_SUCCESS and rv & 0xFFFFFFFF != 0x8010000A:  # SCARD_E_TIMEOUT
+            check("SCardGetStatusChange", rv)
+    return states[0][1]
+
+
+def watch_removal(folder):
+    card = Card(PIV_READER)
+    print("W: SELECT %04X" % card.select(PIV_AID), flush=True)
+    print("W: VERIFY %04X" % card.send(verify_apdu(DEFAULT_PIN))[1], flush=True)
+    touch(os.path.join(folder, "watching"))
+    await_state(card, SCARD_STATE_EMPTY)
+    print("W: reader EMPTY", flush=True)
+    rv, _ = SCardTransmit(card.handle, card.proto, [0x00, 0x20, 0x00, 0x80])
+    print("W: transmit on the old connection: 0x%08X" % (rv & 0xFFFFFFFF), flush=True)
+    touch(os.path.join(folder, "saw-empty"))
+    await_state(card, SCARD_STATE_PRESENT)
+    print("W: reader PRESENT", flush=True)
+    rv, card.proto = SCardReconnect(
+        card.handle, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD
+    )
+    check("SCardReconnect", rv)
+    print("W: SELECT again %04X" % card.select(PIV_AID), flush=True)
+    print("W: PIN STATUS %04X" % card.send([0x00, 0x20, 0x00, 0x80])[1], flush=True)
+    card.close()
+
+
 def write_once(card, which, obj, value):
     """Writes VALUE to this process's object OBJ on the card: SELECT, then the
     management-key authentication (PIV) or the PIN (GIDS), then PUT DATA. Returns
@@ -349,6 +392,8 @@ def main(args):
         mgmt_put(rest[0])
     elif command == "pin-status":
         pin_status()
+    elif command == "watch-removal":
+        watch_removal(rest[0])
     elif command == "stress":
         stress(rest[0], rest[1], float(rest[2]))
     else:

@@ -837,6 +837,83 @@ touch \"$D/held\"; await_file \"$D/done\""
     );
 }
 
+/// `softcard ctl` takes the card out of its reader and puts it back while a client holds a
+/// connection: the client sees the reader go EMPTY and come back (status change), its old
+/// connection gets SCARD_W_REMOVED_CARD, and the card put back is the same card.
+#[test]
+fn ctl_removes_and_inserts_a_card_every_client_sees_it() {
+    let cards = Cards::new(&["piv"]);
+    let image = cards.image(0);
+    let softcard = softcard_bin::path();
+    let mut exec = cards.exec();
+    exec.args(["timeout", RUN_LIMIT, "sh", "-c"])
+        .arg(format!(
+            "{PRELUDE}\nclient watch-removal \"$D\" > \"$D/w.out\" 2>&1 & w=$!\n\
+             await_file \"$D/watching\"\n\
+             \"$SOFTCARD\" ctl remove \"softcard PIV 00 00\" > \"$D/ctl.out\" 2>&1\n\
+             await_file \"$D/saw-empty\"\n\
+             \"$SOFTCARD\" ctl list >> \"$D/ctl.out\" 2>&1\n\
+             \"$SOFTCARD\" ctl insert \"softcard PIV 00 00\" >> \"$D/ctl.out\" 2>&1\n\
+             touch \"$D/inserted\"; await_file \"$D/outside-done\"; wait $w"
+        ))
+        .env("SOFTCARD", softcard)
+        .stdin(Stdio::null());
+    let mut child = exec.spawn().expect("start softcard exec");
+    // From outside the exec, the host is found through the image.
+    let inserted = wait::until(Duration::from_secs(30), || {
+        cards.path("inserted").exists().then_some(())
+    });
+    let outside = Output::from(softcard_bin::run(&[
+        "ctl",
+        "list",
+        "--json",
+        "--image",
+        image.to_str().expect("UTF-8 path"),
+    ]));
+    let twice = Output::from(softcard_bin::run(&[
+        "ctl",
+        "insert",
+        "--image",
+        image.to_str().expect("UTF-8 path"),
+    ]));
+    std::fs::write(cards.path("outside-done"), b"").unwrap();
+    let status = child.wait().expect("wait for softcard exec");
+    let (w, ctl) = (cards.read("w.out"), cards.read("ctl.out"));
+    let all = format!("client:\n{w}\nctl:\n{ctl}");
+    assert!(inserted.is_some() && status.success(), "{status}\n{all}");
+    assert!(
+        w.contains("W: VERIFY 9000") && w.contains("W: reader EMPTY"),
+        "{all}"
+    );
+    assert!(
+        w.contains("transmit on the old connection: 0x80100069"),
+        "SCARD_W_REMOVED_CARD on the old connection\n{all}"
+    );
+    assert!(
+        w.contains("W: reader PRESENT") && w.contains("W: SELECT again 9000"),
+        "{all}"
+    );
+    assert!(
+        w.contains("W: PIN STATUS 63C3"),
+        "the same card, its PIN logged out by the removal\n{all}"
+    );
+    assert!(
+        ctl.contains("softcard PIV 00 00\tempty"),
+        "ctl list while out\n{all}"
+    );
+    assert!(ctl.contains("card inserted"), "{all}");
+    assert!(
+        outside.success && outside.text().contains("\"present\": true"),
+        "ctl list --image from outside the exec: {}",
+        outside.text()
+    );
+    assert!(
+        !twice.success && twice.text().contains("no card was taken out"),
+        "inserting a card that is in: {}",
+        twice.text()
+    );
+}
+
 // 8. Refusals.
 
 /// Asserts that a softcard run failed and that its message names `needles` (each: any

@@ -46,6 +46,8 @@ enum Command {
     Sign(cmd::sign::Args),
     /// Verify, change or unblock the PIN.
     Pin(cmd::pin::Args),
+    /// Control a running exec or serve: list its readers, remove and insert its cards.
+    Ctl(cmd::ctl::Args),
     /// Run the enrollment flow end to end on a new card, with a built-in test CA.
     Demo(cmd::demo::Args),
 }
@@ -61,6 +63,7 @@ impl Command {
             Command::Cert(a) => cmd::cert::run(a),
             Command::Sign(a) => cmd::sign::run(a),
             Command::Pin(a) => cmd::pin::run(a),
+            Command::Ctl(a) => cmd::ctl::run(a),
             Command::Demo(a) => cmd::demo::run(a),
         }
     }
@@ -74,6 +77,7 @@ impl Command {
             Command::Cert(a) => a.json,
             Command::Sign(a) => a.json,
             Command::Pin(a) => a.json,
+            Command::Ctl(a) => a.json,
             Command::Serve(_) | Command::Exec(_) | Command::Demo(_) => false,
         }
     }

@@ -319,7 +319,9 @@ fn handle(
         }
         Op::CtlRemove => {
             let reader = utf8(r.bytes()?)?;
-            let card = state.registry.remove_card(&reader)?;
+            let mut card = state.registry.remove_card(&reader)?;
+            // A card out of its reader has no power: its security state is gone.
+            card.power_off();
             lock(&state.parked).insert(reader, card);
             Ok(ok())
         }
@@ -413,7 +415,8 @@ pub fn list(socket: &Path) -> Result<Vec<ReaderInfo>, Error> {
 }
 
 /// Takes the card out of `reader` on the host on `socket`: every client sees the removal
-/// (`SCARD_W_REMOVED_CARD`, status-change events). The host keeps the card.
+/// (`SCARD_W_REMOVED_CARD`, status-change events). The host keeps the card, unpowered (its
+/// verified PINs and other security state are gone, as with a real card).
 ///
 /// # Errors
 /// [`Error::NoService`], [`Error::UnknownReader`], [`Error::NoSmartcard`].

@@ -1,6 +1,7 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
 pub mod cert;
+pub mod ctl;
 pub mod demo;
 pub mod enroll;
 pub mod exec;
