@@ -914,6 +914,99 @@ fn ctl_removes_and_inserts_a_card_every_client_sees_it() {
     );
 }
 
+/// `softcard ctl attach` serves one more image in a running exec (its clients see the new
+/// reader; an image another process holds is refused naming it), `ctl detach` takes the
+/// reader away and gives the image back (another exec can then serve it).
+#[test]
+fn ctl_attaches_and_detaches_images_at_run_time() {
+    let cards = Cards::new(&["piv", "windows-vsc"]);
+    let (first, second) = (cards.image(0), cards.image(1));
+    let mut exec = Command::new(softcard_bin::path());
+    exec.args(["exec", "--image"])
+        .arg(first)
+        .args(["--", "timeout", RUN_LIMIT, "sh", "-c"])
+        .arg(
+            "\"$SOFTCARD\" ctl attach \"$SECOND\" > \"$D/attach.out\" 2>&1\n\
+             pcsc_scan -r > \"$D/scan1.out\" 2>&1\n\
+             touch \"$D/attached\"; while [ ! -e \"$D/checked\" ]; do sleep 0.05; done\n\
+             \"$SOFTCARD\" ctl detach \"softcard GIDS 01 00\" > \"$D/detach.out\" 2>&1\n\
+             pcsc_scan -r > \"$D/scan2.out\" 2>&1\n\
+             touch \"$D/detached\"; while [ ! -e \"$D/done\" ]; do sleep 0.05; done",
+        )
+        .env("SOFTCARD", softcard_bin::path())
+        .env("SECOND", second)
+        .env("D", cards.path(""))
+        .env_remove("LD_LIBRARY_PATH")
+        .stdin(Stdio::null());
+    let mut child = exec.spawn().expect("start softcard exec");
+    let attached = wait::until(Duration::from_secs(30), || {
+        cards.path("attached").exists().then_some(())
+    });
+    // While attached, a second exec on the image is refused naming the first.
+    let second_exec = Output::from(
+        Command::new(softcard_bin::path())
+            .args(["exec", "--image"])
+            .arg(second)
+            .args(["--", "true"])
+            .output()
+            .expect("run a second exec"),
+    );
+    std::fs::write(cards.path("checked"), b"").unwrap();
+    let detached = wait::until(Duration::from_secs(30), || {
+        cards.path("detached").exists().then_some(())
+    });
+    // Detached, the image is free again.
+    let third_exec = Output::from(
+        Command::new(softcard_bin::path())
+            .args(["exec", "--image"])
+            .arg(second)
+            .args(["--", "true"])
+            .output()
+            .expect("run a third exec"),
+    );
+    std::fs::write(cards.path("done"), b"").unwrap();
+    let status = child.wait().expect("wait for softcard exec");
+    let all = format!(
+        "attach: {}\nscan1: {}\ndetach: {}\nscan2: {}",
+        cards.read("attach.out"),
+        cards.read("scan1.out"),
+        cards.read("detach.out"),
+        cards.read("scan2.out")
+    );
+    assert!(
+        attached.is_some() && detached.is_some() && status.success(),
+        "{status}\n{all}"
+    );
+    assert!(
+        cards
+            .read("attach.out")
+            .contains("softcard GIDS 01 00: serving"),
+        "{all}"
+    );
+    assert!(
+        cards.read("scan1.out").contains("softcard GIDS 01 00"),
+        "{all}"
+    );
+    assert!(
+        !cards.read("scan2.out").contains("softcard GIDS 01 00"),
+        "{all}"
+    );
+    assert!(
+        cards.read("scan2.out").contains("softcard PIV 00 00"),
+        "{all}"
+    );
+    assert!(
+        !second_exec.success && second_exec.text().contains(&child.id().to_string()),
+        "a second exec while attached names the holder: {}",
+        second_exec.text()
+    );
+    assert!(
+        third_exec.success,
+        "after detach the image is free: {}",
+        third_exec.text()
+    );
+}
+
 // 8. Refusals.
 
 /// Asserts that a softcard run failed and that its message names `needles` (each: any

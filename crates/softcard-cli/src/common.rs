@@ -96,38 +96,30 @@ fn held_message(path: &Path, holder: &softcard_pcsc::image_lock::Holder) -> Stri
     }
 }
 
-/// Locks the images a host will serve (the same image twice, also through a link, is
-/// refused), announces `socket` as where their cards are served, and loads the cards.
-/// Returns each card with its image's resolved path.
+/// Has `host` serve `images`, in this order (the same image twice, also through a link,
+/// is refused). Returns the readers' names.
 ///
 /// # Errors
 /// A message naming the image and the problem: missing, given twice, held by another
 /// process (naming it), read-only, not a card image.
-pub fn lock_images(
+pub fn serve_images(
+    host: &softcard_pcsc::host::Host,
     images: &[PathBuf],
-    socket: &Path,
-    backend: BackendKind,
-) -> Result<Vec<(PathBuf, softcard::Card)>, CliError> {
-    use softcard_pcsc::image_lock::{ImageLock, resolve};
-    let mut cards: Vec<(PathBuf, softcard::Card)> = Vec::new();
-    for image in images {
-        let real = resolve(image).map_err(|e| io_error(image, &e))?;
-        if cards.iter().any(|(p, _)| *p == real) {
-            return Err(CliError::usage(format!(
-                "{}: the same card image is given twice ({}); a card can be served once",
-                image.display(),
-                real.display()
-            )));
-        }
-        let lock = ImageLock::acquire(&real).map_err(|e| lock_error(image, &e))?;
-        lock.announce(Some(socket)).map_err(|e| {
-            CliError::new(format!("{}: cannot write its lock: {e}", image.display()))
-        })?;
-        let card = softcard_pcsc::FileStorage::load_locked(lock, backend)
-            .map_err(|e| CliError::new(format!("{}: {e}", image.display())))?;
-        cards.push((real, card));
-    }
-    Ok(cards)
+) -> Result<Vec<String>, CliError> {
+    use softcard_pcsc::host::AddError;
+    images
+        .iter()
+        .map(|image| {
+            host.add_image(image).map_err(|e| match e {
+                AddError::AlreadyServed(reader) => CliError::usage(format!(
+                    "{}: the same card image is given twice (already in {reader}); a card \
+                     can be served once",
+                    image.display()
+                )),
+                AddError::Load(e) => load_error(image, &e),
+            })
+        })
+        .collect()
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> CliError {

@@ -51,8 +51,67 @@ struct HostState {
     images: Mutex<HashMap<String, PathBuf>>,
     /// Cards taken out of their readers by the control interface, to be put back.
     parked: Mutex<HashMap<String, softcard::Card>>,
+    /// The index of the next card served (its reader's number).
+    next: AtomicUsize,
+    /// The crypto backend of the cards the host loads.
+    backend: softcard::crypto::BackendKind,
     clients: AtomicUsize,
     stop: AtomicBool,
+}
+
+/// Why an image cannot be added to a host.
+#[derive(Debug)]
+pub enum AddError {
+    /// The host serves it already, in this reader.
+    AlreadyServed(String),
+    /// It cannot be locked or loaded.
+    Load(crate::LoadError),
+}
+
+impl std::fmt::Display for AddError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddError::AlreadyServed(reader) => {
+                write!(f, "the same card image is served already, in {reader}")
+            }
+            AddError::Load(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AddError {}
+
+impl HostState {
+    fn add_image(&self, image: &Path) -> Result<String, AddError> {
+        let load = |e| AddError::Load(crate::LoadError::Lock(e));
+        let io = |e| AddError::Load(crate::LoadError::Io(e));
+        let real = crate::image_lock::resolve(image).map_err(io)?;
+        // The images map is held until the card is in: two adds of one image cannot race.
+        let mut images = lock(&self.images);
+        if let Some((reader, _)) = images.iter().find(|(_, p)| **p == real) {
+            return Err(AddError::AlreadyServed(reader.clone()));
+        }
+        let image_lock = crate::image_lock::ImageLock::acquire(&real).map_err(load)?;
+        image_lock.announce(Some(&self.path)).map_err(io)?;
+        let card =
+            crate::FileStorage::load_locked(image_lock, self.backend).map_err(AddError::Load)?;
+        let taken = self.registry.readers();
+        // The next number no reader has, whatever its kind.
+        let reader = loop {
+            let index = self.next.fetch_add(1, Ordering::SeqCst);
+            let used = [softcard::Profile::Piv, softcard::Profile::WindowsVsc]
+                .into_iter()
+                .any(|p| taken.contains(&crate::served_reader_name(p, index)));
+            if !used {
+                break crate::served_reader_name(card.profile(), index);
+            }
+        };
+        self.registry
+            .insert_card(&reader, card)
+            .map_err(|e| AddError::Load(crate::LoadError::Io(io::Error::other(e.to_string()))))?;
+        images.insert(reader.clone(), real);
+        Ok(reader)
+    }
 }
 
 /// A running host; dropping it stops accepting clients, removes the socket and waits for
@@ -82,11 +141,16 @@ impl std::fmt::Debug for HostHandle {
 }
 
 impl Host {
-    /// Binds the socket at `path` (which must not exist) for `registry`'s cards.
+    /// Binds the socket at `path` (which must not exist) for `registry`'s cards; images it
+    /// loads get their keys on `backend`.
     ///
     /// # Errors
     /// Those of binding the socket.
-    pub fn bind(path: &Path, registry: Registry) -> io::Result<Host> {
+    pub fn bind(
+        path: &Path,
+        registry: Registry,
+        backend: softcard::crypto::BackendKind,
+    ) -> io::Result<Host> {
         let listener = UnixListener::bind(path)?;
         Ok(Host {
             listener,
@@ -95,15 +159,25 @@ impl Host {
                 path: path.to_owned(),
                 images: Mutex::default(),
                 parked: Mutex::default(),
+                next: AtomicUsize::new(0),
+                backend,
                 clients: AtomicUsize::new(0),
                 stop: AtomicBool::new(false),
             }),
         })
     }
 
-    /// Records that `reader`'s card comes from `image` (shown by the control interface).
-    pub fn note_image(&self, reader: &str, image: &Path) {
-        lock(&self.state.images).insert(reader.to_owned(), image.to_owned());
+    /// Serves the card image at `image` in a new reader, `softcard PIV 00 00`, `softcard
+    /// GIDS 01 00`... in the order images are added (see
+    /// [`served_reader_name`](crate::served_reader_name)): locks it (announcing this host's
+    /// socket in the lock) and loads it. Returns the reader's name.
+    ///
+    /// # Errors
+    /// [`AddError::AlreadyServed`] for an image this host serves already (also through a
+    /// link), [`AddError::Load`] when it cannot be locked (another process holds it, it is
+    /// read-only) or loaded.
+    pub fn add_image(&self, image: &Path) -> Result<String, AddError> {
+        self.state.add_image(image)
     }
 
     /// Starts accepting clients on a thread of its own.
@@ -325,6 +399,21 @@ fn handle(
             lock(&state.parked).insert(reader, card);
             Ok(ok())
         }
+        Op::CtlAttach => {
+            let image = PathBuf::from(utf8(r.bytes()?)?);
+            Ok(match state.add_image(&image) {
+                Ok(reader) => ok().u8(0).bytes(reader.as_bytes()),
+                Err(e) => ok().u8(1).bytes(e.to_string().as_bytes()),
+            })
+        }
+        Op::CtlDetach => {
+            let reader = utf8(r.bytes()?)?;
+            lock(&state.images).remove(&reader);
+            lock(&state.parked).remove(&reader);
+            // The card (and with it the image's lock) goes with its reader.
+            drop(state.registry.remove_reader(&reader)?);
+            Ok(ok())
+        }
         Op::CtlInsert => {
             let reader = utf8(r.bytes()?)?;
             let card = lock(&state.parked)
@@ -424,6 +513,37 @@ pub fn remove_card(socket: &Path, reader: &str) -> Result<(), Error> {
     control(
         socket,
         Writer::request(Op::CtlRemove).bytes(reader.as_bytes()),
+    )
+    .map(drop)
+}
+
+/// Has the host on `socket` serve the card image at `image` in a new reader; returns the
+/// reader's name. The path is resolved here (the host may run in another folder).
+///
+/// # Errors
+/// [`Error::NoService`]; the host's message when it cannot serve the image (served
+/// already, held by another process, read-only, not a card image).
+pub fn attach(socket: &Path, image: &Path) -> Result<Result<String, String>, Error> {
+    let real = crate::image_lock::resolve(image).map_err(|_| Error::InvalidValue)?;
+    let out = control(
+        socket,
+        Writer::request(Op::CtlAttach).bytes(real.to_string_lossy().as_bytes()),
+    )?;
+    let mut r = Reader::values(&out);
+    let failed = r.u8()? != 0;
+    let text = String::from_utf8_lossy(r.bytes()?).into_owned();
+    Ok(if failed { Err(text) } else { Ok(text) })
+}
+
+/// Takes `reader` away on the host on `socket`, with its card: the image is no longer
+/// served (nor locked) by it.
+///
+/// # Errors
+/// [`Error::NoService`], [`Error::UnknownReader`].
+pub fn detach(socket: &Path, reader: &str) -> Result<(), Error> {
+    control(
+        socket,
+        Writer::request(Op::CtlDetach).bytes(reader.as_bytes()),
     )
     .map(drop)
 }

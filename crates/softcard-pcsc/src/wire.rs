@@ -51,6 +51,11 @@ pub enum Op {
     CtlRemove = 21,
     /// Control: put a reader's card back in: reader.
     CtlInsert = 22,
+    /// Control: serve a card image in a new reader: path -> failed u8, then the reader's
+    /// name (or, failed, the reason).
+    CtlAttach = 23,
+    /// Control: take a reader away with its card: reader.
+    CtlDetach = 24,
 }
 
 impl Op {
@@ -73,6 +78,8 @@ impl Op {
             CtlList,
             CtlRemove,
             CtlInsert,
+            CtlAttach,
+            CtlDetach,
         ]
         .into_iter()
         .find(|op| *op as u8 == b)

@@ -10,7 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{CHAIN_START, OTHER, SELECT_PIV, new_card, send};
-use softcard_pcsc::host::{self, Host, HostHandle};
+use softcard::crypto::BackendKind;
+use softcard_pcsc::host::{self, AddError, Host, HostHandle};
 use softcard_pcsc::wire::{Op, Reader, Writer, read_frame};
 use softcard_pcsc::{
     Context, Disposition, Error, Protocols, ReaderState, Registry, Scope, ShareMode, State,
@@ -31,7 +32,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let reg = Registry::new();
         reg.insert_card("softcard PIV 00 00", new_card()).unwrap();
-        let host = Host::bind(&dir.path().join("host.sock"), reg)
+        let host = Host::bind(&dir.path().join("host.sock"), reg, BackendKind::default())
             .unwrap()
             .spawn();
         Fixture { host, _dir: dir }
@@ -310,4 +311,66 @@ fn no_host_is_no_service() {
         Context::establish_on_host(&dir.path().join("none.sock"), Scope::User).err(),
         Some(Error::NoService)
     );
+}
+
+#[test]
+fn images_attached_at_run_time_are_served_once_and_detached_with_their_lock() {
+    let f = Fixture::new();
+    let image = f._dir.path().join("gids.img");
+    let mut card = softcard::Card::create_seeded(
+        &softcard::CardOptions::new(softcard::Profile::WindowsVsc),
+        3,
+        Box::new(softcard_pcsc::FileStorage::new(&image)),
+    )
+    .unwrap();
+    card.reset();
+    drop(card);
+    let link = f._dir.path().join("link.img");
+    std::os::unix::fs::symlink(&image, &link).unwrap();
+
+    let reader = host::attach(f.host.path(), &image).unwrap().unwrap();
+    assert_eq!(
+        reader, "softcard GIDS 01 00",
+        "numbered after the card already served"
+    );
+    let ctx = f.client();
+    assert!(
+        ctx.list_readers_owned()
+            .unwrap()
+            .contains(&c"softcard GIDS 01 00".to_owned())
+    );
+    let again = host::attach(f.host.path(), &link).unwrap();
+    assert!(
+        matches!(&again, Err(m) if m.contains("served already")),
+        "the same image through a link: {again:?}"
+    );
+    let held = softcard_pcsc::image_lock::holder(&image).expect("the host holds the image");
+    assert_eq!(held.socket.as_deref(), Some(f.host.path()));
+
+    host::detach(f.host.path(), &reader).unwrap();
+    assert!(
+        !ctx.list_readers_owned()
+            .unwrap()
+            .contains(&c"softcard GIDS 01 00".to_owned())
+    );
+    assert_eq!(
+        softcard_pcsc::image_lock::holder(&image),
+        None,
+        "the lock goes with it"
+    );
+    assert_eq!(
+        host::detach(f.host.path(), &reader),
+        Err(Error::UnknownReader)
+    );
+    let missing = f._dir.path().join("missing.img");
+    assert!(matches!(
+        Host::bind(
+            &f._dir.path().join("other.sock"),
+            Registry::new(),
+            BackendKind::default()
+        )
+        .unwrap()
+        .add_image(&missing),
+        Err(AddError::Load(_))
+    ));
 }

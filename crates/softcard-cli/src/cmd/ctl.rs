@@ -1,5 +1,6 @@
 //! `softcard ctl`: the control interface of a running host (`softcard exec`, `softcard
-//! serve`): list its readers, take a card out of its reader and put it back. Every client
+//! serve`): list its readers, take a card out of its reader and put it back, serve one
+//! more image in a new reader, take a reader away. Every client
 //! sees a removal as with a real reader: `SCARD_W_REMOVED_CARD` on its connections, the
 //! reader EMPTY in `SCardGetStatusChange`; the card put back is the same card.
 //!
@@ -43,6 +44,16 @@ enum Action {
         /// The reader (default: the one serving `--image`).
         reader: Option<String>,
     },
+    /// Serve one more card image, in a new reader (the host locks it).
+    Attach {
+        /// The card image.
+        new_image: PathBuf,
+    },
+    /// Take a reader away with its card (the host no longer serves or locks its image).
+    Detach {
+        /// The reader (default: the one serving `--image`).
+        reader: Option<String>,
+    },
 }
 
 /// Runs the action.
@@ -74,6 +85,31 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 let state = if r.present { "card" } else { "empty" };
                 println!("{}\t{state}\t{image}", r.name);
             }
+            Ok(())
+        }
+        Action::Attach { new_image } => {
+            let reader = host::attach(&socket, new_image)
+                .map_err(|e| CliError::new(format!("{}: {e}", new_image.display())))?
+                .map_err(|e| CliError::new(format!("{}: {e}", new_image.display())))?;
+            if args.json {
+                return print_json(&serde_json::json!({
+                    "reader": reader,
+                    "image": new_image.display().to_string(),
+                }));
+            }
+            println!("{reader}: serving {}", new_image.display());
+            Ok(())
+        }
+        Action::Detach { reader } => {
+            let reader = match reader {
+                Some(r) => r.clone(),
+                None => reader_of(&socket, args.image.as_deref())?,
+            };
+            host::detach(&socket, &reader).map_err(|e| CliError::new(format!("{reader}: {e}")))?;
+            if args.json {
+                return print_json(&serde_json::json!({ "reader": reader, "detached": true }));
+            }
+            println!("{reader}: detached");
             Ok(())
         }
         Action::Remove { reader } | Action::Insert { reader } => {

@@ -30,10 +30,10 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 use softcard::crypto::BackendKind;
+use softcard_pcsc::Registry;
 use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
-use softcard_pcsc::{Registry, served_reader_name};
 
-use crate::common::{CliError, TempDir, lock_images};
+use crate::common::{CliError, TempDir, serve_images};
 
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
@@ -66,7 +66,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .ok_or_else(|| CliError::usage("exec: no program given"))?;
     let dir = TempDir::create("softcard-exec")?;
     let socket = dir.path().join(SOCKET_FILE);
-    let cards = lock_images(&args.images, &socket, BackendKind::default())?;
+    let registry = Registry::new();
+    let host = Host::bind(&socket, registry.clone(), BackendKind::default())
+        .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    serve_images(&host, &args.images)?;
     let link = dir.path().join("libpcsclite.so.1");
     std::os::unix::fs::symlink(&library, &link).map_err(|e| {
         CliError::new(format!(
@@ -78,16 +81,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
     std::fs::write(&conf, opensc_conf(&link))
         .map_err(|e| CliError::new(format!("{}: cannot write: {e}", conf.display())))?;
 
-    let registry = Registry::new();
-    let host = Host::bind(&socket, registry.clone())
-        .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
-    for (i, (image, card)) in cards.into_iter().enumerate() {
-        let reader = served_reader_name(card.profile(), i);
-        host.note_image(&reader, &image);
-        registry
-            .insert_card(&reader, card)
-            .map_err(|e| CliError::new(format!("{reader}: {e}")))?;
-    }
     let host = host.spawn();
 
     let mut library_path = OsString::from(dir.path().as_os_str());
@@ -257,12 +250,13 @@ mod tests {
     #[test]
     fn missing_images_are_refused_before_running_anything() {
         let dir = tempfile::tempdir().unwrap();
-        let err = lock_images(
-            &[PathBuf::from("/nonexistent/card.img")],
+        let host = Host::bind(
             &dir.path().join("s.sock"),
+            Registry::new(),
             BackendKind::default(),
         )
-        .unwrap_err();
+        .unwrap();
+        let err = serve_images(&host, &[PathBuf::from("/nonexistent/card.img")]).unwrap_err();
         assert!(err.to_string().contains("no such card image"), "{err}");
     }
 

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use softcard::crypto::BackendKind;
+use softcard_pcsc::Registry;
 use softcard_pcsc::host::{Host, SOCKET_FILE};
 use softcard_pcsc::vpcd::{Bridge, RegistryCard};
-use softcard_pcsc::{Registry, served_reader_name};
 
-use crate::common::{CliError, TempDir, lock_images, parse_backend};
+use crate::common::{CliError, TempDir, parse_backend, serve_images};
 
 /// Arguments of `softcard serve`.
 #[derive(Debug, clap::Args)]
@@ -45,12 +45,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let dir = TempDir::create("softcard-serve")?;
     let socket = dir.path().join(SOCKET_FILE);
-    let cards = lock_images(&args.images, &socket, args.backend)?;
     let registry = Registry::new();
-    let host = Host::bind(&socket, registry.clone())
+    let host = Host::bind(&socket, registry.clone(), args.backend)
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    let readers = serve_images(&host, &args.images)?;
     let mut bridges = Vec::new();
-    for (i, ((image, card), given)) in cards.into_iter().zip(&args.images).enumerate() {
+    for (i, (reader, given)) in readers.into_iter().zip(&args.images).enumerate() {
         let port = u16::try_from(i)
             .ok()
             .and_then(|i| args.vpcd.port().checked_add(i))
@@ -59,15 +59,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
             })?;
         let addr = SocketAddr::new(args.vpcd.ip(), port);
         eprintln!(
-            "softcard: serving {} ({} card) at vpcd {addr}",
-            given.display(),
-            card.profile()
+            "softcard: serving {} ({reader}) at vpcd {addr}",
+            given.display()
         );
-        let reader = served_reader_name(card.profile(), i);
-        host.note_image(&reader, &image);
-        registry
-            .insert_card(&reader, card)
-            .map_err(|e| CliError::new(format!("{reader}: {e}")))?;
         bridges.push(
             Bridge::new(
                 RegistryCard::new(registry.clone(), reader),
