@@ -257,3 +257,38 @@ fn a_reset_forgets_the_verified_pin() {
         "a reset forgets the PIN"
     );
 }
+
+/// What a vpcd bridge sends from pcscd's side waits out a registry connection's
+/// transaction, and a reset from that side reaches the registry's connections.
+#[test]
+fn commands_from_outside_wait_for_the_transaction_and_resets_reach_connections() {
+    let (reg, ctx) = setup("R");
+    let mut card = ctx
+        .connect(c"R", ShareMode::Shared, Protocols::ANY)
+        .unwrap();
+    let tx = card.transaction().unwrap();
+    assert_eq!(send(&tx, &CHAIN_START), Ok(0x9000));
+    let (done_tx, done) = mpsc::channel();
+    let outside = reg.clone();
+    let t = thread::spawn(move || {
+        let r = outside.transmit_between_transactions("R", &OTHER).unwrap();
+        done_tx.send(r).unwrap();
+    });
+    assert!(
+        done.recv_timeout(Duration::from_millis(300)).is_err(),
+        "a command from outside landed inside the transaction"
+    );
+    // The chain is intact, then the transaction ends and the outside command runs.
+    assert_eq!(send(&tx, &OTHER), Ok(0x6883));
+    tx.end(Disposition::LeaveCard).unwrap();
+    let response = done.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(response[response.len() - 2..], [0x63, 0xC3]);
+    t.join().unwrap();
+
+    reg.dispose("R", Disposition::ResetCard).unwrap();
+    assert_eq!(send(&card, &OTHER), Err(Error::ResetCard));
+    assert_eq!(
+        reg.dispose("nope", Disposition::ResetCard),
+        Err(Error::UnknownReader)
+    );
+}
