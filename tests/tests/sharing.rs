@@ -1007,6 +1007,109 @@ fn ctl_attaches_and_detaches_images_at_run_time() {
     );
 }
 
+/// `softcard enroll` and `softcard sign` on an image that exec holds are served by exec: the
+/// key is made on the held card and signs there (openssl verifies the signature with the
+/// request's key); a wrong PIN through the holder signs nothing.
+#[test]
+fn enroll_and_sign_while_exec_holds_the_image_are_served_by_it() {
+    let cards = Cards::new(&["windows-vsc"]);
+    let image = cards.image(0).to_str().expect("UTF-8 path").to_owned();
+    let mut exec = cards.exec();
+    exec.args(["timeout", RUN_LIMIT, "sh", "-c"])
+        .arg(format!(
+            "{PRELUDE}\ntouch \"$D/held\"; await_file \"$D/done\""
+        ))
+        .stdin(Stdio::null());
+    let mut child = exec.spawn().expect("start softcard exec");
+    let held = wait::until(Duration::from_secs(30), || {
+        cards.path("held").exists().then_some(())
+    });
+    let path = |name: &str| cards.path(name).to_str().expect("UTF-8 path").to_owned();
+    std::fs::write(cards.path("data"), b"signed through the holder").unwrap();
+    let enroll = Output::from(softcard_bin::run(&[
+        "enroll",
+        &image,
+        "--format",
+        "pkcs10",
+        "--subject",
+        "/CN=Held",
+        "--out",
+        &path("req.pem"),
+        "--json",
+    ]));
+    let text = enroll.text();
+    let container = text
+        .split("\"container\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    let sign = |pin: &str, out: &str| {
+        Output::from(softcard_bin::run(&[
+            "sign",
+            &image,
+            "--container",
+            &container,
+            "--pin",
+            pin,
+            "--in",
+            &path("data"),
+            "--out",
+            &path(out),
+        ]))
+    };
+    let wrong = sign("00000000", "wrong.sig");
+    let right = sign("12345678", "data.sig");
+    std::fs::write(cards.path("done"), b"").unwrap();
+    let status = child.wait().expect("wait for softcard exec");
+    assert!(
+        held.is_some() && status.success(),
+        "softcard exec: {status}"
+    );
+    assert!(
+        enroll.success && !container.is_empty(),
+        "enroll through the holder: {text}"
+    );
+    assert!(
+        !wrong.success && wrong.text().contains("63C2") && !cards.path("wrong.sig").exists(),
+        "a wrong PIN through the holder: {}",
+        wrong.text()
+    );
+    assert!(right.success, "sign through the holder: {}", right.text());
+    let public = Command::new("openssl")
+        .args([
+            "req",
+            "-in",
+            &path("req.pem"),
+            "-pubkey",
+            "-noout",
+            "-out",
+            &path("pub.pem"),
+        ])
+        .status()
+        .expect("run openssl req");
+    assert!(public.success());
+    let verify = Output::from(
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify", &path("pub.pem"), "-signature"])
+            .arg(cards.path("data.sig"))
+            .arg(cards.path("data"))
+            .output()
+            .expect("run openssl dgst"),
+    );
+    assert!(
+        verify.success && verify.text().contains("Verified OK"),
+        "the signature made through the holder, checked with the request's key: {}",
+        verify.text()
+    );
+    let info = Output::from(softcard_bin::run(&["info", &image]));
+    assert!(
+        info.text().contains(&container),
+        "after exec: the key's container is in the image:\n{}",
+        info.text()
+    );
+}
+
 // 8. Refusals.
 
 /// Asserts that a softcard run failed and that its message names `needles` (each: any
