@@ -58,8 +58,18 @@ pub(crate) trait Applet: Sync {
         management_key: Option<&ManagementKey>,
     ) -> Result<Container, EnrollError>;
 
-    /// What the signing command takes for a key of `algorithm`.
-    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation;
+    /// What the signing command takes for an RSA key.
+    fn rsa_operation(&self) -> CardOperation;
+
+    /// What the signing command takes for a key of `algorithm`: a digest for ECDSA, as
+    /// [`Applet::rsa_operation`] says for RSA.
+    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation {
+        if algorithm.is_ec() {
+            CardOperation::Ecdsa
+        } else {
+            self.rsa_operation()
+        }
+    }
 
     /// The private operation of `container`'s key. `pin` is the PIN last verified, for a
     /// key that asks it before every signature.

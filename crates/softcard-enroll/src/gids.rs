@@ -49,38 +49,15 @@ fn algorithm_id(alg: KeyAlgorithm) -> Result<u8, EnrollError> {
     }
 }
 
-fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
-    let r = exchange(t, [0, 0x20, 0, PIN_REF], pin, false)?;
-    pin_status(r, "PIN", "VERIFY")
-}
-
-/// CHANGE REFERENCE DATA (old PIN then new PIN), then the `cardcf` PIN freshness bump
-/// the minidriver makes: the card leaves the new PIN verified, which writing `cardcf`
-/// needs.
-fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-    let r = exchange(
-        t,
-        [0, 0x24, 0, PIN_REF],
-        &Zeroizing::new([old, new].concat()),
-        false,
-    )?;
-    new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)?;
-    bump_pin_freshness(t, "PUT DATA of cardcf (the PIN was changed)")
-}
-
-/// Administrator authentication (MSE SET + GENERAL AUTHENTICATE with the card's
-/// challenge, answered by encrypting it in CBC mode with a zero IV), RESET RETRY COUNTER
-/// with the new PIN, then VERIFY of the new PIN (the card logs everyone out after RESET
-/// RETRY COUNTER, and writing `cardcf` needs the PIN) and the `cardcf` PIN freshness bump
-/// the minidriver makes.
+/// Administrator authentication: MSE SET, then GENERAL AUTHENTICATE with the card's
+/// challenge, answered by encrypting it in CBC mode with a zero IV.
 ///
 /// `alg` is the key's algorithm; `None` takes it from the length: 24 bytes 3DES, 16
 /// AES-128, 32 AES-256.
-fn unblock(
+fn authenticate_admin(
     t: &mut dyn Transport,
     admin_key: &[u8],
     alg: Option<SymAlg>,
-    new: &[u8],
 ) -> Result<(), EnrollError> {
     let alg = match (alg, admin_key.len()) {
         (Some(alg), _) => alg,
@@ -139,17 +116,7 @@ fn unblock(
         }
         return Err(fail(r.sw));
     }
-    let r = exchange(t, [0, 0x2C, 0x02, PIN_REF], new, false)?;
-    if matches!(r.sw, 0x6A80 | 0x6700) {
-        return Err(EnrollError::NewPinRefused {
-            what: "PIN",
-            sw: r.sw,
-            rules: PIN_RULES,
-        });
-    }
-    r.ok("RESET RETRY COUNTER")?;
-    verify_pin(t, new)?;
-    bump_pin_freshness(t, "PUT DATA of cardcf (the PIN was unblocked)")
+    Ok(())
 }
 
 /// Bumps `cardcf`'s PIN freshness counter (`bPinsFreshness`) after the PIN changed, as the
@@ -311,38 +278,6 @@ fn rsa_algorithm(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
         PublicKey::P256 { .. } | PublicKey::P384 { .. } => Err(bad("GIDS public key")),
     }
 }
-
-fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
-    let master = read_master(t)?;
-    let mut out = Vec::new();
-    for (i, rec) in read_cmap(t, &master)?.into_iter().enumerate() {
-        let Ok(kid) = u8::try_from(i + usize::from(FIRST_KEY)) else {
-            break;
-        };
-        if !rec.is_valid() {
-            continue;
-        }
-        let Some(public_key) = read_public(t, kid)? else {
-            continue;
-        };
-        let exchange = rec.kx_key_bits > 0;
-        let file = md::certificate_file_name(kid - FIRST_KEY, exchange);
-        out.push(Container {
-            algorithm: rsa_algorithm(&public_key)?,
-            public_key,
-            name: rec.name,
-            key_spec: if exchange {
-                KeySpec::Exchange
-            } else {
-                KeySpec::Signature
-            },
-            key_reference: kid,
-            has_certificate: locate(&master, "mscp", &file).is_some(),
-        });
-    }
-    Ok(out)
-}
-
 /// The key file's FCP: type 18, conditions as the minidriver sets them, and the control
 /// reference templates of its uses (Exchange: decipher raw, OAEP, PKCS#1 and sign;
 /// Signature: sign only).
@@ -404,82 +339,6 @@ fn check_name_free(cmap: &[md::ContainerMapRecord], name: &str) -> Result<(), En
     Ok(())
 }
 
-/// What [`create_key`] checks before it writes anything, without writing anything.
-fn check_key_request(t: &mut dyn Transport, request: &KeyRequest) -> Result<(), EnrollError> {
-    algorithm_id(request.algorithm)?;
-    let master = read_master(t)?;
-    let cmap = read_cmap(t, &master)?;
-    let (index, _) = free_container(&cmap)?;
-    if let ContainerName::Named(name) = &request.container {
-        check_name_free(&cmap, name)?;
-        container_record(name, index, request)?;
-    }
-    Ok(())
-}
-
-/// Creates the container: key file, key generation, key map, `cmapfile`, `cardcf`.
-fn create_key(
-    t: &mut dyn Transport,
-    request: &KeyRequest,
-    rng: &mut dyn CardRng,
-) -> Result<Container, EnrollError> {
-    let algid = algorithm_id(request.algorithm)?;
-    let master = read_master(t)?;
-    let mut cmap = read_cmap(t, &master)?;
-    let name = match &request.container {
-        ContainerName::Automatic => md::automatic_container_name(rng),
-        ContainerName::Named(n) => n.clone(),
-    };
-    check_name_free(&cmap, &name)?;
-    let (index, kid) = free_container(&cmap)?;
-    let exchange_key = request.key_spec == KeySpec::Exchange;
-    let record = container_record(&name, index, request)?;
-    // A key file left by a deleted container is removed first (6A82: there is none).
-    let stale = exchange(t, [0, 0xE4, 0, 0], &[0xB0, kid], false)?;
-    if !matches!(stale.sw, SW_OK | 0x6A82) {
-        return Err(EnrollError::Card {
-            command: "DELETE FILE",
-            sw: stale.sw,
-        });
-    }
-    let fcp = key_file_fcp(kid, algid, request.key_spec);
-    exchange(t, [0, 0xE0, 0, 0], &fcp, false)?.ok("CREATE FILE")?;
-    exchange(t, [0, 0x44, 0, 0], &[], false)?.ok("ACTIVATE FILE")?;
-    let crt = [0xAC, 6, 0x80, 1, algid, 0x83, 1, kid];
-    exchange(t, [0, 0x47, 0, 0], &crt, false)?.ok("GENERATE ASYMMETRIC KEY PAIR")?;
-    let public_key = read_public(t, kid)?.ok_or(bad("GIDS public key"))?;
-    // Key map: version 01, then one record per container.
-    let mut keymap = get_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO)?.unwrap_or_default();
-    let keymap_record = md::KeymapRecord {
-        state: 1,
-        algid,
-        keytype: if exchange_key {
-            md::KEYMAP_EXCHANGE
-        } else {
-            md::KEYMAP_SIGNATURE
-        },
-        keyref: 0xB000 | u16::from(kid),
-    };
-    md::set_keymap_record(&mut keymap, index, &keymap_record);
-    if index == cmap.len() {
-        cmap.push(record);
-    } else if let Some(slot) = cmap.get_mut(index) {
-        *slot = record;
-    }
-    let cmap_bytes = md::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
-    bump_cardcf(t, &master, Fresh::CONTAINERS_AND_FILES)?;
-    put_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO, &keymap)?;
-    write_file(t, &master, "mscp", "cmapfile", &cmap_bytes)?;
-    Ok(Container {
-        name,
-        key_spec: request.key_spec,
-        algorithm: request.algorithm,
-        public_key,
-        key_reference: kid,
-        has_certificate: false,
-    })
-}
-
 /// MSE SET (digital signature template, PKCS#1 v1.5 padding by the card) and PSO:
 /// COMPUTE DIGITAL SIGNATURE over a DigestInfo.
 fn sign(
@@ -505,45 +364,6 @@ fn certificate_file(container: &Container) -> String {
         container.key_spec == KeySpec::Exchange,
     )
 }
-
-/// Writes `mscp/kxcNN` or `mscp/kscNN` (compressed), creating its master file entry in
-/// the first free data object of EF A010 when it is new, and bumps `cardcf`.
-fn write_certificate(
-    t: &mut dyn Transport,
-    container: &Container,
-    der: &[u8],
-) -> Result<(), EnrollError> {
-    let stored = md::compress_certificate(der)
-        .map_err(|_| EnrollError::Unsupported("a certificate over 65535 bytes".into()))?;
-    let mut master = read_master(t)?;
-    let file = certificate_file(container);
-    if locate(&master, "mscp", &file).is_none() {
-        let ef = md::EVERYONE_READ_USER_WRITE_EF;
-        let tag = (md::CARDAPPS_DO..=0xDFFF)
-            .find(|d| !master.iter().any(|e| e.ef == ef && e.data_object == *d))
-            .ok_or_else(|| EnrollError::Unsupported("no free data object on the card".into()))?;
-        master.push(md::MasterFileEntry::new("mscp", &file, ef, tag));
-        let encoded = md::encode_master_file(&master).map_err(|_| bad("GIDS master file"))?;
-        bump_cardcf(t, &master, Fresh::FILES)?;
-        put_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO, &encoded)?;
-    }
-    bump_cardcf(t, &master, Fresh::FILES)?;
-    write_file(t, &master, "mscp", &file, &stored)
-}
-
-fn read_certificate(
-    t: &mut dyn Transport,
-    container: &Container,
-) -> Result<Option<Vec<u8>>, EnrollError> {
-    let master = read_master(t)?;
-    match read_file(t, &master, "mscp", &certificate_file(container))? {
-        Some(stored) if !stored.is_empty() => md::decompress_certificate(&stored)
-            .map(Some)
-            .map_err(|_| bad("compressed certificate")),
-        _ => Ok(None),
-    }
-}
-
 /// The GIDS applet.
 pub(crate) struct Gids;
 
@@ -557,13 +377,28 @@ impl Applet for Gids {
     }
 
     fn verify_pin(&self, t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
-        verify_pin(t, pin)
+        let r = exchange(t, [0, 0x20, 0, PIN_REF], pin, false)?;
+        pin_status(r, "PIN", "VERIFY")
     }
 
+    /// CHANGE REFERENCE DATA (old PIN then new PIN), then the `cardcf` PIN freshness bump
+    /// the minidriver makes: the card leaves the new PIN verified, which writing `cardcf`
+    /// needs.
     fn change_pin(&self, t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-        change_pin(t, old, new)
+        let r = exchange(
+            t,
+            [0, 0x24, 0, PIN_REF],
+            &Zeroizing::new([old, new].concat()),
+            false,
+        )?;
+        new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)?;
+        bump_pin_freshness(t, "PUT DATA of cardcf (the PIN was changed)")
     }
 
+    /// Administrator authentication ([`authenticate_admin`]), RESET RETRY COUNTER with the
+    /// new PIN, then VERIFY of the new PIN (the card logs everyone out after RESET RETRY
+    /// COUNTER, and writing `cardcf` needs the PIN) and the `cardcf` PIN freshness bump the
+    /// minidriver makes.
     fn unblock(
         &self,
         t: &mut dyn Transport,
@@ -571,30 +406,81 @@ impl Applet for Gids {
         new: &[u8],
     ) -> Result<(), EnrollError> {
         match secret {
-            Unblock::AdminKey(key) => unblock(t, key, None, new),
-            Unblock::AdminKeyWith(alg, key) => unblock(t, key, Some(alg), new),
-            Unblock::Puk(_) => Err(EnrollError::Unsupported(
-                "GIDS unblocks with the administrator key".into(),
-            )),
+            Unblock::AdminKey(key) => authenticate_admin(t, key, None)?,
+            Unblock::AdminKeyWith(alg, key) => authenticate_admin(t, key, Some(alg))?,
+            Unblock::Puk(_) => {
+                return Err(EnrollError::Unsupported(
+                    "GIDS unblocks with the administrator key".into(),
+                ));
+            }
         }
+        let r = exchange(t, [0, 0x2C, 0x02, PIN_REF], new, false)?;
+        if matches!(r.sw, 0x6A80 | 0x6700) {
+            return Err(EnrollError::NewPinRefused {
+                what: "PIN",
+                sw: r.sw,
+                rules: PIN_RULES,
+            });
+        }
+        r.ok("RESET RETRY COUNTER")?;
+        self.verify_pin(t, new)?;
+        bump_pin_freshness(t, "PUT DATA of cardcf (the PIN was unblocked)")
     }
 
     fn leaves_new_pin_verified(&self) -> bool {
         true
     }
 
+    /// The valid `cmapfile` records whose key file holds a key.
     fn containers(&self, t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
-        containers(t)
+        let master = read_master(t)?;
+        let mut out = Vec::new();
+        for (i, rec) in read_cmap(t, &master)?.into_iter().enumerate() {
+            let Ok(kid) = u8::try_from(i + usize::from(FIRST_KEY)) else {
+                break;
+            };
+            if !rec.is_valid() {
+                continue;
+            }
+            let Some(public_key) = read_public(t, kid)? else {
+                continue;
+            };
+            let exchange = rec.kx_key_bits > 0;
+            let file = md::certificate_file_name(kid - FIRST_KEY, exchange);
+            out.push(Container {
+                algorithm: rsa_algorithm(&public_key)?,
+                public_key,
+                name: rec.name,
+                key_spec: if exchange {
+                    KeySpec::Exchange
+                } else {
+                    KeySpec::Signature
+                },
+                key_reference: kid,
+                has_certificate: locate(&master, "mscp", &file).is_some(),
+            });
+        }
+        Ok(out)
     }
 
+    /// An RSA algorithm, a free container, a free name that fits a `cmapfile` record.
     fn check_key_request(
         &self,
         t: &mut dyn Transport,
         request: &KeyRequest,
     ) -> Result<(), EnrollError> {
-        check_key_request(t, request)
+        algorithm_id(request.algorithm)?;
+        let master = read_master(t)?;
+        let cmap = read_cmap(t, &master)?;
+        let (index, _) = free_container(&cmap)?;
+        if let ContainerName::Named(name) = &request.container {
+            check_name_free(&cmap, name)?;
+            container_record(name, index, request)?;
+        }
+        Ok(())
     }
 
+    /// Creates the container: key file, key generation, key map, `cmapfile`, `cardcf`.
     fn create_key(
         &self,
         t: &mut dyn Transport,
@@ -602,14 +488,66 @@ impl Applet for Gids {
         rng: &mut dyn CardRng,
         _management_key: Option<&ManagementKey>,
     ) -> Result<Container, EnrollError> {
-        create_key(t, request, rng)
+        let algid = algorithm_id(request.algorithm)?;
+        let master = read_master(t)?;
+        let mut cmap = read_cmap(t, &master)?;
+        let name = match &request.container {
+            ContainerName::Automatic => md::automatic_container_name(rng),
+            ContainerName::Named(n) => n.clone(),
+        };
+        check_name_free(&cmap, &name)?;
+        let (index, kid) = free_container(&cmap)?;
+        let exchange_key = request.key_spec == KeySpec::Exchange;
+        let record = container_record(&name, index, request)?;
+        // A key file left by a deleted container is removed first (6A82: there is none).
+        let stale = exchange(t, [0, 0xE4, 0, 0], &[0xB0, kid], false)?;
+        if !matches!(stale.sw, SW_OK | 0x6A82) {
+            return Err(EnrollError::Card {
+                command: "DELETE FILE",
+                sw: stale.sw,
+            });
+        }
+        let fcp = key_file_fcp(kid, algid, request.key_spec);
+        exchange(t, [0, 0xE0, 0, 0], &fcp, false)?.ok("CREATE FILE")?;
+        exchange(t, [0, 0x44, 0, 0], &[], false)?.ok("ACTIVATE FILE")?;
+        let crt = [0xAC, 6, 0x80, 1, algid, 0x83, 1, kid];
+        exchange(t, [0, 0x47, 0, 0], &crt, false)?.ok("GENERATE ASYMMETRIC KEY PAIR")?;
+        let public_key = read_public(t, kid)?.ok_or(bad("GIDS public key"))?;
+        // Key map: version 01, then one record per container.
+        let mut keymap = get_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO)?.unwrap_or_default();
+        let keymap_record = md::KeymapRecord {
+            state: 1,
+            algid,
+            keytype: if exchange_key {
+                md::KEYMAP_EXCHANGE
+            } else {
+                md::KEYMAP_SIGNATURE
+            },
+            keyref: 0xB000 | u16::from(kid),
+        };
+        md::set_keymap_record(&mut keymap, index, &keymap_record);
+        if index == cmap.len() {
+            cmap.push(record);
+        } else if let Some(slot) = cmap.get_mut(index) {
+            *slot = record;
+        }
+        let cmap_bytes = md::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
+        bump_cardcf(t, &master, Fresh::CONTAINERS_AND_FILES)?;
+        put_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO, &keymap)?;
+        write_file(t, &master, "mscp", "cmapfile", &cmap_bytes)?;
+        Ok(Container {
+            name,
+            key_spec: request.key_spec,
+            algorithm: request.algorithm,
+            public_key,
+            key_reference: kid,
+            has_certificate: false,
+        })
     }
 
-    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation {
-        match algorithm {
-            KeyAlgorithm::P256 | KeyAlgorithm::P384 => CardOperation::Ecdsa,
-            _ => CardOperation::RsaDigestInfo,
-        }
+    /// A DigestInfo; the card pads.
+    fn rsa_operation(&self) -> CardOperation {
+        CardOperation::RsaDigestInfo
     }
 
     /// MSE SET and PSO: COMPUTE DIGITAL SIGNATURE; the PIN verified once serves them all.
@@ -623,6 +561,8 @@ impl Applet for Gids {
         Box::new(move |input| sign(t, kid, algorithm, input))
     }
 
+    /// Writes `mscp/kxcNN` or `mscp/kscNN` (compressed), creating its master file entry in
+    /// the first free data object of EF A010 when it is new, and bumps `cardcf`.
     fn write_certificate(
         &self,
         t: &mut dyn Transport,
@@ -630,7 +570,24 @@ impl Applet for Gids {
         der: &[u8],
         _management_key: Option<&ManagementKey>,
     ) -> Result<(), EnrollError> {
-        write_certificate(t, container, der)
+        let stored = md::compress_certificate(der)
+            .map_err(|_| EnrollError::Unsupported("a certificate over 65535 bytes".into()))?;
+        let mut master = read_master(t)?;
+        let file = certificate_file(container);
+        if locate(&master, "mscp", &file).is_none() {
+            let ef = md::EVERYONE_READ_USER_WRITE_EF;
+            let tag = (md::CARDAPPS_DO..=0xDFFF)
+                .find(|d| !master.iter().any(|e| e.ef == ef && e.data_object == *d))
+                .ok_or_else(|| {
+                    EnrollError::Unsupported("no free data object on the card".into())
+                })?;
+            master.push(md::MasterFileEntry::new("mscp", &file, ef, tag));
+            let encoded = md::encode_master_file(&master).map_err(|_| bad("GIDS master file"))?;
+            bump_cardcf(t, &master, Fresh::FILES)?;
+            put_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO, &encoded)?;
+        }
+        bump_cardcf(t, &master, Fresh::FILES)?;
+        write_file(t, &master, "mscp", &file, &stored)
     }
 
     fn read_certificate(
@@ -638,6 +595,12 @@ impl Applet for Gids {
         t: &mut dyn Transport,
         container: &Container,
     ) -> Result<Option<Vec<u8>>, EnrollError> {
-        read_certificate(t, container)
+        let master = read_master(t)?;
+        match read_file(t, &master, "mscp", &certificate_file(container))? {
+            Some(stored) if !stored.is_empty() => md::decompress_certificate(&stored)
+                .map(Some)
+                .map_err(|_| bad("compressed certificate")),
+            _ => Ok(None),
+        }
     }
 }
