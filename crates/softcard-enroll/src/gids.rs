@@ -11,13 +11,13 @@ use softcard::gids::minidriver as md;
 use softcard::tlv;
 use zeroize::Zeroizing;
 
-use crate::applet::{Applet, SignOperation};
+use crate::applet::{Applet, SignOperation, sym_alg_by_length};
 use crate::client::{
     Application, Container, ContainerName, KeyRequest, Unblock, new_pin_status, pin_status,
 };
 use crate::piv::ManagementKey;
 use crate::transport::{SW_OK, exchange};
-use crate::{CardOperation, EnrollError, KeySpec, Transport};
+use crate::{CardOperation, EnrollError, KeySpec, Transport, public_key};
 
 /// The GIDS AID without its version byte: SELECT finds any version.
 const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59];
@@ -59,17 +59,14 @@ fn authenticate_admin(
     admin_key: &[u8],
     alg: Option<SymAlg>,
 ) -> Result<(), EnrollError> {
-    let alg = match (alg, admin_key.len()) {
-        (Some(alg), _) => alg,
-        (None, 24) => SymAlg::Tdes,
-        (None, 16) => SymAlg::Aes128,
-        (None, 32) => SymAlg::Aes256,
-        (None, n) => {
-            return Err(EnrollError::Unsupported(format!(
-                "an administrator key of {n} bytes (24: 3DES or AES-192, 16 or 32: AES)"
-            )));
-        }
-    };
+    let alg = alg
+        .or_else(|| sym_alg_by_length(admin_key.len()))
+        .ok_or_else(|| {
+            EnrollError::Unsupported(format!(
+                "an administrator key of {} bytes (24: 3DES or AES-192, 16 or 32: AES)",
+                admin_key.len()
+            ))
+        })?;
     let key = SymKey::from_bytes(alg, admin_key).map_err(|e| {
         EnrollError::Unsupported(format!(
             "administrator key ({alg:?}, {} bytes): {e}",
@@ -264,20 +261,13 @@ fn read_public(t: &mut dyn Transport, kid: u8) -> Result<Option<PublicKey>, Enro
     let e = tlv::find(inner, 0x82).ok().flatten();
     match (n, e) {
         (Some(n), Some(e)) => Ok(Some(PublicKey::Rsa {
-            n: crate::public_key::trim_zeros(n).to_vec(),
-            e: crate::public_key::trim_zeros(e).to_vec(),
+            n: public_key::trim_zeros(n).to_vec(),
+            e: public_key::trim_zeros(e).to_vec(),
         })),
         _ => Err(bad("GIDS public key")),
     }
 }
 
-fn rsa_algorithm(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
-    match public {
-        PublicKey::Rsa { n, .. } => KeyAlgorithm::rsa_with_bits(n.len() * 8)
-            .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{}", n.len() * 8))),
-        PublicKey::P256 { .. } | PublicKey::P384 { .. } => Err(bad("GIDS public key")),
-    }
-}
 /// The key file's FCP: type 18, conditions as the minidriver sets them, and the control
 /// reference templates of its uses (Exchange: decipher raw, OAEP, PKCS#1 and sign;
 /// Signature: sign only).
@@ -448,7 +438,7 @@ impl Applet for Gids {
             let exchange = rec.kx_key_bits > 0;
             let file = md::certificate_file_name(kid - FIRST_KEY, exchange);
             out.push(Container {
-                algorithm: rsa_algorithm(&public_key)?,
+                algorithm: public_key::algorithm(&public_key)?,
                 public_key,
                 name: rec.name,
                 key_spec: if exchange {

@@ -15,12 +15,12 @@ use softcard::profile::DEFAULT_ADMIN_KEY;
 use softcard::tlv;
 use zeroize::Zeroizing;
 
-use crate::applet::{Applet, SignOperation};
+use crate::applet::{Applet, SignOperation, sym_alg_by_length};
 use crate::client::{
     Application, Container, ContainerName, KeyRequest, Unblock, new_pin_status, pin_status,
 };
 use crate::transport::{SW_OK, exchange};
-use crate::{CardOperation, EnrollError, KeySpec, Transport, parse_certificates};
+use crate::{CardOperation, EnrollError, KeySpec, Transport, parse_certificates, public_key};
 
 /// The PIV AID without its version bytes.
 const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
@@ -82,19 +82,19 @@ fn metadata(t: &mut dyn Transport, reference: u8) -> Result<Option<Vec<u8>>, Enr
 /// (one block, ECB), SP 800-73-4 part 2 appendix A.
 fn authenticate(t: &mut dyn Transport, key: Option<&ManagementKey>) -> Result<(), EnrollError> {
     let key = key.map_or(&DEFAULT_ADMIN_KEY[..], ManagementKey::expose);
-    let announced = metadata(t, MANAGEMENT_KEY)?
-        .and_then(|m| tlv::find(&m, 0x01).ok().flatten().map(<[u8]>::to_vec));
-    let (alg, id) = match (announced.as_deref(), key.len()) {
-        (Some([0x0A]), 24) => (SymAlg::Aes192, 0x0A),
-        (_, 24) => (SymAlg::Tdes, 0x03),
-        (_, 16) => (SymAlg::Aes128, 0x08),
-        (_, 32) => (SymAlg::Aes256, 0x0C),
-        (_, n) => {
-            return Err(EnrollError::Unsupported(format!(
-                "a management key of {n} bytes"
-            )));
-        }
-    };
+    // The algorithm GET METADATA announces when the key fits it (a 24-byte key is 3DES
+    // or AES-192), else the one of the key's length.
+    let announced = metadata(t, MANAGEMENT_KEY)?.and_then(|m| match tlv::find(&m, 0x01) {
+        Ok(Some(&[id])) => SymAlg::from_piv_id(id),
+        _ => None,
+    });
+    let alg = announced
+        .filter(|alg| alg.key_len() == key.len())
+        .or_else(|| sym_alg_by_length(key.len()))
+        .ok_or_else(|| {
+            EnrollError::Unsupported(format!("a management key of {} bytes", key.len()))
+        })?;
+    let id = alg.piv_id();
     let sym = SymKey::from_bytes(alg, key)
         .map_err(|e| EnrollError::Unsupported(format!("management key: {e}")))?;
     let fail = |sw| EnrollError::AdminAuthentication {
@@ -126,8 +126,8 @@ fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
     let get = |tag| tlv::find(template, tag).ok().flatten();
     match (get(0x81), get(0x82), get(0x86)) {
         (Some(n), Some(e), _) => Ok(PublicKey::Rsa {
-            n: crate::public_key::trim_zeros(n).to_vec(),
-            e: crate::public_key::trim_zeros(e).to_vec(),
+            n: public_key::trim_zeros(n).to_vec(),
+            e: public_key::trim_zeros(e).to_vec(),
         }),
         (_, _, Some(point)) => match point.len() {
             65 => Ok(PublicKey::P256 {
@@ -139,15 +139,6 @@ fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
             _ => Err(bad("PIV public key")),
         },
         _ => Err(bad("PIV public key")),
-    }
-}
-
-fn algorithm_of(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
-    match public {
-        PublicKey::Rsa { n, .. } => KeyAlgorithm::rsa_with_bits(n.len() * 8)
-            .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{}", n.len() * 8))),
-        PublicKey::P256 { .. } => Ok(KeyAlgorithm::P256),
-        PublicKey::P384 { .. } => Ok(KeyAlgorithm::P384),
     }
 }
 
@@ -305,7 +296,7 @@ impl Applet for Piv {
                 out.push(Container {
                     name: format!("{slot:02X}"),
                     key_spec: slot_spec(slot),
-                    algorithm: algorithm_of(&public_key)?,
+                    algorithm: public_key::algorithm(&public_key)?,
                     public_key,
                     key_reference: slot,
                     has_certificate: cert.is_some(),
