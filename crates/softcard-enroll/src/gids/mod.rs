@@ -6,7 +6,7 @@
 
 use softcard::Secret;
 use softcard::crypto::sym::{SymAlg, SymKey};
-use softcard::crypto::{CardRng, KeyAlgorithm, PublicKey};
+use softcard::crypto::{CardRng, KeyAlgorithm};
 use softcard::gids::minidriver as md;
 use softcard::tlv;
 use zeroize::Zeroizing;
@@ -19,6 +19,15 @@ use crate::piv::ManagementKey;
 use crate::transport::{SW_OK, exchange};
 use crate::{CardOperation, EnrollError, KeySpec, Transport, public_key};
 
+mod containers;
+mod files;
+
+use containers::{check_name_free, container_record, free_container, key_file_fcp, read_public};
+use files::{
+    Fresh, bump_cardcf, bump_pin_freshness, get_do, locate, put_do, read_cmap, read_file,
+    read_master, write_file,
+};
+
 /// The GIDS AID without its version byte: SELECT finds any version.
 const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59];
 /// Key reference of container 0.
@@ -28,7 +37,7 @@ const MAX_CONTAINERS: usize = 126;
 /// PIN reference.
 const PIN_REF: u8 = 0x80;
 /// The administrator key refused when a 24-byte key taken for 3DES met an AES challenge.
-pub(crate) const ADMIN_KEY_NOT_3DES: &str = "administrator key taken as 3DES (the card's 16-byte challenge is an AES one: is the key AES-192?)";
+const ADMIN_KEY_NOT_3DES: &str = "administrator key taken as 3DES (the card's 16-byte challenge is an AES one: is the key AES-192?)";
 /// What a GIDS card answering 6A80 to a new PIN asks.
 const PIN_RULES: &str = "the new PIN breaks the card's length rules (a Windows virtual smart card PIN has 8 to 127 characters)";
 
@@ -112,219 +121,6 @@ fn authenticate_admin(
             });
         }
         return Err(fail(r.sw));
-    }
-    Ok(())
-}
-
-/// Bumps `cardcf`'s PIN freshness counter (`bPinsFreshness`) after the PIN changed, as the
-/// minidriver does; nothing on a card without a master file or `cardcf`. `command` names
-/// a refused write, whose status word is kept.
-fn bump_pin_freshness(t: &mut dyn Transport, command: &'static str) -> Result<(), EnrollError> {
-    let Some(raw) = get_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO)? else {
-        return Ok(());
-    };
-    let master = md::parse_master_file(&raw).map_err(|_| bad("GIDS master file"))?;
-    if locate(&master, "", "cardcf").is_none() {
-        return Ok(());
-    }
-    bump_cardcf(t, &master, Fresh::PINS).map_err(|e| match e {
-        EnrollError::Card { sw, .. } => EnrollError::Card { command, sw },
-        e => e,
-    })
-}
-
-/// GET DATA of one data object; `None` when it does not exist (6A88, 6A82).
-fn get_do(t: &mut dyn Transport, ef: u16, tag: u16) -> Result<Option<Vec<u8>>, EnrollError> {
-    let [h, l] = tag.to_be_bytes();
-    let [p1, p2] = ef.to_be_bytes();
-    let r = exchange(t, [0, 0xCB, p1, p2], &[0x5C, 2, h, l], true)?;
-    if matches!(r.sw, 0x6A88 | 0x6A82) {
-        return Ok(None);
-    }
-    let data = r.ok("GET DATA")?;
-    if data.is_empty() {
-        return Ok(Some(Vec::new()));
-    }
-    let (item, _) = tlv::parse_one(&data).map_err(|_| bad("GET DATA answer"))?;
-    Ok(Some(item.value.to_vec()))
-}
-
-fn put_do(t: &mut dyn Transport, ef: u16, tag: u16, value: &[u8]) -> Result<(), EnrollError> {
-    let [p1, p2] = ef.to_be_bytes();
-    let body = tlv::encode(u32::from(tag), value);
-    exchange(t, [0, 0xDB, p1, p2], &body, false)?
-        .ok("PUT DATA")
-        .map(drop)
-}
-
-fn read_master(t: &mut dyn Transport) -> Result<Vec<md::MasterFileEntry>, EnrollError> {
-    let raw = get_do(t, md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO)?
-        .ok_or(bad("GIDS master file (card not initialized)"))?;
-    md::parse_master_file(&raw).map_err(|_| bad("GIDS master file"))
-}
-
-fn locate(master: &[md::MasterFileEntry], dir: &str, name: &str) -> Option<(u16, u16)> {
-    master
-        .iter()
-        .find(|e| e.directory == dir && e.name == name)
-        .map(|e| (e.ef, e.data_object))
-}
-
-fn read_file(
-    t: &mut dyn Transport,
-    master: &[md::MasterFileEntry],
-    dir: &str,
-    name: &str,
-) -> Result<Option<Vec<u8>>, EnrollError> {
-    match locate(master, dir, name) {
-        Some((ef, tag)) => get_do(t, ef, tag),
-        None => Ok(None),
-    }
-}
-
-fn write_file(
-    t: &mut dyn Transport,
-    master: &[md::MasterFileEntry],
-    dir: &str,
-    name: &str,
-    value: &[u8],
-) -> Result<(), EnrollError> {
-    let (ef, tag) = locate(master, dir, name).ok_or(bad("GIDS master file entry"))?;
-    put_do(t, ef, tag, value)
-}
-
-/// Which `cardcf` freshness counters to bump.
-#[derive(Clone, Copy, Debug)]
-struct Fresh {
-    pins: bool,
-    containers: bool,
-    files: bool,
-}
-
-impl Fresh {
-    const PINS: Fresh = Fresh {
-        pins: true,
-        containers: false,
-        files: false,
-    };
-    const FILES: Fresh = Fresh {
-        pins: false,
-        containers: false,
-        files: true,
-    };
-    const CONTAINERS_AND_FILES: Fresh = Fresh {
-        pins: false,
-        containers: true,
-        files: true,
-    };
-}
-
-/// Bumps the `cardcf` freshness counters so that minidrivers drop their caches.
-fn bump_cardcf(
-    t: &mut dyn Transport,
-    master: &[md::MasterFileEntry],
-    which: Fresh,
-) -> Result<(), EnrollError> {
-    let raw = read_file(t, master, "", "cardcf")?.unwrap_or_default();
-    let mut cf = md::CardCf::parse(&raw).unwrap_or_default();
-    if which.pins {
-        cf.pins = cf.pins.wrapping_add(1);
-    }
-    if which.containers {
-        cf.containers = cf.containers.wrapping_add(1);
-    }
-    if which.files {
-        cf.files = cf.files.wrapping_add(1);
-    }
-    write_file(t, master, "", "cardcf", &cf.encode())
-}
-
-fn read_cmap(
-    t: &mut dyn Transport,
-    master: &[md::MasterFileEntry],
-) -> Result<Vec<md::ContainerMapRecord>, EnrollError> {
-    Ok(md::parse_cmapfile(
-        &read_file(t, master, "mscp", "cmapfile")?.unwrap_or_default(),
-    ))
-}
-
-/// GET DATA 3FFF `70 { 84 kid, A5 { 7F49 } }`: the public key of a key file.
-fn read_public(t: &mut dyn Transport, kid: u8) -> Result<Option<PublicKey>, EnrollError> {
-    let query = [0x70, 0x08, 0x84, 0x01, kid, 0xA5, 0x03, 0x7F, 0x49, 0x80];
-    let r = exchange(t, [0, 0xCB, 0x3F, 0xFF], &query, true)?;
-    if matches!(r.sw, 0x6A88 | 0x6A82) {
-        return Ok(None);
-    }
-    let data = r.ok("GET DATA (public key)")?;
-    let inner = tlv::expect_single(&data, 0x7F49).map_err(|_| bad("GIDS public key"))?;
-    let n = tlv::find(inner, 0x81).ok().flatten();
-    let e = tlv::find(inner, 0x82).ok().flatten();
-    match (n, e) {
-        (Some(n), Some(e)) => Ok(Some(PublicKey::Rsa {
-            n: public_key::trim_zeros(n).to_vec(),
-            e: public_key::trim_zeros(e).to_vec(),
-        })),
-        _ => Err(bad("GIDS public key")),
-    }
-}
-
-/// The key file's FCP: type 18, conditions as the minidriver sets them, and the control
-/// reference templates of its uses (Exchange: decipher raw, OAEP, PKCS#1 and sign;
-/// Signature: sign only).
-fn key_file_fcp(kid: u8, algid: u8, spec: KeySpec) -> Vec<u8> {
-    let crt = |tag: u32, alg: u8| tlv::encode(tag, &[0x80, 1, alg, 0x83, 1, kid, 0x95, 1, 0x40]);
-    let mut templates = Vec::new();
-    if spec == KeySpec::Exchange {
-        for alg in [algid, 0x80 | algid, 0x40 | algid] {
-            templates.extend(crt(0xB8, alg));
-        }
-    }
-    templates.extend(crt(0xB6, 0x10 | algid));
-    templates.extend(crt(0xB6, 0x50 | algid));
-    let mut body = vec![0x82, 1, 0x18, 0x83, 2, 0xB0, kid];
-    body.extend_from_slice(&[0x8C, 5, 0x8F, 0x10, 0x10, 0x10, 0x00]);
-    tlv::write(&mut body, 0xA5, &templates);
-    tlv::encode(0x62, &body)
-}
-
-/// The `cmapfile` record of a new container at `index`; fails for a name too long.
-fn container_record(
-    name: &str,
-    index: usize,
-    request: &KeyRequest,
-) -> Result<md::ContainerMapRecord, EnrollError> {
-    let bits = request.algorithm.bits() as u16;
-    let exchange_key = request.key_spec == KeySpec::Exchange;
-    let record = md::ContainerMapRecord {
-        name: name.to_owned(),
-        flags: md::CONTAINER_VALID | if index == 0 { md::CONTAINER_DEFAULT } else { 0 },
-        sig_key_bits: if exchange_key { 0 } else { bits },
-        kx_key_bits: if exchange_key { bits } else { 0 },
-    };
-    record.encode().map_err(|_| {
-        EnrollError::Unsupported(format!(
-            "GIDS container {name:?}: container names have at most 39 characters"
-        ))
-    })?;
-    Ok(record)
-}
-
-/// The first free container: its `cmapfile` index and key reference.
-fn free_container(cmap: &[md::ContainerMapRecord]) -> Result<(usize, u8), EnrollError> {
-    let index = cmap
-        .iter()
-        .position(|c| !c.is_valid())
-        .unwrap_or(cmap.len());
-    let kid = u8::try_from(index + usize::from(FIRST_KEY))
-        .ok()
-        .filter(|_| index < MAX_CONTAINERS)
-        .ok_or_else(|| EnrollError::Unsupported("no free key container on the card".into()))?;
-    Ok((index, kid))
-}
-
-fn check_name_free(cmap: &[md::ContainerMapRecord], name: &str) -> Result<(), EnrollError> {
-    if cmap.iter().any(|c| c.is_valid() && c.name == name) {
-        return Err(EnrollError::ContainerExists(name.to_owned()));
     }
     Ok(())
 }
