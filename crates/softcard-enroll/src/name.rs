@@ -14,6 +14,7 @@
 //! `C` and `serialNumber`, IA5String for e-mail addresses and `DC`, UTF8String otherwise.
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc4519;
 use der::asn1::Any;
 use der::{Decode as _, DecodeValue, Encode as _, FixedTag, Header, Reader, Tag, Tagged as _};
 use x509_cert::attr::AttributeTypeAndValue;
@@ -23,30 +24,26 @@ use crate::{EnrollError, Oid, oid};
 
 /// The attribute types a name string may use, with the string type of their value.
 const ATTRIBUTES: &[(&str, ObjectIdentifier, Tag)] = &[
-    ("CN", at("2.5.4.3"), Tag::Utf8String),
-    ("SN", at("2.5.4.4"), Tag::Utf8String),
-    ("SERIALNUMBER", at("2.5.4.5"), Tag::PrintableString),
-    ("C", at("2.5.4.6"), Tag::PrintableString),
-    ("L", at("2.5.4.7"), Tag::Utf8String),
-    ("ST", at("2.5.4.8"), Tag::Utf8String),
-    ("S", at("2.5.4.8"), Tag::Utf8String),
-    ("STREET", at("2.5.4.9"), Tag::Utf8String),
-    ("O", at("2.5.4.10"), Tag::Utf8String),
-    ("OU", at("2.5.4.11"), Tag::Utf8String),
-    ("T", at("2.5.4.12"), Tag::Utf8String),
-    ("TITLE", at("2.5.4.12"), Tag::Utf8String),
-    ("G", at("2.5.4.42"), Tag::Utf8String),
-    ("GIVENNAME", at("2.5.4.42"), Tag::Utf8String),
+    ("CN", rfc4519::CN, Tag::Utf8String),
+    ("SN", rfc4519::SN, Tag::Utf8String),
+    ("SERIALNUMBER", rfc4519::SERIAL_NUMBER, Tag::PrintableString),
+    ("C", rfc4519::C, Tag::PrintableString),
+    ("L", rfc4519::L, Tag::Utf8String),
+    ("ST", rfc4519::ST, Tag::Utf8String),
+    ("S", rfc4519::ST, Tag::Utf8String),
+    ("STREET", rfc4519::STREET, Tag::Utf8String),
+    ("O", rfc4519::O, Tag::Utf8String),
+    ("OU", rfc4519::OU, Tag::Utf8String),
+    ("T", rfc4519::TITLE, Tag::Utf8String),
+    ("TITLE", rfc4519::TITLE, Tag::Utf8String),
+    ("G", rfc4519::GIVEN_NAME, Tag::Utf8String),
+    ("GIVENNAME", rfc4519::GIVEN_NAME, Tag::Utf8String),
     ("E", oid::EMAIL_ADDRESS, Tag::Ia5String),
     ("EMAIL", oid::EMAIL_ADDRESS, Tag::Ia5String),
     ("EMAILADDRESS", oid::EMAIL_ADDRESS, Tag::Ia5String),
-    ("DC", at("0.9.2342.19200300.100.1.25"), Tag::Ia5String),
-    ("UID", at("0.9.2342.19200300.100.1.1"), Tag::Utf8String),
+    ("DC", rfc4519::DC, Tag::Ia5String),
+    ("UID", rfc4519::UID, Tag::Utf8String),
 ];
-
-const fn at(dotted: &str) -> ObjectIdentifier {
-    ObjectIdentifier::new_unwrap(dotted)
-}
 
 /// Reads a name string in either form.
 ///
