@@ -233,7 +233,6 @@ impl core::fmt::Debug for ManagementKey {
 }
 
 /// The PIV applet.
-/// The PIV applet.
 pub(crate) struct Piv;
 
 impl Applet for Piv {
@@ -334,14 +333,7 @@ impl Applet for Piv {
         let r = exchange(t, [0, 0x47, 0, slot], &[0xAC, 3, 0x80, 1, alg], true)?;
         let data = r.ok("GENERATE ASYMMETRIC KEY PAIR")?;
         let template = tlv::expect_single(&data, 0x7F49).map_err(|_| bad("PIV public key"))?;
-        Ok(Container {
-            name: format!("{slot:02X}"),
-            key_spec: request.key_spec,
-            algorithm: request.algorithm,
-            public_key: public_from(template)?,
-            key_reference: slot,
-            has_certificate: false,
-        })
+        Ok(request.created(format!("{slot:02X}"), public_from(template)?, slot))
     }
 
     /// Raw RSA on a block padded by the host.

@@ -150,6 +150,7 @@ fn certificate_file(container: &Container) -> String {
         container.key_spec == KeySpec::Exchange,
     )
 }
+
 /// The GIDS applet.
 pub(crate) struct Gids;
 
@@ -321,14 +322,7 @@ impl Applet for Gids {
         bump_cardcf(t, &master, Fresh::CONTAINERS_AND_FILES)?;
         put_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO, &keymap)?;
         write_file(t, &master, "mscp", "cmapfile", &cmap_bytes)?;
-        Ok(Container {
-            name,
-            key_spec: request.key_spec,
-            algorithm: request.algorithm,
-            public_key,
-            key_reference: kid,
-            has_certificate: false,
-        })
+        Ok(request.created(name, public_key, kid))
     }
 
     /// A DigestInfo; the card pads.

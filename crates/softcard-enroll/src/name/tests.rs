@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// `bad` is refused with a message that holds `says` and the name as given.
+fn assert_refused(bad: &str, says: &str) {
+    match parse(bad) {
+        Err(EnrollError::InvalidName(why)) => {
+            assert!(why.contains(says), "{bad}: {why}");
+            assert!(why.contains(&format!("{bad:?}")), "{bad}: {why}");
+        }
+        other => panic!("{bad}: expected InvalidName, got {other:?}"),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -144,13 +155,7 @@ fn bad_names_say_what_is_wrong() {
         ("SERIALNUMBER=a_b", "is not a PrintableString"),
         ("CN=a+CN=a", "CN=a repeated in one RDN"),
     ] {
-        match parse(bad) {
-            Err(EnrollError::InvalidName(why)) => {
-                assert!(why.contains(says), "{bad}: {why}");
-                assert!(why.contains(&format!("{bad:?}")), "{bad}: {why}");
-            }
-            other => panic!("{bad}: expected InvalidName, got {other:?}"),
-        }
+        assert_refused(bad, says);
     }
 }
 
@@ -188,13 +193,7 @@ fn openssl_form_errors_name_the_problem() {
         ("/", "", "an empty RDN: '/' alone names no attribute"),
     ] {
         assert!(parse(twin).is_ok(), "{twin}");
-        match parse(bad) {
-            Err(EnrollError::InvalidName(why)) => {
-                assert!(why.contains(says), "{bad}: {why}");
-                assert!(why.contains(&format!("{bad:?}")), "{bad}: {why}");
-            }
-            other => panic!("{bad}: expected InvalidName, got {other:?}"),
-        }
+        assert_refused(bad, says);
     }
 }
 
@@ -229,9 +228,6 @@ fn openssl_form_escapes_one_character_and_rfc_4514_keeps_an_escaped_last_space()
             "O: a bad escape or quote (a '\"' opens a quote that does not close)",
         ),
     ] {
-        match parse(bad) {
-            Err(EnrollError::InvalidName(why)) => assert!(why.contains(says), "{bad}: {why}"),
-            other => panic!("{bad}: expected InvalidName, got {other:?}"),
-        }
+        assert_refused(bad, says);
     }
 }
