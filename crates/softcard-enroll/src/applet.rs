@@ -2,6 +2,7 @@
 //! [`Applet`], and [`CardClient`](crate::CardClient) holds the one the card answered to.
 
 use softcard::Secret;
+use softcard::crypto::sym::SymAlg;
 use softcard::crypto::{CardRng, KeyAlgorithm};
 
 use crate::client::{Application, Container, KeyRequest, Unblock};
@@ -58,8 +59,18 @@ pub(crate) trait Applet: Sync {
         management_key: Option<&ManagementKey>,
     ) -> Result<Container, EnrollError>;
 
-    /// What the signing command takes for a key of `algorithm`.
-    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation;
+    /// What the signing command takes for an RSA key.
+    fn rsa_operation(&self) -> CardOperation;
+
+    /// What the signing command takes for a key of `algorithm`: a digest for ECDSA, as
+    /// [`Applet::rsa_operation`] says for RSA.
+    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation {
+        if algorithm.is_ec() {
+            CardOperation::Ecdsa
+        } else {
+            self.rsa_operation()
+        }
+    }
 
     /// The private operation of `container`'s key. `pin` is the PIN last verified, for a
     /// key that asks it before every signature.
@@ -89,3 +100,12 @@ pub(crate) trait Applet: Sync {
 
 /// The applets a client looks for, in the order it selects them.
 pub(crate) const APPLETS: [&dyn Applet; 2] = [&crate::gids::Gids, &crate::piv::Piv];
+
+/// The algorithm of an administrator or management key told by its length alone: 24
+/// bytes 3DES, 16 AES-128, 32 AES-256 (an AES-192 key, 24 bytes too, is named by the
+/// caller or announced by the card).
+pub(crate) fn sym_alg_by_length(len: usize) -> Option<SymAlg> {
+    [SymAlg::Tdes, SymAlg::Aes128, SymAlg::Aes256]
+        .into_iter()
+        .find(|alg| alg.key_len() == len)
+}

@@ -56,6 +56,25 @@ pub struct KeyRequest {
     pub key_spec: KeySpec,
 }
 
+impl KeyRequest {
+    /// The container this request made, its key just generated (no certificate yet).
+    pub(crate) fn created(
+        &self,
+        name: String,
+        public_key: PublicKey,
+        key_reference: u8,
+    ) -> Container {
+        Container {
+            name,
+            key_spec: self.key_spec,
+            algorithm: self.algorithm,
+            public_key,
+            key_reference,
+            has_certificate: false,
+        }
+    }
+}
+
 /// A key container on the card.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Container {

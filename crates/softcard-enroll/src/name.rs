@@ -7,13 +7,14 @@
 //!   prints it (`C = US, O = Example, CN = Jane Doe`). Values may be quoted
 //!   (`O="Example, Inc."`) or use backslash escapes (`\,` or `\2C`).
 //! - OpenSSL's `-subj` form: `"/C=US/O=Example/CN=Jane Doe"`, written in encoded order,
-//!   with `\` escaping the next character (`\/`).
+//!   with `\` escaping the next character (`\/`; there are no quotes nor `\hh` escapes).
 //!
 //! In both a `+` joins the values of a multi-valued RDN, and an empty string is the empty
 //! name. The string types are those RFC 5280 appendix A asks for: PrintableString for
 //! `C` and `serialNumber`, IA5String for e-mail addresses and `DC`, UTF8String otherwise.
 
 use const_oid::ObjectIdentifier;
+use const_oid::db::rfc4519;
 use der::asn1::Any;
 use der::{Decode as _, DecodeValue, Encode as _, FixedTag, Header, Reader, Tag, Tagged as _};
 use x509_cert::attr::AttributeTypeAndValue;
@@ -23,59 +24,80 @@ use crate::{EnrollError, Oid, oid};
 
 /// The attribute types a name string may use, with the string type of their value.
 const ATTRIBUTES: &[(&str, ObjectIdentifier, Tag)] = &[
-    ("CN", at("2.5.4.3"), Tag::Utf8String),
-    ("SN", at("2.5.4.4"), Tag::Utf8String),
-    ("SERIALNUMBER", at("2.5.4.5"), Tag::PrintableString),
-    ("C", at("2.5.4.6"), Tag::PrintableString),
-    ("L", at("2.5.4.7"), Tag::Utf8String),
-    ("ST", at("2.5.4.8"), Tag::Utf8String),
-    ("S", at("2.5.4.8"), Tag::Utf8String),
-    ("STREET", at("2.5.4.9"), Tag::Utf8String),
-    ("O", at("2.5.4.10"), Tag::Utf8String),
-    ("OU", at("2.5.4.11"), Tag::Utf8String),
-    ("T", at("2.5.4.12"), Tag::Utf8String),
-    ("TITLE", at("2.5.4.12"), Tag::Utf8String),
-    ("G", at("2.5.4.42"), Tag::Utf8String),
-    ("GIVENNAME", at("2.5.4.42"), Tag::Utf8String),
+    ("CN", rfc4519::CN, Tag::Utf8String),
+    ("SN", rfc4519::SN, Tag::Utf8String),
+    ("SERIALNUMBER", rfc4519::SERIAL_NUMBER, Tag::PrintableString),
+    ("C", rfc4519::C, Tag::PrintableString),
+    ("L", rfc4519::L, Tag::Utf8String),
+    ("ST", rfc4519::ST, Tag::Utf8String),
+    ("S", rfc4519::ST, Tag::Utf8String),
+    ("STREET", rfc4519::STREET, Tag::Utf8String),
+    ("O", rfc4519::O, Tag::Utf8String),
+    ("OU", rfc4519::OU, Tag::Utf8String),
+    ("T", rfc4519::TITLE, Tag::Utf8String),
+    ("TITLE", rfc4519::TITLE, Tag::Utf8String),
+    ("G", rfc4519::GIVEN_NAME, Tag::Utf8String),
+    ("GIVENNAME", rfc4519::GIVEN_NAME, Tag::Utf8String),
     ("E", oid::EMAIL_ADDRESS, Tag::Ia5String),
     ("EMAIL", oid::EMAIL_ADDRESS, Tag::Ia5String),
     ("EMAILADDRESS", oid::EMAIL_ADDRESS, Tag::Ia5String),
-    ("DC", at("0.9.2342.19200300.100.1.25"), Tag::Ia5String),
-    ("UID", at("0.9.2342.19200300.100.1.1"), Tag::Utf8String),
+    ("DC", rfc4519::DC, Tag::Ia5String),
+    ("UID", rfc4519::UID, Tag::Utf8String),
 ];
-
-const fn at(dotted: &str) -> ObjectIdentifier {
-    ObjectIdentifier::new_unwrap(dotted)
-}
 
 /// Reads a name string in either form.
 ///
 /// # Errors
-/// [`EnrollError::InvalidName`] naming the problem: an empty RDN, a component without
-/// `=`, an unknown attribute type, a bad escape or quote, an empty value, a value its
-/// string type cannot hold (`C` must be two letters; PrintableString and IA5String have
-/// limited alphabets), or a value repeated in one RDN.
+/// [`EnrollError::InvalidName`] naming the problem: an empty RDN (or `/` alone), a
+/// component without `=` or without a type before it, an unknown attribute type, a bad
+/// escape or quote, an empty value, a value its string type cannot hold (`C` must be two
+/// letters; PrintableString and IA5String have limited alphabets), or a value repeated
+/// in one RDN.
 pub(crate) fn parse(name: &str) -> Result<Name, EnrollError> {
     let bad = |why: String| EnrollError::InvalidName(format!("{why} in {name:?}"));
-    let trimmed = name.trim();
+    let trimmed = trim_value(name);
     let (rdns, openssl) = match trimmed.strip_prefix('/') {
+        Some("") => {
+            return Err(bad(
+                "an empty RDN: '/' alone names no attribute (the empty name is the empty string)"
+                    .into(),
+            ));
+        }
         Some(rest) => (split_unescaped(rest, &['/'], false), true),
         None if trimmed.is_empty() => (Vec::new(), false),
         None => (split_unescaped(trimmed, &[',', ';'], true), false),
     };
+    let separator = if openssl { "'/'" } else { "',' or ';'" };
     let mut sequence = Vec::with_capacity(rdns.len());
-    for rdn in rdns {
+    for (i, rdn) in rdns.iter().enumerate() {
+        if rdn.trim().is_empty() {
+            let place = match i {
+                _ if i + 1 == rdns.len() => "after the last",
+                0 if !openssl => "before the first",
+                _ => "between two",
+            };
+            return Err(bad(format!("an empty RDN (nothing {place} {separator})")));
+        }
         let mut atvs = Vec::new();
         for atv in split_unescaped(rdn, &['+'], !openssl) {
             if atv.trim().is_empty() {
-                return Err(bad("an empty RDN".into()));
+                return Err(bad("an empty RDN value (nothing beside a '+')".into()));
             }
             let (key, value) = atv
                 .split_once('=')
                 .ok_or_else(|| bad(format!("{:?} is missing '='", atv.trim())))?;
             let key = key.trim();
-            let value = unescape(value.trim(), !openssl)
-                .ok_or_else(|| bad(format!("{key}: a bad escape or quote")))?;
+            if key.is_empty() {
+                return Err(bad(format!("{:?} has no attribute type", atv.trim())));
+            }
+            let value = unescape(trim_value(value), !openssl).map_err(|why| {
+                let what = if openssl {
+                    "a bad escape"
+                } else {
+                    "a bad escape or quote"
+                };
+                bad(format!("{key}: {what} ({why})"))
+            })?;
             if value.is_empty() {
                 return Err(bad(format!("{key}: an empty value")));
             }
@@ -273,31 +295,54 @@ fn split_unescaped<'a>(s: &'a str, separators: &[char], quotes: bool) -> Vec<&'a
     parts
 }
 
-/// Removes quotes (with `quotes`) and resolves `\c` and `\hh` escapes (hex pairs form
-/// UTF-8 bytes).
-fn unescape(value: &str, quotes: bool) -> Option<String> {
-    let inner = match value.strip_prefix('"').filter(|_| quotes) {
-        Some(rest) => rest.strip_suffix('"')?,
+/// A name or value without the spaces around it, but for a last space escaped by a `\`
+/// (RFC 4514 writes a value's last space `\ `).
+fn trim_value(value: &str) -> &str {
+    let value = value.trim_start();
+    let end = value.trim_end().len();
+    let backslashes = value[..end]
+        .chars()
+        .rev()
+        .take_while(|&c| c == '\\')
+        .count();
+    match value[end..].chars().next() {
+        Some(space) if backslashes % 2 == 1 => &value[..end + space.len_utf8()],
+        _ => &value[..end],
+    }
+}
+
+/// Resolves `\c` escapes and, in RFC 4514 form (`rfc4514`), removes quotes and resolves
+/// `\hh` escapes (hex pairs form UTF-8 bytes). The error says what is wrong.
+fn unescape(value: &str, rfc4514: bool) -> Result<String, &'static str> {
+    let inner = match value.strip_prefix('"').filter(|_| rfc4514) {
+        Some(rest) => rest
+            .strip_suffix('"')
+            .ok_or("a '\"' opens a quote that does not close")?,
         None => value,
     };
     let mut bytes = Vec::with_capacity(inner.len());
+    let push = |bytes: &mut Vec<u8>, c: char| {
+        bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    };
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {
         if c != '\\' {
-            let mut buf = [0u8; 4];
-            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            push(&mut bytes, c);
             continue;
         }
-        let next = chars.next()?;
-        if let Some(high) = next.to_digit(16) {
-            let low = chars.next()?.to_digit(16)?;
-            bytes.push(u8::try_from(high * 16 + low).ok()?);
-        } else {
-            let mut buf = [0u8; 4];
-            bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
+        let next = chars.next().ok_or("a '\\' at the end, escaping nothing")?;
+        match next.to_digit(16).filter(|_| rfc4514) {
+            Some(high) => {
+                let low = chars
+                    .next()
+                    .and_then(|c| c.to_digit(16))
+                    .ok_or("a '\\' followed by one hex digit, not two")?;
+                bytes.extend(u8::try_from(high * 16 + low).ok());
+            }
+            None => push(&mut bytes, next),
         }
     }
-    String::from_utf8(bytes).ok()
+    String::from_utf8(bytes).map_err(|_| "'\\hh' escapes that are not UTF-8")
 }
 
 #[cfg(test)]

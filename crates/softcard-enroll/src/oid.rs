@@ -32,9 +32,9 @@ impl Oid {
     }
 
     /// Extended key usage: client authentication (RFC 5280).
-    pub const CLIENT_AUTH: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.2");
+    pub const CLIENT_AUTH: Oid = Oid(const_oid::db::rfc5280::ID_KP_CLIENT_AUTH);
     /// Extended key usage: e-mail protection (RFC 5280).
-    pub const EMAIL_PROTECTION: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.4");
+    pub const EMAIL_PROTECTION: Oid = Oid(const_oid::db::rfc5280::ID_KP_EMAIL_PROTECTION);
     /// Extended key usage: Microsoft smart card logon (`szOID_KP_SMARTCARD_LOGON`).
     pub const SMART_CARD_LOGON: Oid = Oid::new_unwrap("1.3.6.1.4.1.311.20.2.2");
 }
@@ -74,7 +74,24 @@ impl fmt::Debug for Oid {
     }
 }
 
-// Identifiers used inside the crate, named as in their specifications.
+// Identifiers used inside the crate: from `const-oid`'s database, under the names the
+// crate uses.
+pub(crate) use const_oid::db::rfc2985::PKCS_9_AT_EMAIL_ADDRESS as EMAIL_ADDRESS;
+pub(crate) use const_oid::db::rfc5911::{
+    ID_CONTENT_TYPE as CONTENT_TYPE, ID_MESSAGE_DIGEST as MESSAGE_DIGEST,
+    ID_SIGNED_DATA as SIGNED_DATA,
+};
+pub(crate) use const_oid::db::rfc5912::{
+    ECDSA_WITH_SHA_256 as ECDSA_WITH_SHA256, ECDSA_WITH_SHA_384 as ECDSA_WITH_SHA384,
+    ECDSA_WITH_SHA_512 as ECDSA_WITH_SHA512, ID_CCT_PKI_DATA as PKI_DATA,
+    ID_EC_PUBLIC_KEY as EC_PUBLIC_KEY, ID_SHA_1 as SHA1, ID_SHA_256 as SHA256,
+    ID_SHA_384 as SHA384, ID_SHA_512 as SHA512, RSA_ENCRYPTION, SECP_256_R_1 as SECP256R1,
+    SECP_384_R_1 as SECP384R1, SHA_1_WITH_RSA_ENCRYPTION as SHA1_WITH_RSA,
+    SHA_256_WITH_RSA_ENCRYPTION as SHA256_WITH_RSA, SHA_384_WITH_RSA_ENCRYPTION as SHA384_WITH_RSA,
+    SHA_512_WITH_RSA_ENCRYPTION as SHA512_WITH_RSA,
+};
+
+// And those the database does not hold.
 macro_rules! oids {
     ($($(#[$doc:meta])* $name:ident = $dotted:literal;)*) => {
         $($(#[$doc])* pub(crate) const $name: ObjectIdentifier =
@@ -83,39 +100,8 @@ macro_rules! oids {
 }
 
 oids! {
-    /// rsaEncryption (RFC 8017).
-    RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
-    /// id-ecPublicKey (RFC 5480).
-    EC_PUBLIC_KEY = "1.2.840.10045.2.1";
-    /// secp256r1 (RFC 5480).
-    SECP256R1 = "1.2.840.10045.3.1.7";
-    /// secp384r1 (RFC 5480).
-    SECP384R1 = "1.3.132.0.34";
-    /// id-sha1.
-    SHA1 = "1.3.14.3.2.26";
-    /// id-sha256.
-    SHA256 = "2.16.840.1.101.3.4.2.1";
-    /// id-sha384.
-    SHA384 = "2.16.840.1.101.3.4.2.2";
-    /// id-sha512.
-    SHA512 = "2.16.840.1.101.3.4.2.3";
-    /// sha1WithRSAEncryption and its SHA-2 siblings (RFC 8017 appendix C).
-    SHA1_WITH_RSA = "1.2.840.113549.1.1.5";
-    SHA256_WITH_RSA = "1.2.840.113549.1.1.11";
-    SHA384_WITH_RSA = "1.2.840.113549.1.1.12";
-    SHA512_WITH_RSA = "1.2.840.113549.1.1.13";
-    /// ecdsa-with-SHA1 (RFC 3279) and ecdsa-with-SHA2 (RFC 5758).
+    /// ecdsa-with-SHA1 (RFC 3279).
     ECDSA_WITH_SHA1 = "1.2.840.10045.4.1";
-    ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
-    ECDSA_WITH_SHA384 = "1.2.840.10045.4.3.3";
-    ECDSA_WITH_SHA512 = "1.2.840.10045.4.3.4";
-    /// PKCS#9 attributes (RFC 2985): e-mail address, content type, message digest.
-    EMAIL_ADDRESS = "1.2.840.113549.1.9.1";
-    CONTENT_TYPE = "1.2.840.113549.1.9.3";
-    MESSAGE_DIGEST = "1.2.840.113549.1.9.4";
-    /// CMS SignedData (RFC 5652) and the CMC PKIData content type (RFC 5272).
-    SIGNED_DATA = "1.2.840.113549.1.7.2";
-    PKI_DATA = "1.3.6.1.5.5.7.12.2";
     /// Microsoft: UPN other name, template name (V1), template OID (V2), CSP information,
     /// enrollment name-value pair, CMC add-attributes control ([MS-WCCE] 2.2.2.7).
     MS_UPN = "1.3.6.1.4.1.311.20.2.3";

@@ -15,12 +15,12 @@ use softcard::profile::DEFAULT_ADMIN_KEY;
 use softcard::tlv;
 use zeroize::Zeroizing;
 
-use crate::applet::{Applet, SignOperation};
+use crate::applet::{Applet, SignOperation, sym_alg_by_length};
 use crate::client::{
     Application, Container, ContainerName, KeyRequest, Unblock, new_pin_status, pin_status,
 };
 use crate::transport::{SW_OK, exchange};
-use crate::{CardOperation, EnrollError, KeySpec, Transport, parse_certificates};
+use crate::{CardOperation, EnrollError, KeySpec, Transport, parse_certificates, public_key};
 
 /// The PIV AID without its version bytes.
 const AID_PREFIX: &[u8] = &[0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00];
@@ -55,23 +55,6 @@ fn pad16(first: &[u8], second: &[u8], what: &str) -> Result<Zeroizing<[u8; 16]>,
     Ok(out)
 }
 
-fn verify_pin(t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
-    let r = exchange(t, [0, 0x20, 0, 0x80], &*pad8(pin, "PIN")?, false)?;
-    pin_status(r, "PIN", "VERIFY")
-}
-
-fn change_pin(t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-    let data = pad16(old, new, "PIN")?;
-    let r = exchange(t, [0, 0x24, 0, 0x80], &*data, false)?;
-    new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)
-}
-
-fn unblock(t: &mut dyn Transport, puk: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-    let data = pad16(puk, new, "PUK")?;
-    let r = exchange(t, [0, 0x2C, 0, 0x80], &*data, false)?;
-    new_pin_status(r, "PUK", "RESET RETRY COUNTER", PIN_RULES)
-}
-
 /// Whether the slot's key asks the PIN before every signature (PIN policy "always"): as
 /// GET METADATA tells (tag 02, first byte 03), else by default slot 9C.
 fn pin_always(t: &mut dyn Transport, slot: u8) -> Result<bool, EnrollError> {
@@ -97,21 +80,21 @@ fn metadata(t: &mut dyn Transport, reference: u8) -> Result<Option<Vec<u8>>, Enr
 
 /// Authenticates with the management key: the card's challenge, encrypted with the key
 /// (one block, ECB), SP 800-73-4 part 2 appendix A.
-fn authenticate(t: &mut dyn Transport, key: Option<&[u8]>) -> Result<(), EnrollError> {
-    let key = key.unwrap_or(&DEFAULT_ADMIN_KEY);
-    let announced = metadata(t, MANAGEMENT_KEY)?
-        .and_then(|m| tlv::find(&m, 0x01).ok().flatten().map(<[u8]>::to_vec));
-    let (alg, id) = match (announced.as_deref(), key.len()) {
-        (Some([0x0A]), 24) => (SymAlg::Aes192, 0x0A),
-        (_, 24) => (SymAlg::Tdes, 0x03),
-        (_, 16) => (SymAlg::Aes128, 0x08),
-        (_, 32) => (SymAlg::Aes256, 0x0C),
-        (_, n) => {
-            return Err(EnrollError::Unsupported(format!(
-                "a management key of {n} bytes"
-            )));
-        }
-    };
+fn authenticate(t: &mut dyn Transport, key: Option<&ManagementKey>) -> Result<(), EnrollError> {
+    let key = key.map_or(&DEFAULT_ADMIN_KEY[..], ManagementKey::expose);
+    // The algorithm GET METADATA announces when the key fits it (a 24-byte key is 3DES
+    // or AES-192), else the one of the key's length.
+    let announced = metadata(t, MANAGEMENT_KEY)?.and_then(|m| match tlv::find(&m, 0x01) {
+        Ok(Some(&[id])) => SymAlg::from_piv_id(id),
+        _ => None,
+    });
+    let alg = announced
+        .filter(|alg| alg.key_len() == key.len())
+        .or_else(|| sym_alg_by_length(key.len()))
+        .ok_or_else(|| {
+            EnrollError::Unsupported(format!("a management key of {} bytes", key.len()))
+        })?;
+    let id = alg.piv_id();
     let sym = SymKey::from_bytes(alg, key)
         .map_err(|e| EnrollError::Unsupported(format!("management key: {e}")))?;
     let fail = |sw| EnrollError::AdminAuthentication {
@@ -143,8 +126,8 @@ fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
     let get = |tag| tlv::find(template, tag).ok().flatten();
     match (get(0x81), get(0x82), get(0x86)) {
         (Some(n), Some(e), _) => Ok(PublicKey::Rsa {
-            n: crate::public_key::trim_zeros(n).to_vec(),
-            e: crate::public_key::trim_zeros(e).to_vec(),
+            n: public_key::trim_zeros(n).to_vec(),
+            e: public_key::trim_zeros(e).to_vec(),
         }),
         (_, _, Some(point)) => match point.len() {
             65 => Ok(PublicKey::P256 {
@@ -156,15 +139,6 @@ fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
             _ => Err(bad("PIV public key")),
         },
         _ => Err(bad("PIV public key")),
-    }
-}
-
-fn algorithm_of(public: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
-    match public {
-        PublicKey::Rsa { n, .. } => KeyAlgorithm::rsa_with_bits(n.len() * 8)
-            .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{}", n.len() * 8))),
-        PublicKey::P256 { .. } => Ok(KeyAlgorithm::P256),
-        PublicKey::P384 { .. } => Ok(KeyAlgorithm::P384),
     }
 }
 
@@ -198,36 +172,6 @@ fn read_object(t: &mut dyn Transport, slot: u8) -> Result<Option<Vec<u8>>, Enrol
         .map(<[u8]>::to_vec))
 }
 
-fn containers(t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
-    let mut out = Vec::new();
-    for (slot, _) in SLOTS {
-        let cert = read_object(t, slot)?;
-        let public_key = match metadata(t, slot)? {
-            Some(m) => Some(public_from(
-                tlv::find(&m, 0x04).ok().flatten().unwrap_or_default(),
-            )?),
-            // Without GET METADATA, the certificate tells the key.
-            None => match &cert {
-                Some(der) => parse_certificates(der)?
-                    .first()
-                    .and_then(|c| c.public_key().cloned()),
-                None => None,
-            },
-        };
-        if let Some(public_key) = public_key {
-            out.push(Container {
-                name: format!("{slot:02X}"),
-                key_spec: slot_spec(slot),
-                algorithm: algorithm_of(&public_key)?,
-                public_key,
-                key_reference: slot,
-                has_certificate: cert.is_some(),
-            });
-        }
-    }
-    Ok(out)
-}
-
 /// The slot a key request names.
 fn requested_slot(request: &KeyRequest) -> Result<u8, EnrollError> {
     Ok(match &request.container {
@@ -241,38 +185,6 @@ fn requested_slot(request: &KeyRequest) -> Result<u8, EnrollError> {
                     "PIV container {name:?}: name a slot, 9A, 9C, 9D or 9E"
                 ))
             })?,
-    })
-}
-
-/// What [`create_key`] checks before it writes anything: a slot, empty.
-fn check_key_request(t: &mut dyn Transport, request: &KeyRequest) -> Result<(), EnrollError> {
-    let slot = requested_slot(request)?;
-    if containers(t)?.iter().any(|c| c.key_reference == slot) {
-        return Err(EnrollError::ContainerExists(format!("{slot:02X}")));
-    }
-    Ok(())
-}
-
-/// GENERATE ASYMMETRIC KEY PAIR into the slot, after management-key authentication.
-fn create_key(
-    t: &mut dyn Transport,
-    request: &KeyRequest,
-    management_key: Option<&[u8]>,
-) -> Result<Container, EnrollError> {
-    let slot = requested_slot(request)?;
-    check_key_request(t, request)?;
-    authenticate(t, management_key)?;
-    let alg = request.algorithm.piv_id();
-    let r = exchange(t, [0, 0x47, 0, slot], &[0xAC, 3, 0x80, 1, alg], true)?;
-    let data = r.ok("GENERATE ASYMMETRIC KEY PAIR")?;
-    let template = tlv::expect_single(&data, 0x7F49).map_err(|_| bad("PIV public key"))?;
-    Ok(Container {
-        name: format!("{slot:02X}"),
-        key_spec: request.key_spec,
-        algorithm: request.algorithm,
-        public_key: public_from(template)?,
-        key_reference: slot,
-        has_certificate: false,
     })
 }
 
@@ -295,31 +207,6 @@ fn sign(
         .flatten()
         .map(<[u8]>::to_vec)
         .ok_or(bad("GENERAL AUTHENTICATE"))
-}
-
-/// PUT DATA of the slot's certificate object `53 { 70 cert, 71 00, FE }`.
-fn write_certificate(
-    t: &mut dyn Transport,
-    container: &Container,
-    der: &[u8],
-    management_key: Option<&[u8]>,
-) -> Result<(), EnrollError> {
-    let [a, b, c] = object_of(container.key_reference)?;
-    authenticate(t, management_key)?;
-    let mut content = tlv::encode(0x70, der);
-    content.extend_from_slice(&[0x71, 1, 0x00, 0xFE, 0x00]);
-    let mut body = vec![0x5C, 3, a, b, c];
-    tlv::write(&mut body, 0x53, &content);
-    exchange(t, [0, 0xDB, 0x3F, 0xFF], &body, false)?
-        .ok("PUT DATA")
-        .map(drop)
-}
-
-fn read_certificate(
-    t: &mut dyn Transport,
-    container: &Container,
-) -> Result<Option<Vec<u8>>, EnrollError> {
-    read_object(t, container.key_reference)
 }
 
 /// The PIV management key (3DES, AES-128, AES-192 or AES-256): wiped when dropped, never
@@ -358,43 +245,80 @@ impl Applet for Piv {
     }
 
     fn verify_pin(&self, t: &mut dyn Transport, pin: &[u8]) -> Result<(), EnrollError> {
-        verify_pin(t, pin)
+        let r = exchange(t, [0, 0x20, 0, 0x80], &*pad8(pin, "PIN")?, false)?;
+        pin_status(r, "PIN", "VERIFY")
     }
 
     fn change_pin(&self, t: &mut dyn Transport, old: &[u8], new: &[u8]) -> Result<(), EnrollError> {
-        change_pin(t, old, new)
+        let data = pad16(old, new, "PIN")?;
+        let r = exchange(t, [0, 0x24, 0, 0x80], &*data, false)?;
+        new_pin_status(r, "PIN", "CHANGE REFERENCE DATA", PIN_RULES)
     }
 
+    /// RESET RETRY COUNTER with the PUK.
     fn unblock(
         &self,
         t: &mut dyn Transport,
         secret: Unblock<'_>,
         new: &[u8],
     ) -> Result<(), EnrollError> {
-        match secret {
-            Unblock::Puk(puk) => unblock(t, puk, new),
-            Unblock::AdminKey(_) | Unblock::AdminKeyWith(..) => {
-                Err(EnrollError::Unsupported("PIV unblocks with the PUK".into()))
-            }
-        }
+        let Unblock::Puk(puk) = secret else {
+            return Err(EnrollError::Unsupported("PIV unblocks with the PUK".into()));
+        };
+        let data = pad16(puk, new, "PUK")?;
+        let r = exchange(t, [0, 0x2C, 0, 0x80], &*data, false)?;
+        new_pin_status(r, "PUK", "RESET RETRY COUNTER", PIN_RULES)
     }
 
     fn leaves_new_pin_verified(&self) -> bool {
         false
     }
 
+    /// The slots holding a key: the key from GET METADATA, else from the certificate.
     fn containers(&self, t: &mut dyn Transport) -> Result<Vec<Container>, EnrollError> {
-        containers(t)
+        let mut out = Vec::new();
+        for (slot, _) in SLOTS {
+            let cert = read_object(t, slot)?;
+            let public_key = match metadata(t, slot)? {
+                Some(m) => Some(public_from(
+                    tlv::find(&m, 0x04).ok().flatten().unwrap_or_default(),
+                )?),
+                // Without GET METADATA, the certificate tells the key.
+                None => match &cert {
+                    Some(der) => parse_certificates(der)?
+                        .first()
+                        .and_then(|c| c.public_key().cloned()),
+                    None => None,
+                },
+            };
+            if let Some(public_key) = public_key {
+                out.push(Container {
+                    name: format!("{slot:02X}"),
+                    key_spec: slot_spec(slot),
+                    algorithm: public_key::algorithm(&public_key)?,
+                    public_key,
+                    key_reference: slot,
+                    has_certificate: cert.is_some(),
+                });
+            }
+        }
+        Ok(out)
     }
 
+    /// A slot, empty.
     fn check_key_request(
         &self,
         t: &mut dyn Transport,
         request: &KeyRequest,
     ) -> Result<(), EnrollError> {
-        check_key_request(t, request)
+        let slot = requested_slot(request)?;
+        if self.containers(t)?.iter().any(|c| c.key_reference == slot) {
+            return Err(EnrollError::ContainerExists(format!("{slot:02X}")));
+        }
+        Ok(())
     }
 
+    /// GENERATE ASYMMETRIC KEY PAIR into the slot, after management-key authentication.
     fn create_key(
         &self,
         t: &mut dyn Transport,
@@ -402,14 +326,19 @@ impl Applet for Piv {
         _rng: &mut dyn CardRng,
         management_key: Option<&ManagementKey>,
     ) -> Result<Container, EnrollError> {
-        create_key(t, request, management_key.map(ManagementKey::expose))
+        let slot = requested_slot(request)?;
+        self.check_key_request(t, request)?;
+        authenticate(t, management_key)?;
+        let alg = request.algorithm.piv_id();
+        let r = exchange(t, [0, 0x47, 0, slot], &[0xAC, 3, 0x80, 1, alg], true)?;
+        let data = r.ok("GENERATE ASYMMETRIC KEY PAIR")?;
+        let template = tlv::expect_single(&data, 0x7F49).map_err(|_| bad("PIV public key"))?;
+        Ok(request.created(format!("{slot:02X}"), public_from(template)?, slot))
     }
 
-    fn card_operation(&self, algorithm: KeyAlgorithm) -> CardOperation {
-        match algorithm {
-            KeyAlgorithm::P256 | KeyAlgorithm::P384 => CardOperation::Ecdsa,
-            _ => CardOperation::RsaRaw,
-        }
+    /// Raw RSA on a block padded by the host.
+    fn rsa_operation(&self) -> CardOperation {
+        CardOperation::RsaRaw
     }
 
     /// GENERAL AUTHENTICATE; a key whose PIN policy is "always" (slot 9C by default) gets
@@ -430,13 +359,15 @@ impl Applet for Piv {
                     None => *always.insert(pin_always(t, slot)?),
                 };
                 if always {
-                    verify_pin(t, pin.expose())?;
+                    Piv.verify_pin(t, pin.expose())?;
                 }
             }
             sign(t, slot, algorithm, input)
         })
     }
 
+    /// PUT DATA of the slot's certificate object `53 { 70 cert, 71 00, FE }`, after
+    /// management-key authentication.
     fn write_certificate(
         &self,
         t: &mut dyn Transport,
@@ -444,7 +375,15 @@ impl Applet for Piv {
         der: &[u8],
         management_key: Option<&ManagementKey>,
     ) -> Result<(), EnrollError> {
-        write_certificate(t, container, der, management_key.map(ManagementKey::expose))
+        let [a, b, c] = object_of(container.key_reference)?;
+        authenticate(t, management_key)?;
+        let mut content = tlv::encode(0x70, der);
+        content.extend_from_slice(&[0x71, 1, 0x00, 0xFE, 0x00]);
+        let mut body = vec![0x5C, 3, a, b, c];
+        tlv::write(&mut body, 0x53, &content);
+        exchange(t, [0, 0xDB, 0x3F, 0xFF], &body, false)?
+            .ok("PUT DATA")
+            .map(drop)
     }
 
     fn read_certificate(
@@ -452,7 +391,7 @@ impl Applet for Piv {
         t: &mut dyn Transport,
         container: &Container,
     ) -> Result<Option<Vec<u8>>, EnrollError> {
-        read_certificate(t, container)
+        read_object(t, container.key_reference)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use der::asn1::{AnyRef, BitString, UintRef};
 use der::{Decode as _, Encode as _};
-use softcard::crypto::{HashAlg, PublicKey};
+use softcard::crypto::{HashAlg, KeyAlgorithm, PublicKey};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
 use crate::{EnrollError, oid};
@@ -16,14 +16,32 @@ pub(crate) fn trim_zeros(bytes: &[u8]) -> &[u8] {
     bytes.get(skip..).unwrap_or_default()
 }
 
+/// The algorithm of a key: RSA by the size of its modulus, P-256, P-384.
+///
+/// # Errors
+/// [`EnrollError::Unsupported`] for an RSA modulus of another size than 1024, 2048, 3072
+/// or 4096 bits.
+pub(crate) fn algorithm(key: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
+    match key {
+        PublicKey::Rsa { n, .. } => {
+            let bits = trim_zeros(n).len() * 8;
+            KeyAlgorithm::rsa_with_bits(bits)
+                .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{bits}")))
+        }
+        PublicKey::P256 { .. } => Ok(KeyAlgorithm::P256),
+        PublicKey::P384 { .. } => Ok(KeyAlgorithm::P384),
+    }
+}
+
 /// The `subjectPublicKey` bits: the PKCS#1 `RSAPublicKey`, or the SEC1 point.
 fn key_bits(key: &PublicKey) -> Result<Vec<u8>, EnrollError> {
     match key {
         PublicKey::Rsa { n, e } => {
             let malformed = |_| EnrollError::Malformed("RSA public key");
             pkcs1::RsaPublicKey {
-                modulus: UintRef::new(trim_zeros(n)).map_err(malformed)?,
-                public_exponent: UintRef::new(trim_zeros(e)).map_err(malformed)?,
+                // `UintRef::new` drops the leading zeros itself.
+                modulus: UintRef::new(n).map_err(malformed)?,
+                public_exponent: UintRef::new(e).map_err(malformed)?,
             }
             .to_der()
             .map_err(malformed)

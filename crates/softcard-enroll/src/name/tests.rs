@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// `bad` is refused with a message that holds `says` and the name as given.
+fn assert_refused(bad: &str, says: &str) {
+    match parse(bad) {
+        Err(EnrollError::InvalidName(why)) => {
+            assert!(why.contains(says), "{bad}: {why}");
+            assert!(why.contains(&format!("{bad:?}")), "{bad}: {why}");
+        }
+        other => panic!("{bad}: expected InvalidName, got {other:?}"),
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -144,12 +155,79 @@ fn bad_names_say_what_is_wrong() {
         ("SERIALNUMBER=a_b", "is not a PrintableString"),
         ("CN=a+CN=a", "CN=a repeated in one RDN"),
     ] {
-        match parse(bad) {
-            Err(EnrollError::InvalidName(why)) => {
-                assert!(why.contains(says), "{bad}: {why}");
-                assert!(why.contains(&format!("{bad:?}")), "{bad}: {why}");
-            }
-            other => panic!("{bad}: expected InvalidName, got {other:?}"),
-        }
+        assert_refused(bad, says);
+    }
+}
+
+#[test]
+fn openssl_form_errors_name_the_problem() {
+    // Each refused name beside a twin that differs only where the problem is.
+    for (bad, twin, says) in [
+        (
+            "/CN=a//O=b",
+            "/CN=a/O=b",
+            "an empty RDN (nothing between two '/')",
+        ),
+        (
+            "/CN=a/",
+            "/CN=a",
+            "an empty RDN (nothing after the last '/')",
+        ),
+        (
+            "/CN=a+/O=b",
+            "/CN=a+UID=c/O=b",
+            "an empty RDN value (nothing beside a '+')",
+        ),
+        ("/CN=a/O", "/CN=a/O=b", "\"O\" is missing '='"),
+        ("/CN=a/=b", "/CN=a/O=b", "\"=b\" has no attribute type"),
+        (
+            "/CN=a/FOO=b",
+            "/CN=a/OU=b",
+            "unknown attribute type \"FOO\"",
+        ),
+        (
+            r"/CN=a\",
+            r"/CN=a\/",
+            "CN: a bad escape (a '\\' at the end, escaping nothing)",
+        ),
+        ("/", "", "an empty RDN: '/' alone names no attribute"),
+    ] {
+        assert!(parse(twin).is_ok(), "{twin}");
+        assert_refused(bad, says);
+    }
+}
+
+#[test]
+fn openssl_form_escapes_one_character_and_rfc_4514_keeps_an_escaped_last_space() {
+    // OpenSSL's `\` takes the next character as it is: no hex pairs, no quotes.
+    assert_eq!(encode(r"/CN=a\41").unwrap(), encode("CN=a41").unwrap());
+    assert_eq!(
+        encode(r#"/CN="a""#).unwrap(),
+        encode(r#"CN=\"a\""#).unwrap()
+    );
+    assert_eq!(encode(r"CN=a\41").unwrap(), encode("CN=aA").unwrap());
+    // RFC 4514 writes a value's last space escaped; it is part of the value.
+    let spaced = encode(r"CN=a\ ").unwrap();
+    assert_ne!(spaced, encode("CN=a").unwrap());
+    assert_eq!(decode(&spaced).unwrap(), r"CN=a\ ");
+    assert_eq!(
+        encode(r"CN=a\  , O=b").unwrap(),
+        encode(r"CN=a\ ,O=b").unwrap()
+    );
+    for (bad, says) in [
+        (
+            r"CN=a\4",
+            "CN: a bad escape or quote (a '\\' followed by one hex digit, not two)",
+        ),
+        (
+            r"CN=\ff",
+            "CN: a bad escape or quote ('\\hh' escapes that are not UTF-8)",
+        ),
+        (
+            "O=\"x",
+            "O: a bad escape or quote (a '\"' opens a quote that does not close)",
+        ),
+    ] {
+        assert_refused(bad, says);
     }
 }

@@ -8,7 +8,7 @@ mod pkcs10;
 mod signers;
 mod support;
 
-use softcard_enroll::{Request, RequestFormat, RequestOptions, RequestSigner};
+use softcard_enroll::{Request, RequestFormat, RequestOptions, RequestSigner, TemplateOid};
 
 /// `openssl genpkey` arguments for an RSA-2048 key.
 pub(crate) const RSA: &[&str] = &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
@@ -22,6 +22,21 @@ pub(crate) fn options() -> RequestOptions {
     let mut o = RequestOptions::smartcard_user("CN=Jane Doe,O=Example,C=US");
     o.upn = Some("jane.doe@corp.example".into());
     o.email = Some("jane@example.com".into());
+    o
+}
+
+/// [`options`] with an empty subject and a version 2 template named by its OID (major
+/// version 100, minor 3) instead of the template name and the CSP.
+pub(crate) fn template_oid_options() -> RequestOptions {
+    let mut o = options();
+    o.subject = String::new();
+    o.template = None;
+    o.template_oid = Some(TemplateOid {
+        oid: "1.3.6.1.4.1.311.21.8.1234567.7654321.42".parse().unwrap(),
+        major_version: 100,
+        minor_version: 3,
+    });
+    o.csp = None;
     o
 }
 

@@ -1,11 +1,9 @@
 //! PKCS#10 requests: OpenSSL verifies them and finds what was asked for.
 
-use softcard_enroll::{
-    EnrollError, HashAlg, KeySigner, KeySpec, Request, RequestFormat, TemplateOid,
-};
+use softcard_enroll::{EnrollError, HashAlg, KeySigner, KeySpec, Request, RequestFormat};
 
 use crate::support::{Scratch, SoftP256, SoftRsa, path_str};
-use crate::{P256, P384, RSA, build, options};
+use crate::{P256, P384, RSA, build, options, template_oid_options};
 
 #[test]
 fn rsa_pkcs10_verifies_and_carries_the_smartcard_user_contents() {
@@ -174,16 +172,8 @@ fn a_corrupted_pkcs10_signature_fails_verification() {
 fn template_oid_signature_key_and_empty_subject() {
     let dir = Scratch::new();
     let mut key = SoftRsa::from_pkcs8(&dir.genkey("k.der", RSA));
-    let mut o = options();
-    o.subject = String::new();
+    let mut o = template_oid_options();
     o.key_spec = KeySpec::Signature;
-    o.template = None;
-    o.template_oid = Some(TemplateOid {
-        oid: "1.3.6.1.4.1.311.21.8.1234567.7654321.42".parse().unwrap(),
-        major_version: 100,
-        minor_version: 3,
-    });
-    o.csp = None;
     let csr = dir.write("req.der", &build(RequestFormat::Pkcs10, &o, &mut key));
     let text = dir.verified_request(&csr, &["-text"]);
     for expected in [
