@@ -69,7 +69,7 @@ pub(super) fn verify(
         };
     };
     v.pin_verified = false;
-    ctx.verify_pin(state, reference, |pin| pin.compare(candidate))?;
+    ctx.verify_pin(state, reference, candidate)?;
     v.pin_verified = true;
     Ok(())
 }
@@ -91,7 +91,7 @@ pub(super) fn change(
         .split_at_checked(pin.value_len())
         .ok_or(Status::WrongData)?;
     pin.policy().check(new)?;
-    ctx.verify_pin(state, reference, |pin| pin.compare(old))?;
+    ctx.verify_pin(state, reference, old)?;
     state.pin_mut(reference)?.set(new)?;
     v.pin_verified = true;
     Ok(())
