@@ -7,7 +7,7 @@ use core::fmt;
 use serde::Serialize;
 
 use crate::{
-    Command, Pin, PinStore, Status,
+    Command, PinStore, Status,
     crypto::{BackendKind, CardRng},
 };
 
@@ -149,28 +149,26 @@ impl<'a> Context<'a> {
     }
 
     /// Verifies a PIN of `state` the anti-tearing way, the one sequence every applet uses:
-    /// spends a try, writes `state` with the try spent, then runs `compare` on the PIN
-    /// (normally [`Pin::compare`]). A wrong value leaves the try spent, as written; a right
-    /// one restores the counter, and the card writes that before the response leaves,
-    /// whatever the rest of the command does.
+    /// spends a try, writes `state` with the try spent, then compares `candidate`
+    /// ([`Pin::compare`](crate::Pin::compare)). A wrong value leaves the try spent, as
+    /// written; a right one restores the counter, and the card writes that before the
+    /// response leaves, whatever the rest of the command does.
     ///
     /// # Errors
     /// The status of [`PinStore::pin_mut`] for an unknown PIN; 6983 if the PIN is blocked
     /// (nothing is written); the write's status (6581, 6A84: the card then restores the
-    /// applet's last written state); `compare`'s error (63Cx for a wrong value).
-    pub fn verify_pin<S: PinStore, R>(
+    /// applet's last written state); 63Cx for a wrong value.
+    pub fn verify_pin<S: PinStore>(
         &mut self,
         state: &mut S,
         reference: S::Reference,
-        compare: impl FnOnce(&mut Pin) -> Result<R, Status>,
-    ) -> Result<R, Status> {
+        candidate: &[u8],
+    ) -> Result<(), Status> {
         state.pin_mut(reference)?.spend_try()?;
         (self.persist)(encode_state(&*state)?)?;
-        let result = compare(state.pin_mut(reference)?);
-        if result.is_ok() {
-            self.unwritten = true;
-        }
-        result
+        state.pin_mut(reference)?.compare(candidate)?;
+        self.unwritten = true;
+        Ok(())
     }
 
     /// Whether [`Context::verify_pin`] left a change the card has not written yet.

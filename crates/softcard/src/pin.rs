@@ -132,6 +132,11 @@ impl Pin {
         self.tries_left
     }
 
+    /// The length of the value in bytes (a length is no secret: see [`Secret::ct_eq`]).
+    pub fn value_len(&self) -> usize {
+        self.value.len()
+    }
+
     /// The length and retry rules.
     pub fn policy(&self) -> PinPolicy {
         self.policy

@@ -9,6 +9,8 @@ mod auth;
 mod blank;
 #[path = "gids/keys.rs"]
 mod keys;
+#[path = "gids/objects.rs"]
+mod objects;
 
 use des::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit};
 use rsa::{BoxedUint, Pkcs1v15Encrypt, Pkcs1v15Sign, sha2::Digest, sha2::Sha256};

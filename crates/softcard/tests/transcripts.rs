@@ -11,12 +11,16 @@
 //! < *len=256 9000                  expect SW 9000 with exactly 256 data bytes
 //! reset                            power-cycle the card (volatile state is cleared)
 //! reload                           rebuild the card from the image it last wrote
+//! writes 0                         the last command wrote the image this many times
 //! mgmt-auth 03 0102...08           PIV: mutual authentication with management key 9B
 //!                                  (algorithm id, key); both sides' cryptograms checked
 //! ```
 //!
 //! Further `card` options: `admin=HEX` (administrator / management key), `admin-aes`
 //! (that key is AES).
+//!
+//! After every command the card's state must be the image in storage: a command that
+//! changed it wrote it, and a refused one changed nothing.
 
 use std::{fs, path::Path};
 
@@ -33,6 +37,7 @@ fn run(path: &Path) {
     let storage = MemoryStorage::new();
     let mut card: Option<Card> = None;
     let mut last: Vec<u8> = Vec::new();
+    let mut last_writes = 0;
     for (n, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap().trim();
         if line.is_empty() {
@@ -79,7 +84,17 @@ fn run(path: &Path) {
         } else if let Some(rest) = line.strip_prefix("mgmt-auth ") {
             mgmt_auth(c, rest, &at);
         } else if let Some(cmd) = line.strip_prefix('>') {
+            let before = storage.writes();
             last = c.transmit(&hex(cmd));
+            last_writes = storage.writes() - before;
+            assert!(
+                c.image().unwrap() == storage.image().unwrap(),
+                "{at}: the card's state differs from its image (response {})",
+                hex::encode_upper(&last)
+            );
+        } else if let Some(n) = line.strip_prefix("writes ") {
+            let n: u64 = n.trim().parse().unwrap();
+            assert_eq!(last_writes, n, "{at}: image writes of the last command");
         } else if let Some(exp) = line.strip_prefix('<') {
             let exp = exp.trim();
             let (data_rule, sw) = match exp.split_once(' ') {

@@ -183,38 +183,11 @@ impl fmt::Debug for KeyMaterial {
     }
 }
 
-/// Serializes a key as its material: for `#[serde(serialize_with)]` on the fields of
-/// persistent states that hold either [`KeyMaterial`] (as read from an image) or bound
-/// [`PrivateKey`]s, which have no serde of their own.
-pub(crate) fn serialize_key<K: AsRef<KeyMaterial>, S: Serializer>(
-    key: &K,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    key.as_ref().serialize(s)
-}
-
-/// [`serialize_key`] for an optional key.
-pub(crate) fn serialize_optional_key<K: AsRef<KeyMaterial>, S: Serializer>(
-    key: &Option<K>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match key {
-        Some(k) => s.serialize_some(k.as_ref()),
-        None => s.serialize_none(),
-    }
-}
-
-impl AsRef<KeyMaterial> for KeyMaterial {
-    fn as_ref(&self) -> &KeyMaterial {
-        self
-    }
-}
-
 /// A private key: its stored material and the backend's ready form of it.
 ///
-/// Dereferences to [`PrivateKeyOps`] for the operations. It has no serde: persistent
-/// states store [`KeyMaterial`], and loading a state binds each material to the backend
-/// passed in ([`PrivateKey::from_material`]).
+/// Dereferences to [`PrivateKeyOps`] for the operations. Serializes as its material only;
+/// it does not deserialize: persistent states are read with [`KeyMaterial`]s, and loading a
+/// state binds each material to the backend passed in ([`PrivateKey::from_material`]).
 pub struct PrivateKey {
     material: KeyMaterial,
     backend: BackendKind,
@@ -298,8 +271,8 @@ impl PartialEq for PrivateKey {
     }
 }
 
-impl AsRef<KeyMaterial> for PrivateKey {
-    fn as_ref(&self) -> &KeyMaterial {
-        &self.material
+impl Serialize for PrivateKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.material.serialize(s)
     }
 }

@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "aws-lc")]
 pub use awslc::AwsLc;
 pub use key::{KeyMaterial, PrivateKey};
-pub(crate) use key::{serialize_key, serialize_optional_key};
 pub use rustcrypto::RustCrypto;
 
 /// The randomness a card is handed: any cryptographically secure generator.

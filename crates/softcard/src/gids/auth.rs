@@ -69,13 +69,15 @@ pub(super) fn verify(
         };
     };
     v.pin_verified = false;
-    ctx.verify_pin(state, reference, |pin| pin.compare(candidate))?;
+    ctx.verify_pin(state, reference, candidate)?;
     v.pin_verified = true;
     Ok(())
 }
 
 /// CHANGE REFERENCE DATA, P1 00: the old PIN followed by the new one. The card splits them
-/// at the length of the stored PIN; a wrong old PIN costs a try.
+/// at the length of the stored PIN (a length is no secret); a new PIN breaking the length
+/// rules is refused (6A80) before a try is spent, so nothing is written; a wrong old PIN
+/// costs a try.
 pub(super) fn change(
     state: &mut State,
     v: &mut Volatile,
@@ -83,25 +85,13 @@ pub(super) fn change(
     reference: u8,
     old_and_new: &[u8],
 ) -> Result<(), Status> {
-    let policy = state.pin_mut(reference)?.policy();
+    let pin = state.pin_mut(reference)?;
     v.pin_verified = false;
-    let min = usize::from(policy.min_len);
-    // Every split leaving a non-empty new value is tried: a right old PIN with a new one
-    // breaking the length rules answers 6A80 rather than costing a try.
-    let longest_old = old_and_new
-        .len()
-        .saturating_sub(1)
-        .min(usize::from(policy.max_len));
-    let k = ctx.verify_pin(state, reference, |pin| {
-        for k in min..=longest_old {
-            let (old, _) = old_and_new.split_at_checked(k).ok_or(Status::WrongData)?;
-            if pin.compare(old).is_ok() {
-                return Ok(k);
-            }
-        }
-        Err(Status::TriesLeft(pin.tries_left()))
-    })?;
-    let (_, new) = old_and_new.split_at_checked(k).ok_or(Status::WrongData)?;
+    let (old, new) = old_and_new
+        .split_at_checked(pin.value_len())
+        .ok_or(Status::WrongData)?;
+    pin.policy().check(new)?;
+    ctx.verify_pin(state, reference, old)?;
     state.pin_mut(reference)?.set(new)?;
     v.pin_verified = true;
     Ok(())

@@ -272,8 +272,9 @@ fn is_minidriver_do(tag: u32) -> bool {
         .any(|d| u32::from(*d) == tag)
 }
 
-/// PUT DATA into an EF: one or more DO TLVs. An empty DO is stored empty; storing an empty
-/// DO over an empty one deletes it.
+/// PUT DATA into an EF: one or more DO TLVs, stored all or none (a DO refused leaves the EF
+/// as it was). An empty DO is stored empty; storing an empty DO over an empty one deletes
+/// it.
 pub(super) fn put_data(
     state: &mut State,
     v: &mut Volatile,
@@ -290,26 +291,28 @@ pub(super) fn put_data(
     }
     let items = tlv::iter(data).collect::<Result<Vec<_>, _>>()?;
     let ef = state.efs.get_mut(&fid).ok_or(Status::FileNotFound)?;
+    let mut dos = ef.dos.clone();
     for item in items {
         if item.value.len() > MAX_DO_LEN {
             return Err(Status::NotEnoughMemory);
         }
-        match ef.dos.get(&item.tag) {
+        match dos.get(&item.tag) {
             Some(old) if old.is_empty() && item.value.is_empty() => {
-                ef.dos.remove(&item.tag);
+                dos.remove(&item.tag);
                 continue;
             }
             Some(_) => {}
             None if fid == EVERYONE_READ_USER_WRITE_EF && !is_minidriver_do(item.tag) => {
-                let certs = ef.dos.keys().filter(|t| !is_minidriver_do(**t)).count();
+                let certs = dos.keys().filter(|t| !is_minidriver_do(**t)).count();
                 if certs >= MAX_CERT_DOS {
                     return Err(Status::NotEnoughMemory);
                 }
             }
             None => {}
         }
-        ef.dos.insert(item.tag, item.value.to_vec());
+        dos.insert(item.tag, item.value.to_vec());
     }
+    ef.dos = dos;
     v.current = Some(Current::Ef(fid));
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::cipher::SymKind;
 use super::command::SecOp;
 use crate::{
     Pin, Secret, Status,
-    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey, serialize_optional_key},
+    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey},
 };
 
 /// Most key files (RSA keys) a card holds: 30, as on a Windows TPM virtual smart card.
@@ -38,10 +38,6 @@ pub(super) struct Ef {
 
 /// A key file (file type 18) and its RSA key once generated or imported.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "K: AsRef<KeyMaterial>",
-    deserialize = "K: Deserialize<'de>"
-))]
 pub(super) struct KeyFile<K = PrivateKey> {
     /// The FCP it was created with.
     pub fcp: Vec<u8>,
@@ -50,7 +46,6 @@ pub(super) struct KeyFile<K = PrivateKey> {
     /// Whether ACTIVATE FILE was sent.
     pub active: bool,
     /// The key.
-    #[serde(serialize_with = "serialize_optional_key")]
     pub key: Option<K>,
 }
 
@@ -67,10 +62,6 @@ pub(super) struct AdminKey {
 /// backend; an image decodes into `State<KeyMaterial>`, which [`State::bind`] loads into
 /// the backend a card runs on. Both encode alike.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "K: AsRef<KeyMaterial>",
-    deserialize = "K: Deserialize<'de>"
-))]
 pub(super) struct State<K = PrivateKey> {
     /// Whether the application left the initialization state (ACTIVATE of 3FFF). Until
     /// then every access condition is met, as gids-tool's initialization needs.

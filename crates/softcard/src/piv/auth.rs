@@ -72,7 +72,7 @@ impl PivApplet {
         value: &[u8],
         ctx: &mut Context<'_>,
     ) -> Result<(), Status> {
-        let result = ctx.verify_pin(&mut self.state, which, |pin| pin.compare(value));
+        let result = ctx.verify_pin(&mut self.state, which, value);
         if result.is_err() && which == PinRef::Pin {
             // A wrong or blocked PIN ends the session's PIN authentication, whatever the
             // command that presented it (VERIFY or CHANGE REFERENCE DATA).

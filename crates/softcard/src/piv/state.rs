@@ -8,17 +8,13 @@ use zeroize::Zeroizing;
 use super::types::{KeyPinPolicy, MgmtAlg, Origin, Slot, TouchPolicy};
 use crate::{
     Pin, Secret,
-    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey, serialize_key},
+    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey},
 };
 
 /// Everything the card image keeps (postcard-encoded). Its keys are [`PrivateKey`]s bound to
 /// a backend; an image decodes into `Persistent<KeyMaterial>`, which
 /// [`Persistent::bind`] loads into the backend a card runs on. Both encode alike.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "K: AsRef<KeyMaterial>",
-    deserialize = "K: Deserialize<'de>"
-))]
 pub struct Persistent<K = PrivateKey> {
     /// The PIV card application PIN (key reference 80).
     pub pin: Pin,
@@ -53,13 +49,8 @@ pub struct MgmtKey {
 
 /// A key in a slot, with its policies.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(bound(
-    serialize = "K: AsRef<KeyMaterial>",
-    deserialize = "K: Deserialize<'de>"
-))]
 pub struct KeyRecord<K = PrivateKey> {
     /// The key.
-    #[serde(serialize_with = "serialize_key")]
     pub key: K,
     /// When it needs the PIN.
     pub pin_policy: KeyPinPolicy,
