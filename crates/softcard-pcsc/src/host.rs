@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -257,12 +257,15 @@ fn client_gone(stream: &UnixStream) -> bool {
 }
 
 /// One client connection: its contexts live as long as it does.
-fn serve_client(state: &HostState, mut stream: UnixStream) {
+fn serve_client(state: &HostState, stream: UnixStream) {
     let mut contexts: HashMap<u64, Context> = HashMap::new();
-    while let Ok(Some(body)) = read_frame(&mut stream) {
+    // Requests are read through a buffer (a frame's length and body in one read); the
+    // client sends nothing while its call runs, so nothing waits in it then.
+    let mut requests = BufReader::new(&stream);
+    while let Ok(Some(body)) = read_frame(&mut requests) {
         let response = handle(state, &mut contexts, &stream, &body)
             .unwrap_or_else(|e| Writer::response(Err(e)));
-        if response.send(&mut stream).is_err() {
+        if response.send(&mut &stream).is_err() {
             break;
         }
     }
