@@ -9,7 +9,7 @@ use softcard::{
     profile::DEFAULT_ADMIN_KEY,
     tlv,
 };
-use softcard_pcsc::FileStorage;
+use softcard_file::FileStorage;
 
 /// The SW of a response.
 pub fn sw(r: &[u8]) -> u16 {

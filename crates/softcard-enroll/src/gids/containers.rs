@@ -7,6 +7,7 @@ use softcard::tlv;
 
 use super::{FIRST_KEY, MAX_CONTAINERS, bad};
 use crate::client::KeyRequest;
+use crate::minidriver;
 use crate::transport::exchange;
 use crate::{EnrollError, KeySpec, Transport, public_key};
 
@@ -66,7 +67,7 @@ pub(super) fn container_record(
         sig_key_bits: if exchange_key { 0 } else { bits },
         kx_key_bits: if exchange_key { bits } else { 0 },
     };
-    record.encode().map_err(|_| {
+    minidriver::encode_container_record(&record).map_err(|_| {
         EnrollError::Unsupported(format!(
             "GIDS container {name:?}: container names have at most 39 characters"
         ))

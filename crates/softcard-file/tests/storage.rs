@@ -7,7 +7,7 @@ use std::path::Path;
 
 use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, ImageError, Profile, Storage};
-use softcard_pcsc::{FileStorage, MAX_BUFFER_SIZE, Protocols, Registry, Scope, ShareMode};
+use softcard_file::FileStorage;
 
 fn create(path: &Path) -> Card {
     Card::create_seeded(
@@ -201,14 +201,8 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.img");
     drop(create(&path));
-    let card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
-    let reg = Registry::new();
-    reg.insert_card("R", card).unwrap();
-    let ctx = reg.establish(Scope::User).unwrap();
-    let handle = ctx
-        .connect(c"R", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
-    let mut buf = [0u8; MAX_BUFFER_SIZE];
+    let mut card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+    card.power_on();
     let commands: [&[u8]; 3] = [
         &[
             0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
@@ -220,9 +214,8 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
         &[0x00, 0x20, 0x00, 0x80, 0x00],
     ];
     for apdu in commands {
-        let _ = handle.transmit(apdu, &mut buf).unwrap();
+        let _ = card.transmit(apdu);
         // What the card holds now is already on disk.
-        let current = reg.with_card("R", |c| c.image().unwrap()).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), current);
+        assert_eq!(fs::read(&path).unwrap(), card.image().unwrap());
     }
 }
