@@ -9,10 +9,13 @@
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::cipher::{self, SymKind};
 use super::command::{ADMIN_KEY_REF, PIN_REF, PUK_REF};
-use super::state::{ADMIN, AdminKey, Challenge, State, Volatile};
-use crate::{Context, Pin, PinPolicy, PinStore, Secret, Status, tlv};
+use super::state::{ADMIN, Challenge, State, Volatile};
+use crate::{
+    Context, Pin, PinPolicy, PinStore, Status,
+    crypto::sym::{SymAlg, SymKey},
+    tlv,
+};
 
 /// The try limit of the user PIN.
 pub(super) const PIN_TRIES: u8 = 3;
@@ -148,14 +151,9 @@ pub(super) fn put_admin_key(
 ) -> Result<(), Status> {
     state.require(ADMIN, v)?;
     let key = tlv::find(template, 0x87)?.ok_or(Status::WrongData)?;
-    let kind = state.admin.as_ref().map_or(SymKind::Tdes, |a| a.kind);
-    if !kind.accepts_key_len(key.len()) {
-        return Err(Status::WrongData);
-    }
-    state.admin = Some(AdminKey {
-        kind,
-        key: Secret::from_slice(key),
-    });
+    let aes = state.admin.as_ref().is_some_and(|k| k.algorithm().is_aes());
+    let alg = SymAlg::with_key_len(aes, key.len()).ok_or(Status::WrongData)?;
+    state.admin = Some(SymKey::from_bytes(alg, key).map_err(|_| Status::WrongData)?);
     Ok(())
 }
 
@@ -176,8 +174,19 @@ fn wrap(tag: u32, value: &[u8]) -> Vec<u8> {
 
 /// Length of the mutual authentication cryptogram: R1, R2 and Z padded to whole blocks
 /// (40 bytes with 3DES, 48 with AES).
-fn mutual_len(kind: SymKind) -> usize {
-    32 + kind.block_len()
+fn mutual_len(key: &SymKey) -> usize {
+    32 + key.block_len()
+}
+
+/// `data` encrypted or decrypted in CBC mode with a zero IV, into a new buffer.
+fn cbc(key: &SymKey, data: &[u8], encrypt: bool) -> Result<Zeroizing<Vec<u8>>, Status> {
+    let mut out = Zeroizing::new(data.to_vec());
+    if encrypt {
+        key.cbc_encrypt(&mut out)?;
+    } else {
+        key.cbc_decrypt(&mut out)?;
+    }
+    Ok(out)
 }
 
 /// GENERAL AUTHENTICATE with the administrator key: `81` asks a challenge (16 bytes of the
@@ -200,7 +209,7 @@ pub(super) fn general_authenticate(
         v.challenge = Challenge::None;
         return match host.len() {
             0 => {
-                let mut ch = Zeroizing::new(vec![0u8; admin.kind.block_len()]);
+                let mut ch = Zeroizing::new(vec![0u8; admin.block_len()]);
                 ctx.rng.fill_bytes(&mut ch);
                 let out = wrap(0x81, &ch);
                 v.challenge = Challenge::External(ch);
@@ -225,7 +234,7 @@ pub(super) fn general_authenticate(
             if response.len() != ch.len() {
                 return Err(Status::SecurityStatusNotSatisfied);
             }
-            let plain = cipher::cbc(admin.kind, admin.key.expose(), response, false)?;
+            let plain = cbc(admin, response, false)?;
             if !bool::from(plain.as_slice().ct_eq(ch.as_slice())) {
                 return Err(Status::SecurityStatusNotSatisfied);
             }
@@ -233,11 +242,11 @@ pub(super) fn general_authenticate(
             Ok(Vec::new())
         }
         Challenge::Mutual { host, card } => {
-            let len = mutual_len(admin.kind);
+            let len = mutual_len(admin);
             if response.len() != len {
                 return Err(Status::SecurityStatusNotSatisfied);
             }
-            let plain = cipher::cbc(admin.kind, admin.key.expose(), response, false)?;
+            let plain = cbc(admin, response, false)?;
             let mut expected = Zeroizing::new(Vec::with_capacity(33));
             expected.extend_from_slice(&*card);
             expected.extend_from_slice(&*host);
@@ -253,7 +262,7 @@ pub(super) fn general_authenticate(
             ctx.rng.fill_bytes(&mut z2);
             reply.extend_from_slice(&z2);
             reply.push(0x80);
-            let enc = cipher::cbc(admin.kind, admin.key.expose(), &reply, true)?;
+            let enc = cbc(admin, &reply, true)?;
             v.admin_authenticated = true;
             Ok(wrap(0x82, &enc))
         }

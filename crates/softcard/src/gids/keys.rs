@@ -8,7 +8,10 @@ use super::files;
 use super::state::{SecurityEnv, State, USER, USER_OR_ADMIN, Volatile};
 use crate::{
     Context, Status,
-    crypto::{HashAlg, KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey, RsaDecryptPadding},
+    crypto::{
+        HashAlg, KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey, RsaDecryptPadding,
+        trim_leading_zeros,
+    },
     tlv,
 };
 
@@ -93,11 +96,6 @@ pub(super) fn read_public(state: &State, request: &[u8]) -> Result<Vec<u8>, Stat
     public_template(key)
 }
 
-fn strip(int: &[u8]) -> Vec<u8> {
-    let start = int.iter().position(|b| *b != 0).unwrap_or(int.len());
-    int.get(start..).unwrap_or_default().to_vec()
-}
-
 /// Reads the RSA key of an import: `87 { 30 { version, n, e, d, p, q, dP, dQ, qInv } }`.
 fn rsa_material(template: &[u8]) -> Result<KeyMaterial, Status> {
     let value = tlv::find(template, 0x87)?.ok_or(Status::WrongData)?;
@@ -113,6 +111,7 @@ fn rsa_material(template: &[u8]) -> Result<KeyMaterial, Status> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let strip = |int: &[u8]| trim_leading_zeros(int).to_vec();
     match ints.as_slice() {
         [_version, n, e, d, p, q, ..] => Ok(KeyMaterial::Rsa {
             n: strip(n),

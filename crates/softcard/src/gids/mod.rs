@@ -7,7 +7,6 @@
 //! [`minidriver`] for its formats. docs/apdu/gids.md lists every command.
 
 mod auth;
-mod cipher;
 mod command;
 mod files;
 mod keys;
@@ -19,14 +18,16 @@ use std::collections::BTreeMap;
 use crate::{
     Applet, CardOptions, Command, Context, Effect, ImageError, Outcome, Pin, Secret, Status,
     applet::encode_state,
-    crypto::{BackendKind, CardRng, KeyMaterial},
+    crypto::{
+        BackendKind, CardRng, KeyMaterial,
+        sym::{SymAlg, SymKey},
+    },
     options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN},
     tlv,
 };
-use cipher::SymKind;
 use command::{ADMIN_KEY_REF, GidsCommand};
 use minidriver as md;
-use state::{AdminKey, Current, Ef, State, Volatile};
+use state::{Current, Ef, State, Volatile};
 
 /// GIDS application identifier (version 2). SELECT with its first 9 bytes finds it too.
 pub const AID: &[u8] = &[
@@ -95,18 +96,12 @@ impl GidsApplet {
             opts.pin.as_ref().map_or(DEFAULT_PIN, Secret::expose),
             auth::WINDOWS_PIN_POLICY,
         )?;
-        let kind = if opts.admin_key_aes {
-            SymKind::Aes
-        } else {
-            SymKind::Tdes
-        };
         let key = opts
             .admin_key
-            .clone()
-            .unwrap_or_else(|| Secret::from_slice(&DEFAULT_ADMIN_KEY));
-        if !kind.accepts_key_len(key.len()) {
-            return Err(Status::WrongData);
-        }
+            .as_ref()
+            .map_or(&DEFAULT_ADMIN_KEY[..], Secret::expose);
+        let alg = SymAlg::with_key_len(opts.admin_key_aes, key.len()).ok_or(Status::WrongData)?;
+        let admin = SymKey::from_bytes(alg, key).map_err(|_| Status::WrongData)?;
         let mut efs: BTreeMap<u16, Ef> = ACCESS_EFS
             .iter()
             .map(|(fid, read, write)| {
@@ -147,7 +142,7 @@ impl GidsApplet {
             efs,
             keys: BTreeMap::new(),
             pin: Some(pin),
-            admin: Some(AdminKey { kind, key }),
+            admin: Some(admin),
             admin_file: true,
         };
         Ok(GidsApplet {
@@ -344,12 +339,10 @@ fn describe(s: &State) -> Vec<String> {
         ),
         None => "PIN: not set".into(),
     });
-    if let Some(a) = &s.admin {
-        out.push(format!(
-            "administrator key: {}-{}",
-            a.kind.name(),
-            a.key.len() * 8
-        ));
+    if let Some(key) = &s.admin {
+        let alg = key.algorithm();
+        let cipher = if alg.is_aes() { "AES" } else { "3DES" };
+        out.push(format!("administrator key: {cipher}-{}", alg.key_len() * 8));
     }
     for (kid, file) in &s.keys {
         let what = file.key.as_ref().map_or("empty".to_string(), |k| {

@@ -6,12 +6,10 @@ use zeroize::Zeroizing;
 
 use super::{
     PivApplet,
-    cipher::ecb,
     command::{AuthRequest, PinRef, Verify},
     state::{Pending, Persistent},
-    types::MgmtAlg,
 };
-use crate::{Context, Pin, PinStore, Status, tlv};
+use crate::{Context, Pin, PinStore, Status, crypto::sym::SymAlg, tlv};
 
 impl PinStore for Persistent {
     type Reference = PinRef;
@@ -150,14 +148,22 @@ impl PivApplet {
         pending: Option<Pending>,
         ctx: &mut Context<'_>,
     ) -> Result<Vec<u8>, Status> {
-        let key = &self.state.mgmt;
+        let key = &self.state.mgmt.key;
         // 00 is the legacy identifier of 3DES; OpenSC also sends it to ask for random bytes
         // (`81 00` alone), whatever the management key's algorithm.
         let random_only = matches!(request, AuthRequest::ChallengeRequest) && alg == 0x00;
-        if alg != key.alg.id() && !(alg == 0x00 && (key.alg == MgmtAlg::Tdes || random_only)) {
+        if alg != key.algorithm().piv_id()
+            && !(alg == 0x00 && (key.algorithm() == SymAlg::Tdes || random_only))
+        {
             return Err(Status::IncorrectP1P2);
         }
-        let block = key.alg.block_len();
+        let block = key.block_len();
+        // One block, encrypted (ECB) into a new buffer.
+        let encrypt = |block: &[u8]| -> Result<Zeroizing<Vec<u8>>, Status> {
+            let mut out = Zeroizing::new(block.to_vec());
+            key.encrypt_block(&mut out)?;
+            Ok(out)
+        };
         let mut random = || {
             let mut r = Zeroizing::new(vec![0u8; block]);
             ctx.rng.fill_bytes(&mut r);
@@ -167,7 +173,7 @@ impl PivApplet {
             AuthRequest::WitnessRequest => {
                 self.vol.mgmt_authenticated = false;
                 let witness = random();
-                let sealed = ecb(key.alg, key.key.expose(), &witness, true)?;
+                let sealed = encrypt(&witness)?;
                 self.vol.pending = Some(Pending::Witness(witness));
                 Ok(tlv::encode(0x7C, &tlv::encode(0x80, &sealed)))
             }
@@ -179,7 +185,7 @@ impl PivApplet {
                 {
                     return Err(Status::SecurityStatusNotSatisfied);
                 }
-                let answer = ecb(key.alg, key.key.expose(), challenge, true)?;
+                let answer = encrypt(challenge)?;
                 self.vol.mgmt_authenticated = true;
                 Ok(tlv::encode(0x7C, &tlv::encode(0x82, &answer)))
             }
@@ -194,7 +200,7 @@ impl PivApplet {
                 let Some(Pending::Challenge(challenge)) = pending else {
                     return Err(Status::ConditionsNotSatisfied);
                 };
-                let expected = ecb(key.alg, key.key.expose(), &challenge, true)?;
+                let expected = encrypt(&challenge)?;
                 if !crate::Secret::from_slice(&expected).ct_eq(response) {
                     return Err(Status::SecurityStatusNotSatisfied);
                 }

@@ -1,8 +1,15 @@
 //! PIV commands: each command APDU becomes one [`PivCommand`] before anything runs, and a
 //! malformed one becomes its exact status word (SP 800-73-4 Part 2, section 3).
 
-use super::types::{KeyPinPolicy, MgmtAlg, Slot, TouchPolicy, key_alg_from_id};
-use crate::{Command, Status, crypto::KeyAlgorithm, tlv};
+use super::types::{KeyPinPolicy, Slot, TouchPolicy, key_alg_from_id};
+use crate::{
+    Command, Status,
+    crypto::{
+        KeyAlgorithm,
+        sym::{SymAlg, SymKey},
+    },
+    tlv,
+};
 
 /// PIN references of VERIFY, CHANGE REFERENCE DATA and GET METADATA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,10 +122,8 @@ pub enum PivCommand<'a> {
     },
     /// Yubico SET MANAGEMENT KEY (INS FF).
     SetManagementKey {
-        /// The new key's algorithm.
-        alg: MgmtAlg,
-        /// The new key.
-        key: &'a [u8],
+        /// The new key, with its algorithm.
+        key: SymKey,
         /// P2 = FE: touch required.
         touch: TouchPolicy,
     },
@@ -214,12 +219,13 @@ impl<'a> TryFrom<&Command<'a>> for PivCommand<'a> {
                     _ => return Err(Status::IncorrectP1P2),
                 };
                 let (alg, rest) = data.split_first().ok_or(Status::WrongData)?;
-                let alg = MgmtAlg::from_id(*alg).ok_or(Status::WrongData)?;
+                // The legacy identifier 00 names no key to set.
+                let alg = SymAlg::from_piv_id(*alg)
+                    .filter(|a| a.piv_id() == *alg)
+                    .ok_or(Status::WrongData)?;
                 let key = tlv::expect_single(rest, 0x9B)?;
-                if key.len() != alg.key_len() {
-                    return Err(Status::WrongData);
-                }
-                PivCommand::SetManagementKey { alg, key, touch }
+                let key = SymKey::from_bytes(alg, key).map_err(|_| Status::WrongData)?;
+                PivCommand::SetManagementKey { key, touch }
             }
             0xFB => PivCommand::Reset,
             0xFA => PivCommand::SetPinRetries { pin: p1, puk: p2 },

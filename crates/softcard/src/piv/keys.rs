@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     Context, Status,
-    crypto::{KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey},
+    crypto::{KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey, trim_leading_zeros},
     tlv,
 };
 
@@ -147,12 +147,7 @@ fn rsa_from_primes(p: &[u8], q: &[u8]) -> Result<KeyMaterial, Status> {
     let bq = BoxedUint::from_be_slice(q, bits(q)).map_err(|_| Status::WrongData)?;
     let key = rsa::PrivateKey::from_p_q(bp, bq, BoxedUint::from(65_537u64))
         .map_err(|_| Status::WrongData)?;
-    let trim = |b: &[u8]| {
-        b.iter()
-            .skip_while(|x| **x == 0)
-            .copied()
-            .collect::<Vec<u8>>()
-    };
+    let trim = |b: &[u8]| trim_leading_zeros(b).to_vec();
     Ok(KeyMaterial::Rsa {
         n: trim(&key.n().as_ref().to_be_bytes()),
         e: vec![0x01, 0x00, 0x01],

@@ -8,7 +8,6 @@
 
 mod attest;
 mod auth;
-mod cipher;
 mod command;
 mod der;
 mod keys;
@@ -142,8 +141,8 @@ impl PivApplet {
             PivCommand::GetSerial => Ok(self.get_serial()),
             PivCommand::GetMetadata(key_ref) => self.get_metadata(key_ref),
             PivCommand::Import { params, data } => none(self.import(params, data, ctx)),
-            PivCommand::SetManagementKey { alg, key, touch } => {
-                none(self.set_management_key(alg, key, touch))
+            PivCommand::SetManagementKey { key, touch } => {
+                none(self.set_management_key(key, touch))
             }
             PivCommand::Reset => none(self.reset_card(ctx.rng)),
             PivCommand::SetPinRetries { pin, puk } => none(self.set_pin_retries(pin, puk)),
@@ -239,7 +238,7 @@ impl Applet for PivApplet {
             ),
             format!(
                 "management key: {}{}",
-                s.mgmt.alg.name(),
+                s.mgmt.key.algorithm().name(),
                 if s.mgmt.default { " (default)" } else { "" }
             ),
         ];
