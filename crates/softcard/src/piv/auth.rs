@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::{
     PivApplet,
-    command::{AuthRequest, PinRef, Verify},
+    command::{MgmtAlgId, MgmtStep, PinRef, Verify},
     state::{Pending, Persistent},
 };
 use crate::{Context, Pin, PinStore, Status, crypto::sym::SymAlg, tlv};
@@ -128,8 +128,8 @@ impl PivApplet {
     /// `81 00` alone also answers random bytes. Any failure forgets the authentication.
     pub(super) fn authenticate_mgmt(
         &mut self,
-        alg: u8,
-        request: AuthRequest<'_>,
+        alg: MgmtAlgId,
+        request: MgmtStep<'_>,
         ctx: &mut Context<'_>,
     ) -> Result<Vec<u8>, Status> {
         let pending = self.vol.pending.take();
@@ -143,18 +143,20 @@ impl PivApplet {
 
     fn mgmt_step(
         &mut self,
-        alg: u8,
-        request: AuthRequest<'_>,
+        alg: MgmtAlgId,
+        request: MgmtStep<'_>,
         pending: Option<Pending>,
         ctx: &mut Context<'_>,
     ) -> Result<Vec<u8>, Status> {
         let key = &self.state.mgmt.key;
-        // 00 is the legacy identifier of 3DES; OpenSC also sends it to ask for random bytes
-        // (`81 00` alone), whatever the management key's algorithm.
-        let random_only = matches!(request, AuthRequest::ChallengeRequest) && alg == 0x00;
-        if alg != key.algorithm().piv_id()
-            && !(alg == 0x00 && (key.algorithm() == SymAlg::Tdes || random_only))
-        {
+        let alg_matches = match alg {
+            MgmtAlgId::Named(alg) => alg == key.algorithm(),
+            MgmtAlgId::Legacy => {
+                key.algorithm() == SymAlg::Tdes || matches!(request, MgmtStep::ChallengeRequest)
+            }
+            MgmtAlgId::Unknown => false,
+        };
+        if !alg_matches {
             return Err(Status::IncorrectP1P2);
         }
         let block = key.block_len();
@@ -170,14 +172,14 @@ impl PivApplet {
             r
         };
         match request {
-            AuthRequest::WitnessRequest => {
+            MgmtStep::WitnessRequest => {
                 self.vol.mgmt_authenticated = false;
                 let witness = random();
                 let sealed = encrypt(&witness)?;
                 self.vol.pending = Some(Pending::Witness(witness));
                 Ok(tlv::encode(0x7C, &tlv::encode(0x80, &sealed)))
             }
-            AuthRequest::MutualResponse { witness, challenge } => {
+            MgmtStep::MutualResponse { witness, challenge } => {
                 let Some(Pending::Witness(expected)) = pending else {
                     return Err(Status::ConditionsNotSatisfied);
                 };
@@ -189,14 +191,14 @@ impl PivApplet {
                 self.vol.mgmt_authenticated = true;
                 Ok(tlv::encode(0x7C, &tlv::encode(0x82, &answer)))
             }
-            AuthRequest::ChallengeRequest => {
+            MgmtStep::ChallengeRequest => {
                 self.vol.mgmt_authenticated = false;
                 let challenge = random();
                 let out = tlv::encode(0x7C, &tlv::encode(0x81, &challenge));
                 self.vol.pending = Some(Pending::Challenge(challenge));
                 Ok(out)
             }
-            AuthRequest::ChallengeResponse(response) => {
+            MgmtStep::ChallengeResponse(response) => {
                 let Some(Pending::Challenge(challenge)) = pending else {
                     return Err(Status::ConditionsNotSatisfied);
                 };
@@ -207,7 +209,6 @@ impl PivApplet {
                 self.vol.mgmt_authenticated = true;
                 Ok(Vec::new())
             }
-            AuthRequest::Sign(_) | AuthRequest::KeyAgreement(_) => Err(Status::IncorrectP1P2),
         }
     }
 }

@@ -17,7 +17,7 @@ mod types;
 mod yubico;
 
 use self::{
-    command::{AuthRequest, PivCommand},
+    command::{Authenticate, PivCommand},
     state::{KeyRecord, Persistent, Volatile},
     types::{KeyPinPolicy, Origin, Slot, TouchPolicy, key_alg_id},
 };
@@ -115,26 +115,11 @@ impl PivApplet {
             PivCommand::ResetRetryCounter { puk, new_pin } => {
                 none(self.reset_retry_counter(puk, new_pin, ctx))
             }
-            PivCommand::Authenticate {
-                key_ref: 0x9B,
-                request: AuthRequest::Sign(_) | AuthRequest::KeyAgreement(_),
-                ..
-            } => {
-                // The management key is no signing key; this does not touch its state.
-                Err(Status::IncorrectP1P2)
+            PivCommand::Authenticate(Authenticate::Management { alg, step }) => {
+                self.authenticate_mgmt(alg, step, ctx)
             }
-            PivCommand::Authenticate {
-                alg,
-                key_ref: 0x9B,
-                request,
-            } => self.authenticate_mgmt(alg, request, ctx),
-            PivCommand::Authenticate {
-                alg,
-                key_ref,
-                request,
-            } => {
-                let slot = Slot::from_ref(key_ref).ok_or(Status::ReferencedDataNotFound)?;
-                self.private_operation(alg, slot, request, ctx)
+            PivCommand::Authenticate(Authenticate::Private { alg, slot, op }) => {
+                self.private_operation(alg, slot, op, ctx)
             }
             PivCommand::Generate(params) => self.generate(params, ctx),
             PivCommand::GetVersion => Ok(self.get_version()),

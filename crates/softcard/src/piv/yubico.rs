@@ -4,6 +4,7 @@
 
 use super::{
     PivApplet, VERSION, attest,
+    command::{KeyRef, PinRef},
     keys::public_key_fields,
     objects,
     state::{MgmtKey, Persistent},
@@ -74,27 +75,25 @@ impl PivApplet {
 
     /// GET METADATA of a key reference: 01 algorithm, 02 policies, 03 origin, 04 public
     /// key, 05 default value, 06 retries (total, left). 6A88 for an empty slot.
-    pub(super) fn get_metadata(&self, key_ref: u8) -> Result<Vec<u8>, Status> {
+    pub(super) fn get_metadata(&self, key_ref: KeyRef) -> Result<Vec<u8>, Status> {
         let mut out = Vec::new();
         match key_ref {
-            0x80 | 0x81 => {
-                let (pin, default) = if key_ref == 0x80 {
-                    (&self.state.pin, self.state.pin_default)
-                } else {
-                    (&self.state.puk, self.state.puk_default)
+            KeyRef::Pin(which) => {
+                let (pin, default) = match which {
+                    PinRef::Pin => (&self.state.pin, self.state.pin_default),
+                    PinRef::Puk => (&self.state.puk, self.state.puk_default),
                 };
                 tlv::write(&mut out, 0x01, &[0xFF]);
                 tlv::write(&mut out, 0x05, &[u8::from(default)]);
                 tlv::write(&mut out, 0x06, &[pin.policy().max_tries, pin.tries_left()]);
             }
-            0x9B => {
+            KeyRef::Management => {
                 let m = &self.state.mgmt;
                 tlv::write(&mut out, 0x01, &[m.key.algorithm().piv_id()]);
                 tlv::write(&mut out, 0x02, &[0x00, m.touch.byte()]);
                 tlv::write(&mut out, 0x05, &[u8::from(m.default)]);
             }
-            _ => {
-                let slot = Slot::from_ref(key_ref).ok_or(Status::ReferencedDataNotFound)?;
+            KeyRef::Slot(slot) => {
                 let record = self
                     .state
                     .keys
