@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::command::SecOp;
+use super::command::{AlgorithmRef, SecOp};
 use crate::{
     Pin, Secret, Status,
     crypto::{
@@ -180,7 +180,7 @@ pub(super) struct SecurityEnv {
     /// Sign or decipher.
     pub op: SecOp,
     /// The algorithm reference sent (high nibble: padding scheme).
-    pub algorithm: u8,
+    pub algorithm: AlgorithmRef,
     /// The key reference.
     pub key: u8,
 }
