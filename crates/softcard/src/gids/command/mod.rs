@@ -13,6 +13,7 @@ pub(super) use types::{
 };
 
 use crate::{Command, Status, tlv};
+use types::ADMIN_KEY_REF;
 
 /// What a security environment is set up for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +116,7 @@ fn parse_mse<'a>(cmd: &Command<'a>) -> Result<GidsCommand<'a>, Status> {
         }
         (0x81 | 0xC1, 0xA4) => {
             let key = match byte_of(data, 0x83)?.ok_or(Status::WrongData)? {
-                0x80 => AuthKey::Admin,
+                ADMIN_KEY_REF => AuthKey::Admin,
                 _ => AuthKey::Unknown,
             };
             Ok(GidsCommand::MseAdmin { key })
@@ -159,7 +160,7 @@ fn data_file(p1p2: u16) -> DataFile {
 fn deletable(data: &[u8]) -> Result<Option<FileId>, Status> {
     match fid_of(data)? {
         file @ (None | Some(FileId::Ef(_))) => Ok(file),
-        Some(FileId::Key(kid)) if kid > 0x80 => Ok(Some(FileId::Key(kid))),
+        Some(FileId::Key(kid)) if kid > ADMIN_KEY_REF => Ok(Some(FileId::Key(kid))),
         Some(_) => Err(Status::FileNotFound),
     }
 }

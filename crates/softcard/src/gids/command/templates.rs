@@ -2,7 +2,7 @@
 //! application's own data objects (GET and PUT DATA 3FFF), an imported RSA key and the
 //! GENERAL AUTHENTICATE template.
 
-use super::types::{AuthStep, DoSelector, PinStatusDo};
+use super::types::{ADMIN_KEY_REF, AuthStep, DoSelector, PinStatusDo};
 use crate::{
     Status,
     crypto::{KeyMaterial, trim_leading_zeros},
@@ -11,9 +11,6 @@ use crate::{
 
 const FILE_TYPE_KEY: u8 = 0x18;
 const FILE_TYPE_BER_TLV: u8 = 0x39;
-
-/// The key reference of the administrator key.
-const ADMIN_KEY_REF: u8 = 0x80;
 
 /// What a CREATE FILE's FCP describes.
 #[derive(Debug, PartialEq, Eq)]

@@ -3,6 +3,10 @@
 
 use crate::{Status, crypto::KeyAlgorithm};
 
+/// The key reference of the administrator key (its key file is B080); key files are 81 and
+/// up.
+pub(super) const ADMIN_KEY_REF: u8 = 0x80;
+
 /// The user PIN (key reference 80), the only PIN of a GIDS card: VERIFY, CHANGE REFERENCE
 /// DATA and RESET RETRY COUNTER name no other (the PUK, 81, is not found).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +41,7 @@ impl FileId {
         Ok(match fid.to_be_bytes() {
             [0x3F, 0xFF] => FileId::Application,
             [0xA0, _] => FileId::Ef(fid),
-            [0xB0, 0x80] => FileId::AdminKey,
+            [0xB0, ADMIN_KEY_REF] => FileId::AdminKey,
             [0xB0, kid] => FileId::Key(kid),
             _ => return Err(Status::FileNotFound),
         })
