@@ -9,7 +9,7 @@ use super::{FIRST_KEY, MAX_CONTAINERS, bad};
 use crate::client::KeyRequest;
 use crate::minidriver;
 use crate::transport::exchange;
-use crate::{EnrollError, KeySpec, Transport, public_key};
+use crate::{EnrollError, KeySpec, Transport};
 
 /// GET DATA 3FFF `70 { 84 kid, A5 { 7F49 } }`: the public key of a key file.
 pub(super) fn read_public(
@@ -27,8 +27,8 @@ pub(super) fn read_public(
     let e = tlv::find(inner, 0x82).ok().flatten();
     match (n, e) {
         (Some(n), Some(e)) => Ok(Some(PublicKey::Rsa {
-            n: public_key::trim_zeros(n).to_vec(),
-            e: public_key::trim_zeros(e).to_vec(),
+            n: softcard::crypto::trim_leading_zeros(n).to_vec(),
+            e: softcard::crypto::trim_leading_zeros(e).to_vec(),
         })),
         _ => Err(bad("GIDS public key")),
     }
