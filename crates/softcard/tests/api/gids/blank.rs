@@ -6,7 +6,7 @@ use super::*;
 fn atr_checksum_and_fci() {
     let tck = gids::ATR[1..].iter().fold(0u8, |a, b| a ^ b);
     assert_eq!(tck, 0, "TCK makes the XOR of T0..TCK zero");
-    let (mut card, _) = new_card(1);
+    let (mut card, _) = gids_card(1);
     let fci = ok(
         &mut card,
         &[

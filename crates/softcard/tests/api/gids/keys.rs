@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn generate_sign_and_verify_with_the_rsa_crate() {
-    let (mut card, _) = new_card(5);
+    let (mut card, _) = gids_card(5);
     assert_eq!(
         send(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0x81, 7), None)).1,
         0x6982
@@ -49,7 +49,7 @@ fn generate_sign_and_verify_with_the_rsa_crate() {
 
 #[test]
 fn decipher_extended_and_chained() {
-    let (mut card, _) = new_card(6);
+    let (mut card, _) = gids_card(6);
     verify_pin(&mut card);
     let public = new_key(&mut card, 0x81, 7);
     let mut rng = softcard::seeded_rng(77);
@@ -95,7 +95,7 @@ fn decipher_extended_and_chained() {
 
 #[test]
 fn import_by_chained_put_data_and_reload_keeps_everything() {
-    let (mut card, storage) = new_card(7);
+    let (mut card, storage) = gids_card(7);
     verify_pin(&mut card);
     let key = PrivateKey::generate(
         BackendKind::RustCrypto,
@@ -196,7 +196,7 @@ fn import_by_chained_put_data_and_reload_keeps_everything() {
 
 #[test]
 fn thirty_keys_then_6a84() {
-    let (mut card, _) = new_card(10);
+    let (mut card, _) = gids_card(10);
     verify_pin(&mut card);
     for kid in 0x81..0x81 + 30 {
         ok(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(kid, 7), None));
@@ -217,7 +217,7 @@ fn thirty_keys_then_6a84() {
 
 #[test]
 fn ninety_certificates_then_6a84() {
-    let (mut card, _) = new_card(11);
+    let (mut card, _) = gids_card(11);
     verify_pin(&mut card);
     for i in 0..90u32 {
         ok(
@@ -275,7 +275,7 @@ fn signature_fcp(kid: u8, alg: u8) -> Vec<u8> {
 
 #[test]
 fn a_key_serves_only_the_uses_its_file_allows() {
-    let (mut card, _) = new_card(12);
+    let (mut card, _) = gids_card(12);
     verify_pin(&mut card);
     ok(&mut card, &cmd(0xE0, 0, 0, &signature_fcp(0x81, 7), None));
     ok(&mut card, &[0, 0x44, 0, 0]);
@@ -324,7 +324,7 @@ fn a_key_serves_only_the_uses_its_file_allows() {
 #[test]
 fn decipher_pkcs1_oaep_and_raw() {
     use rsa::{Oaep, hazmat::rsa_encrypt, traits::PublicKeyParts};
-    let (mut card, _) = new_card(13);
+    let (mut card, _) = gids_card(13);
     verify_pin(&mut card);
     let public = new_key(&mut card, 0x81, 7);
     let mut rng = softcard::seeded_rng(78);
@@ -396,7 +396,7 @@ fn decipher_pkcs1_oaep_and_raw() {
 /// RSA-3072 (algorithm 08) and RSA-4096 (09): generation, public key read-back through
 /// GET RESPONSE, a PKCS#1 v1.5 signature verified by the `rsa` crate.
 fn generate_and_sign_large(alg: u8, bits: usize, seed: u64) {
-    let (mut card, _) = new_card(seed);
+    let (mut card, _) = gids_card(seed);
     verify_pin(&mut card);
     let public = new_key(&mut card, 0x81, alg);
     assert_eq!(rsa::traits::PublicKeyParts::size(&public), bits / 8);
