@@ -118,6 +118,16 @@ fn info_describes_the_card_as_text_and_json() {
     assert_eq!(json["serial"], 4242);
     assert!(json["atr"].as_str().unwrap().starts_with("3B"));
     assert!(json["description"].as_array().unwrap().len() >= 4);
+    // The same description as data.
+    let piv = &json["applets"][0];
+    assert_eq!(piv["name"], "PIV");
+    assert_eq!(piv["state"]["kind"], "piv");
+    assert_eq!(
+        piv["state"]["pin"]["tries_left"],
+        piv["state"]["pin"]["limit"]
+    );
+    assert_eq!(piv["state"]["pin"]["blocked"], false);
+    assert_eq!(piv["state"]["management_key"]["default"], true);
 }
 
 #[test]

@@ -170,6 +170,22 @@ pub struct Container {
 }
 
 impl CardDescription {
+    /// The first PIV application's state.
+    pub fn piv(&self) -> Option<&PivDescription> {
+        self.applets.iter().find_map(|a| match &a.state {
+            AppletState::Piv(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The first GIDS application's state.
+    pub fn gids(&self) -> Option<&GidsDescription> {
+        self.applets.iter().find_map(|a| match &a.state {
+            AppletState::Gids(g) => Some(g),
+            _ => None,
+        })
+    }
+
     /// The description as text lines, as `softcard info` prints it.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![
@@ -198,6 +214,16 @@ impl AppletState {
 }
 
 impl PivDescription {
+    /// The slot with key reference `slot`, if it holds a key or a certificate.
+    pub fn slot(&self, slot: u8) -> Option<&PivSlot> {
+        self.slots.iter().find(|s| s.slot == slot)
+    }
+
+    /// The algorithm of the key in `slot` (`RSA-2048`...), if there is one.
+    pub fn key_algorithm(&self, slot: u8) -> Option<&str> {
+        self.slot(slot)?.key.as_ref().map(|k| k.algorithm.as_str())
+    }
+
     /// The state as text lines.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![
@@ -229,6 +255,16 @@ impl PivDescription {
 }
 
 impl GidsDescription {
+    /// The algorithm of the key with reference `reference` (`RSA-2048`...), if its key file
+    /// holds one.
+    pub fn key_algorithm(&self, reference: u8) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|k| k.reference == reference)?
+            .algorithm
+            .as_deref()
+    }
+
     /// The state as text lines.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!(

@@ -13,6 +13,7 @@ use softcard::{
     Applet, Card, CardOptions, Command, Context, MemoryStorage, Profile, Status,
     apdu::encode_command,
     crypto::{BackendKind, KeyAlgorithm, KeyMaterial, PrivateKey},
+    description::AppletState,
     gids::{self, GidsApplet, minidriver as md},
     profile::DEFAULT_ADMIN_KEY,
     tlv,

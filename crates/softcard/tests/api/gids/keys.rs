@@ -188,10 +188,17 @@ fn import_by_chained_put_data_and_reload_keeps_everything() {
         md::decompress_certificate(tlv::expect_single(&got, 0xDF24).unwrap()).unwrap(),
         cert
     );
-    let lines = card.describe().join("\n");
-    assert!(lines.contains("key 82: RSA-2048"), "{lines}");
-    assert!(lines.contains("container 0 \"imported\""), "{lines}");
-    assert!(lines.contains("PIN: 3 of 3"), "{lines}");
+    let described = card.description();
+    let gids = described.gids().unwrap();
+    assert_eq!(gids.key_algorithm(0x82), Some("RSA-2048"), "{gids:?}");
+    assert!(
+        gids.containers
+            .iter()
+            .any(|c| c.index == 0 && c.name == "imported"),
+        "{gids:?}"
+    );
+    let pin = gids.pin.unwrap();
+    assert_eq!((pin.blocked, pin.tries_left, pin.limit), (false, 3, 3));
 }
 
 #[test]
@@ -423,8 +430,12 @@ fn generate_and_sign_large(alg: u8, bits: usize, seed: u64) {
         .1,
         0x6A80
     );
-    let lines = card.describe().join("\n");
-    assert!(lines.contains(&format!("key 81: RSA-{bits}")), "{lines}");
+    let described = card.description();
+    assert_eq!(
+        described.gids().unwrap().key_algorithm(0x81),
+        Some(format!("RSA-{bits}").as_str()),
+        "{described:?}"
+    );
 }
 
 #[test]
