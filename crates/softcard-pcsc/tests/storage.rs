@@ -8,6 +8,7 @@ use std::path::Path;
 use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, ImageError, Profile, Storage};
 use softcard_pcsc::{FileStorage, MAX_BUFFER_SIZE, Protocols, Registry, Scope, ShareMode};
+use softcard_test_support::{apdu, piv};
 
 fn create(path: &Path) -> Card {
     Card::create_seeded(
@@ -210,14 +211,10 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
         .unwrap();
     let mut buf = [0u8; MAX_BUFFER_SIZE];
     let commands: [&[u8]; 3] = [
-        &[
-            0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-        ],
+        piv::SELECT,
         // VERIFY the PIV application PIN with a wrong PIN: a PIV card counts the try.
-        &[
-            0x00, 0x20, 0x00, 0x80, 0x08, b'0', b'0', b'0', b'0', b'0', b'0', 0xFF, 0xFF,
-        ],
-        &[0x00, 0x20, 0x00, 0x80, 0x00],
+        apdu!("00 20 00 80 08 303030303030 FFFF"),
+        apdu!("00 20 00 80 00"),
     ];
     for apdu in commands {
         let _ = handle.transmit(apdu, &mut buf).unwrap();
