@@ -6,9 +6,10 @@
 //! - the exchange loop: [`exchange`] follows `61xx` with GET RESPONSE over any transport,
 //!   [`send`] and [`ok`] do it on an in-process [`Card`];
 //! - the host side of PIV ([`piv`]) and GIDS ([`gids`]) steps with the default PIN and keys;
-//! - seeded fixture cards: [`piv_card`], [`gids_card`], [`card_with`].
+//! - seeded fixture cards: [`piv_card`], [`gids_card`], [`card_with`], and cards from
+//!   images: [`load`], [`reload`].
 
-use softcard::{Card, CardOptions, MemoryStorage, Profile};
+use softcard::{Card, CardOptions, MemoryStorage, Profile, crypto::BackendKind};
 
 pub mod gids;
 pub mod hex;
@@ -126,6 +127,38 @@ pub fn piv_card(seed: u64) -> (Card, MemoryStorage) {
 /// created from `seed`, and its storage.
 pub fn gids_card(seed: u64) -> (Card, MemoryStorage) {
     card_with(&CardOptions::new(Profile::WindowsVsc), seed)
+}
+
+/// A card loaded from `image` into `backend` (random numbers from `seed`), writing to a
+/// storage of its own.
+///
+/// # Panics
+/// When the image does not load.
+#[track_caller]
+pub fn load(image: &[u8], seed: u64, backend: BackendKind) -> Card {
+    Card::load(
+        image,
+        Box::new(softcard::seeded_rng(seed)),
+        Box::new(MemoryStorage::new()),
+        backend,
+    )
+    .unwrap()
+}
+
+/// The card rebuilt (RustCrypto backend, random numbers from `seed`) from the image it last
+/// wrote to `storage`, writing there again: a power cycle that keeps only the image.
+///
+/// # Panics
+/// When the storage holds no image or the image does not load.
+#[track_caller]
+pub fn reload(storage: &MemoryStorage, seed: u64) -> Card {
+    Card::load(
+        &storage.image().unwrap(),
+        Box::new(softcard::seeded_rng(seed)),
+        Box::new(storage.clone()),
+        BackendKind::RustCrypto,
+    )
+    .unwrap()
 }
 
 #[cfg(test)]

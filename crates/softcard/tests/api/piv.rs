@@ -11,11 +11,12 @@ use softcard::{
     tlv,
 };
 use softcard_test_support::{
-    card_with,
+    card_with, load,
     piv::{
         DEFAULT_ADMIN_KEY, generate, mgmt_auth, mgmt_auth_single, ok, send, sign, template,
         verify_pin,
     },
+    reload,
 };
 
 fn card() -> (Card, MemoryStorage) {
@@ -208,14 +209,7 @@ fn rsa2048_generate_sign_verify_and_reload() {
         0xFF,
         &tlv::encode(0x5C, &[0x5F, 0xC1, 0x02]),
     );
-    let image = storage.image().unwrap();
-    let mut c = Card::load(
-        &image,
-        Box::new(softcard::seeded_rng(5)),
-        Box::new(storage.clone()),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut c = reload(&storage, 5);
     assert_eq!(
         sign(&mut c, 0x07, 0x9A, &block).1,
         0x6982,
@@ -578,13 +572,7 @@ fn p384_generate_sign_verify_agree_and_reload() {
     // Rebuilt from its image, in every backend: the same key signs and agrees.
     let image = storage.image().unwrap();
     for backend in BackendKind::available() {
-        let mut c = Card::load(
-            &image,
-            Box::new(softcard::seeded_rng(5)),
-            Box::new(MemoryStorage::new()),
-            backend,
-        )
-        .unwrap();
+        let mut c = load(&image, 5, backend);
         ok(&mut c, 0xA4, 0x04, 0x00, softcard::piv::AID);
         verify_pin(&mut c);
         let (sig, sw) = sign(&mut c, 0x14, 0x9A, &digest);

@@ -91,14 +91,7 @@ fn admin_key_change_as_gids_tool_does() {
     assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x9000);
     ok(&mut card, &put);
     ok(&mut card, &[0, 0x20, 0, 0x82]);
-    let image = storage.image().unwrap();
-    let mut card = Card::load(
-        &image,
-        Box::new(softcard::seeded_rng(9)),
-        Box::new(storage),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut card = reload(&storage, 9);
     assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x6982);
     assert_eq!(admin_auth(&mut card, &new_key), 0x9000);
 }
@@ -115,13 +108,7 @@ impl softcard::Storage for Recorder {
 }
 
 fn tries_in(image: &[u8]) -> u8 {
-    let mut card = Card::load(
-        image,
-        Box::new(softcard::seeded_rng(1)),
-        Box::new(softcard::NoStorage),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut card = load(image, 1, BackendKind::RustCrypto);
     ok(
         &mut card,
         &cmd(0xCB, 0x3F, 0xFF, &[0x5C, 2, 0x7F, 0x71], Some(256)),

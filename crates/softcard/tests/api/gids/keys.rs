@@ -150,14 +150,7 @@ fn import_by_chained_put_data_and_reload_keeps_everything() {
         &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF24, &stored), None),
     );
 
-    let image = storage.image().unwrap();
-    let mut card = Card::load(
-        &image,
-        Box::new(softcard::seeded_rng(9)),
-        Box::new(storage),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut card = reload(&storage, 9);
     assert_eq!(
         send(&mut card, &cmd(0x20, 0, 0x80, b"00000000", None)).1,
         0x63C2
