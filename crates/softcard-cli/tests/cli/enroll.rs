@@ -4,22 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn softcard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softcard"))
-        .args(args)
-        .output()
-        .expect("softcard runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = softcard(args);
-    assert!(
-        out.status.success(),
-        "softcard {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use super::{ok, path_in, softcard};
 
 fn openssl(dir: &Path, args: &[&str]) -> Output {
     Command::new("openssl")
@@ -42,12 +27,8 @@ fn req_verifies(out: &std::process::Output) {
     );
 }
 
-fn p(dir: &Path, name: &str) -> String {
-    dir.join(name).to_str().expect("UTF-8").to_owned()
-}
-
 fn new_card(dir: &Path, profile: &str) -> String {
-    let image = p(dir, "card.img");
+    let image = path_in(dir, "card.img");
     ok(&["init", "--profile", profile, &image]);
     image
 }
@@ -68,7 +49,7 @@ fn enrolled_requests_verify_with_openssl() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let image = new_card(d, "windows-vsc");
-    let req = p(d, "req.pem");
+    let req = path_in(d, "req.pem");
     let out = ok(&[
         "enroll",
         &image,
@@ -84,7 +65,7 @@ fn enrolled_requests_verify_with_openssl() {
     assert!(out.contains("container: {"), "{out}");
     req_verifies(&openssl(d, &["req", "-verify", "-noout", "-in", "req.pem"]));
 
-    let cmc = p(d, "cmc.pem");
+    let cmc = path_in(d, "cmc.pem");
     ok(&["enroll", &image, "--container", "second", "--out", &cmc]);
     // The signer has no certificate yet: take the PKCS#10 out of the PKIData, have a CA
     // issue a certificate with its key identifier, and let OpenSSL verify the CMC with it.
@@ -213,7 +194,7 @@ fn wrong_pin_fails_with_the_tries_left() {
         "--pin",
         "00000000",
         "--out",
-        &p(dir.path(), "r.pem"),
+        &path_in(dir.path(), "r.pem"),
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -237,7 +218,7 @@ fn mismatching_certificate_is_refused_and_the_image_unchanged() {
         "--format",
         "pkcs10",
         "--out",
-        &p(d, "req.pem"),
+        &path_in(d, "req.pem"),
     ]);
     let name = out
         .lines()
@@ -269,7 +250,7 @@ fn mismatching_certificate_is_refused_and_the_image_unchanged() {
         &image,
         "--container",
         &name,
-        &p(d, "other.pem"),
+        &path_in(d, "other.pem"),
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("certifies the key"));
@@ -281,7 +262,12 @@ fn output_into_a_missing_folder_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let image = new_card(dir.path(), "windows-vsc");
     let before = std::fs::read(&image).unwrap();
-    let out = softcard(&["enroll", &image, "--out", &p(dir.path(), "no/such/req.pem")]);
+    let out = softcard(&[
+        "enroll",
+        &image,
+        "--out",
+        &path_in(dir.path(), "no/such/req.pem"),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not exist"), "{err}");
@@ -293,7 +279,7 @@ fn sign_export_and_openssl_verify() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(&["demo", "--profile", "piv", "--keep", d.to_str().unwrap()]);
-    let image = p(d, "card.img");
+    let image = path_in(d, "card.img");
     std::fs::write(d.join("msg"), b"hello").unwrap();
     ok(&[
         "sign",
@@ -301,9 +287,9 @@ fn sign_export_and_openssl_verify() {
         "--container",
         "9D",
         "--in",
-        &p(d, "msg"),
+        &path_in(d, "msg"),
         "--out",
-        &p(d, "sig"),
+        &path_in(d, "sig"),
     ]);
     ok(&[
         "cert",
@@ -312,7 +298,7 @@ fn sign_export_and_openssl_verify() {
         "--container",
         "9d",
         "--out",
-        &p(d, "exported.pem"),
+        &path_in(d, "exported.pem"),
     ]);
     assert_eq!(
         std::fs::read(d.join("exported.pem")).unwrap(),
@@ -372,7 +358,7 @@ fn a_refused_enroll_leaves_the_image_unchanged() {
         let d = dir.path();
         let image = new_card(d, profile);
         let before = std::fs::read(&image).unwrap();
-        let req = p(d, "req.pem");
+        let req = path_in(d, "req.pem");
         std::fs::create_dir(d.join("a-folder")).unwrap();
         let cases: [(&[&str], &str); 6] = [
             (
@@ -380,7 +366,7 @@ fn a_refused_enroll_leaves_the_image_unchanged() {
                 "missing '='",
             ),
             (&["--upn", "nobody", "--out", &req], "UPN"),
-            (&["--out", &p(d, "a-folder")], "is a directory"),
+            (&["--out", &path_in(d, "a-folder")], "is a directory"),
             (
                 &["--container", &"x".repeat(40), "--out", &req],
                 "container",
@@ -416,7 +402,7 @@ fn an_existing_container_is_refused_before_generating() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let image = new_card(d, "piv");
-    ok(&["enroll", &image, "--out", &p(d, "first.pem")]);
+    ok(&["enroll", &image, "--out", &path_in(d, "first.pem")]);
     let before = std::fs::read(&image).unwrap();
     std::fs::write(d.join("keep.pem"), b"old").unwrap();
     let out = softcard(&[
@@ -425,7 +411,7 @@ fn an_existing_container_is_refused_before_generating() {
         "--container",
         "9D",
         "--out",
-        &p(d, "keep.pem"),
+        &path_in(d, "keep.pem"),
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -456,7 +442,7 @@ fn cmc_request_from_the_pin_always_slot_9c() {
         "--format",
         "cmc",
         "--out",
-        &p(d, "cmc.pem"),
+        &path_in(d, "cmc.pem"),
     ]);
     assert!(out.contains("container: 9C"), "{out}");
     let parsed = openssl(
@@ -491,7 +477,7 @@ fn p384_requests_verify_with_openssl() {
         "--hash",
         "sha384",
         "--out",
-        &p(d, "req.pem"),
+        &path_in(d, "req.pem"),
     ]);
     assert!(out.contains("container: 9D"), "{out}");
     let v = openssl(d, &["req", "-verify", "-noout", "-text", "-in", "req.pem"]);
@@ -514,7 +500,7 @@ fn p384_requests_verify_with_openssl() {
         "--hash",
         "sha256",
         "--out",
-        &p(d, "cmc.pem"),
+        &path_in(d, "cmc.pem"),
     ]);
     let parsed = openssl(
         d,
@@ -546,7 +532,7 @@ fn enroll_takes_openssl_style_subjects() {
         ("9A", "/C=US/O=Example, Inc./CN=Jane Doe+UID=jdoe"),
         ("9C", "CN=Jane Doe+UID=jdoe,O=Example\\, Inc.,C=US"),
     ] {
-        let req = p(d, &format!("{container}.pem"));
+        let req = path_in(d, &format!("{container}.pem"));
         ok(&[
             "enroll",
             &image,
@@ -580,7 +566,7 @@ fn enroll_takes_openssl_style_subjects() {
         "--subject",
         "/CN=x/FOO=bar",
         "--out",
-        &p(d, "bad.pem"),
+        &path_in(d, "bad.pem"),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
