@@ -64,7 +64,7 @@ pub fn parse(hex: &str) -> Result<Vec<u8>, String> {
         .filter(|c| !c.is_ascii_whitespace())
         .map(|c| digit(c).ok_or_else(|| format!("not a hex digit: {:?}", c as char)))
         .collect::<Result<_, _>>()?;
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits in {hex:?}"));
     }
     Ok(digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect())

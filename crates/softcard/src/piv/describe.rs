@@ -9,7 +9,6 @@ use crate::description::{ManagementKey, PinState, PivDescription, PivKey, PivSlo
 pub(super) fn description(applet: &PivApplet) -> PivDescription {
     let s = &applet.state;
     let slots = Slot::all()
-        .into_iter()
         .filter_map(|slot| {
             let certificate = s.objects.contains_key(&slot.cert_tag());
             let key = s.keys.get(&slot).map(|k| {
