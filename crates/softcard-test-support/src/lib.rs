@@ -1,5 +1,6 @@
-//! Test plumbing shared by softcard's tests and benchmarks (never published, used as a
-//! dev-dependency):
+//! Test plumbing shared by softcard's tests and benchmarks (never published: a
+//! dev-dependency of the published crates, a dependency of the benchmark and end-to-end
+//! crates, which are not published either):
 //!
 //! - [`apdu!`]: an APDU (or any byte string) written in hex, checked and decoded at compile
 //!   time;
@@ -13,6 +14,7 @@ use softcard::{Card, CardOptions, MemoryStorage, Profile, crypto::BackendKind};
 
 pub mod gids;
 pub mod hex;
+pub mod openssl;
 pub mod piv;
 
 pub use hex::{decode as hex_decode, decoded_len as hex_len};

@@ -2,17 +2,10 @@
 //! judging the requests and signatures.
 
 use std::path::Path;
-use std::process::{Command, Output};
+
+use softcard_test_support::openssl;
 
 use super::{ok, path_in, softcard};
-
-fn openssl(dir: &Path, args: &[&str]) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs")
-}
 
 /// OpenSSL 3.0's `req -verify` exits 0 whatever the signature: what it says counts.
 fn req_verifies(out: &std::process::Output) {
@@ -63,13 +56,16 @@ fn enrolled_requests_verify_with_openssl() {
         &req,
     ]);
     assert!(out.contains("container: {"), "{out}");
-    req_verifies(&openssl(d, &["req", "-verify", "-noout", "-in", "req.pem"]));
+    req_verifies(&openssl::run(
+        d,
+        &["req", "-verify", "-noout", "-in", "req.pem"],
+    ));
 
     let cmc = path_in(d, "cmc.pem");
     ok(&["enroll", &image, "--container", "second", "--out", &cmc]);
     // The signer has no certificate yet: take the PKCS#10 out of the PKIData, have a CA
     // issue a certificate with its key identifier, and let OpenSSL verify the CMC with it.
-    let outer = openssl(d, &["asn1parse", "-inform", "PEM", "-in", "cmc.pem"]);
+    let outer = openssl::run(d, &["asn1parse", "-inform", "PEM", "-in", "cmc.pem"]);
     let outer = String::from_utf8_lossy(&outer.stdout).into_owned();
     let econtent = outer
         .lines()
@@ -78,7 +74,7 @@ fn enrolled_requests_verify_with_openssl() {
         .expect("eContent")
         .trim()
         .to_owned();
-    let data = openssl(
+    let data = openssl::run(
         d,
         &[
             "asn1parse",
@@ -98,7 +94,7 @@ fn enrolled_requests_verify_with_openssl() {
         "{}",
         String::from_utf8_lossy(&data.stderr)
     );
-    let parsed = openssl(d, &["asn1parse", "-inform", "DER", "-in", "pkidata.der"]);
+    let parsed = openssl::run(d, &["asn1parse", "-inform", "DER", "-in", "pkidata.der"]);
     let text = String::from_utf8_lossy(&parsed.stdout);
     let line = text
         .lines()
@@ -118,7 +114,7 @@ fn enrolled_requests_verify_with_openssl() {
     let pkidata = std::fs::read(d.join("pkidata.der")).unwrap();
     let csr = &pkidata[offset..offset + num("hl=") + num(" l=")];
     std::fs::write(d.join("inner.der"), csr).unwrap();
-    let v = openssl(
+    let v = openssl::run(
         d,
         &[
             "req",
@@ -157,10 +153,10 @@ fn enrolled_requests_verify_with_openssl() {
         ],
     ];
     for args in steps {
-        let o = openssl(d, args);
+        let o = openssl::run(d, args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let v = openssl(
+    let v = openssl::run(
         d,
         &[
             "cms",
@@ -226,22 +222,7 @@ fn mismatching_certificate_is_refused_and_the_image_unchanged() {
         .unwrap()
         .trim_start_matches("container: ")
         .to_owned();
-    let other = openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "k.pem",
-            "-subj",
-            "/CN=Other",
-            "-out",
-            "other.pem",
-        ],
-    );
+    let other = openssl::self_signed(d, "k.pem", "/CN=Other", "other.pem", &[]);
     assert!(other.status.success());
     let before = std::fs::read(&image).unwrap();
     let out = softcard(&[
@@ -305,47 +286,14 @@ fn sign_export_and_openssl_verify() {
         std::fs::read(d.join("cert.pem")).unwrap()
     );
     assert!(
-        openssl(
-            d,
-            &[
-                "x509",
-                "-in",
-                "exported.pem",
-                "-pubkey",
-                "-noout",
-                "-out",
-                "pub.pem"
-            ]
-        )
-        .status
-        .success()
+        openssl::public_key_of(d, "exported.pem", "pub.pem")
+            .status
+            .success()
     );
-    let v = openssl(
-        d,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "pub.pem",
-            "-signature",
-            "sig",
-            "msg",
-        ],
-    );
+    let v = openssl::dgst_verify(d, "pub.pem", "sig", "msg");
     assert!(String::from_utf8_lossy(&v.stdout).contains("Verified OK"));
     std::fs::write(d.join("msg"), b"hellO").unwrap();
-    let v = openssl(
-        d,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "pub.pem",
-            "-signature",
-            "sig",
-            "msg",
-        ],
-    );
+    let v = openssl::dgst_verify(d, "pub.pem", "sig", "msg");
     assert!(!v.status.success());
 }
 
@@ -445,7 +393,7 @@ fn cmc_request_from_the_pin_always_slot_9c() {
         &path_in(d, "cmc.pem"),
     ]);
     assert!(out.contains("container: 9C"), "{out}");
-    let parsed = openssl(
+    let parsed = openssl::run(
         d,
         &[
             "cms", "-cmsout", "-print", "-inform", "PEM", "-in", "cmc.pem",
@@ -480,7 +428,7 @@ fn p384_requests_verify_with_openssl() {
         &path_in(d, "req.pem"),
     ]);
     assert!(out.contains("container: 9D"), "{out}");
-    let v = openssl(d, &["req", "-verify", "-noout", "-text", "-in", "req.pem"]);
+    let v = openssl::run(d, &["req", "-verify", "-noout", "-text", "-in", "req.pem"]);
     let text = String::from_utf8_lossy(&v.stdout);
     // OpenSSL 3.0 exits 0 on a bad signature too: its message tells.
     let said = String::from_utf8_lossy(&v.stderr);
@@ -502,7 +450,7 @@ fn p384_requests_verify_with_openssl() {
         "--out",
         &path_in(d, "cmc.pem"),
     ]);
-    let parsed = openssl(
+    let parsed = openssl::run(
         d,
         &[
             "cms", "-cmsout", "-print", "-inform", "PEM", "-in", "cmc.pem",
@@ -545,7 +493,7 @@ fn enroll_takes_openssl_style_subjects() {
             "--out",
             &req,
         ]);
-        let out = openssl(
+        let out = openssl::run(
             d,
             &[
                 "req", "-in", &req, "-noout", "-subject", "-nameopt", "RFC2253",
