@@ -31,9 +31,7 @@ use tempfile::TempDir;
 const RUN_LIMIT: &str = "60";
 const OLD_PIN: &str = "12345678";
 const NEW_PIN: &str = "87654321";
-const SELECT_PIV: [u8; 14] = [
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-];
+const SELECT_PIV: &[u8] = softcard_test_support::piv::SELECT;
 /// VERIFY without data: 9000 while the PIN is verified, 63Cx (tries left) or 6983.
 const PIN_STATUS: [u8; 4] = [0x00, 0x20, 0x00, 0x80];
 
@@ -149,7 +147,7 @@ fn verify(pin: &str) -> Vec<u8> {
 /// The PIV application of an image, loaded in memory and selected.
 fn piv_image(image: &Path) -> ImageCard {
     let mut card = ImageCard::load(image);
-    let (_, sw) = card.transmit(&SELECT_PIV);
+    let (_, sw) = card.transmit(SELECT_PIV);
     assert_sw(sw, 0x9000, "SELECT PIV in the image");
     card
 }
@@ -713,7 +711,7 @@ fn pin_change_while_serve_holds_the_image_is_seen_through_pcscd_and_kept() {
             Err(pcsc::Error::ResetCard) => {
                 card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
                     .expect("reconnect after a reset");
-                card.transmit(&SELECT_PIV, &mut buf)
+                card.transmit(SELECT_PIV, &mut buf)
                     .expect("SELECT after a reset");
                 card.transmit(apdu, &mut buf).map(<[u8]>::to_vec)
             }
@@ -722,7 +720,7 @@ fn pin_change_while_serve_holds_the_image_is_seen_through_pcscd_and_kept() {
         .expect("transmit through pcscd");
         u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
     };
-    assert_sw(send(&SELECT_PIV), 0x9000, "SELECT PIV through pcscd");
+    assert_sw(send(SELECT_PIV), 0x9000, "SELECT PIV through pcscd");
     assert_sw(send(&PIN_STATUS), 0x63C3, "fresh card");
 
     let changed = pin_change(image);

@@ -5,7 +5,7 @@
 //! whole.
 
 use softcard::{
-    Card,
+    Card, MemoryStorage,
     crypto::sym::{SymAlg, SymKey},
     tlv,
 };
@@ -139,4 +139,14 @@ pub fn sign(card: &mut Card, alg: u8, slot: u8, data: &[u8]) -> (Vec<u8>, u16) {
     }
     let inner = tlv::expect_single(&r, 0x7C).unwrap();
     (tlv::expect_single(inner, 0x82).unwrap().to_vec(), sw)
+}
+
+/// A PIV card from `seed`, authenticated with the default management key, with a key of
+/// algorithm `alg` generated in `slot`: the card (still authenticated), its storage and the
+/// inside of the key's `7F49` template.
+pub fn keyed_card(seed: u64, slot: u8, alg: u8) -> (Card, MemoryStorage, Vec<u8>) {
+    let (mut card, storage) = crate::piv_card(seed);
+    authenticate(&mut card);
+    let public = generate(&mut card, slot, alg);
+    (card, storage, public)
 }

@@ -145,13 +145,7 @@ fn golden_piv_image_signs_with_its_key() {
 fn golden_gids_image_signs_with_its_key() {
     for backend in BackendKind::available() {
         let mut card = load("windows-vsc", backend);
-        ok(
-            &mut card,
-            &[
-                0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59,
-                0x00,
-            ],
-        );
+        softcard_test_support::gids::select(&mut card);
         let public = ok(
             &mut card,
             &[

@@ -13,8 +13,8 @@ use softcard::{
 use softcard_test_support::{
     card_with, load,
     piv::{
-        DEFAULT_ADMIN_KEY, generate, mgmt_auth, mgmt_auth_single, ok, send, sign, template,
-        verify_pin,
+        DEFAULT_ADMIN_KEY, generate, keyed_card, mgmt_auth, mgmt_auth_single, ok, send, sign,
+        template, verify_pin,
     },
     reload,
 };
@@ -89,9 +89,7 @@ fn management_key_aes_right_and_wrong() {
 
 #[test]
 fn a_pin_blocked_by_change_reference_data_ends_the_session() {
-    let (mut c, _) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
-    let public = generate(&mut c, 0x9A, 0x07);
+    let (mut c, _, public) = keyed_card(11, 0x9A, 0x07);
     let pk = rsa_public(&public);
     let block = pkcs1_block(256, &Sha256::digest(b"after a block"));
     verify_pin(&mut c);
@@ -123,9 +121,7 @@ fn a_pin_blocked_by_change_reference_data_ends_the_session() {
 
 #[test]
 fn p256_generate_sign_verify_and_pin_always() {
-    let (mut c, _) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
-    let public = generate(&mut c, 0x9C, 0x11);
+    let (mut c, _, public) = keyed_card(11, 0x9C, 0x11);
     let point = tlv::expect_single(&public, 0x86).unwrap();
     let vk = VerifyingKey::from_sec1_bytes(point).unwrap();
     let digest = Sha256::digest(b"softcard");
@@ -179,9 +175,7 @@ fn pkcs1_block(k: usize, digest: &[u8]) -> Vec<u8> {
 
 #[test]
 fn rsa2048_generate_sign_verify_and_reload() {
-    let (mut c, storage) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
-    let public = generate(&mut c, 0x9A, 0x07);
+    let (mut c, storage, public) = keyed_card(11, 0x9A, 0x07);
     let pk = rsa_public(&public);
     let digest = Sha256::digest(b"chained RSA-2048");
     let block = pkcs1_block(256, &digest);
@@ -642,9 +636,7 @@ fn p384_import_and_pin_policies() {
 #[test]
 fn p384_attestation_carries_the_p384_key() {
     use p384::pkcs8::DecodePublicKey;
-    let (mut c, _) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
-    let public = generate(&mut c, 0x9A, 0x14);
+    let (mut c, _, public) = keyed_card(11, 0x9A, 0x14);
     let vk = p384_public(&public);
     let cert = ok(&mut c, 0xF9, 0x9A, 0, &[]);
     let (tbs_der, _, sig) = split_certificate(&cert);
