@@ -30,7 +30,7 @@ use self::{
 use crate::{
     Applet, Command, Outcome, Status,
     crypto::{BackendKind, CardRng},
-    description::{AppletDescription, CardDescription},
+    description::{AppletDescription, AppletState, CardDescription},
     image::{self, ImageError},
     profile::{CardOptions, Profile},
     storage::Storage,
@@ -267,7 +267,13 @@ impl Card {
                 .map(|Slot { applet, aid, .. }| AppletDescription {
                     name: applet.name().into(),
                     aid: hex_upper(aid),
-                    state: applet.description(),
+                    // An applet that only writes lines (`Applet::describe`) is described by them.
+                    state: match applet.description() {
+                        AppletState::Other { lines } if lines.is_empty() => AppletState::Other {
+                            lines: applet.describe(),
+                        },
+                        state => state,
+                    },
                 })
                 .collect(),
         }

@@ -70,6 +70,9 @@ impl Applet for TestApplet {
     fn reset(&mut self) {
         self.flag = false;
     }
+    fn describe(&self) -> Vec<String> {
+        vec![format!("selected {} times", self.selects)]
+    }
     fn save(&self) -> Result<Vec<u8>, Status> {
         Ok(self.stored.clone())
     }
@@ -433,4 +436,20 @@ fn a_failed_first_write_keeps_its_cause() {
     let source = std::error::Error::source(&err).expect("the I/O error as source");
     assert_eq!(source.to_string(), "storage failure (test)");
     assert!(err.to_string().contains("storage failure (test)"), "{err}");
+}
+
+/// An applet that describes itself in lines only is described by them.
+#[test]
+fn an_applet_describing_itself_in_lines_is_described_by_them() {
+    let mut c = card();
+    select(&mut c, AID_B);
+    let described = c.description();
+    assert_eq!(
+        described.applets[1].state,
+        softcard::description::AppletState::Other {
+            lines: vec!["selected 1 times".into()]
+        }
+    );
+    assert_eq!(described.lines(), c.describe());
+    assert!(c.describe().contains(&"  selected 1 times".to_string()));
 }
