@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, MAX_BUFFER_SIZE, Protocols, ReaderState, Scope, ShareMode, State};
-use softcard_test_support::{apdu, piv, sw};
+use softcard_test_support::{apdu, piv, sw, verify_command};
 use softcard_tests::peer::{PeerStack, READER_0, READER_1, VPCD_PORT};
 use softcard_tests::softcard_bin::{self, Serve};
 use softcard_tests::wait;
@@ -339,12 +339,16 @@ fn the_pcsc_crate_through_pcscd() {
     assert!(info().contains("PIN tries left: 3/3"), "{}", info());
     assert_eq!(sw(card.transmit(SELECT_PIV, &mut buf).unwrap()), 0x9000);
     assert_eq!(
-        sw(card.transmit(&verify(b"87654321"), &mut buf).unwrap()),
+        sw(card
+            .transmit(&verify_command(b"87654321"), &mut buf)
+            .unwrap()),
         0x63C2
     );
     assert!(info().contains("PIN tries left: 2/3"), "{}", info());
     assert_eq!(
-        sw(card.transmit(&verify(b"12345678"), &mut buf).unwrap()),
+        sw(card
+            .transmit(&verify_command(b"12345678"), &mut buf)
+            .unwrap()),
         0x9000
     );
     assert_eq!(sw(card.transmit(PIN_STATUS, &mut buf).unwrap()), 0x9000);
@@ -363,13 +367,6 @@ fn the_pcsc_crate_through_pcscd() {
     card.disconnect(pcsc::Disposition::ResetCard)
         .map_err(|(_, e)| e)
         .unwrap();
-}
-
-/// VERIFY of the PIV application PIN (8 digits here).
-fn verify(pin: &[u8; 8]) -> Vec<u8> {
-    let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
-    apdu.extend_from_slice(pin);
-    apdu
 }
 
 fn text_of(bytes: &[u8]) -> String {
