@@ -4,7 +4,11 @@
 //! - through Debian's pcscd with vsmartcard's vpcd driver, the cards served by
 //!   `softcard serve` (label `pcscd+vpcd`);
 //! - under `softcard exec`, where softcard's daemonless drop-in library takes the place of
-//!   libpcsclite (label `softcard exec`).
+//!   libpcsclite and forwards each call to the exec process, which hosts the cards, over a
+//!   Unix socket (label `softcard exec (host)`);
+//! - with the drop-in on `LD_LIBRARY_PATH` by hand and `SOFTCARD_IMAGES` naming the
+//!   images, no host: the cards are served in the client's own process (label
+//!   `drop-in, in process`).
 //!
 //! `SOFTCARD_BENCH_STACK` gives the label used in the benchmark ids (default `pcsc`).
 //! Every reader is probed: a PIV card (SELECT PIV answers 9000) is measured with GENERAL

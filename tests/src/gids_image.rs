@@ -79,15 +79,18 @@ impl GidsImage {
     }
 
     /// The key map (A000/DF20, readable after the user PIN): version byte 01, then one
-    /// record of [`minidriver::KEYMAP_RECORD_LEN`] bytes per container.
+    /// record of [`softcard_enroll::minidriver::KEYMAP_RECORD_LEN`] bytes per container.
     ///
     /// # Panics
     /// If `pin` is refused or the key map cannot be read.
     pub fn keymap(&mut self, pin: &[u8]) -> Vec<u8> {
         let (_, sw) = self.transmit(&softcard_test_support::verify_command(pin));
         assert_eq!(sw, 0x9000, "VERIFY of the user PIN");
-        self.get_data(minidriver::USER_CREATE_DELETE_EF, minidriver::KEYMAP_DO)
-            .unwrap_or_else(|sw| panic!("GET DATA of the key map: {sw:04X}"))
+        self.get_data(
+            minidriver::USER_CREATE_DELETE_EF,
+            softcard_enroll::minidriver::KEYMAP_DO,
+        )
+        .unwrap_or_else(|sw| panic!("GET DATA of the key map: {sw:04X}"))
     }
 
     /// The minidriver file `dir/name` (found in the master file), decompressed when it is
@@ -105,7 +108,7 @@ impl GidsImage {
             .find(|e| e.directory == dir && e.name == name)?;
         let bytes = self.get_data(entry.ef, entry.data_object).ok()?;
         if dir == "mscp" && (name.starts_with("ksc") || name.starts_with("kxc")) {
-            minidriver::decompress_certificate(&bytes).ok()
+            softcard_enroll::minidriver::decompress_certificate(&bytes).ok()
         } else {
             Some(bytes)
         }

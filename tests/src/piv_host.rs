@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use softcard::{Card, CardOptions, Profile, tlv};
-use softcard_pcsc::FileStorage;
+use softcard_file::FileStorage;
 use softcard_test_support::piv;
 
 /// Creates a PIV card image at `path` (default PIN 12345678) with an RSA-2048 key in

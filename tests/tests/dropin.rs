@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use softcard::crypto::BackendKind;
-use softcard_pcsc::FileStorage;
+use softcard_file::FileStorage;
 use softcard_tests::programs;
 use tempfile::TempDir;
 

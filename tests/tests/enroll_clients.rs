@@ -15,9 +15,8 @@
 
 use std::path::Path;
 
-use softcard::gids::minidriver::{
-    CONTAINER_DEFAULT, CONTAINER_VALID, KEYMAP_EXCHANGE, KEYMAP_RECORD_LEN, KeymapRecord,
-};
+use softcard::gids::minidriver::{CONTAINER_DEFAULT, CONTAINER_VALID};
+use softcard_enroll::minidriver::{KEYMAP_EXCHANGE, KEYMAP_RECORD_LEN, KeymapRecord};
 use softcard_tests::clients::{Route, Session};
 use softcard_tests::gids_image::GidsImage;
 use softcard_tests::gids_opensc::{

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use softcard::Profile;
 use softcard::crypto::BackendKind;
 use softcard_benches::provisioned_card;
-use softcard_pcsc::FileStorage;
+use softcard_file::FileStorage;
 
 fn main() {
     let Some(dir) = std::env::args_os().nth(1).map(PathBuf::from) else {

@@ -186,8 +186,13 @@ fn write_charts(all: &[Measurement], img: &Path) -> Result<Vec<String>, String> 
             ),
             (
                 "pcsc_sign",
-                "softcard exec/PIV",
-                "PIV via libpcsclite drop-in",
+                "drop-in, in process/PIV",
+                "PIV via drop-in, in process",
+            ),
+            (
+                "pcsc_sign",
+                "softcard exec (host)/PIV",
+                "PIV via drop-in, softcard exec (host)",
             ),
             ("pcsc_sign", "pcscd+vpcd/PIV", "PIV via pcscd + vpcd"),
             ("pcsc_sign", "pcscd+vpcd/GIDS", "GIDS via pcscd + vpcd"),
@@ -216,8 +221,13 @@ fn write_charts(all: &[Measurement], img: &Path) -> Result<Vec<String>, String> 
             ),
             (
                 "pcsc_roundtrip",
-                "softcard exec/PIV GET VERSION",
-                "libpcsclite drop-in",
+                "drop-in, in process/PIV GET VERSION",
+                "drop-in, in process",
+            ),
+            (
+                "pcsc_roundtrip",
+                "softcard exec (host)/PIV GET VERSION",
+                "drop-in, softcard exec (host)",
             ),
             (
                 "pcsc_roundtrip",

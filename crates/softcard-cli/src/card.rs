@@ -7,11 +7,9 @@ use std::path::Path;
 
 use softcard::crypto::BackendKind;
 use softcard_enroll::{Transport, TransportError};
-use softcard_pcsc::image_lock::{Holder, LockError};
-use softcard_pcsc::{
-    Context, Disposition, FileStorage, LoadError, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope,
-    ShareMode,
-};
+use softcard_file::image_lock::{Holder, LockError};
+use softcard_file::{FileStorage, LoadError};
+use softcard_pcsc::{Context, Disposition, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
 
 use crate::common::{CliError, load_error};
 
@@ -102,7 +100,7 @@ fn hosted(path: &Path, socket: &Path) -> Result<CliCard, CliError> {
             path.display()
         ))
     };
-    let real = softcard_pcsc::image_lock::resolve(path)
+    let real = softcard_file::image_lock::resolve(path)
         .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
     let reader = softcard_pcsc::host::list(socket)
         .map_err(|e| fail("does not answer", e))?

@@ -65,24 +65,24 @@ impl fmt::Display for CliError {
 }
 
 /// The message for an image that could not be loaded.
-pub fn load_error(path: &Path, e: &softcard_pcsc::LoadError) -> CliError {
+pub fn load_error(path: &Path, e: &softcard_file::LoadError) -> CliError {
     match e {
-        softcard_pcsc::LoadError::Io(io) => io_error(path, io),
-        softcard_pcsc::LoadError::Lock(lock) => lock_error(path, lock),
+        softcard_file::LoadError::Io(io) => io_error(path, io),
+        softcard_file::LoadError::Lock(lock) => lock_error(path, lock),
         _ => CliError::new(format!("{}: {e}", path.display())),
     }
 }
 
 /// The message for an image that could not be locked.
-pub fn lock_error(path: &Path, e: &softcard_pcsc::image_lock::LockError) -> CliError {
+pub fn lock_error(path: &Path, e: &softcard_file::image_lock::LockError) -> CliError {
     match e {
-        softcard_pcsc::image_lock::LockError::Held(h) => CliError::new(held_message(path, h)),
+        softcard_file::image_lock::LockError::Held(h) => CliError::new(held_message(path, h)),
         other => CliError::new(format!("{}: {other}", path.display())),
     }
 }
 
 /// The message for an image another process holds.
-fn held_message(path: &Path, holder: &softcard_pcsc::image_lock::Holder) -> String {
+fn held_message(path: &Path, holder: &softcard_file::image_lock::Holder) -> String {
     match holder.socket {
         Some(_) => format!(
             "{}: the card image is in use by {holder}; stop it first, or run the programs \
@@ -189,7 +189,7 @@ impl Drop for TempDir {
 /// # Errors
 /// As [`load_error`] describes, except that an image in use is no error.
 pub fn read_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
-    softcard_pcsc::FileStorage::read_card(path, backend).map_err(|e| load_error(path, &e))
+    softcard_file::FileStorage::read_card(path, backend).map_err(|e| load_error(path, &e))
 }
 
 /// Parses hex digits; spaces and colons between bytes are allowed.

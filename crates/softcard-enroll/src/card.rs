@@ -14,8 +14,8 @@ use der::asn1::UintRef;
 use der::{Decode as _, Encode as _, Sequence};
 use softcard::crypto::{HashAlg, PublicKey};
 
-use crate::public_key::trim_zeros;
 use crate::{EnrollError, RequestSigner};
+use softcard::crypto::trim_leading_zeros;
 
 /// What the card's signing command takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,12 +71,12 @@ where
         let digest = hash.digest(message);
         match (self.operation, &self.public) {
             (CardOperation::RsaRaw, PublicKey::Rsa { n, .. }) => {
-                let k = trim_zeros(n).len();
+                let k = trim_leading_zeros(n).len();
                 let block = pkcs1v15_block(&hash.digest_info(&digest), k)?;
                 (self.op)(&block).map(|s| left_pad(s, k))
             }
             (CardOperation::RsaDigestInfo, PublicKey::Rsa { n, .. }) => {
-                let k = trim_zeros(n).len();
+                let k = trim_leading_zeros(n).len();
                 (self.op)(&hash.digest_info(&digest)).map(|s| left_pad(s, k))
             }
             (CardOperation::Ecdsa, PublicKey::P256 { .. } | PublicKey::P384 { .. }) => {
@@ -104,7 +104,7 @@ fn pkcs1v15_block(t: &[u8], k: usize) -> Result<Vec<u8>, EnrollError> {
 
 /// An RSA signature as X.509 wants it: exactly the modulus length.
 fn left_pad(signature: Vec<u8>, k: usize) -> Vec<u8> {
-    let trimmed = trim_zeros(&signature);
+    let trimmed = trim_leading_zeros(&signature);
     if trimmed.len() >= k {
         return trimmed.to_vec();
     }

@@ -15,6 +15,8 @@
 //!   [`softcard::Card`], a PC/SC connection with the `pcsc` or `softcard-pcsc` feature):
 //!   GIDS or PIV, PIN, key creation in a container, signatures by the card, certificate
 //!   installation.
+//! - [`minidriver`] writes what a client writes in a GIDS card's minidriver file system:
+//!   compressed certificates, container names, `cmapfile` records, the key map.
 //! - [`testca`] is a throwaway certification authority for tests and demonstrations.
 //!
 //! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`) or in
@@ -29,6 +31,7 @@ mod client;
 mod cmc;
 mod error;
 mod gids;
+pub mod minidriver;
 mod ms;
 mod name;
 mod oid;

@@ -126,8 +126,8 @@ fn public_from(template: &[u8]) -> Result<PublicKey, EnrollError> {
     let get = |tag| tlv::find(template, tag).ok().flatten();
     match (get(0x81), get(0x82), get(0x86)) {
         (Some(n), Some(e), _) => Ok(PublicKey::Rsa {
-            n: public_key::trim_zeros(n).to_vec(),
-            e: public_key::trim_zeros(e).to_vec(),
+            n: softcard::crypto::trim_leading_zeros(n).to_vec(),
+            e: softcard::crypto::trim_leading_zeros(e).to_vec(),
         }),
         (_, _, Some(point)) => match point.len() {
             65 => Ok(PublicKey::P256 {

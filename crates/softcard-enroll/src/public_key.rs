@@ -3,18 +3,12 @@
 
 use der::asn1::{AnyRef, BitString, UintRef};
 use der::{Decode as _, Encode as _};
-use softcard::crypto::{HashAlg, KeyAlgorithm, PublicKey};
+use softcard::crypto::{HashAlg, KeyAlgorithm, PublicKey, trim_leading_zeros};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
 use crate::{EnrollError, oid};
 
 const WHAT: &str = "SubjectPublicKeyInfo";
-
-/// `bytes` without leading zero bytes (an unsigned magnitude in its shortest form).
-pub(crate) fn trim_zeros(bytes: &[u8]) -> &[u8] {
-    let skip = bytes.iter().take_while(|&&b| b == 0).count();
-    bytes.get(skip..).unwrap_or_default()
-}
 
 /// The algorithm of a key: RSA by the size of its modulus, P-256, P-384.
 ///
@@ -24,7 +18,7 @@ pub(crate) fn trim_zeros(bytes: &[u8]) -> &[u8] {
 pub(crate) fn algorithm(key: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
     match key {
         PublicKey::Rsa { n, .. } => {
-            let bits = trim_zeros(n).len() * 8;
+            let bits = trim_leading_zeros(n).len() * 8;
             KeyAlgorithm::rsa_with_bits(bits)
                 .ok_or_else(|| EnrollError::Unsupported(format!("RSA-{bits}")))
         }
@@ -119,7 +113,8 @@ pub(crate) fn decode(info: &SubjectPublicKeyInfoOwned) -> Result<Option<PublicKe
 pub(crate) fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
     match (a, b) {
         (PublicKey::Rsa { n: n1, e: e1 }, PublicKey::Rsa { n: n2, e: e2 }) => {
-            trim_zeros(n1) == trim_zeros(n2) && trim_zeros(e1) == trim_zeros(e2)
+            trim_leading_zeros(n1) == trim_leading_zeros(n2)
+                && trim_leading_zeros(e1) == trim_leading_zeros(e2)
         }
         (PublicKey::P256 { point: p1 }, PublicKey::P256 { point: p2 })
         | (PublicKey::P384 { point: p1 }, PublicKey::P384 { point: p2 }) => p1 == p2,

@@ -25,7 +25,7 @@ fn setup() -> Result<(), Box<dyn std::error::Error>> {
     use softcard::{Card, CardOptions, NoStorage, Profile};
     let card = Card::create(
         &CardOptions::new(Profile::Piv),
-        Box::new(softcard_pcsc::os_rng()?),
+        Box::new(softcard_file::os_rng()?),
         Box::new(NoStorage),
     )?;
     softcard_pcsc::Registry::global().insert_card("softcard 00", card)?;

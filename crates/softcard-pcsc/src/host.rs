@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -65,7 +65,7 @@ pub enum AddError {
     /// The host serves it already, in this reader.
     AlreadyServed(String),
     /// It cannot be locked or loaded.
-    Load(crate::LoadError),
+    Load(softcard_file::LoadError),
 }
 
 impl std::fmt::Display for AddError {
@@ -83,18 +83,18 @@ impl std::error::Error for AddError {}
 
 impl HostState {
     fn add_image(&self, image: &Path) -> Result<String, AddError> {
-        let load = |e| AddError::Load(crate::LoadError::Lock(e));
-        let io = |e| AddError::Load(crate::LoadError::Io(e));
-        let real = crate::image_lock::resolve(image).map_err(io)?;
+        let load = |e| AddError::Load(softcard_file::LoadError::Lock(e));
+        let io = |e| AddError::Load(softcard_file::LoadError::Io(e));
+        let real = softcard_file::image_lock::resolve(image).map_err(io)?;
         // The images map is held until the card is in: two adds of one image cannot race.
         let mut images = lock(&self.images);
         if let Some((reader, _)) = images.iter().find(|(_, p)| **p == real) {
             return Err(AddError::AlreadyServed(reader.clone()));
         }
-        let image_lock = crate::image_lock::ImageLock::acquire(&real).map_err(load)?;
+        let image_lock = softcard_file::image_lock::ImageLock::acquire(&real).map_err(load)?;
         image_lock.announce(Some(&self.path)).map_err(io)?;
-        let card =
-            crate::FileStorage::load_locked(image_lock, self.backend).map_err(AddError::Load)?;
+        let card = softcard_file::FileStorage::load_locked(image_lock, self.backend)
+            .map_err(AddError::Load)?;
         let taken = self.registry.readers();
         // The next number no reader has, whatever its kind.
         let reader = loop {
@@ -106,9 +106,11 @@ impl HostState {
                 break crate::served_reader_name(card.profile(), index);
             }
         };
-        self.registry
-            .insert_card(&reader, card)
-            .map_err(|e| AddError::Load(crate::LoadError::Io(io::Error::other(e.to_string()))))?;
+        self.registry.insert_card(&reader, card).map_err(|e| {
+            AddError::Load(softcard_file::LoadError::Io(io::Error::other(
+                e.to_string(),
+            )))
+        })?;
         images.insert(reader.clone(), real);
         Ok(reader)
     }
@@ -257,12 +259,15 @@ fn client_gone(stream: &UnixStream) -> bool {
 }
 
 /// One client connection: its contexts live as long as it does.
-fn serve_client(state: &HostState, mut stream: UnixStream) {
+fn serve_client(state: &HostState, stream: UnixStream) {
     let mut contexts: HashMap<u64, Context> = HashMap::new();
-    while let Ok(Some(body)) = read_frame(&mut stream) {
+    // Requests are read through a buffer (a frame's length and body in one read); the
+    // client sends nothing while its call runs, so nothing waits in it then.
+    let mut requests = BufReader::new(&stream);
+    while let Ok(Some(body)) = read_frame(&mut requests) {
         let response = handle(state, &mut contexts, &stream, &body)
             .unwrap_or_else(|e| Writer::response(Err(e)));
-        if response.send(&mut stream).is_err() {
+        if response.send(&mut &stream).is_err() {
             break;
         }
     }
@@ -524,7 +529,7 @@ pub fn remove_card(socket: &Path, reader: &str) -> Result<(), Error> {
 /// [`Error::NoService`]; the host's message when it cannot serve the image (served
 /// already, held by another process, read-only, not a card image).
 pub fn attach(socket: &Path, image: &Path) -> Result<Result<String, String>, Error> {
-    let real = crate::image_lock::resolve(image).map_err(|_| Error::InvalidValue)?;
+    let real = softcard_file::image_lock::resolve(image).map_err(|_| Error::InvalidValue)?;
     let out = control(
         socket,
         Writer::request(Op::CtlAttach).bytes(real.to_string_lossy().as_bytes()),

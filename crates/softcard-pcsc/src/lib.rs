@@ -6,9 +6,10 @@
 //!   codes), with the same names and signatures, so code written for `pcsc` runs on
 //!   virtual cards after `use softcard_pcsc as pcsc;`. The readers live in a
 //!   [`Registry`]; cards are inserted and removed at run time.
-//! - [`FileStorage`]: card images on disk, replaced atomically.
 //! - [`vpcd`]: the card side of vsmartcard's vpcd protocol, which puts a card in the
 //!   real pcscd daemon.
+//! - [`host`]: serves the cards of a registry to other processes over a Unix socket; the
+//!   card images it loads are files of `softcard-file` ([`softcard_file::FileStorage`]).
 //!
 //! ```
 //! use softcard_pcsc::{Context, Protocols, Registry, Scope, ShareMode, MAX_BUFFER_SIZE};
@@ -31,12 +32,10 @@ mod card_status;
 mod context;
 mod error;
 pub mod host;
-pub mod image_lock;
 mod link;
 mod ops;
 mod registry;
 mod status_change;
-mod storage;
 mod types;
 pub mod vpcd;
 pub mod wire;
@@ -47,7 +46,6 @@ pub use context::{Context, ReaderNames};
 pub use error::Error;
 pub use registry::{Registry, served_reader_name};
 pub use status_change::ReaderState;
-pub use storage::{FileStorage, LoadError, os_rng};
 pub use types::{
     Attribute, AttributeClass, Disposition, Dword, MAX_ATR_SIZE, MAX_BUFFER_SIZE,
     MAX_BUFFER_SIZE_EXTENDED, PNP_NOTIFICATION, Protocol, Protocols, Scope, ShareMode, State,

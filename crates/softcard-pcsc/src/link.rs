@@ -3,6 +3,7 @@
 //! [`Context`](crate::Context) and [`Card`](crate::Card) are the same in both cases.
 
 use std::ffi::{CStr, CString};
+use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,8 @@ pub(crate) enum Link {
 
 /// A connection to a host, used by one context.
 pub(crate) struct Remote {
-    stream: Mutex<UnixStream>,
+    /// Read through a buffer: a response's length and body come in one read.
+    stream: Mutex<BufReader<UnixStream>>,
     socket: PathBuf,
     /// The process that opened it: a forked child must not talk on its parent's
     /// connection (pcsc-lite answers `SCARD_E_INVALID_HANDLE` there too).
@@ -48,7 +50,7 @@ impl Remote {
     pub(crate) fn open(socket: &Path) -> Result<Remote, Error> {
         let stream = UnixStream::connect(socket).map_err(|_| Error::NoService)?;
         Ok(Remote {
-            stream: Mutex::new(stream),
+            stream: Mutex::new(BufReader::new(stream)),
             socket: socket.to_owned(),
             pid: std::process::id(),
         })
@@ -78,8 +80,10 @@ impl Remote {
 }
 
 /// Sends a request and reads its response. A host that went away is [`Error::NoService`].
-fn round_trip(stream: &mut UnixStream, request: Writer) -> Result<Vec<u8>, Error> {
-    request.send(stream).map_err(|_| Error::NoService)?;
+fn round_trip(stream: &mut BufReader<UnixStream>, request: Writer) -> Result<Vec<u8>, Error> {
+    request
+        .send(stream.get_mut())
+        .map_err(|_| Error::NoService)?;
     read_frame(stream)
         .map_err(|_| Error::NoService)?
         .ok_or(Error::NoService)
@@ -257,8 +261,11 @@ impl Link {
                 if !r.owned_here() {
                     return Err(Error::InvalidHandle);
                 }
-                let mut stream = UnixStream::connect(&r.socket).map_err(|_| Error::NoService)?;
-                let body = round_trip(&mut stream, Writer::request(Op::Cancel).u64(context))?;
+                let stream = UnixStream::connect(&r.socket).map_err(|_| Error::NoService)?;
+                let body = round_trip(
+                    &mut BufReader::new(stream),
+                    Writer::request(Op::Cancel).u64(context),
+                )?;
                 Reader::new(&body).result()
             }
         }

@@ -16,6 +16,9 @@
 //! connection that sends a malformed frame (the card's state is untouched: only whole
 //! commands reach it) and returns when its stop flag is raised. The card saves every state
 //! change to its storage before answering, so stopping needs no final write.
+//!
+//! The framing itself (length prefix, control codes, limits) is a pure codec of its own;
+//! the bridge reads, decodes, drives the card and writes.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -23,14 +26,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Control code: power the card off.
-pub const CTRL_OFF: u8 = 0x00;
-/// Control code: power the card on.
-pub const CTRL_ON: u8 = 0x01;
-/// Control code: warm reset.
-pub const CTRL_RESET: u8 = 0x02;
-/// Control code: send the ATR.
-pub const CTRL_ATR: u8 = 0x04;
+mod codec;
+
+use codec::Message;
+pub use codec::{CTRL_ATR, CTRL_OFF, CTRL_ON, CTRL_RESET, FrameError};
+
 /// vpcd's default port (reader "Virtual PCD 00 00"; the next port is "... 00 01").
 pub const DEFAULT_PORT: u16 = 35963;
 
@@ -59,49 +59,10 @@ impl Default for Options {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             poll: Duration::from_millis(200),
-            max_frame: usize::from(u16::MAX),
+            max_frame: codec::MAX_FRAME,
             first_frame_timeout: Duration::from_secs(5),
             log: true,
         }
-    }
-}
-
-/// Why a connection was dropped.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum FrameError {
-    /// The socket failed.
-    Io(io::Error),
-    /// The peer closed the connection in the middle of a frame.
-    Truncated,
-    /// A zero-length frame.
-    Empty,
-    /// A one-byte frame with an unknown control code.
-    UnknownControl(u8),
-    /// A frame of 2 or 3 bytes: too short for a command APDU.
-    TooShort(usize),
-    /// A frame longer than [`Options::max_frame`].
-    Oversized(usize),
-}
-
-impl std::fmt::Display for FrameError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FrameError::Io(e) => write!(f, "socket error: {e}"),
-            FrameError::Truncated => f.write_str("connection closed in the middle of a frame"),
-            FrameError::Empty => f.write_str("empty frame"),
-            FrameError::UnknownControl(c) => write!(f, "unknown control code {c:#04x}"),
-            FrameError::TooShort(n) => write!(f, "{n}-byte frame is too short for an APDU"),
-            FrameError::Oversized(n) => write!(f, "{n}-byte frame exceeds the limit"),
-        }
-    }
-}
-
-impl std::error::Error for FrameError {}
-
-impl From<io::Error> for FrameError {
-    fn from(e: io::Error) -> Self {
-        FrameError::Io(e)
     }
 }
 
@@ -373,7 +334,7 @@ impl<C: BridgedCard> Bridge<C> {
         self.stats.connections += 1;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(self.options.poll))?;
-        let mut header = [0u8; 2];
+        let mut header = [0u8; codec::HEADER_LEN];
         let mut body = Vec::new();
         let mut out = Vec::new();
         // Only the first frame has a deadline: afterwards vpcd may be quiet for as long as
@@ -386,45 +347,34 @@ impl<C: BridgedCard> Bridge<C> {
                 Read2::Stopped => return Ok(SessionEnd::Stopped),
                 Read2::Silent => return Ok(SessionEnd::Unanswered),
             }
-            let len = usize::from(u16::from_be_bytes(header));
-            match len {
-                0 => return Err(FrameError::Empty),
-                2 | 3 => return Err(FrameError::TooShort(len)),
-                n if n > self.options.max_frame => return Err(FrameError::Oversized(n)),
-                _ => {}
-            }
+            let len = codec::body_len(header, self.options.max_frame)?;
             body.resize(len, 0);
             match self.read_full(&mut stream, &mut body, false, None)? {
                 Read2::Done => {}
                 Read2::Eof | Read2::Silent => return Err(FrameError::Truncated),
                 Read2::Stopped => return Ok(SessionEnd::Stopped),
             }
-            let reply: Option<Vec<u8>> = match body.as_slice() {
-                [CTRL_OFF] => {
+            let reply = match codec::decode(&body)? {
+                Message::PowerOff => {
                     self.card.power_off();
                     None
                 }
-                [CTRL_ON] => {
+                Message::PowerOn => {
                     self.card.power_on();
                     None
                 }
-                [CTRL_RESET] => {
+                Message::Reset => {
                     self.card.reset();
                     None
                 }
-                [CTRL_ATR] => Some(self.card.atr()),
-                [other] => return Err(FrameError::UnknownControl(*other)),
-                apdu => {
+                Message::Atr => Some(self.card.atr()),
+                Message::Apdu(apdu) => {
                     self.stats.apdus += 1;
                     Some(self.card.transmit(apdu))
                 }
             };
             if let Some(reply) = reply {
-                let n =
-                    u16::try_from(reply.len()).map_err(|_| FrameError::Oversized(reply.len()))?;
-                out.clear();
-                out.extend_from_slice(&n.to_be_bytes());
-                out.extend_from_slice(&reply);
+                codec::encode(&reply, &mut out)?;
                 stream.write_all(&out)?;
             }
         }

@@ -238,6 +238,10 @@ impl<'a> Reader<'a> {
 
 /// Reads one frame; `None` at a clean end of stream (before a frame starts).
 ///
+/// Give it a buffered stream (`BufReader`): the length and the body are read separately,
+/// which is then one read of the stream per frame instead of two (one system call less
+/// on each side of every call).
+///
 /// # Errors
 /// Those of the stream; [`io::ErrorKind::InvalidData`] for a length over [`MAX_FRAME`];
 /// [`io::ErrorKind::UnexpectedEof`] for a frame cut short.
@@ -304,6 +308,35 @@ mod tests {
             .unwrap();
         let err = read_frame(&mut io::Cursor::new(err)).unwrap().unwrap();
         assert_eq!(Reader::new(&err).result(), Err(Error::SharingViolation));
+    }
+
+    /// A stream that counts the reads made of it.
+    struct Counted<R>(R, usize);
+
+    impl<R: Read> Read for Counted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 += 1;
+            self.0.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_buffered_stream_gives_a_frame_in_one_read() {
+        let frame = Writer::request(Op::Transmit)
+            .u64(3)
+            .bytes(&[0, 0xFD, 0, 0, 0])
+            .into_frame()
+            .unwrap();
+        let mut stream = io::BufReader::new(Counted(io::Cursor::new(frame.clone()), 0));
+        assert_eq!(read_frame(&mut stream).unwrap().unwrap(), frame[4..]);
+        assert_eq!(
+            stream.get_ref().1,
+            1,
+            "one read for the length and the body"
+        );
+        let mut raw = Counted(io::Cursor::new(frame), 0);
+        read_frame(&mut raw).unwrap().unwrap();
+        assert_eq!(raw.1, 2, "unbuffered: the length, then the body");
     }
 
     #[test]

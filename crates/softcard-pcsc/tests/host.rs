@@ -317,7 +317,7 @@ fn images_attached_at_run_time_are_served_once_and_detached_with_their_lock() {
     let mut card = softcard::Card::create_seeded(
         &softcard::CardOptions::new(softcard::Profile::WindowsVsc),
         3,
-        Box::new(softcard_pcsc::FileStorage::new(&image)),
+        Box::new(softcard_file::FileStorage::new(&image)),
     )
     .unwrap();
     card.reset();
@@ -341,7 +341,7 @@ fn images_attached_at_run_time_are_served_once_and_detached_with_their_lock() {
         matches!(&again, Err(m) if m.contains("served already")),
         "the same image through a link: {again:?}"
     );
-    let held = softcard_pcsc::image_lock::holder(&image).expect("the host holds the image");
+    let held = softcard_file::image_lock::holder(&image).expect("the host holds the image");
     assert_eq!(held.socket.as_deref(), Some(f.host.path()));
 
     host::detach(f.host.path(), &reader).unwrap();
@@ -351,7 +351,7 @@ fn images_attached_at_run_time_are_served_once_and_detached_with_their_lock() {
             .contains(&c"softcard GIDS 01 00".to_owned())
     );
     assert_eq!(
-        softcard_pcsc::image_lock::holder(&image),
+        softcard_file::image_lock::holder(&image),
         None,
         "the lock goes with it"
     );

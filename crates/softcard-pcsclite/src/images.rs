@@ -15,7 +15,8 @@ use std::sync::{Once, OnceLock};
 
 use softcard::Profile;
 use softcard::crypto::BackendKind;
-use softcard_pcsc::{FileStorage, Registry};
+use softcard_file::FileStorage;
+use softcard_pcsc::Registry;
 
 /// The environment variable naming the card images.
 pub const IMAGES_VAR: &str = "SOFTCARD_IMAGES";

@@ -14,8 +14,8 @@
 //!   taken over ([`lock`]): the handle stays usable.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once, OnceLock, PoisonError};
 
 use softcard_pcsc::{Card, Context, Disposition, Error};
 
@@ -214,8 +214,8 @@ impl Drop for Loan<'_> {
 
 #[derive(Default)]
 struct Tables {
-    /// The process the handles belong to.
-    pid: u32,
+    /// The fork generation the handles belong to (see [`forks`]).
+    generation: u64,
     contexts: HashMap<SCARDCONTEXT, Context>,
     cards: HashMap<SCARDHANDLE, Arc<CardEntry>>,
     /// Buffers allocated for `SCARD_AUTOALLOCATE`, by address.
@@ -229,17 +229,35 @@ struct Tables {
 /// alone, never closed from the child.)
 fn tables() -> MutexGuard<'static, Tables> {
     static TABLES: OnceLock<Mutex<Tables>> = OnceLock::new();
+    let generation = forks();
     let mut t = TABLES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let pid = std::process::id();
-    if t.pid != pid {
+    if t.generation != generation {
         let parents = std::mem::take(&mut *t);
         std::mem::forget(parents);
-        t.pid = pid;
+        t.generation = generation;
     }
     t
+}
+
+/// How many times this process is a forked child of the one that first used the tables:
+/// counted by a `pthread_atfork` child handler, so that no call pays a `getpid` system
+/// call to notice a fork.
+fn forks() -> u64 {
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    static REGISTER: Once = Once::new();
+    extern "C" fn in_child() {
+        FORKS.fetch_add(1, Ordering::SeqCst);
+    }
+    REGISTER.call_once(|| {
+        // SAFETY: `in_child` takes no argument and only updates an atomic, which is safe
+        // in a child between fork and exec; the handler stays valid for the process's
+        // lifetime (a static function).
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+    FORKS.load(Ordering::SeqCst)
 }
 
 /// Locks a mutex, ignoring poisoning (a panic is already reported as an error code).

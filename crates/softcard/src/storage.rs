@@ -1,7 +1,7 @@
 //! Where a card's image goes: the [`Storage`] trait, handed to the card from outside.
 //!
 //! The core never opens a file; a file-backed storage (atomic replace, fsync, mode 0600)
-//! lives in the fronts (`softcard_pcsc::FileStorage`).
+//! lives in the fronts (`softcard_file::FileStorage`).
 
 use std::{
     io,

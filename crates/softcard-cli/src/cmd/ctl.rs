@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use softcard_file::image_lock;
 use softcard_pcsc::host::{self, HOST_VAR, ReaderInfo};
-use softcard_pcsc::image_lock;
 
 use crate::common::{CliError, print_json};
 

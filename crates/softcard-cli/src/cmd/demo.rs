@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     let image = dir.join("card.img");
     let user = std::env::var("USER").unwrap_or_else(|_| "softcard user".into());
-    let mut rng = softcard_pcsc::os_rng().map_err(CliError::new)?;
+    let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
     println!(
         "softcard demo: profile {}, folder {}",
         args.profile,
@@ -62,8 +62,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     );
     let total = Instant::now();
     let mut client = step(1, "create the card image (PIN 12345678)", || {
-        let storage = Box::new(softcard_pcsc::FileStorage::new(&image));
-        let rng = softcard_pcsc::os_rng().map_err(CliError::new)?;
+        let storage = Box::new(softcard_file::FileStorage::new(&image));
+        let rng = softcard_file::os_rng().map_err(CliError::new)?;
         let card = Card::create(&CardOptions::new(args.profile), Box::new(rng), storage)
             .map_err(|e| CliError::new(e.to_string()))?;
         CardClient::connect(card).map_err(fail)
@@ -146,7 +146,7 @@ impl Scratch {
     fn new() -> Result<Self, CliError> {
         let mut nonce = [0u8; 8];
         rand_fill(
-            &mut softcard_pcsc::os_rng().map_err(CliError::new)?,
+            &mut softcard_file::os_rng().map_err(CliError::new)?,
             &mut nonce,
         );
         let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();

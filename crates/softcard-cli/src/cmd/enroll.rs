@@ -280,7 +280,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         FormatChoice::Cmc => RequestFormat::Cmc,
     };
     let out = OutFile::open(&args.out)?;
-    let mut rng = softcard_pcsc::os_rng().map_err(CliError::new)?;
+    let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
 
     let mut client = connect(&args.image, args.backend)?;
     if let Some(key) = &args.management_key {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, Profile};
-use softcard_pcsc::FileStorage;
+use softcard_file::FileStorage;
 
 use crate::common::{
     CliError, HexKey, PinArg, hex, parse_backend, parse_hex_key, parse_pin, print_json,
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     // Replacing an image another process serves would pull its card from under it.
     let _lock = if path.exists() {
         Some(
-            softcard_pcsc::image_lock::ImageLock::acquire(path)
+            softcard_file::image_lock::ImageLock::acquire(path)
                 .map_err(|e| crate::common::lock_error(path, &e))?,
         )
     } else {
@@ -117,7 +117,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             Card::create_seeded(&opts, seed, storage)
         }
         None => {
-            let rng = softcard_pcsc::os_rng().map_err(CliError::new)?;
+            let rng = softcard_file::os_rng().map_err(CliError::new)?;
             Card::create(&opts, Box::new(rng), storage)
         }
     }

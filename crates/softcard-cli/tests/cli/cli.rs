@@ -262,7 +262,7 @@ fn init_does_not_replace_an_image_another_process_holds() {
     let out = softcard(&["init", p(&image), "--profile", "piv", "--seed", "4"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let first = std::fs::read(&image).unwrap();
-    let lock = softcard_pcsc::image_lock::ImageLock::acquire(&image).unwrap();
+    let lock = softcard_file::image_lock::ImageLock::acquire(&image).unwrap();
 
     let forced = softcard(&["init", p(&image), "--profile", "piv", "--force"]);
     assert_eq!(forced.status.code(), Some(1));

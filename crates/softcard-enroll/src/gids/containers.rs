@@ -7,8 +7,9 @@ use softcard::tlv;
 
 use super::{FIRST_KEY, MAX_CONTAINERS, bad};
 use crate::client::KeyRequest;
+use crate::minidriver;
 use crate::transport::exchange;
-use crate::{EnrollError, KeySpec, Transport, public_key};
+use crate::{EnrollError, KeySpec, Transport};
 
 /// GET DATA 3FFF `70 { 84 kid, A5 { 7F49 } }`: the public key of a key file.
 pub(super) fn read_public(
@@ -26,8 +27,8 @@ pub(super) fn read_public(
     let e = tlv::find(inner, 0x82).ok().flatten();
     match (n, e) {
         (Some(n), Some(e)) => Ok(Some(PublicKey::Rsa {
-            n: public_key::trim_zeros(n).to_vec(),
-            e: public_key::trim_zeros(e).to_vec(),
+            n: softcard::crypto::trim_leading_zeros(n).to_vec(),
+            e: softcard::crypto::trim_leading_zeros(e).to_vec(),
         })),
         _ => Err(bad("GIDS public key")),
     }
@@ -66,7 +67,7 @@ pub(super) fn container_record(
         sig_key_bits: if exchange_key { 0 } else { bits },
         kx_key_bits: if exchange_key { bits } else { 0 },
     };
-    record.encode().map_err(|_| {
+    minidriver::encode_container_record(&record).map_err(|_| {
         EnrollError::Unsupported(format!(
             "GIDS container {name:?}: container names have at most 39 characters"
         ))

@@ -2,7 +2,8 @@
 //! container index) registered in `mscp/cmapfile` and the key map; certificates are the
 //! compressed files `mscp/kxcNN` / `mscp/kscNN`; every change bumps `cardcf`.
 //!
-//! The minidriver file formats come from [`softcard::gids::minidriver`].
+//! The minidriver file formats come from [`softcard::gids::minidriver`] (what the card
+//! reads itself) and [`crate::minidriver`] (what only clients write).
 
 use softcard::Secret;
 use softcard::crypto::sym::{SymAlg, SymKey};
@@ -15,6 +16,7 @@ use crate::applet::{Applet, SignOperation, sym_alg_by_length};
 use crate::client::{
     Application, Container, ContainerName, KeyRequest, Unblock, new_pin_status, pin_status,
 };
+use crate::minidriver;
 use crate::piv::ManagementKey;
 use crate::transport::{SW_OK, exchange};
 use crate::{CardOperation, EnrollError, KeySpec, Transport, public_key};
@@ -145,7 +147,7 @@ fn sign(
 }
 
 fn certificate_file(container: &Container) -> String {
-    md::certificate_file_name(
+    minidriver::certificate_file_name(
         container.key_reference.wrapping_sub(FIRST_KEY),
         container.key_spec == KeySpec::Exchange,
     )
@@ -233,7 +235,7 @@ impl Applet for Gids {
                 continue;
             };
             let exchange = rec.kx_key_bits > 0;
-            let file = md::certificate_file_name(kid - FIRST_KEY, exchange);
+            let file = minidriver::certificate_file_name(kid - FIRST_KEY, exchange);
             out.push(Container {
                 algorithm: public_key::algorithm(&public_key)?,
                 public_key,
@@ -279,7 +281,7 @@ impl Applet for Gids {
         let master = read_master(t)?;
         let mut cmap = read_cmap(t, &master)?;
         let name = match &request.container {
-            ContainerName::Automatic => md::automatic_container_name(rng),
+            ContainerName::Automatic => minidriver::automatic_container_name(rng),
             ContainerName::Named(n) => n.clone(),
         };
         check_name_free(&cmap, &name)?;
@@ -301,26 +303,27 @@ impl Applet for Gids {
         exchange(t, [0, 0x47, 0, 0], &crt, false)?.ok("GENERATE ASYMMETRIC KEY PAIR")?;
         let public_key = read_public(t, kid)?.ok_or(bad("GIDS public key"))?;
         // Key map: version 01, then one record per container.
-        let mut keymap = get_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO)?.unwrap_or_default();
-        let keymap_record = md::KeymapRecord {
+        let mut keymap =
+            get_do(t, md::USER_CREATE_DELETE_EF, minidriver::KEYMAP_DO)?.unwrap_or_default();
+        let keymap_record = minidriver::KeymapRecord {
             state: 1,
             algid,
             keytype: if exchange_key {
-                md::KEYMAP_EXCHANGE
+                minidriver::KEYMAP_EXCHANGE
             } else {
-                md::KEYMAP_SIGNATURE
+                minidriver::KEYMAP_SIGNATURE
             },
             keyref: 0xB000 | u16::from(kid),
         };
-        md::set_keymap_record(&mut keymap, index, &keymap_record);
+        minidriver::set_keymap_record(&mut keymap, index, &keymap_record);
         if index == cmap.len() {
             cmap.push(record);
         } else if let Some(slot) = cmap.get_mut(index) {
             *slot = record;
         }
-        let cmap_bytes = md::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
+        let cmap_bytes = minidriver::encode_cmapfile(&cmap).map_err(|_| bad("cmapfile"))?;
         bump_cardcf(t, &master, Fresh::CONTAINERS_AND_FILES)?;
-        put_do(t, md::USER_CREATE_DELETE_EF, md::KEYMAP_DO, &keymap)?;
+        put_do(t, md::USER_CREATE_DELETE_EF, minidriver::KEYMAP_DO, &keymap)?;
         write_file(t, &master, "mscp", "cmapfile", &cmap_bytes)?;
         Ok(request.created(name, public_key, kid))
     }
@@ -350,7 +353,7 @@ impl Applet for Gids {
         der: &[u8],
         _management_key: Option<&ManagementKey>,
     ) -> Result<(), EnrollError> {
-        let stored = md::compress_certificate(der)
+        let stored = minidriver::compress_certificate(der)
             .map_err(|_| EnrollError::Unsupported("a certificate over 65535 bytes".into()))?;
         let mut master = read_master(t)?;
         let file = certificate_file(container);
@@ -377,7 +380,7 @@ impl Applet for Gids {
     ) -> Result<Option<Vec<u8>>, EnrollError> {
         let master = read_master(t)?;
         match read_file(t, &master, "mscp", &certificate_file(container))? {
-            Some(stored) if !stored.is_empty() => md::decompress_certificate(&stored)
+            Some(stored) if !stored.is_empty() => minidriver::decompress_certificate(&stored)
                 .map(Some)
                 .map_err(|_| bad("compressed certificate")),
             _ => Ok(None),

@@ -119,15 +119,16 @@ fn ec_scalar(d: &[u8], order: &[u8], alg: KeyAlgorithm) -> Result<KeyAlgorithm, 
     }
 }
 
-/// The bytes of a big-endian number without its leading zeros (empty for zero).
-fn significant(x: &[u8]) -> &[u8] {
+/// The bytes of a big-endian number without its leading zeros (empty for zero): an unsigned
+/// magnitude in its shortest form, as card data objects and key material carry it.
+pub fn trim_leading_zeros(x: &[u8]) -> &[u8] {
     let start = x.iter().position(|b| *b != 0).unwrap_or(x.len());
     x.get(start..).unwrap_or_default()
 }
 
 /// The number of significant bits of a big-endian number (0 for zero or no bytes).
 fn bit_len(x: &[u8]) -> usize {
-    let s = significant(x);
+    let s = trim_leading_zeros(x);
     let lead = s
         .first()
         .map_or(0, |b| (u8::BITS.saturating_sub(b.leading_zeros())) as usize);
@@ -139,7 +140,7 @@ fn bit_len(x: &[u8]) -> usize {
 
 /// Whether a < b (big-endian numbers).
 fn less(a: &[u8], b: &[u8]) -> bool {
-    let (a, b) = (significant(a), significant(b));
+    let (a, b) = (trim_leading_zeros(a), trim_leading_zeros(b));
     (a.len(), a) < (b.len(), b)
 }
 
@@ -153,7 +154,7 @@ fn is_odd(x: &[u8]) -> bool {
 
 /// The value of a big-endian number of at most 8 significant bytes.
 fn small_value(x: &[u8]) -> Option<u64> {
-    let s = significant(x);
+    let s = trim_leading_zeros(x);
     let mut buf = [0u8; 8];
     let at = buf.len().checked_sub(s.len())?;
     buf.get_mut(at..)?.copy_from_slice(s);
@@ -166,7 +167,8 @@ fn product_is(p: &[u8], q: &[u8], n: &[u8], n_bits: usize) -> Result<bool, Crypt
     let width = u32::try_from(n_bits.saturating_add(64).next_multiple_of(64))
         .map_err(|_| CryptoError::InvalidKey)?;
     let uint = |x: &[u8]| {
-        rsa::BoxedUint::from_be_slice(significant(x), width).map_err(|_| CryptoError::InvalidKey)
+        rsa::BoxedUint::from_be_slice(trim_leading_zeros(x), width)
+            .map_err(|_| CryptoError::InvalidKey)
     };
     Ok(uint(p)?.wrapping_mul(&uint(q)?) == uint(n)?)
 }

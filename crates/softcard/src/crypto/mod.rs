@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "aws-lc")]
 pub use awslc::AwsLc;
-pub use key::{KeyMaterial, PrivateKey};
+pub use key::{KeyMaterial, PrivateKey, trim_leading_zeros};
 pub use rustcrypto::RustCrypto;
 
 /// The randomness a card is handed: any cryptographically secure generator.

@@ -75,12 +75,10 @@ impl CryptoBackend for RustCrypto {
 /// The big-endian bytes of `x` without leading zeros (at least one byte).
 fn trimmed(x: &BoxedUint) -> Vec<u8> {
     let mut bytes = x.to_be_bytes();
-    let skip = bytes.iter().take_while(|b| **b == 0).count();
-    let out = bytes
-        .get(skip..)
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&[0])
-        .to_vec();
+    let out = match super::trim_leading_zeros(&bytes) {
+        [] => vec![0],
+        s => s.to_vec(),
+    };
     bytes.zeroize();
     out
 }

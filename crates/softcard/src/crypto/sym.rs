@@ -44,24 +44,29 @@ impl SymAlg {
         }
     }
 
-    /// The PIV algorithm identifier (SP 800-78-4 table 6-2): 03, 08, 0A, 0C.
-    pub const fn piv_id(self) -> u8 {
-        match self {
-            SymAlg::Tdes => 0x03,
-            SymAlg::Aes128 => 0x08,
-            SymAlg::Aes192 => 0x0A,
-            SymAlg::Aes256 => 0x0C,
-        }
+    /// Every algorithm.
+    pub const ALL: [SymAlg; 4] = [SymAlg::Tdes, SymAlg::Aes128, SymAlg::Aes192, SymAlg::Aes256];
+
+    /// Whether this is an AES algorithm.
+    pub const fn is_aes(self) -> bool {
+        !matches!(self, SymAlg::Tdes)
     }
 
-    /// The algorithm with this PIV identifier (0x00 is the legacy 3DES identifier).
-    pub const fn from_piv_id(id: u8) -> Option<SymAlg> {
-        match id {
-            0x00 | 0x03 => Some(SymAlg::Tdes),
-            0x08 => Some(SymAlg::Aes128),
-            0x0A => Some(SymAlg::Aes192),
-            0x0C => Some(SymAlg::Aes256),
-            _ => None,
+    /// The algorithm of a `len`-byte key of 3DES (`aes` false: 24 bytes) or of AES (16, 24
+    /// or 32 bytes): the one place the key length names the algorithm.
+    pub fn with_key_len(aes: bool, len: usize) -> Option<SymAlg> {
+        SymAlg::ALL
+            .into_iter()
+            .find(|alg| alg.is_aes() == aes && alg.key_len() == len)
+    }
+
+    /// A short name for reports: 3DES, AES-128, AES-192, AES-256.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SymAlg::Tdes => "3DES",
+            SymAlg::Aes128 => "AES-128",
+            SymAlg::Aes192 => "AES-192",
+            SymAlg::Aes256 => "AES-256",
         }
     }
 }
@@ -227,4 +232,84 @@ fn xor(block: &mut [u8], mask: &[u8]) {
 /// mismatch is not secret). Use it for every authentication response or cryptogram check.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ecb(alg: SymAlg, key: &[u8], data: &[u8], encrypt: bool) -> Result<Vec<u8>, CryptoError> {
+        let key = SymKey::from_bytes(alg, key)?;
+        let mut out = data.to_vec();
+        for block in out.chunks_mut(alg.block_len()) {
+            if encrypt {
+                key.encrypt_block(block)?;
+            } else {
+                key.decrypt_block(block)?;
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn ecb_known_answers() {
+        // FIPS 197 appendix C.1 (AES-128).
+        let key = hex::decode("000102030405060708090a0b0c0d0e0f").unwrap();
+        let pt = hex::decode("00112233445566778899aabbccddeeff").unwrap();
+        let ct = ecb(SymAlg::Aes128, &key, &pt, true).unwrap();
+        assert_eq!(hex::encode(&ct), "69c4e0d86a7b0430d8cdb78070b4c55a");
+        assert_eq!(ecb(SymAlg::Aes128, &key, &ct, false).unwrap(), pt);
+        // Triple DES with three equal keys is single DES: the classic DES test vector.
+        let k = hex::decode("133457799BBCDFF1").unwrap().repeat(3);
+        let ct = ecb(
+            SymAlg::Tdes,
+            &k,
+            &hex::decode("0123456789ABCDEF").unwrap(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(hex::encode_upper(&ct), "85E813540F0AB405");
+        assert_eq!(
+            ecb(SymAlg::Tdes, &k, &[0; 7], true),
+            Err(CryptoError::InvalidInput)
+        );
+        assert_eq!(
+            ecb(SymAlg::Aes256, &key, &pt, true),
+            Err(CryptoError::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn cbc_round_trips_and_chains() {
+        let key = SymKey::from_bytes(SymAlg::Tdes, &crate::options::DEFAULT_ADMIN_KEY).unwrap();
+        let data: Vec<u8> = (0..40).collect();
+        let mut enc = data.clone();
+        key.cbc_encrypt(&mut enc).unwrap();
+        assert_ne!(enc, data);
+        // Two equal plaintext blocks encrypt differently in CBC mode.
+        let mut same = [7u8; 16];
+        key.cbc_encrypt(&mut same).unwrap();
+        assert_ne!(same[..8], same[8..]);
+        key.cbc_decrypt(&mut enc).unwrap();
+        assert_eq!(enc, data);
+        let aes = SymKey::from_bytes(SymAlg::Aes128, &[9u8; 16]).unwrap();
+        let mut enc = data[..32].to_vec();
+        aes.cbc_encrypt(&mut enc).unwrap();
+        aes.cbc_decrypt(&mut enc).unwrap();
+        assert_eq!(enc, data[..32]);
+        assert_eq!(
+            key.cbc_encrypt(&mut data[..7].to_vec()),
+            Err(CryptoError::InvalidInput)
+        );
+    }
+
+    #[test]
+    fn the_key_length_names_the_algorithm() {
+        assert_eq!(SymAlg::with_key_len(false, 24), Some(SymAlg::Tdes));
+        assert_eq!(SymAlg::with_key_len(false, 16), None);
+        assert_eq!(SymAlg::with_key_len(true, 16), Some(SymAlg::Aes128));
+        assert_eq!(SymAlg::with_key_len(true, 24), Some(SymAlg::Aes192));
+        assert_eq!(SymAlg::with_key_len(true, 32), Some(SymAlg::Aes256));
+        assert_eq!(SymAlg::with_key_len(true, 8), None);
+    }
 }

@@ -9,10 +9,13 @@
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::cipher::{self, SymKind};
-use super::command::{ADMIN_KEY_REF, PIN_REF, PUK_REF};
-use super::state::{ADMIN, AdminKey, Challenge, State, Volatile};
-use crate::{Context, Pin, PinPolicy, PinStore, Secret, Status, tlv};
+use super::command::{AuthKey, AuthStep, PinStatusDo, UserPin};
+use super::state::{ADMIN, Challenge, State, Volatile};
+use crate::{
+    Context, Pin, PinPolicy, PinStore, Status,
+    crypto::sym::{SymAlg, SymKey},
+    tlv,
+};
 
 /// The try limit of the user PIN.
 pub(super) const PIN_TRIES: u8 = 3;
@@ -24,26 +27,20 @@ pub(super) const WINDOWS_PIN_POLICY: PinPolicy = PinPolicy {
 };
 
 impl PinStore for State {
-    type Reference = u8;
+    type Reference = UserPin;
 
     /// The user PIN (reference 80), if set; there is no other.
-    fn pin_mut(&mut self, reference: u8) -> Result<&mut Pin, Status> {
-        if reference != PIN_REF {
-            return Err(Status::ReferencedDataNotFound);
-        }
+    fn pin_mut(&mut self, _: UserPin) -> Result<&mut Pin, Status> {
         self.pin.as_mut().ok_or(Status::ReferencedDataNotFound)
     }
 }
 
 /// The PIN status DO: `7F71 06 97 01 tries 93 01 limit` (7F72 is an alias; there is no PUK,
 /// so 7F73 is not found).
-pub(super) fn pin_status(state: &State, tag: u16) -> Result<Vec<u8>, Status> {
-    let pin = match tag {
-        0x7F71 | 0x7F72 => state.pin.as_ref().ok_or(Status::ReferencedDataNotFound)?,
-        _ => return Err(Status::ReferencedDataNotFound),
-    };
+pub(super) fn pin_status(state: &State, tag: PinStatusDo) -> Result<Vec<u8>, Status> {
+    let pin = state.pin.as_ref().ok_or(Status::ReferencedDataNotFound)?;
     Ok(tlv::encode(
-        u32::from(tag),
+        tag.tag(),
         &[0x97, 1, pin.tries_left(), 0x93, 1, pin.policy().max_tries],
     ))
 }
@@ -53,12 +50,9 @@ pub(super) fn verify(
     state: &mut State,
     v: &mut Volatile,
     ctx: &mut Context<'_>,
-    reference: u8,
+    reference: UserPin,
     candidate: Option<&[u8]>,
 ) -> Result<(), Status> {
-    if reference == PUK_REF {
-        return Err(Status::ReferencedDataNotFound);
-    }
     let operational = state.operational;
     let pin = state.pin_mut(reference)?;
     let Some(candidate) = candidate else {
@@ -82,7 +76,7 @@ pub(super) fn change(
     state: &mut State,
     v: &mut Volatile,
     ctx: &mut Context<'_>,
-    reference: u8,
+    reference: UserPin,
     old_and_new: &[u8],
 ) -> Result<(), Status> {
     let pin = state.pin_mut(reference)?;
@@ -102,12 +96,9 @@ pub(super) fn change(
 pub(super) fn set(
     state: &mut State,
     v: &mut Volatile,
-    reference: u8,
+    reference: UserPin,
     new: &[u8],
 ) -> Result<(), Status> {
-    if reference != PIN_REF {
-        return Err(Status::ReferencedDataNotFound);
-    }
     if !state.operational {
         state.pin = Some(Pin::new(new, WINDOWS_PIN_POLICY)?);
     } else if v.pin_verified {
@@ -123,7 +114,7 @@ pub(super) fn set(
 pub(super) fn reset_retry_counter(
     state: &mut State,
     v: &mut Volatile,
-    reference: u8,
+    reference: UserPin,
     new: &[u8],
 ) -> Result<(), Status> {
     if !state.operational {
@@ -141,29 +132,19 @@ pub(super) fn reset_retry_counter(
 
 /// PUT DATA 3FFF `70 { 84 80, A5 { 87 key, 88 ... } }`: a new administrator key (its
 /// cipher stays the one the card was made with).
-pub(super) fn put_admin_key(
-    state: &mut State,
-    v: &Volatile,
-    template: &[u8],
-) -> Result<(), Status> {
+pub(super) fn put_admin_key(state: &mut State, v: &Volatile, key: &[u8]) -> Result<(), Status> {
     state.require(ADMIN, v)?;
-    let key = tlv::find(template, 0x87)?.ok_or(Status::WrongData)?;
-    let kind = state.admin.as_ref().map_or(SymKind::Tdes, |a| a.kind);
-    if !kind.accepts_key_len(key.len()) {
-        return Err(Status::WrongData);
-    }
-    state.admin = Some(AdminKey {
-        kind,
-        key: Secret::from_slice(key),
-    });
+    let aes = state.admin.as_ref().is_some_and(|k| k.algorithm().is_aes());
+    let alg = SymAlg::with_key_len(aes, key.len()).ok_or(Status::WrongData)?;
+    state.admin = Some(SymKey::from_bytes(alg, key).map_err(|_| Status::WrongData)?);
     Ok(())
 }
 
 /// MSE SET selecting the administrator key for authentication.
-pub(super) fn select_admin(state: &State, v: &mut Volatile, key: u8) -> Result<(), Status> {
+pub(super) fn select_admin(state: &State, v: &mut Volatile, key: AuthKey) -> Result<(), Status> {
     v.challenge = Challenge::None;
     v.admin_selected = false;
-    if key != ADMIN_KEY_REF || state.admin.is_none() {
+    if key != AuthKey::Admin || state.admin.is_none() {
         return Err(Status::ReferencedDataNotFound);
     }
     v.admin_selected = true;
@@ -176,8 +157,19 @@ fn wrap(tag: u32, value: &[u8]) -> Vec<u8> {
 
 /// Length of the mutual authentication cryptogram: R1, R2 and Z padded to whole blocks
 /// (40 bytes with 3DES, 48 with AES).
-fn mutual_len(kind: SymKind) -> usize {
-    32 + kind.block_len()
+fn mutual_len(key: &SymKey) -> usize {
+    32 + key.block_len()
+}
+
+/// `data` encrypted or decrypted in CBC mode with a zero IV, into a new buffer.
+fn cbc(key: &SymKey, data: &[u8], encrypt: bool) -> Result<Zeroizing<Vec<u8>>, Status> {
+    let mut out = Zeroizing::new(data.to_vec());
+    if encrypt {
+        key.cbc_encrypt(&mut out)?;
+    } else {
+        key.cbc_decrypt(&mut out)?;
+    }
+    Ok(out)
 }
 
 /// GENERAL AUTHENTICATE with the administrator key: `81` asks a challenge (16 bytes of the
@@ -186,7 +178,7 @@ pub(super) fn general_authenticate(
     state: &State,
     v: &mut Volatile,
     ctx: &mut Context<'_>,
-    template: &[u8],
+    step: AuthStep<'_>,
 ) -> Result<Vec<u8>, Status> {
     if !state.operational {
         return Err(Status::CommandNotAllowed);
@@ -195,37 +187,40 @@ pub(super) fn general_authenticate(
         return Err(Status::ConditionsNotSatisfied);
     }
     let admin = state.admin.as_ref().ok_or(Status::ReferencedDataNotFound)?;
-    if let Some(host) = tlv::find(template, 0x81)? {
-        v.admin_authenticated = false;
-        v.challenge = Challenge::None;
-        return match host.len() {
-            0 => {
-                let mut ch = Zeroizing::new(vec![0u8; admin.kind.block_len()]);
-                ctx.rng.fill_bytes(&mut ch);
-                let out = wrap(0x81, &ch);
-                v.challenge = Challenge::External(ch);
-                Ok(out)
-            }
-            16 => {
-                let mut card = Zeroizing::new([0u8; 16]);
-                ctx.rng.fill_bytes(&mut *card);
-                let mut r1 = Zeroizing::new([0u8; 16]);
-                r1.copy_from_slice(host);
-                let out = wrap(0x81, &*card);
-                v.challenge = Challenge::Mutual { host: r1, card };
-                Ok(out)
-            }
-            _ => Err(Status::WrongData),
-        };
-    }
-    let response = tlv::find(template, 0x82)?.ok_or(Status::WrongData)?;
+    let response = match step {
+        AuthStep::Response(response) => response,
+        challenge => {
+            v.admin_authenticated = false;
+            v.challenge = Challenge::None;
+            return match challenge {
+                AuthStep::ExternalChallenge => {
+                    let mut ch = Zeroizing::new(vec![0u8; admin.block_len()]);
+                    ctx.rng.fill_bytes(&mut ch);
+                    let out = wrap(0x81, &ch);
+                    v.challenge = Challenge::External(ch);
+                    Ok(out)
+                }
+                AuthStep::MutualChallenge(host) => {
+                    let mut card = Zeroizing::new([0u8; 16]);
+                    ctx.rng.fill_bytes(&mut *card);
+                    let out = wrap(0x81, &*card);
+                    v.challenge = Challenge::Mutual {
+                        host: Zeroizing::new(*host),
+                        card,
+                    };
+                    Ok(out)
+                }
+                AuthStep::BadChallenge | AuthStep::Response(_) => Err(Status::WrongData),
+            };
+        }
+    };
     match core::mem::take(&mut v.challenge) {
         Challenge::None => Err(Status::ConditionsNotSatisfied),
         Challenge::External(ch) => {
             if response.len() != ch.len() {
                 return Err(Status::SecurityStatusNotSatisfied);
             }
-            let plain = cipher::cbc(admin.kind, admin.key.expose(), response, false)?;
+            let plain = cbc(admin, response, false)?;
             if !bool::from(plain.as_slice().ct_eq(ch.as_slice())) {
                 return Err(Status::SecurityStatusNotSatisfied);
             }
@@ -233,11 +228,11 @@ pub(super) fn general_authenticate(
             Ok(Vec::new())
         }
         Challenge::Mutual { host, card } => {
-            let len = mutual_len(admin.kind);
+            let len = mutual_len(admin);
             if response.len() != len {
                 return Err(Status::SecurityStatusNotSatisfied);
             }
-            let plain = cipher::cbc(admin.kind, admin.key.expose(), response, false)?;
+            let plain = cbc(admin, response, false)?;
             let mut expected = Zeroizing::new(Vec::with_capacity(33));
             expected.extend_from_slice(&*card);
             expected.extend_from_slice(&*host);
@@ -253,7 +248,7 @@ pub(super) fn general_authenticate(
             ctx.rng.fill_bytes(&mut z2);
             reply.extend_from_slice(&z2);
             reply.push(0x80);
-            let enc = cipher::cbc(admin.kind, admin.key.expose(), &reply, true)?;
+            let enc = cbc(admin, &reply, true)?;
             v.admin_authenticated = true;
             Ok(wrap(0x82, &enc))
         }

@@ -34,9 +34,12 @@ pub(super) fn description(s: &State) -> GidsDescription {
     GidsDescription {
         operational: s.operational,
         pin: s.pin.as_ref().map(PinState::of),
-        admin_key: s.admin.as_ref().map(|a| AdminKeyDescription {
-            algorithm: a.kind.name().into(),
-            bits: a.key.len() * 8,
+        admin_key: s.admin.as_ref().map(|key| {
+            let alg = key.algorithm();
+            AdminKeyDescription {
+                algorithm: if alg.is_aes() { "AES" } else { "3DES" }.into(),
+                bits: alg.key_len() * 8,
+            }
         }),
         keys: s
             .keys

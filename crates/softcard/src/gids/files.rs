@@ -4,110 +4,36 @@
 
 use std::collections::BTreeMap;
 
+use super::command::{AlgorithmRef, DataFile, DoSelector, FileId, NewFile};
 use super::minidriver::{CARDAPPS_DO, CARDCF_DO, CMAPFILE_DO, EVERYONE_READ_USER_WRITE_EF};
 use super::state::{
     ADMIN, Current, Ef, KeyFile, MAX_CERT_DOS, MAX_DO_LEN, MAX_KEYS, State, USER_OR_ADMIN, Volatile,
 };
 use crate::{Status, tlv};
 
-const FILE_TYPE_KEY: u8 = 0x18;
-const FILE_TYPE_BER_TLV: u8 = 0x39;
-
-/// What a CREATE FILE's FCP describes.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum NewFile {
-    /// A data object EF with its read and write conditions.
-    Ef { fid: u16, read: u8, write: u8 },
-    /// A key file with the algorithm references of its templates.
-    Key { kid: u8, algorithms: Vec<u8> },
-    /// The administrator key file (B080).
-    AdminKey,
-}
-
-/// Reads the compact security attributes `8C AM SC...`: the SC bytes follow in the order
-/// of the AM bits from b7 down to b1; b1 is the read condition and b2 the write one.
-fn compact_conditions(value: &[u8]) -> (u8, u8) {
-    let Some((&am, mut sc)) = value.split_first() else {
-        return (0xFF, 0xFF);
-    };
-    let (mut read, mut write) = (0xFF, 0xFF);
-    for bit in (0..7).rev() {
-        if am & (1 << bit) == 0 {
-            continue;
-        }
-        let Some((&c, rest)) = sc.split_first() else {
-            break;
-        };
-        sc = rest;
-        match bit {
-            0 => read = c,
-            1 => write = c,
-            _ => {}
-        }
-    }
-    (read, write)
-}
-
-/// Collects the algorithm references (tag 80) of the CRTs inside an A5 template.
-fn algorithms(template: &[u8]) -> Result<Vec<u8>, Status> {
-    let mut out = Vec::new();
-    for crt in tlv::iter(template) {
-        if let Some([alg]) = tlv::find(crt?.value, 0x80)? {
-            out.push(*alg);
-        }
-    }
-    Ok(out)
-}
-
 /// Whether a key file's FCP has a control reference template `tag` (B6 signature, B8
 /// confidentiality) with the algorithm reference `algorithm`: the uses a key may be put
 /// to are the ones its file was created with.
-pub(super) fn key_permits(fcp: &[u8], tag: u32, algorithm: u8) -> bool {
+pub(super) fn key_permits(fcp: &[u8], tag: u32, algorithm: AlgorithmRef) -> bool {
     let templates = tlv::expect_single(fcp, 0x62)
         .ok()
         .and_then(|body| tlv::find(body, 0xA5).ok().flatten())
         .unwrap_or_default();
     tlv::iter(templates).any(|crt| {
         crt.is_ok_and(|crt| {
-            crt.tag == tag && matches!(tlv::find(crt.value, 0x80), Ok(Some([a])) if *a == algorithm)
+            crt.tag == tag && matches!(tlv::find(crt.value, 0x80), Ok(Some([a])) if AlgorithmRef(*a) == algorithm)
         })
     })
 }
 
-/// Parses a CREATE FILE FCP (`62 { 82 type, 83 fid, 8C conditions, A5 templates }`).
-///
-/// # Errors
-/// [`Status::WrongData`] (6A80) for an FCP this card cannot create.
-pub(super) fn parse_fcp(fcp: &[u8]) -> Result<NewFile, Status> {
-    let body = tlv::expect_single(fcp, 0x62)?;
-    let kind = tlv::find(body, 0x82)?
-        .and_then(|v| v.first().copied())
-        .ok_or(Status::WrongData)?;
-    let fid = match tlv::find(body, 0x83)? {
-        Some([hi, lo]) => u16::from_be_bytes([*hi, *lo]),
-        _ => return Err(Status::WrongData),
-    };
-    let [hi, lo] = fid.to_be_bytes();
-    match (kind, hi) {
-        (FILE_TYPE_BER_TLV, 0xA0) => {
-            let (read, write) = compact_conditions(tlv::find(body, 0x8C)?.unwrap_or_default());
-            Ok(NewFile::Ef { fid, read, write })
-        }
-        (FILE_TYPE_KEY, 0xB0) if lo == 0x80 => Ok(NewFile::AdminKey),
-        (FILE_TYPE_KEY, 0xB0) if lo >= 0x81 => {
-            let algorithms = algorithms(tlv::find(body, 0xA5)?.unwrap_or_default())?;
-            Ok(NewFile::Key {
-                kid: lo,
-                algorithms,
-            })
-        }
-        _ => Err(Status::WrongData),
-    }
-}
-
 /// CREATE FILE: the new file becomes the current one.
-pub(super) fn create(state: &mut State, v: &mut Volatile, fcp: &[u8]) -> Result<(), Status> {
-    match parse_fcp(fcp)? {
+pub(super) fn create(
+    state: &mut State,
+    v: &mut Volatile,
+    file: NewFile,
+    fcp: &[u8],
+) -> Result<(), Status> {
+    match file {
         NewFile::Ef { fid, read, write } => {
             state.require(ADMIN, v)?;
             if state.efs.contains_key(&fid) {
@@ -175,39 +101,40 @@ pub(super) fn activate(state: &mut State, v: &Volatile) -> Result<(), Status> {
 pub(super) fn select(
     state: &State,
     v: &mut Volatile,
-    fid: Option<u16>,
+    file: FileId,
     fcp: bool,
 ) -> Result<Vec<u8>, Status> {
-    let (current, stored) = match fid {
-        None => (Current::Application, Vec::new()),
-        Some(fid) => match fid.to_be_bytes() {
-            [0xA0, _] => (Current::Ef(fid), state.ef(fid)?.fcp.clone()),
-            [0xB0, 0x80] if state.admin_file => (Current::AdminKey, Vec::new()),
-            [0xB0, kid] => (
-                Current::Key(kid),
-                state
-                    .keys
-                    .get(&kid)
-                    .ok_or(Status::FileNotFound)?
-                    .fcp
-                    .clone(),
-            ),
-            _ => return Err(Status::FileNotFound),
-        },
+    let (current, stored) = match file {
+        FileId::Application => (Current::Application, Vec::new()),
+        FileId::Ef(fid) => (Current::Ef(fid), state.ef(fid)?.fcp.clone()),
+        FileId::AdminKey if state.admin_file => (Current::AdminKey, Vec::new()),
+        FileId::AdminKey => return Err(Status::FileNotFound),
+        FileId::Key(kid) => (
+            Current::Key(kid),
+            state
+                .keys
+                .get(&kid)
+                .ok_or(Status::FileNotFound)?
+                .fcp
+                .clone(),
+        ),
     };
     v.current = Some(current);
     Ok(if fcp { stored } else { Vec::new() })
 }
 
 /// DELETE FILE of the file named or the current one.
-pub(super) fn delete(state: &mut State, v: &mut Volatile, fid: Option<u16>) -> Result<(), Status> {
-    let target = match fid {
+pub(super) fn delete(
+    state: &mut State,
+    v: &mut Volatile,
+    file: Option<FileId>,
+) -> Result<(), Status> {
+    let target = match file {
         None => v.current.ok_or(Status::CommandNotAllowed)?,
-        Some(fid) => match fid.to_be_bytes() {
-            [0xA0, _] => Current::Ef(fid),
-            [0xB0, kid] if kid >= 0x81 => Current::Key(kid),
-            _ => return Err(Status::FileNotFound),
-        },
+        Some(FileId::Ef(fid)) => Current::Ef(fid),
+        Some(FileId::Key(kid)) => Current::Key(kid),
+        // The parser names no other file to delete.
+        Some(FileId::Application | FileId::AdminKey) => return Err(Status::FileNotFound),
     };
     match target {
         Current::Key(kid) => {
@@ -227,13 +154,13 @@ pub(super) fn delete(state: &mut State, v: &mut Volatile, fid: Option<u16>) -> R
     Ok(())
 }
 
-fn resolve(v: &Volatile, file: u16) -> Result<u16, Status> {
+fn resolve(v: &Volatile, file: DataFile) -> Result<u16, Status> {
     match file {
-        0x0000 => match v.current {
+        DataFile::Current => match v.current {
             Some(Current::Ef(fid)) => Ok(fid),
             _ => Err(Status::CommandNotAllowed),
         },
-        fid => Ok(fid),
+        DataFile::Fid(fid) => Ok(fid),
     }
 }
 
@@ -241,27 +168,20 @@ fn resolve(v: &Volatile, file: u16) -> Result<u16, Status> {
 pub(super) fn get_data(
     state: &State,
     v: &mut Volatile,
-    file: u16,
-    data: &[u8],
+    file: DataFile,
+    select: DoSelector,
 ) -> Result<Vec<u8>, Status> {
     let fid = resolve(v, file)?;
     let ef = state.ef(fid)?;
     state.require(ef.read, v)?;
-    let tag_bytes = tlv::expect_single(data, 0x5C)?;
     v.current = Some(Current::Ef(fid));
-    if tag_bytes.is_empty() {
+    let DoSelector::One(tag) = select else {
         let mut out = Vec::new();
         ef.dos
             .iter()
             .for_each(|(t, val)| tlv::write(&mut out, *t, val));
         return Ok(out);
-    }
-    if tag_bytes.len() > 3 {
-        return Err(Status::WrongData);
-    }
-    let tag = tag_bytes
-        .iter()
-        .fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+    };
     let value = ef.dos.get(&tag).ok_or(Status::ReferencedDataNotFound)?;
     Ok(tlv::encode(tag, value))
 }
@@ -278,8 +198,8 @@ fn is_minidriver_do(tag: u32) -> bool {
 pub(super) fn put_data(
     state: &mut State,
     v: &mut Volatile,
-    file: u16,
-    data: &[u8],
+    file: DataFile,
+    items: Vec<tlv::Tlv<'_>>,
 ) -> Result<(), Status> {
     let fid = resolve(v, file)?;
     let allowed = {
@@ -289,7 +209,6 @@ pub(super) fn put_data(
     if !allowed {
         return Err(Status::SecurityStatusNotSatisfied);
     }
-    let items = tlv::iter(data).collect::<Result<Vec<_>, _>>()?;
     let ef = state.efs.get_mut(&fid).ok_or(Status::FileNotFound)?;
     let mut dos = ef.dos.clone();
     for item in items {
@@ -315,49 +234,4 @@ pub(super) fn put_data(
     ef.dos = dos;
     v.current = Some(Current::Ef(fid));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fcps_as_gids_tool_sends_them() {
-        let ef = [
-            0x62, 0x0C, 0x82, 1, 0x39, 0x83, 2, 0xA0, 0x12, 0x8C, 3, 0x03, 0x20, 0x00,
-        ];
-        assert_eq!(
-            parse_fcp(&ef),
-            Ok(NewFile::Ef {
-                fid: 0xA012,
-                read: 0x00,
-                write: 0x20
-            })
-        );
-        let admin = [
-            0x62, 0x1A, 0x82, 1, 0x18, 0x83, 2, 0xB0, 0x80, 0x8C, 4, 0x87, 0, 0x20, 0xFF, 0xA5,
-            0x0B, 0xA4, 9, 0x80, 1, 2, 0x83, 1, 0x80, 0x95, 1, 0xC0,
-        ];
-        assert_eq!(parse_fcp(&admin), Ok(NewFile::AdminKey));
-        let key = [
-            0x62, 0x26, 0x82, 1, 0x18, 0x83, 2, 0xB0, 0x82, 0x8C, 5, 0x8F, 0x10, 0x10, 0x10, 0,
-            0xA5, 0x16, 0xB6, 9, 0x80, 1, 0x17, 0x83, 1, 0x83, 0x95, 1, 0x40, 0xB6, 9, 0x80, 1,
-            0x57, 0x83, 1, 0x83, 0x95, 1, 0x40,
-        ];
-        assert_eq!(
-            parse_fcp(&key),
-            Ok(NewFile::Key {
-                kid: 0x82,
-                algorithms: vec![0x17, 0x57]
-            })
-        );
-        assert_eq!(parse_fcp(&[0x62, 3, 0x82, 1, 0x01]), Err(Status::WrongData));
-    }
-
-    #[test]
-    fn conditions_follow_the_am_byte() {
-        assert_eq!(compact_conditions(&[0x03, 0x30, 0xFF]), (0xFF, 0x30));
-        assert_eq!(compact_conditions(&[0x01, 0x00]), (0x00, 0xFF));
-        assert_eq!(compact_conditions(&[]), (0xFF, 0xFF));
-    }
 }

@@ -3,13 +3,13 @@
 //! certificates `mscp/kscNN` / `mscp/kxcNN`.
 //!
 //! The card itself only stores data objects; clients (the Windows GIDS minidriver, OpenSC's
-//! gids driver, softcard's enrollment client) write these files. The helpers here build and
-//! parse them so that every client of this crate writes the same bytes.
+//! gids driver, softcard's enrollment client) write these files. Here are the formats the
+//! card needs itself: where the files live, the master file and `cardcf` it creates, the
+//! `cmapfile` records it reads to describe itself. What only clients write (compressed
+//! certificates, container names, encoded `cmapfile` records, the key map) is in the
+//! enrollment client, `softcard-enroll`'s `minidriver` module.
 
 use core::fmt;
-use std::io::{Read, Write};
-
-use crate::crypto::CardRng;
 
 /// EF of the master file and the key map (everyone reads, the user creates and deletes).
 pub const USER_CREATE_DELETE_EF: u16 = 0xA000;
@@ -20,8 +20,6 @@ pub const EVERYONE_READ_USER_WRITE_EF: u16 = 0xA010;
 pub const EVERYONE_READ_ADMIN_WRITE_EF: u16 = 0xA012;
 /// DO of the master file, in EF A000.
 pub const MASTER_FILE_DO: u16 = 0xDF1F;
-/// DO of the key map, in EF A000.
-pub const KEYMAP_DO: u16 = 0xDF20;
 /// DO of `cardid`, in EF A012.
 pub const CARDID_DO: u16 = 0xDF20;
 /// DO of `cardapps`, in EF A010.
@@ -35,18 +33,8 @@ pub const CARDAPPS: [u8; 8] = *b"mscp\0\0\0\0";
 
 /// Length of one master file record.
 pub const MASTER_RECORD_LEN: usize = 28;
-/// Length of one key map record: the C structure `{ int state; u8 algid; u8 keytype;
-/// u16 keyref; u16 0xFFFF; }` that the Windows minidriver and OpenSC write, padded to the
-/// alignment of its `int` (two zero bytes at the end).
-pub const KEYMAP_RECORD_LEN: usize = 12;
-/// Key map `keytype` of an exchange key (`AT_KEYEXCHANGE`).
-pub const KEYMAP_EXCHANGE: u8 = 0x9A;
-/// Key map `keytype` of a signature key (`AT_SIGNATURE`).
-pub const KEYMAP_SIGNATURE: u8 = 0x9C;
 /// Length of one `CONTAINER_MAP_RECORD`.
 pub const CONTAINER_RECORD_LEN: usize = 86;
-/// Longest container name, in UTF-16 code units (the record holds one more, the NUL).
-pub const MAX_CONTAINER_NAME_LEN: usize = 39;
 /// `bFlags`: the container holds a key.
 pub const CONTAINER_VALID: u8 = 1;
 /// `bFlags`: the default container.
@@ -62,7 +50,8 @@ pub enum FormatError {
     UnknownVersion,
     /// A name too long for its field.
     NameTooLong,
-    /// A certificate longer than 65535 bytes, or zlib data that does not inflate.
+    /// A certificate longer than 65535 bytes, or zlib data that does not inflate (from the
+    /// enrollment client's certificate compression).
     Compression,
 }
 
@@ -177,13 +166,6 @@ pub fn parse_master_file(bytes: &[u8]) -> Result<Vec<MasterFileEntry>, FormatErr
         .collect())
 }
 
-/// The minidriver name of a container's certificate file: `kscNN` (signature key) or
-/// `kxcNN` (key exchange key), NN the container index in hex.
-pub fn certificate_file_name(container_index: u8, key_exchange: bool) -> String {
-    let prefix = if key_exchange { "kxc" } else { "ksc" };
-    format!("{prefix}{container_index:02X}")
-}
-
 /// One `CONTAINER_MAP_RECORD` of `mscp/cmapfile`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContainerMapRecord {
@@ -198,35 +180,8 @@ pub struct ContainerMapRecord {
 }
 
 impl ContainerMapRecord {
-    /// Encodes the 86-byte record: `wszGuid[40]` UTF-16LE NUL-padded, `bFlags`,
+    /// Parses one 86-byte record: `wszGuid[40]` UTF-16LE NUL-padded, `bFlags`,
     /// `bReserved`, `wSigKeySizeBits` LE, `wKeyExchangeKeySizeBits` LE.
-    ///
-    /// # Errors
-    /// [`FormatError::NameTooLong`] for a name over 39 UTF-16 code units.
-    pub fn encode(&self) -> Result<[u8; CONTAINER_RECORD_LEN], FormatError> {
-        let units: Vec<u16> = self.name.encode_utf16().collect();
-        if units.len() > MAX_CONTAINER_NAME_LEN {
-            return Err(FormatError::NameTooLong);
-        }
-        let mut out = [0u8; CONTAINER_RECORD_LEN];
-        for (slot, unit) in out.chunks_exact_mut(2).zip(units) {
-            slot.copy_from_slice(&unit.to_le_bytes());
-        }
-        let tail = [
-            self.flags,
-            0,
-            self.sig_key_bits.to_le_bytes()[0],
-            self.sig_key_bits.to_le_bytes()[1],
-            self.kx_key_bits.to_le_bytes()[0],
-            self.kx_key_bits.to_le_bytes()[1],
-        ];
-        if let Some(dst) = out.get_mut(80..) {
-            dst.copy_from_slice(&tail);
-        }
-        Ok(out)
-    }
-
-    /// Parses one 86-byte record.
     ///
     /// # Errors
     /// [`FormatError::Truncated`] if fewer than 86 bytes are given.
@@ -266,131 +221,6 @@ pub fn parse_cmapfile(bytes: &[u8]) -> Vec<ContainerMapRecord> {
         .chunks_exact(CONTAINER_RECORD_LEN)
         .filter_map(|r| ContainerMapRecord::parse(r).ok())
         .collect()
-}
-
-/// Encodes a whole `cmapfile`.
-///
-/// # Errors
-/// As [`ContainerMapRecord::encode`].
-pub fn encode_cmapfile(records: &[ContainerMapRecord]) -> Result<Vec<u8>, FormatError> {
-    let mut out = Vec::with_capacity(records.len() * CONTAINER_RECORD_LEN);
-    for r in records {
-        out.extend_from_slice(&r.encode()?);
-    }
-    Ok(out)
-}
-
-/// A container name as the Base Smart Card CSP makes one when the caller asks for none
-/// (an "automatic" container): a GUID in registry format, `{XXXXXXXX-XXXX-XXXX-XXXX-
-/// XXXXXXXXXXXX}`, upper-case hex, 38 characters (a random version-4 GUID).
-pub fn automatic_container_name(rng: &mut dyn CardRng) -> String {
-    let mut b = [0u8; 16];
-    rng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0F) | 0x40;
-    b[8] = (b[8] & 0x3F) | 0x80;
-    let hex = |r: core::ops::Range<usize>| -> String {
-        b.get(r)
-            .unwrap_or_default()
-            .iter()
-            .map(|x| format!("{x:02X}"))
-            .collect()
-    };
-    format!(
-        "{{{}-{}-{}-{}-{}}}",
-        hex(0..4),
-        hex(4..6),
-        hex(6..8),
-        hex(8..10),
-        hex(10..16)
-    )
-}
-
-/// Compresses a certificate the minidriver way: `01 00 || length u16 LE || zlib(cert)`.
-///
-/// # Errors
-/// [`FormatError::Compression`] for a certificate over 65535 bytes.
-pub fn compress_certificate(der: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let len = u16::try_from(der.len()).map_err(|_| FormatError::Compression)?;
-    let mut out = vec![1, 0];
-    out.extend_from_slice(&len.to_le_bytes());
-    let mut z = flate2::write::ZlibEncoder::new(out, flate2::Compression::default());
-    z.write_all(der).map_err(|_| FormatError::Compression)?;
-    z.finish().map_err(|_| FormatError::Compression)
-}
-
-/// Inflates a stored certificate (the inverse of [`compress_certificate`]).
-///
-/// # Errors
-/// [`FormatError::Truncated`] for fewer than 4 bytes, [`FormatError::UnknownVersion`] if it
-/// does not start with `01 00`, [`FormatError::Compression`] if the zlib data is bad or its
-/// length differs from the header.
-pub fn decompress_certificate(stored: &[u8]) -> Result<Vec<u8>, FormatError> {
-    let (header, body) = stored
-        .split_first_chunk::<4>()
-        .ok_or(FormatError::Truncated)?;
-    let [v0, v1, l0, l1] = *header;
-    if [v0, v1] != [1, 0] {
-        return Err(FormatError::UnknownVersion);
-    }
-    let len = usize::from(u16::from_le_bytes([l0, l1]));
-    let mut out = Vec::with_capacity(len);
-    flate2::read::ZlibDecoder::new(body)
-        .take(len as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| FormatError::Compression)?;
-    if out.len() != len {
-        return Err(FormatError::Compression);
-    }
-    Ok(out)
-}
-
-/// One record of the key map (DO DF20 in EF A000, after its version byte 01): which key
-/// file (`B0xx`) backs container N, with what algorithm and key type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KeymapRecord {
-    /// 1 for a container with a key, 0 for a free one.
-    pub state: u32,
-    /// GIDS algorithm reference (06..09 RSA-1024..4096).
-    pub algid: u8,
-    /// [`KEYMAP_EXCHANGE`] or [`KEYMAP_SIGNATURE`].
-    pub keytype: u8,
-    /// Key file reference, `B000 | kid`; FFFF for a free record.
-    pub keyref: u16,
-}
-
-impl KeymapRecord {
-    /// The record as it is stored: little-endian fields, FFFF, two padding bytes.
-    pub fn encode(&self) -> [u8; KEYMAP_RECORD_LEN] {
-        let [s0, s1, s2, s3] = self.state.to_le_bytes();
-        let [r0, r1] = self.keyref.to_le_bytes();
-        [
-            s0,
-            s1,
-            s2,
-            s3,
-            self.algid,
-            self.keytype,
-            r0,
-            r1,
-            0xFF,
-            0xFF,
-            0,
-            0,
-        ]
-    }
-}
-
-/// Writes `record` as record `index` of the key map `keymap` (version byte 01 first),
-/// growing the map with zeroed records as needed.
-pub fn set_keymap_record(keymap: &mut Vec<u8>, index: usize, record: &KeymapRecord) {
-    if keymap.is_empty() {
-        keymap.push(1);
-    }
-    let at = 1 + index * KEYMAP_RECORD_LEN;
-    if keymap.len() < at + KEYMAP_RECORD_LEN {
-        keymap.resize(at + KEYMAP_RECORD_LEN, 0);
-    }
-    keymap.splice(at..at + KEYMAP_RECORD_LEN, record.encode());
 }
 
 /// The `cardcf` cache file: the minidriver bumps a freshness counter whenever it changes

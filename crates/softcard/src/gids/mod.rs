@@ -7,7 +7,6 @@
 //! [`minidriver`] for its formats. docs/apdu/gids.md lists every command.
 
 mod auth;
-mod cipher;
 mod command;
 mod describe;
 mod files;
@@ -20,15 +19,16 @@ use std::collections::BTreeMap;
 use crate::{
     Applet, CardOptions, Command, Context, Effect, ImageError, Outcome, Pin, Secret, Status,
     applet::encode_state,
-    crypto::{BackendKind, CardRng, KeyMaterial},
+    crypto::{
+        BackendKind, CardRng, KeyMaterial,
+        sym::{SymAlg, SymKey},
+    },
     description::AppletState,
     options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN},
-    tlv,
 };
-use cipher::SymKind;
-use command::{ADMIN_KEY_REF, GidsCommand};
+use command::{AppletRead, AppletWrite, GidsCommand};
 use minidriver as md;
-use state::{AdminKey, Current, Ef, State, Volatile};
+use state::{Current, Ef, State, Volatile};
 
 /// GIDS application identifier (version 2). SELECT with its first 9 bytes finds it too.
 pub const AID: &[u8] = &[
@@ -97,18 +97,12 @@ impl GidsApplet {
             opts.pin.as_ref().map_or(DEFAULT_PIN, Secret::expose),
             auth::WINDOWS_PIN_POLICY,
         )?;
-        let kind = if opts.admin_key_aes {
-            SymKind::Aes
-        } else {
-            SymKind::Tdes
-        };
         let key = opts
             .admin_key
-            .clone()
-            .unwrap_or_else(|| Secret::from_slice(&DEFAULT_ADMIN_KEY));
-        if !kind.accepts_key_len(key.len()) {
-            return Err(Status::WrongData);
-        }
+            .as_ref()
+            .map_or(&DEFAULT_ADMIN_KEY[..], Secret::expose);
+        let alg = SymAlg::with_key_len(opts.admin_key_aes, key.len()).ok_or(Status::WrongData)?;
+        let admin = SymKey::from_bytes(alg, key).map_err(|_| Status::WrongData)?;
         let mut efs: BTreeMap<u16, Ef> = ACCESS_EFS
             .iter()
             .map(|(fid, read, write)| {
@@ -149,7 +143,7 @@ impl GidsApplet {
             efs,
             keys: BTreeMap::new(),
             pin: Some(pin),
-            admin: Some(AdminKey { kind, key }),
+            admin: Some(admin),
             admin_file: true,
         };
         Ok(GidsApplet {
@@ -191,66 +185,42 @@ impl GidsApplet {
         })
     }
 
-    fn get_applet_data(&self, data: &[u8]) -> Result<Vec<u8>, Status> {
-        match tlv::parse_one(data)? {
-            (
-                tlv::Tlv {
-                    tag: 0x5C,
-                    value: [hi, lo],
-                },
-                [],
-            ) => auth::pin_status(&self.state, u16::from_be_bytes([*hi, *lo])),
-            (tlv::Tlv { tag: 0x5C, .. }, _) => Err(Status::ReferencedDataNotFound),
-            _ => keys::read_public(&self.state, data),
-        }
-    }
-
-    fn put_applet_data(&mut self, ctx: &Context<'_>, data: &[u8]) -> Result<(), Status> {
-        let body = tlv::expect_single(data, 0x70)?;
-        let kid = match tlv::find(body, 0x84)? {
-            Some([kid]) => *kid,
-            _ => return Err(Status::WrongData),
-        };
-        let template = tlv::find(body, 0xA5)?.ok_or(Status::WrongData)?;
-        if kid == ADMIN_KEY_REF {
-            auth::put_admin_key(&mut self.state, &self.volatile, template)
-        } else {
-            keys::import(&mut self.state, &self.volatile, ctx, kid, template)
-        }
-    }
-
     fn run(&mut self, cmd: GidsCommand<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
         let (s, v) = (&mut self.state, &mut self.volatile);
         let none = |r: Result<(), Status>| r.map(|()| Vec::new());
         match cmd {
-            GidsCommand::SelectFile { fid, fcp } => files::select(s, v, fid, fcp),
-            GidsCommand::GetData { file: 0x3FFF, data } => self.get_applet_data(data),
-            GidsCommand::GetData { file, data } => files::get_data(s, v, file, data),
-            GidsCommand::PutData { file: 0x3FFF, data } => none(self.put_applet_data(ctx, data)),
-            GidsCommand::PutData { file, data } => none(files::put_data(s, v, file, data)),
-            GidsCommand::CreateFile { fcp } => none(files::create(s, v, fcp)),
+            GidsCommand::SelectFile { file, fcp } => files::select(s, v, file, fcp),
+            GidsCommand::GetAppletData(AppletRead::PinStatus(tag)) => auth::pin_status(s, tag),
+            GidsCommand::GetAppletData(AppletRead::PublicKey(kid)) => keys::read_public(s, kid),
+            GidsCommand::GetData { file, select } => files::get_data(s, v, file, select),
+            GidsCommand::PutAppletData(AppletWrite::AdminKey(key)) => {
+                none(auth::put_admin_key(s, v, key))
+            }
+            GidsCommand::PutAppletData(AppletWrite::ImportKey { kid, material }) => {
+                none(keys::import(s, v, ctx, kid, material))
+            }
+            GidsCommand::PutData { file, items } => none(files::put_data(s, v, file, items)),
+            GidsCommand::CreateFile { file, fcp } => none(files::create(s, v, file, fcp)),
             GidsCommand::Activate => none(files::activate(s, v)),
-            GidsCommand::DeleteFile { fid } => none(files::delete(s, v, fid)),
-            GidsCommand::Verify { reference, pin } => none(auth::verify(s, v, ctx, reference, pin)),
+            GidsCommand::DeleteFile { file } => none(files::delete(s, v, file)),
+            GidsCommand::Verify { pin_ref, pin } => none(auth::verify(s, v, ctx, pin_ref, pin)),
             GidsCommand::Logout => {
                 v.logout();
                 Ok(Vec::new())
             }
             GidsCommand::ChangePin {
-                reference,
+                pin_ref,
                 old_and_new,
-            } => none(auth::change(s, v, ctx, reference, old_and_new)),
-            GidsCommand::SetPin { reference, new } => none(auth::set(s, v, reference, new)),
-            GidsCommand::ResetRetryCounter { reference, new } => {
-                none(auth::reset_retry_counter(s, v, reference, new))
+            } => none(auth::change(s, v, ctx, pin_ref, old_and_new)),
+            GidsCommand::SetPin { pin_ref, new } => none(auth::set(s, v, pin_ref, new)),
+            GidsCommand::ResetRetryCounter { pin_ref, new } => {
+                none(auth::reset_retry_counter(s, v, pin_ref, new))
             }
             GidsCommand::MseKey { op, algorithm, key } => {
                 none(keys::set_env(s, v, op, algorithm, key))
             }
             GidsCommand::MseAdmin { key } => none(auth::select_admin(s, v, key)),
-            GidsCommand::GeneralAuthenticate { template } => {
-                auth::general_authenticate(s, v, ctx, template)
-            }
+            GidsCommand::GeneralAuthenticate(step) => auth::general_authenticate(s, v, ctx, step),
             GidsCommand::Generate {
                 algorithm,
                 key,
@@ -268,6 +238,7 @@ impl GidsApplet {
 fn effect(cmd: &GidsCommand<'_>) -> Effect {
     match cmd {
         GidsCommand::PutData { .. }
+        | GidsCommand::PutAppletData(_)
         | GidsCommand::CreateFile { .. }
         | GidsCommand::Activate
         | GidsCommand::DeleteFile { .. }
@@ -277,11 +248,12 @@ fn effect(cmd: &GidsCommand<'_>) -> Effect {
         | GidsCommand::Generate { .. } => Effect::Changed,
         GidsCommand::SelectFile { .. }
         | GidsCommand::GetData { .. }
+        | GidsCommand::GetAppletData(_)
         | GidsCommand::Verify { .. }
         | GidsCommand::Logout
         | GidsCommand::MseKey { .. }
         | GidsCommand::MseAdmin { .. }
-        | GidsCommand::GeneralAuthenticate { .. }
+        | GidsCommand::GeneralAuthenticate(_)
         | GidsCommand::Sign { .. }
         | GidsCommand::Decipher { .. } => Effect::Unchanged,
     }

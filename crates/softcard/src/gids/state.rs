@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::cipher::SymKind;
-use super::command::SecOp;
+use super::command::{AlgorithmRef, SecOp};
 use crate::{
     Pin, Secret, Status,
-    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey},
+    crypto::{
+        BackendKind, CryptoError, KeyMaterial, PrivateKey,
+        sym::{SymAlg, SymKey},
+    },
 };
 
 /// Most key files (RSA keys) a card holds: 30, as on a Windows TPM virtual smart card.
@@ -49,13 +51,48 @@ pub(super) struct KeyFile<K = PrivateKey> {
     pub key: Option<K>,
 }
 
-/// The administrator key (key reference 80).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct AdminKey {
-    /// 3DES or AES.
-    pub kind: SymKind,
-    /// The key bytes.
-    pub key: Secret,
+/// How card images (format v1) store the administrator key: its cipher, then the key
+/// bytes with their length (which tell AES-128, -192 and -256 apart).
+mod admin_key_v1 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
+
+    use super::{Secret, SymAlg, SymKey};
+
+    #[derive(Serialize, Deserialize)]
+    enum Cipher {
+        Tdes,
+        Aes,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct AdminKey {
+        cipher: Cipher,
+        key: Secret,
+    }
+
+    pub(super) fn serialize<S: Serializer>(key: &Option<SymKey>, s: S) -> Result<S::Ok, S::Error> {
+        key.as_ref()
+            .map(|k| AdminKey {
+                cipher: if k.algorithm().is_aes() {
+                    Cipher::Aes
+                } else {
+                    Cipher::Tdes
+                },
+                key: Secret::from_slice(k.as_bytes()),
+            })
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SymKey>, D::Error> {
+        Option::<AdminKey>::deserialize(d)?
+            .map(|a| {
+                let aes = matches!(a.cipher, Cipher::Aes);
+                SymAlg::with_key_len(aes, a.key.len())
+                    .and_then(|alg| SymKey::from_bytes(alg, a.key.expose()).ok())
+                    .ok_or_else(|| D::Error::custom("administrator key of a wrong length"))
+            })
+            .transpose()
+    }
 }
 
 /// Everything the card keeps across power cycles. Its keys are [`PrivateKey`]s bound to a
@@ -72,8 +109,9 @@ pub(super) struct State<K = PrivateKey> {
     pub keys: BTreeMap<u8, KeyFile<K>>,
     /// The user PIN (reference 80); absent on a blank card until it is set.
     pub pin: Option<Pin>,
-    /// The administrator key; absent on a blank card until it is set.
-    pub admin: Option<AdminKey>,
+    /// The administrator key (3DES or AES); absent on a blank card until it is set.
+    #[serde(with = "admin_key_v1")]
+    pub admin: Option<SymKey>,
     /// Whether the administrator key file (B080) was created.
     pub admin_file: bool,
 }
@@ -142,7 +180,7 @@ pub(super) struct SecurityEnv {
     /// Sign or decipher.
     pub op: SecOp,
     /// The algorithm reference sent (high nibble: padding scheme).
-    pub algorithm: u8,
+    pub algorithm: AlgorithmRef,
     /// The key reference.
     pub key: u8,
 }

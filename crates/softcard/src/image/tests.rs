@@ -116,3 +116,23 @@ fn bodies_decode_would_refuse_are_not_encoded() {
     };
     assert!(matches!(encode(&body), Err(ImageError::TooLarge(n)) if n > MAX_BODY_LEN));
 }
+
+/// The applets' states in the golden images of format v1 encode back to the same bytes:
+/// loading a card and saving it again rewrites nothing it did not change.
+#[test]
+fn golden_v1_images_save_byte_for_byte() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/v1");
+    for name in ["piv", "windows-vsc"] {
+        let bytes = std::fs::read(dir.join(format!("{name}.img"))).unwrap();
+        let card = crate::Card::load(
+            &bytes,
+            Box::new(crate::seeded_rng(1)),
+            Box::new(crate::NoStorage),
+            crate::crypto::BackendKind::RustCrypto,
+        )
+        .unwrap();
+        let saved = decode(&card.image().unwrap()).unwrap();
+        let golden = decode(&bytes).unwrap();
+        assert_eq!(saved.applets, golden.applets, "{name}");
+    }
+}

@@ -6,12 +6,10 @@ use zeroize::Zeroizing;
 
 use super::{
     PivApplet,
-    cipher::ecb,
-    command::{AuthRequest, PinRef, Verify},
+    command::{MgmtAlgId, MgmtStep, PinRef, Verify},
     state::{Pending, Persistent},
-    types::MgmtAlg,
 };
-use crate::{Context, Pin, PinStore, Status, tlv};
+use crate::{Context, Pin, PinStore, Status, crypto::sym::SymAlg, tlv};
 
 impl PinStore for Persistent {
     type Reference = PinRef;
@@ -130,8 +128,8 @@ impl PivApplet {
     /// `81 00` alone also answers random bytes. Any failure forgets the authentication.
     pub(super) fn authenticate_mgmt(
         &mut self,
-        alg: u8,
-        request: AuthRequest<'_>,
+        alg: MgmtAlgId,
+        request: MgmtStep<'_>,
         ctx: &mut Context<'_>,
     ) -> Result<Vec<u8>, Status> {
         let pending = self.vol.pending.take();
@@ -145,33 +143,43 @@ impl PivApplet {
 
     fn mgmt_step(
         &mut self,
-        alg: u8,
-        request: AuthRequest<'_>,
+        alg: MgmtAlgId,
+        request: MgmtStep<'_>,
         pending: Option<Pending>,
         ctx: &mut Context<'_>,
     ) -> Result<Vec<u8>, Status> {
-        let key = &self.state.mgmt;
-        // 00 is the legacy identifier of 3DES; OpenSC also sends it to ask for random bytes
-        // (`81 00` alone), whatever the management key's algorithm.
-        let random_only = matches!(request, AuthRequest::ChallengeRequest) && alg == 0x00;
-        if alg != key.alg.id() && !(alg == 0x00 && (key.alg == MgmtAlg::Tdes || random_only)) {
+        let key = &self.state.mgmt.key;
+        let alg_matches = match alg {
+            MgmtAlgId::Named(alg) => alg == key.algorithm(),
+            MgmtAlgId::Legacy => {
+                key.algorithm() == SymAlg::Tdes || matches!(request, MgmtStep::ChallengeRequest)
+            }
+            MgmtAlgId::Unknown => false,
+        };
+        if !alg_matches {
             return Err(Status::IncorrectP1P2);
         }
-        let block = key.alg.block_len();
+        let block = key.block_len();
+        // One block, encrypted (ECB) into a new buffer.
+        let encrypt = |block: &[u8]| -> Result<Zeroizing<Vec<u8>>, Status> {
+            let mut out = Zeroizing::new(block.to_vec());
+            key.encrypt_block(&mut out)?;
+            Ok(out)
+        };
         let mut random = || {
             let mut r = Zeroizing::new(vec![0u8; block]);
             ctx.rng.fill_bytes(&mut r);
             r
         };
         match request {
-            AuthRequest::WitnessRequest => {
+            MgmtStep::WitnessRequest => {
                 self.vol.mgmt_authenticated = false;
                 let witness = random();
-                let sealed = ecb(key.alg, key.key.expose(), &witness, true)?;
+                let sealed = encrypt(&witness)?;
                 self.vol.pending = Some(Pending::Witness(witness));
                 Ok(tlv::encode(0x7C, &tlv::encode(0x80, &sealed)))
             }
-            AuthRequest::MutualResponse { witness, challenge } => {
+            MgmtStep::MutualResponse { witness, challenge } => {
                 let Some(Pending::Witness(expected)) = pending else {
                     return Err(Status::ConditionsNotSatisfied);
                 };
@@ -179,29 +187,28 @@ impl PivApplet {
                 {
                     return Err(Status::SecurityStatusNotSatisfied);
                 }
-                let answer = ecb(key.alg, key.key.expose(), challenge, true)?;
+                let answer = encrypt(challenge)?;
                 self.vol.mgmt_authenticated = true;
                 Ok(tlv::encode(0x7C, &tlv::encode(0x82, &answer)))
             }
-            AuthRequest::ChallengeRequest => {
+            MgmtStep::ChallengeRequest => {
                 self.vol.mgmt_authenticated = false;
                 let challenge = random();
                 let out = tlv::encode(0x7C, &tlv::encode(0x81, &challenge));
                 self.vol.pending = Some(Pending::Challenge(challenge));
                 Ok(out)
             }
-            AuthRequest::ChallengeResponse(response) => {
+            MgmtStep::ChallengeResponse(response) => {
                 let Some(Pending::Challenge(challenge)) = pending else {
                     return Err(Status::ConditionsNotSatisfied);
                 };
-                let expected = ecb(key.alg, key.key.expose(), &challenge, true)?;
+                let expected = encrypt(&challenge)?;
                 if !crate::Secret::from_slice(&expected).ct_eq(response) {
                     return Err(Status::SecurityStatusNotSatisfied);
                 }
                 self.vol.mgmt_authenticated = true;
                 Ok(Vec::new())
             }
-            AuthRequest::Sign(_) | AuthRequest::KeyAgreement(_) => Err(Status::IncorrectP1P2),
         }
     }
 }

@@ -33,7 +33,7 @@ pub(super) fn description(applet: &PivApplet) -> PivDescription {
         pin: PinState::of(&s.pin),
         puk: PinState::of(&s.puk),
         management_key: ManagementKey {
-            algorithm: s.mgmt.alg.name().into(),
+            algorithm: s.mgmt.key.algorithm().name().into(),
             default: s.mgmt.default,
         },
         slots,

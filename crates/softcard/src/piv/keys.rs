@@ -8,13 +8,13 @@ use rsa::{
 
 use super::{
     PivApplet,
-    command::{AuthRequest, KeyParams},
+    command::{KeyParams, PrivateOp},
     state::KeyRecord,
-    types::{KeyPinPolicy, Origin, Slot, key_alg_id},
+    types::{KeyPinPolicy, Origin, Slot},
 };
 use crate::{
     Context, Status,
-    crypto::{KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey},
+    crypto::{KeyAlgorithm, KeyMaterial, PrivateKey, PublicKey, trim_leading_zeros},
     tlv,
 };
 
@@ -38,21 +38,18 @@ impl PivApplet {
     /// key's PIN policy is not met.
     pub(super) fn private_operation(
         &mut self,
-        alg: u8,
+        alg: Option<KeyAlgorithm>,
         slot: Slot,
-        request: AuthRequest<'_>,
+        op: PrivateOp<'_>,
         ctx: &mut Context<'_>,
     ) -> Result<Vec<u8>, Status> {
-        if slot == Slot::Attestation {
-            return Err(Status::IncorrectP1P2);
-        }
         let record = self
             .state
             .keys
             .get(&slot)
             .ok_or(Status::ReferencedDataNotFound)?;
         let key_alg = record.key.algorithm();
-        if alg != key_alg_id(key_alg) {
+        if alg != Some(key_alg) {
             return Err(Status::IncorrectP1P2);
         }
         let allowed = match record.pin_policy {
@@ -66,10 +63,10 @@ impl PivApplet {
             return Err(Status::SecurityStatusNotSatisfied);
         }
         let key = &record.key;
-        let result = match (request, key_alg.is_rsa()) {
-            (AuthRequest::Sign(block), true) => key.rsa_raw(block, ctx.rng)?,
-            (AuthRequest::Sign(digest), false) => key.ecdsa_sign(digest, ctx.rng)?,
-            (AuthRequest::KeyAgreement(point), false) => key.ecdh(point)?.to_vec(),
+        let result = match (op, key_alg.is_rsa()) {
+            (PrivateOp::Sign(block), true) => key.rsa_raw(block, ctx.rng)?,
+            (PrivateOp::Sign(digest), false) => key.ecdsa_sign(digest, ctx.rng)?,
+            (PrivateOp::KeyAgreement(point), false) => key.ecdh(point)?.to_vec(),
             _ => return Err(Status::WrongData),
         };
         Ok(tlv::encode(0x7C, &tlv::encode(0x82, &result)))
@@ -147,12 +144,7 @@ fn rsa_from_primes(p: &[u8], q: &[u8]) -> Result<KeyMaterial, Status> {
     let bq = BoxedUint::from_be_slice(q, bits(q)).map_err(|_| Status::WrongData)?;
     let key = rsa::PrivateKey::from_p_q(bp, bq, BoxedUint::from(65_537u64))
         .map_err(|_| Status::WrongData)?;
-    let trim = |b: &[u8]| {
-        b.iter()
-            .skip_while(|x| **x == 0)
-            .copied()
-            .collect::<Vec<u8>>()
-    };
+    let trim = |b: &[u8]| trim_leading_zeros(b).to_vec();
     Ok(KeyMaterial::Rsa {
         n: trim(&key.n().as_ref().to_be_bytes()),
         e: vec![0x01, 0x00, 0x01],

@@ -8,7 +8,6 @@
 
 mod attest;
 mod auth;
-mod cipher;
 mod command;
 mod der;
 mod describe;
@@ -19,7 +18,7 @@ mod types;
 mod yubico;
 
 use self::{
-    command::{AuthRequest, PivCommand},
+    command::{Authenticate, PivCommand},
     state::{KeyRecord, Persistent, Volatile},
     types::{KeyPinPolicy, Origin, Slot, TouchPolicy},
 };
@@ -118,34 +117,19 @@ impl PivApplet {
             PivCommand::ResetRetryCounter { puk, new_pin } => {
                 none(self.reset_retry_counter(puk, new_pin, ctx))
             }
-            PivCommand::Authenticate {
-                key_ref: 0x9B,
-                request: AuthRequest::Sign(_) | AuthRequest::KeyAgreement(_),
-                ..
-            } => {
-                // The management key is no signing key; this does not touch its state.
-                Err(Status::IncorrectP1P2)
+            PivCommand::Authenticate(Authenticate::Management { alg, step }) => {
+                self.authenticate_mgmt(alg, step, ctx)
             }
-            PivCommand::Authenticate {
-                alg,
-                key_ref: 0x9B,
-                request,
-            } => self.authenticate_mgmt(alg, request, ctx),
-            PivCommand::Authenticate {
-                alg,
-                key_ref,
-                request,
-            } => {
-                let slot = Slot::from_ref(key_ref).ok_or(Status::ReferencedDataNotFound)?;
-                self.private_operation(alg, slot, request, ctx)
+            PivCommand::Authenticate(Authenticate::Private { alg, slot, op }) => {
+                self.private_operation(alg, slot, op, ctx)
             }
             PivCommand::Generate(params) => self.generate(params, ctx),
             PivCommand::GetVersion => Ok(self.get_version()),
             PivCommand::GetSerial => Ok(self.get_serial()),
             PivCommand::GetMetadata(key_ref) => self.get_metadata(key_ref),
             PivCommand::Import { params, data } => none(self.import(params, data, ctx)),
-            PivCommand::SetManagementKey { alg, key, touch } => {
-                none(self.set_management_key(alg, key, touch))
+            PivCommand::SetManagementKey { key, touch } => {
+                none(self.set_management_key(key, touch))
             }
             PivCommand::Reset => none(self.reset_card(ctx.rng)),
             PivCommand::SetPinRetries { pin, puk } => none(self.set_pin_retries(pin, puk)),

@@ -5,10 +5,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::types::{KeyPinPolicy, MgmtAlg, Origin, Slot, TouchPolicy};
+use super::types::{KeyPinPolicy, Origin, Slot, TouchPolicy};
 use crate::{
     Pin, Secret,
-    crypto::{BackendKind, CryptoError, KeyMaterial, PrivateKey},
+    crypto::{
+        BackendKind, CryptoError, KeyMaterial, PrivateKey,
+        sym::{SymAlg, SymKey},
+    },
 };
 
 /// Everything the card image keeps (postcard-encoded). Its keys are [`PrivateKey`]s bound to
@@ -35,16 +38,48 @@ pub struct Persistent<K = PrivateKey> {
 }
 
 /// The card management key.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(into = "MgmtKeyV1", try_from = "MgmtKeyV1")]
 pub struct MgmtKey {
-    /// Its algorithm.
-    pub alg: MgmtAlg,
-    /// The key bytes.
-    pub key: Secret,
+    /// The key, with its algorithm.
+    pub key: SymKey,
     /// Its touch policy (reported, never enforced).
     pub touch: TouchPolicy,
     /// Whether it is the well-known default key.
     pub default: bool,
+}
+
+/// How card images (format v1) store the management key: the algorithm, then the key bytes
+/// with their length.
+#[derive(Serialize, Deserialize)]
+struct MgmtKeyV1 {
+    alg: SymAlg,
+    key: Secret,
+    touch: TouchPolicy,
+    default: bool,
+}
+
+impl From<MgmtKey> for MgmtKeyV1 {
+    fn from(m: MgmtKey) -> Self {
+        MgmtKeyV1 {
+            alg: m.key.algorithm(),
+            key: Secret::from_slice(m.key.as_bytes()),
+            touch: m.touch,
+            default: m.default,
+        }
+    }
+}
+
+impl TryFrom<MgmtKeyV1> for MgmtKey {
+    type Error = CryptoError;
+
+    fn try_from(m: MgmtKeyV1) -> Result<Self, CryptoError> {
+        Ok(MgmtKey {
+            key: SymKey::from_bytes(m.alg, m.key.expose())?,
+            touch: m.touch,
+            default: m.default,
+        })
+    }
 }
 
 /// A key in a slot, with its policies.

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Status, crypto::KeyAlgorithm};
+use crate::{
+    Status,
+    crypto::{KeyAlgorithm, sym::SymAlg},
+};
 
 /// A key reference that holds an asymmetric key (SP 800-73-4 Part 1, section 5.1 and
 /// Table 4b; F9 is the Yubico attestation slot).
@@ -104,75 +107,27 @@ pub fn key_alg_id(alg: KeyAlgorithm) -> u8 {
     alg.piv_id()
 }
 
-/// Algorithms of the card management key (9B).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum MgmtAlg {
-    /// Three-key triple DES (identifier 03), 24-byte key.
-    Tdes,
-    /// AES-128 (identifier 08).
-    Aes128,
-    /// AES-192 (identifier 0A).
-    Aes192,
-    /// AES-256 (identifier 0C).
-    Aes256,
-}
-
-impl MgmtAlg {
-    /// The algorithm with this identifier.
-    pub fn from_id(id: u8) -> Option<MgmtAlg> {
-        Some(match id {
-            0x03 => MgmtAlg::Tdes,
-            0x08 => MgmtAlg::Aes128,
-            0x0A => MgmtAlg::Aes192,
-            0x0C => MgmtAlg::Aes256,
-            _ => return None,
-        })
-    }
-
-    /// The identifier.
-    pub fn id(self) -> u8 {
+/// The PIV identifiers of the management key's algorithms (SP 800-78-4 Table 6-2): PIV's
+/// table, kept with the PIV application rather than with the ciphers.
+impl SymAlg {
+    /// The PIV algorithm identifier: 03, 08, 0A, 0C.
+    pub const fn piv_id(self) -> u8 {
         match self {
-            MgmtAlg::Tdes => 0x03,
-            MgmtAlg::Aes128 => 0x08,
-            MgmtAlg::Aes192 => 0x0A,
-            MgmtAlg::Aes256 => 0x0C,
+            SymAlg::Tdes => 0x03,
+            SymAlg::Aes128 => 0x08,
+            SymAlg::Aes192 => 0x0A,
+            SymAlg::Aes256 => 0x0C,
         }
     }
 
-    /// Key length in bytes.
-    pub fn key_len(self) -> usize {
-        match self {
-            MgmtAlg::Tdes | MgmtAlg::Aes192 => 24,
-            MgmtAlg::Aes128 => 16,
-            MgmtAlg::Aes256 => 32,
-        }
-    }
-
-    /// Block length in bytes (the witness and challenge length).
-    pub fn block_len(self) -> usize {
-        match self {
-            MgmtAlg::Tdes => 8,
-            _ => 16,
-        }
-    }
-
-    /// The AES algorithm for a key of this length.
-    pub fn aes_with_len(len: usize) -> Option<MgmtAlg> {
-        match len {
-            16 => Some(MgmtAlg::Aes128),
-            24 => Some(MgmtAlg::Aes192),
-            32 => Some(MgmtAlg::Aes256),
+    /// The algorithm with this PIV identifier (0x00 is the legacy 3DES identifier).
+    pub const fn from_piv_id(id: u8) -> Option<SymAlg> {
+        match id {
+            0x00 | 0x03 => Some(SymAlg::Tdes),
+            0x08 => Some(SymAlg::Aes128),
+            0x0A => Some(SymAlg::Aes192),
+            0x0C => Some(SymAlg::Aes256),
             _ => None,
-        }
-    }
-
-    /// A short name for reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            MgmtAlg::Tdes => "3DES",
-            MgmtAlg::Aes128 => "AES-128",
-            MgmtAlg::Aes192 => "AES-192",
-            MgmtAlg::Aes256 => "AES-256",
         }
     }
 }

@@ -4,14 +4,18 @@
 
 use super::{
     PivApplet, VERSION, attest,
+    command::{KeyRef, PinRef},
     keys::public_key_fields,
     objects,
     state::{MgmtKey, Persistent},
-    types::{MgmtAlg, Origin, Slot, TouchPolicy},
+    types::{Origin, Slot, TouchPolicy},
 };
 use crate::{
     CardOptions, Pin, PinPolicy, Secret, Status,
-    crypto::CardRng,
+    crypto::{
+        CardRng,
+        sym::{SymAlg, SymKey, ct_eq},
+    },
     options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK},
     tlv,
 };
@@ -35,30 +39,27 @@ pub fn fresh_state(
         .admin_key
         .clone()
         .unwrap_or_else(|| Secret::from_slice(&DEFAULT_ADMIN_KEY));
-    let alg = if opts.admin_key_aes {
-        MgmtAlg::aes_with_len(key.len())
-    } else {
-        Some(MgmtAlg::Tdes)
-    };
-    let alg = alg
-        .filter(|a| a.key_len() == key.len())
-        .ok_or(Status::WrongData)?;
-    let default_key = key.ct_eq(&DEFAULT_ADMIN_KEY) && alg == MgmtAlg::Tdes;
+    let alg = SymAlg::with_key_len(opts.admin_key_aes, key.len()).ok_or(Status::WrongData)?;
+    let key = SymKey::from_bytes(alg, key.expose()).map_err(|_| Status::WrongData)?;
     Ok(Persistent {
         pin: Pin::new(pin_value, PIN_POLICY)?,
         puk: Pin::new(puk_value, PIN_POLICY)?,
         pin_default: pin_value == DEFAULT_PIN,
         puk_default: puk_value == DEFAULT_PUK,
         mgmt: MgmtKey {
-            alg,
+            default: is_default(&key),
             key,
             touch: TouchPolicy::Never,
-            default: default_key,
         },
         keys: Default::default(),
         objects: objects::defaults(rng),
         serial,
     })
+}
+
+/// Whether `key` is the well-known default management key (3DES only).
+fn is_default(key: &SymKey) -> bool {
+    key.algorithm() == SymAlg::Tdes && ct_eq(key.as_bytes(), &DEFAULT_ADMIN_KEY)
 }
 
 impl PivApplet {
@@ -74,27 +75,25 @@ impl PivApplet {
 
     /// GET METADATA of a key reference: 01 algorithm, 02 policies, 03 origin, 04 public
     /// key, 05 default value, 06 retries (total, left). 6A88 for an empty slot.
-    pub(super) fn get_metadata(&self, key_ref: u8) -> Result<Vec<u8>, Status> {
+    pub(super) fn get_metadata(&self, key_ref: KeyRef) -> Result<Vec<u8>, Status> {
         let mut out = Vec::new();
         match key_ref {
-            0x80 | 0x81 => {
-                let (pin, default) = if key_ref == 0x80 {
-                    (&self.state.pin, self.state.pin_default)
-                } else {
-                    (&self.state.puk, self.state.puk_default)
+            KeyRef::Pin(which) => {
+                let (pin, default) = match which {
+                    PinRef::Pin => (&self.state.pin, self.state.pin_default),
+                    PinRef::Puk => (&self.state.puk, self.state.puk_default),
                 };
                 tlv::write(&mut out, 0x01, &[0xFF]);
                 tlv::write(&mut out, 0x05, &[u8::from(default)]);
                 tlv::write(&mut out, 0x06, &[pin.policy().max_tries, pin.tries_left()]);
             }
-            0x9B => {
+            KeyRef::Management => {
                 let m = &self.state.mgmt;
-                tlv::write(&mut out, 0x01, &[m.alg.id()]);
+                tlv::write(&mut out, 0x01, &[m.key.algorithm().piv_id()]);
                 tlv::write(&mut out, 0x02, &[0x00, m.touch.byte()]);
                 tlv::write(&mut out, 0x05, &[u8::from(m.default)]);
             }
-            _ => {
-                let slot = Slot::from_ref(key_ref).ok_or(Status::ReferencedDataNotFound)?;
+            KeyRef::Slot(slot) => {
                 let record = self
                     .state
                     .keys
@@ -120,17 +119,14 @@ impl PivApplet {
     /// SET MANAGEMENT KEY: needs the management key.
     pub(super) fn set_management_key(
         &mut self,
-        alg: MgmtAlg,
-        key: &[u8],
+        key: SymKey,
         touch: TouchPolicy,
     ) -> Result<(), Status> {
         self.require_mgmt()?;
-        let default = alg == MgmtAlg::Tdes && key == DEFAULT_ADMIN_KEY;
         self.state.mgmt = MgmtKey {
-            alg,
-            key: Secret::from_slice(key),
+            default: is_default(&key),
+            key,
             touch,
-            default,
         };
         Ok(())
     }

@@ -1,14 +1,19 @@
 //! GIDS commands: each [`Command`] becomes one [`GidsCommand`] before anything runs, and a
 //! malformed one becomes its exact status word (GIDS specification v2.0, card commands).
+//! Executors see typed files, references and templates, never P1-P2 bytes or TLV.
 
-use crate::{Command, Status};
+mod templates;
+#[cfg(test)]
+mod tests;
+mod types;
 
-/// The PIN's key reference.
-pub(super) const PIN_REF: u8 = 0x80;
-/// The PUK's key reference.
-pub(super) const PUK_REF: u8 = 0x81;
-/// The administrator key's reference.
-pub(super) const ADMIN_KEY_REF: u8 = 0x80;
+pub(super) use templates::{AppletRead, AppletWrite, NewFile};
+pub(super) use types::{
+    AlgorithmRef, AuthKey, AuthStep, DataFile, DoSelector, FileId, PinStatusDo, Scheme, UserPin,
+};
+
+use crate::{Command, Status, tlv};
+use types::ADMIN_KEY_REF;
 
 /// What a security environment is set up for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,43 +27,54 @@ pub(super) enum SecOp {
 /// One GIDS command with its parameters decoded.
 #[derive(Debug)]
 pub(super) enum GidsCommand<'a> {
-    /// SELECT by file identifier (A4, P1 00); `None` selects the application DF.
-    SelectFile { fid: Option<u16>, fcp: bool },
-    /// GET DATA (CB) from an EF (or 3FFF for the application's own objects).
-    GetData { file: u16, data: &'a [u8] },
-    /// PUT DATA (DB) into an EF (0000: the current one; 3FFF: keys).
-    PutData { file: u16, data: &'a [u8] },
-    /// CREATE FILE (E0) with its FCP.
-    CreateFile { fcp: &'a [u8] },
+    /// SELECT by file identifier (A4, P1 00); no identifier selects the application DF.
+    SelectFile { file: FileId, fcp: bool },
+    /// GET DATA (CB) 3FFF: the application's own data objects.
+    GetAppletData(AppletRead),
+    /// GET DATA (CB) from an EF.
+    GetData { file: DataFile, select: DoSelector },
+    /// PUT DATA (DB) 3FFF: a key or the administrator key.
+    PutAppletData(AppletWrite<'a>),
+    /// PUT DATA (DB) into an EF: data object TLVs.
+    PutData {
+        file: DataFile,
+        items: Vec<tlv::Tlv<'a>>,
+    },
+    /// CREATE FILE (E0) with its FCP, as read and as sent (kept in the file).
+    CreateFile { file: NewFile, fcp: &'a [u8] },
     /// ACTIVATE FILE (44) of the current file.
     Activate,
-    /// DELETE FILE (E4) of the current file or the one named.
-    DeleteFile { fid: Option<u16> },
+    /// DELETE FILE (E4) of the current file (`None`) or the one named.
+    DeleteFile { file: Option<FileId> },
     /// VERIFY (20) with a PIN, or without one to ask the status.
     Verify {
-        reference: u8,
+        pin_ref: UserPin,
         pin: Option<&'a [u8]>,
     },
     /// VERIFY with P2 82: forget every authentication.
     Logout,
     /// CHANGE REFERENCE DATA (24), P1 00: old value then new value.
     ChangePin {
-        reference: u8,
+        pin_ref: UserPin,
         old_and_new: &'a [u8],
     },
     /// CHANGE REFERENCE DATA (24), P1 01: set the value (initialization, or after VERIFY).
-    SetPin { reference: u8, new: &'a [u8] },
+    SetPin { pin_ref: UserPin, new: &'a [u8] },
     /// RESET RETRY COUNTER (2C), P1 02: a new PIN after administrator authentication.
-    ResetRetryCounter { reference: u8, new: &'a [u8] },
+    ResetRetryCounter { pin_ref: UserPin, new: &'a [u8] },
     /// MSE SET for a signature or a decipherment with an RSA key.
-    MseKey { op: SecOp, algorithm: u8, key: u8 },
+    MseKey {
+        op: SecOp,
+        algorithm: AlgorithmRef,
+        key: u8,
+    },
     /// MSE SET selecting the administrator key for (mutual or external) authentication.
-    MseAdmin { key: u8 },
-    /// GENERAL AUTHENTICATE (87) with its dynamic authentication template content.
-    GeneralAuthenticate { template: &'a [u8] },
+    MseAdmin { key: AuthKey },
+    /// GENERAL AUTHENTICATE (87): one step of the administrator key's authentication.
+    GeneralAuthenticate(AuthStep<'a>),
     /// GENERATE ASYMMETRIC KEY PAIR (47).
     Generate {
-        algorithm: u8,
+        algorithm: AlgorithmRef,
         key: u8,
         want_public: bool,
     },
@@ -78,7 +94,7 @@ fn require_data<'a>(cmd: &Command<'a>) -> Result<&'a [u8], Status> {
 
 /// The value of `tag` in `input`, which must hold exactly one byte.
 fn byte_of(input: &[u8], tag: u32) -> Result<Option<u8>, Status> {
-    match crate::tlv::find(input, tag)? {
+    match tlv::find(input, tag)? {
         None => Ok(None),
         Some([b]) => Ok(Some(*b)),
         Some(_) => Err(Status::WrongData),
@@ -94,12 +110,15 @@ fn parse_mse<'a>(cmd: &Command<'a>) -> Result<GidsCommand<'a>, Status> {
             } else {
                 SecOp::Decipher
             };
-            let algorithm = byte_of(data, 0x80)?.unwrap_or(0);
+            let algorithm = AlgorithmRef(byte_of(data, 0x80)?.unwrap_or(0));
             let key = byte_of(data, 0x84)?.ok_or(Status::WrongData)?;
             Ok(GidsCommand::MseKey { op, algorithm, key })
         }
         (0x81 | 0xC1, 0xA4) => {
-            let key = byte_of(data, 0x83)?.ok_or(Status::WrongData)?;
+            let key = match byte_of(data, 0x83)?.ok_or(Status::WrongData)? {
+                ADMIN_KEY_REF => AuthKey::Admin,
+                _ => AuthKey::Unknown,
+            };
             Ok(GidsCommand::MseAdmin { key })
         }
         _ => Err(Status::IncorrectP1P2),
@@ -110,8 +129,8 @@ fn parse_generate<'a>(cmd: &Command<'a>) -> Result<GidsCommand<'a>, Status> {
     if cmd.p1p2() != 0 {
         return Err(Status::IncorrectP1P2);
     }
-    let crt = crate::tlv::expect_single(require_data(cmd)?, 0xAC)?;
-    let algorithm = byte_of(crt, 0x80)?.ok_or(Status::WrongData)?;
+    let crt = tlv::expect_single(require_data(cmd)?, 0xAC)?;
+    let algorithm = AlgorithmRef(byte_of(crt, 0x80)?.ok_or(Status::WrongData)?);
     let key = byte_of(crt, 0x83)?.ok_or(Status::WrongData)?;
     Ok(GidsCommand::Generate {
         algorithm,
@@ -120,11 +139,29 @@ fn parse_generate<'a>(cmd: &Command<'a>) -> Result<GidsCommand<'a>, Status> {
     })
 }
 
-fn fid_of(data: &[u8]) -> Result<Option<u16>, Status> {
+/// The file a SELECT or DELETE FILE names (none: 6A82 outside the file system).
+fn fid_of(data: &[u8]) -> Result<Option<FileId>, Status> {
     match data {
         [] => Ok(None),
-        [hi, lo] => Ok(Some(u16::from_be_bytes([*hi, *lo]))),
+        [hi, lo] => FileId::parse(u16::from_be_bytes([*hi, *lo])).map(Some),
         _ => Err(Status::WrongLength),
+    }
+}
+
+/// The EF of GET DATA and PUT DATA (P1-P2 other than 3FFF).
+fn data_file(p1p2: u16) -> DataFile {
+    match p1p2 {
+        0x0000 => DataFile::Current,
+        fid => DataFile::Fid(fid),
+    }
+}
+
+/// DELETE FILE: only an EF or a key file (kid 81 and up) is named, else 6A82.
+fn deletable(data: &[u8]) -> Result<Option<FileId>, Status> {
+    match fid_of(data)? {
+        file @ (None | Some(FileId::Ef(_))) => Ok(file),
+        Some(FileId::Key(kid)) if kid > ADMIN_KEY_REF => Ok(Some(FileId::Key(kid))),
+        Some(_) => Err(Status::FileNotFound),
     }
 }
 
@@ -138,60 +175,69 @@ impl<'a> TryFrom<&Command<'a>> for GidsCommand<'a> {
         let data = cmd.data;
         Ok(match cmd.ins {
             0xA4 => match cmd.p1 {
-                0x00 if cmd.p2 & !0x0C == 0 => {
-                    let fid = fid_of(data)?.filter(|f| *f != 0x3FFF);
-                    GidsCommand::SelectFile {
-                        fid,
-                        fcp: cmd.p2 & 0x0C != 0x0C,
-                    }
-                }
+                0x00 if cmd.p2 & !0x0C == 0 => GidsCommand::SelectFile {
+                    file: fid_of(data)?.unwrap_or(FileId::Application),
+                    fcp: cmd.p2 & 0x0C != 0x0C,
+                },
                 0x00 => return Err(Status::IncorrectP1P2),
                 _ => return Err(Status::FunctionNotSupported),
             },
+            0xCB if cmd.p1p2() == 0x3FFF => {
+                GidsCommand::GetAppletData(templates::applet_read(require_data(cmd)?)?)
+            }
             0xCB => GidsCommand::GetData {
-                file: cmd.p1p2(),
-                data: require_data(cmd)?,
+                file: data_file(cmd.p1p2()),
+                select: templates::do_selector(require_data(cmd)?)?,
             },
+            0xDB if cmd.p1p2() == 0x3FFF => {
+                GidsCommand::PutAppletData(templates::applet_write(require_data(cmd)?)?)
+            }
             0xDB => GidsCommand::PutData {
-                file: cmd.p1p2(),
-                data: require_data(cmd)?,
+                file: data_file(cmd.p1p2()),
+                items: tlv::iter(require_data(cmd)?).collect::<Result<_, _>>()?,
             },
-            0xE0 if cmd.p1p2() == 0 => GidsCommand::CreateFile {
-                fcp: require_data(cmd)?,
-            },
+            0xE0 if cmd.p1p2() == 0 => {
+                let fcp = require_data(cmd)?;
+                GidsCommand::CreateFile {
+                    file: templates::parse_fcp(fcp)?,
+                    fcp,
+                }
+            }
             0x44 if cmd.p1p2() == 0 => GidsCommand::Activate,
-            0xE4 if cmd.p1p2() == 0 => GidsCommand::DeleteFile { fid: fid_of(data)? },
+            0xE4 if cmd.p1p2() == 0 => GidsCommand::DeleteFile {
+                file: deletable(data)?,
+            },
             0xE0 | 0x44 | 0xE4 => return Err(Status::IncorrectP1P2),
             0x20 => match (cmd.p1, cmd.p2) {
                 (0x00, 0x82) => GidsCommand::Logout,
-                (0x00, reference) => GidsCommand::Verify {
-                    reference,
+                (0x00, p2) => GidsCommand::Verify {
+                    pin_ref: UserPin::parse(p2)?,
                     pin: (!data.is_empty()).then_some(data),
                 },
                 _ => return Err(Status::IncorrectP1P2),
             },
             0x24 => match cmd.p1 {
                 0x00 => GidsCommand::ChangePin {
-                    reference: cmd.p2,
                     old_and_new: require_data(cmd)?,
+                    pin_ref: UserPin::parse(cmd.p2)?,
                 },
                 0x01 => GidsCommand::SetPin {
-                    reference: cmd.p2,
                     new: require_data(cmd)?,
+                    pin_ref: UserPin::parse(cmd.p2)?,
                 },
                 _ => return Err(Status::IncorrectP1P2),
             },
             0x2C => match cmd.p1 {
                 0x02 => GidsCommand::ResetRetryCounter {
-                    reference: cmd.p2,
                     new: require_data(cmd)?,
+                    pin_ref: UserPin::parse(cmd.p2)?,
                 },
                 _ => return Err(Status::IncorrectP1P2),
             },
             0x22 => parse_mse(cmd)?,
-            0x87 if cmd.p1p2() == 0 => GidsCommand::GeneralAuthenticate {
-                template: crate::tlv::expect_single(require_data(cmd)?, 0x7C)?,
-            },
+            0x87 if cmd.p1p2() == 0 => {
+                GidsCommand::GeneralAuthenticate(templates::auth_step(require_data(cmd)?)?)
+            }
             0x87 => return Err(Status::IncorrectP1P2),
             0x47 => parse_generate(cmd)?,
             0x2A => match (cmd.p1, cmd.p2) {
@@ -205,79 +251,5 @@ impl<'a> TryFrom<&Command<'a>> for GidsCommand<'a> {
             },
             _ => return Err(Status::InsNotSupported),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(bytes: &[u8]) -> Result<GidsCommand<'_>, Status> {
-        let cmd = Command::parse(bytes).unwrap();
-        GidsCommand::try_from(&cmd)
-    }
-
-    #[test]
-    fn commands_as_clients_send_them() {
-        assert!(matches!(
-            parse(&[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x57, 0x84, 1, 0x81]),
-            Ok(GidsCommand::MseKey {
-                op: SecOp::Sign,
-                algorithm: 0x57,
-                key: 0x81
-            })
-        ));
-        assert!(matches!(
-            parse(&[0, 0x22, 0xC1, 0xA4, 3, 0x83, 1, 0x80]),
-            Ok(GidsCommand::MseAdmin { key: 0x80 })
-        ));
-        assert!(matches!(
-            parse(&[0, 0x47, 0, 0, 8, 0xAC, 6, 0x80, 1, 7, 0x83, 1, 0x81]),
-            Ok(GidsCommand::Generate {
-                algorithm: 7,
-                key: 0x81,
-                want_public: false
-            })
-        ));
-        assert!(matches!(
-            parse(&[0, 0x20, 0, 0x82]),
-            Ok(GidsCommand::Logout)
-        ));
-        assert!(matches!(
-            parse(&[0, 0xA4, 0, 0x0C, 2, 0x3F, 0xFF]),
-            Ok(GidsCommand::SelectFile {
-                fid: None,
-                fcp: false
-            })
-        ));
-    }
-
-    #[test]
-    fn malformed_commands_get_their_status() {
-        assert_eq!(
-            parse(&[0x80, 0x20, 0, 0x80]).err(),
-            Some(Status::ClaNotSupported)
-        );
-        assert_eq!(
-            parse(&[0, 0x20, 1, 0x80]).err(),
-            Some(Status::IncorrectP1P2)
-        );
-        assert_eq!(
-            parse(&[0, 0x2A, 0x9E, 0x9B, 1, 0]).err(),
-            Some(Status::IncorrectP1P2)
-        );
-        assert_eq!(
-            parse(&[0, 0x22, 0x41, 0xB6, 3, 0x80, 1, 0x57]).err(),
-            Some(Status::WrongData)
-        );
-        assert_eq!(
-            parse(&[0, 0xCB, 0x3F, 0xFF]).err(),
-            Some(Status::WrongLength)
-        );
-        assert_eq!(
-            parse(&[0, 0x87, 0, 0, 2, 0x7D, 0]).err(),
-            Some(Status::WrongData)
-        );
-        assert_eq!(parse(&[0, 0x99, 0, 0]).err(), Some(Status::InsNotSupported));
     }
 }

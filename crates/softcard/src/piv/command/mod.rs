@@ -1,8 +1,22 @@
 //! PIV commands: each command APDU becomes one [`PivCommand`] before anything runs, and a
-//! malformed one becomes its exact status word (SP 800-73-4 Part 2, section 3).
+//! malformed one becomes its exact status word (SP 800-73-4 Part 2, section 3). GENERAL
+//! AUTHENTICATE, whose template and key reference say what it is, has its own module.
 
-use super::types::{KeyPinPolicy, MgmtAlg, Slot, TouchPolicy, key_alg_from_id};
-use crate::{Command, Status, crypto::KeyAlgorithm, tlv};
+mod authenticate;
+#[cfg(test)]
+mod tests;
+
+pub use authenticate::{Authenticate, MgmtAlgId, MgmtStep, PrivateOp};
+
+use super::types::{KeyPinPolicy, Slot, TouchPolicy, key_alg_from_id};
+use crate::{
+    Command, Status,
+    crypto::{
+        KeyAlgorithm,
+        sym::{SymAlg, SymKey},
+    },
+    tlv,
+};
 
 /// PIN references of VERIFY, CHANGE REFERENCE DATA and GET METADATA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,27 +38,31 @@ pub enum Verify<'a> {
     Logout,
 }
 
-/// The dynamic authentication template of GENERAL AUTHENTICATE (tag 7C), by form.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AuthRequest<'a> {
-    /// `80 00`: mutual authentication, step 1 (the card sends an encrypted witness).
-    WitnessRequest,
-    /// `80 witness 81 challenge [82 00]`: mutual authentication, step 2.
-    MutualResponse {
-        /// The decrypted witness.
-        witness: &'a [u8],
-        /// The host's challenge, to be encrypted.
-        challenge: &'a [u8],
-    },
-    /// `81 00`: the card sends a challenge (external authentication, or random bytes).
-    ChallengeRequest,
-    /// `82 response`: external authentication, step 2.
-    ChallengeResponse(&'a [u8]),
-    /// `82 00 81 data`: a private-key operation (signature, RSA decryption).
-    Sign(&'a [u8]),
-    /// `82 00 85 point`: ECDH key agreement.
-    KeyAgreement(&'a [u8]),
+/// The key a GET METADATA names (P2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRef {
+    /// 80 or 81: the PIN or the PUK.
+    Pin(PinRef),
+    /// 9B: the card management key.
+    Management,
+    /// A key slot (9A, 9C, 9D, 9E, 82..95, F9).
+    Slot(Slot),
 }
+
+impl KeyRef {
+    /// The key reference P2 names; 6A88 for one this card does not have.
+    fn parse(p2: u8) -> Result<KeyRef, Status> {
+        Ok(match p2 {
+            0x80 => KeyRef::Pin(PinRef::Pin),
+            0x81 => KeyRef::Pin(PinRef::Puk),
+            MANAGEMENT_KEY => KeyRef::Management,
+            _ => KeyRef::Slot(Slot::from_ref(p2).ok_or(Status::ReferencedDataNotFound)?),
+        })
+    }
+}
+
+/// The key reference of the card management key.
+pub(super) const MANAGEMENT_KEY: u8 = 0x9B;
 
 /// Key generation parameters (template AC).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,14 +108,7 @@ pub enum PivCommand<'a> {
         new_pin: &'a [u8],
     },
     /// GENERAL AUTHENTICATE (INS 87).
-    Authenticate {
-        /// P1: the algorithm identifier.
-        alg: u8,
-        /// P2: the key reference.
-        key_ref: u8,
-        /// The template's form.
-        request: AuthRequest<'a>,
-    },
+    Authenticate(Authenticate<'a>),
     /// GENERATE ASYMMETRIC KEY PAIR (INS 47).
     Generate(KeyParams),
     /// Yubico GET VERSION (INS FD).
@@ -105,7 +116,7 @@ pub enum PivCommand<'a> {
     /// Yubico GET SERIAL (INS F8).
     GetSerial,
     /// Yubico GET METADATA (INS F7) of a key reference.
-    GetMetadata(u8),
+    GetMetadata(KeyRef),
     /// Yubico IMPORT KEY (INS FE).
     Import {
         /// Slot, algorithm and policies.
@@ -115,10 +126,8 @@ pub enum PivCommand<'a> {
     },
     /// Yubico SET MANAGEMENT KEY (INS FF).
     SetManagementKey {
-        /// The new key's algorithm.
-        alg: MgmtAlg,
-        /// The new key.
-        key: &'a [u8],
+        /// The new key, with its algorithm.
+        key: SymKey,
         /// P2 = FE: touch required.
         touch: TouchPolicy,
     },
@@ -172,11 +181,7 @@ impl<'a> TryFrom<&Command<'a>> for PivCommand<'a> {
                 let (puk, new_pin) = two_pins(data)?;
                 PivCommand::ResetRetryCounter { puk, new_pin }
             }
-            0x87 => PivCommand::Authenticate {
-                alg: p1,
-                key_ref: p2,
-                request: parse_auth(data)?,
-            },
+            0x87 => PivCommand::Authenticate(authenticate::parse(p1, p2, data)?),
             0x47 => {
                 if p1 != 0 {
                     return Err(Status::IncorrectP1P2);
@@ -197,7 +202,7 @@ impl<'a> TryFrom<&Command<'a>> for PivCommand<'a> {
                 if p1 != 0 {
                     return Err(Status::IncorrectP1P2);
                 }
-                PivCommand::GetMetadata(p2)
+                PivCommand::GetMetadata(KeyRef::parse(p2)?)
             }
             0xFE => {
                 let slot = Slot::from_ref(p2).ok_or(Status::IncorrectP1P2)?;
@@ -214,12 +219,13 @@ impl<'a> TryFrom<&Command<'a>> for PivCommand<'a> {
                     _ => return Err(Status::IncorrectP1P2),
                 };
                 let (alg, rest) = data.split_first().ok_or(Status::WrongData)?;
-                let alg = MgmtAlg::from_id(*alg).ok_or(Status::WrongData)?;
+                // The legacy identifier 00 names no key to set.
+                let alg = SymAlg::from_piv_id(*alg)
+                    .filter(|a| a.piv_id() == *alg)
+                    .ok_or(Status::WrongData)?;
                 let key = tlv::expect_single(rest, 0x9B)?;
-                if key.len() != alg.key_len() {
-                    return Err(Status::WrongData);
-                }
-                PivCommand::SetManagementKey { alg, key, touch }
+                let key = SymKey::from_bytes(alg, key).map_err(|_| Status::WrongData)?;
+                PivCommand::SetManagementKey { key, touch }
             }
             0xFB => PivCommand::Reset,
             0xFA => PivCommand::SetPinRetries { pin: p1, puk: p2 },
@@ -300,44 +306,6 @@ fn two_pins(data: &[u8]) -> Result<(&[u8], &[u8]), Status> {
     }
     let (a, b) = data.split_at(8);
     Ok((unpad(a)?, unpad(b)?))
-}
-
-fn parse_auth(data: &[u8]) -> Result<AuthRequest<'_>, Status> {
-    let template = tlv::expect_single(data, 0x7C)?;
-    let (mut witness, mut challenge, mut response, mut exp) = (None, None, None, None);
-    for item in tlv::iter(template) {
-        let item = item?;
-        let field = match item.tag {
-            0x80 => &mut witness,
-            0x81 => &mut challenge,
-            0x82 => &mut response,
-            0x85 => &mut exp,
-            _ => return Err(Status::WrongData),
-        };
-        if field.replace(item.value).is_some() {
-            return Err(Status::WrongData);
-        }
-    }
-    let empty = |v: Option<&[u8]>| v.is_some_and(<[u8]>::is_empty);
-    let full = |v: Option<&[u8]>| v.is_some_and(|v| !v.is_empty());
-    Ok(match (witness, challenge, response, exp) {
-        (Some([]), None, None, None) => AuthRequest::WitnessRequest,
-        (Some(w), Some(c), r, None)
-            if !w.is_empty() && !c.is_empty() && (r.is_none() || empty(r)) =>
-        {
-            AuthRequest::MutualResponse {
-                witness: w,
-                challenge: c,
-            }
-        }
-        (None, Some([]), None, None) => AuthRequest::ChallengeRequest,
-        (None, None, Some(r), None) if !r.is_empty() => AuthRequest::ChallengeResponse(r),
-        (None, c, r, None) if empty(r) && full(c) => AuthRequest::Sign(c.unwrap_or_default()),
-        (None, None, r, e) if empty(r) && full(e) => {
-            AuthRequest::KeyAgreement(e.unwrap_or_default())
-        }
-        _ => return Err(Status::WrongData),
-    })
 }
 
 /// The slot, algorithm and the optional policy tags AA and AB of `template`.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, ImageError, Profile, Storage};
-use softcard_pcsc::{FileStorage, MAX_BUFFER_SIZE, Protocols, Registry, Scope, ShareMode};
+use softcard_file::FileStorage;
 use softcard_test_support::{apdu, piv};
 
 fn create(path: &Path) -> Card {
@@ -202,14 +202,8 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.img");
     drop(create(&path));
-    let card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
-    let reg = Registry::new();
-    reg.insert_card("R", card).unwrap();
-    let ctx = reg.establish(Scope::User).unwrap();
-    let handle = ctx
-        .connect(c"R", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
-    let mut buf = [0u8; MAX_BUFFER_SIZE];
+    let mut card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+    card.power_on();
     let commands: [&[u8]; 3] = [
         piv::SELECT,
         // VERIFY the PIV application PIN with a wrong PIN: a PIV card counts the try.
@@ -217,9 +211,8 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
         apdu!("00 20 00 80 00"),
     ];
     for apdu in commands {
-        let _ = handle.transmit(apdu, &mut buf).unwrap();
+        let _ = card.transmit(apdu);
         // What the card holds now is already on disk.
-        let current = reg.with_card("R", |c| c.image().unwrap()).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), current);
+        assert_eq!(fs::read(&path).unwrap(), card.image().unwrap());
     }
 }

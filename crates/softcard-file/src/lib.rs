@@ -1,0 +1,33 @@
+//! softcard card images in files.
+//!
+//! The core (`softcard`) never touches files: a card hands each new image to a
+//! [`softcard::Storage`]. This crate is that storage for a file, and what goes with it:
+//!
+//! - [`FileStorage`]: an image in a file, replaced atomically at every change (a new
+//!   temporary file, synced, renamed over the image; mode 0600).
+//! - [`FileStorage::load_card`] and [`FileStorage::read_card`]: a card from its file, with
+//!   randomness from the system ([`os_rng`]); [`LoadError`] says why not.
+//! - [`image_lock`]: one writing process per image, across processes, and who that is.
+//!
+//! The PC/SC fronts (`softcard-pcsc`, the drop-in library) and the command line load
+//! their images through it; nothing here knows about readers or sockets.
+//!
+//! ```
+//! use softcard::crypto::BackendKind;
+//! use softcard::{Card, CardOptions, Profile};
+//! use softcard_file::FileStorage;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("card.img");
+//! let storage = Box::new(FileStorage::new(&path));
+//! drop(Card::create_seeded(&CardOptions::new(Profile::Piv), 1, storage).unwrap());
+//! // The image is on disk; loading it takes the image for this process.
+//! let card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+//! assert_eq!(std::fs::read(&path).unwrap(), card.image().unwrap());
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod image_lock;
+mod storage;
+
+pub use storage::{FileStorage, LoadError, os_rng};
