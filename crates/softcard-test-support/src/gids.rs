@@ -190,3 +190,10 @@ pub fn keyed_card(seed: u64) -> (Card, MemoryStorage, rsa::PublicKey) {
     let public = new_key(&mut card, 0x81, 0x07);
     (card, storage, public)
 }
+
+/// PUT DATA of data object `tag` = `value` in EF `ef` (`00 DB EF EF Lc tag len value`); the
+/// SW.
+pub fn put_do(card: &mut Card, ef: u16, tag: u32, value: &[u8]) -> u16 {
+    let [hi, lo] = ef.to_be_bytes();
+    send(card, &cmd(0xDB, hi, lo, &tlv::encode(tag, value), None)).1
+}

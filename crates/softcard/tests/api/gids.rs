@@ -21,8 +21,8 @@ use softcard::{
 use softcard_test_support::{
     cmd,
     gids::{
-        admin_auth, cbc, decipher, keyed_card, keyexchange_fcp, new_key, read_public, sign_sha256,
-        verify_pin,
+        admin_auth, cbc, decipher, keyed_card, keyexchange_fcp, new_key, put_do, read_public,
+        sign_sha256, verify_pin,
     },
     gids_card, load, ok, reload, send,
 };

@@ -226,45 +226,14 @@ fn ninety_certificates_then_6a84() {
     let (mut card, _) = gids_card(11);
     verify_pin(&mut card);
     for i in 0..90u32 {
-        ok(
-            &mut card,
-            &cmd(
-                0xDB,
-                0xA0,
-                0x10,
-                &tlv::encode(0xDF24 + i, &[1, 0, 0, 0]),
-                None,
-            ),
-        );
+        assert_eq!(put_do(&mut card, 0xA010, 0xDF24 + i, &[1, 0, 0, 0]), 0x9000);
     }
-    assert_eq!(
-        send(
-            &mut card,
-            &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF24 + 90, &[1]), None)
-        )
-        .1,
-        0x6A84
-    );
+    assert_eq!(put_do(&mut card, 0xA010, 0xDF24 + 90, &[1]), 0x6A84);
     // Rewriting an existing one and the minidriver files still works.
-    ok(
-        &mut card,
-        &cmd(
-            0xDB,
-            0xA0,
-            0x10,
-            &tlv::encode(0xDF24, &[1, 0, 0, 0, 0]),
-            None,
-        ),
-    );
-    ok(
-        &mut card,
-        &cmd(
-            0xDB,
-            0xA0,
-            0x10,
-            &tlv::encode(0xDF22, &[0, 0, 1, 0, 1, 0]),
-            None,
-        ),
+    assert_eq!(put_do(&mut card, 0xA010, 0xDF24, &[1, 0, 0, 0, 0]), 0x9000);
+    assert_eq!(
+        put_do(&mut card, 0xA010, 0xDF22, &[0, 0, 1, 0, 1, 0]),
+        0x9000
     );
 }
 
