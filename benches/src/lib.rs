@@ -58,7 +58,6 @@ pub fn pkcs1_block(digest_info: &[u8], len: usize) -> Vec<u8> {
 
 /// Command APDUs of the benchmarked operations.
 pub mod apdu {
-    use softcard::apdu::encode_command;
     use softcard::tlv;
 
     /// Encodes a case 3/4 command; extended length when the data or `le` need it.
@@ -66,12 +65,12 @@ pub mod apdu {
     /// # Panics
     /// Never for the sizes used here (data up to 65,535 bytes).
     pub fn command(ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<usize>) -> Vec<u8> {
-        encode_command(0, ins, p1, p2, data, le).expect("a valid command")
+        softcard_test_support::cmd(ins, p1, p2, data, le)
     }
 
     /// SELECT by AID.
     pub fn select(aid: &[u8]) -> Vec<u8> {
-        command(0xA4, 0x04, 0x00, aid, Some(256))
+        softcard_test_support::select_command(aid)
     }
 
     /// VERIFY of the user PIN (key reference 80), PIV-padded to 8 bytes with FF.
@@ -125,35 +124,14 @@ impl Transmit for Card {
     }
 }
 
-/// Splits a response into its data and status word.
-///
-/// # Errors
-/// A response shorter than a status word.
-pub fn split_sw(mut response: Vec<u8>) -> Result<(Vec<u8>, u16), String> {
-    if response.len() < 2 {
-        return Err(format!("response too short: {response:02X?}"));
-    }
-    let sw = response.split_off(response.len() - 2);
-    Ok((response, u16::from_be_bytes([sw[0], sw[1]])))
-}
-
 /// Sends a command, follows `61xx` with GET RESPONSE, and requires `9000`.
 ///
 /// # Errors
 /// A transport failure or any other status word, naming `what`.
 pub fn exchange(card: &mut dyn Transmit, apdu: &[u8], what: &str) -> Result<Vec<u8>, String> {
-    let mut data = Vec::new();
-    let mut response = card.transmit(apdu)?;
-    loop {
-        let (chunk, sw) = split_sw(response)?;
-        data.extend_from_slice(&chunk);
-        match sw {
-            0x9000 => return Ok(data),
-            sw if sw >> 8 == 0x61 => {
-                response = card.transmit(&[0x00, 0xC0, 0x00, 0x00, sw as u8])?
-            }
-            sw => return Err(format!("{what}: status {sw:04X}")),
-        }
+    match softcard_test_support::exchange(|a| card.transmit(a), apdu)? {
+        (data, 0x9000) => Ok(data),
+        (_, sw) => Err(format!("{what}: status {sw:04X}")),
     }
 }
 
@@ -269,29 +247,6 @@ pub fn piv_sign(card: &mut dyn Transmit, command: &[u8]) -> Result<Vec<u8>, Stri
         .map_err(|e| format!("82: {e:?}"))
 }
 
-/// The FCP of a GIDS key file for an RSA key usable for signing and decryption, as OpenSC
-/// creates it (key reference `key`, algorithm `alg`).
-fn gids_key_fcp(key: u8, alg: u8) -> Vec<u8> {
-    let mut crts = Vec::new();
-    for (tag, a) in [
-        (0xB8, alg),
-        (0xB8, 0x80 | alg),
-        (0xB8, 0x40 | alg),
-        (0xB6, 0x10 | alg),
-        (0xB6, 0x50 | alg),
-    ] {
-        let mut crt = tlv::encode(0x80, &[a]);
-        tlv::write(&mut crt, 0x83, &[key]);
-        tlv::write(&mut crt, 0x95, &[0x40]);
-        tlv::write(&mut crts, tag, &crt);
-    }
-    let mut body = tlv::encode(0x82, &[0x18]);
-    tlv::write(&mut body, 0x83, &[0xB0, key]);
-    tlv::write(&mut body, 0x8C, &[0x8F, 0x10, 0x10, 0x10, 0x00]);
-    tlv::write(&mut body, 0xA5, &crts);
-    tlv::encode(0x62, &body)
-}
-
 /// GIDS: selects the applet, verifies the PIN, creates and activates a key file and
 /// generates an RSA-2048 key in it ([`GIDS_KEY`]); returns its public key.
 ///
@@ -299,7 +254,7 @@ fn gids_key_fcp(key: u8, alg: u8) -> Vec<u8> {
 /// Any command that fails, named.
 pub fn provision_gids(card: &mut dyn Transmit) -> Result<RsaPublic, String> {
     login_gids(card)?;
-    let fcp = gids_key_fcp(GIDS_KEY, 0x07);
+    let fcp = softcard_test_support::gids::keyexchange_fcp(GIDS_KEY, 0x07);
     exchange(
         card,
         &apdu::command(0xE0, 0, 0, &fcp, None),

@@ -38,18 +38,6 @@ impl ImageCard {
     /// Sends one APDU, collecting `61xx` continuations; returns the data and the final
     /// status word.
     pub fn transmit(&mut self, apdu: &[u8]) -> (Vec<u8>, u16) {
-        let mut data = Vec::new();
-        let mut resp = self.card.transmit(apdu);
-        loop {
-            let split = resp.len().saturating_sub(2);
-            let sw = resp
-                .get(split..)
-                .map_or(0, |s| u16::from_be_bytes([s[0], s[1]]));
-            data.extend_from_slice(&resp[..split]);
-            if sw >> 8 != 0x61 {
-                return (data, sw);
-            }
-            resp = self.card.transmit(&[0x00, 0xC0, 0x00, 0x00, sw as u8]);
-        }
+        softcard_test_support::send(&mut self.card, apdu)
     }
 }

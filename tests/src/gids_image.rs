@@ -8,11 +8,6 @@ use softcard::gids::minidriver::{self, ContainerMapRecord};
 
 use crate::card_image::ImageCard;
 
-/// SELECT of the GIDS application by its AID prefix, as OpenSC sends it.
-const SELECT_GIDS: [u8; 15] = [
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x00,
-];
-
 /// A GIDS card loaded from an image, answering in memory.
 pub struct GidsImage {
     card: ImageCard,
@@ -27,7 +22,7 @@ impl GidsImage {
         let mut this = GidsImage {
             card: ImageCard::load(image),
         };
-        let (_, sw) = this.transmit(&SELECT_GIDS);
+        let (_, sw) = this.transmit(softcard_test_support::gids::SELECT);
         assert_eq!(sw, 0x9000, "SELECT of the GIDS application");
         this
     }
@@ -89,8 +84,7 @@ impl GidsImage {
     /// # Panics
     /// If `pin` is refused or the key map cannot be read.
     pub fn keymap(&mut self, pin: &[u8]) -> Vec<u8> {
-        let len = u8::try_from(pin.len()).expect("a short PIN");
-        let (_, sw) = self.transmit(&[&[0x00, 0x20, 0x00, 0x80, len][..], pin].concat());
+        let (_, sw) = self.transmit(&softcard_test_support::verify_command(pin));
         assert_eq!(sw, 0x9000, "VERIFY of the user PIN");
         self.get_data(
             minidriver::USER_CREATE_DELETE_EF,

@@ -87,10 +87,7 @@ pub fn colon_hex(bytes: &[u8]) -> String {
 /// # Panics
 /// On a character that is not a hex digit.
 pub fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-        .collect()
+    softcard_test_support::hex::parse(hex).expect("hex")
 }
 
 /// SHA256-RSA-PKCS over a message and RSA-PKCS over a DigestInfo by the key with PKCS#15

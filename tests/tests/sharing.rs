@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, MAX_BUFFER_SIZE, Protocols, Scope, ShareMode};
 use softcard::gids::minidriver;
+use softcard_test_support::verify_command;
 use softcard_tests::card_image::ImageCard;
 use softcard_tests::clients::{Output, opensc_pkcs11};
 use softcard_tests::gids_image::GidsImage;
@@ -31,9 +32,7 @@ use tempfile::TempDir;
 const RUN_LIMIT: &str = "60";
 const OLD_PIN: &str = "12345678";
 const NEW_PIN: &str = "87654321";
-const SELECT_PIV: [u8; 14] = [
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-];
+const SELECT_PIV: &[u8] = softcard_test_support::piv::SELECT;
 /// VERIFY without data: 9000 while the PIN is verified, 63Cx (tries left) or 6983.
 const PIN_STATUS: [u8; 4] = [0x00, 0x20, 0x00, 0x80];
 
@@ -135,21 +134,10 @@ fn assert_sw(got: u16, want: u16, what: &str) {
     assert!(got == want, "{what}: SW {got:04X}, want {want:04X}");
 }
 
-fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len() / 2)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect()
-}
-
-/// VERIFY of the PIV PIN (8 digits).
-fn verify(pin: &str) -> Vec<u8> {
-    [&[0x00, 0x20, 0x00, 0x80, 0x08][..], pin.as_bytes()].concat()
-}
-
 /// The PIV application of an image, loaded in memory and selected.
 fn piv_image(image: &Path) -> ImageCard {
     let mut card = ImageCard::load(image);
-    let (_, sw) = card.transmit(&SELECT_PIV);
+    let (_, sw) = card.transmit(SELECT_PIV);
     assert_sw(sw, 0x9000, "SELECT PIV in the image");
     card
 }
@@ -195,7 +183,7 @@ wait $a; echo "A exited $?"
     );
 
     let mut card = piv_image(cards.image(0));
-    let (_, sw) = card.transmit(&verify(NEW_PIN));
+    let (_, sw) = card.transmit(&verify_command(NEW_PIN.as_bytes()));
     assert_sw(sw, 0x9000, "the image takes B's new PIN");
     let (meta, sw) = card.transmit(&[0x00, 0xF7, 0x00, 0x9E, 0x00]);
     assert_sw(
@@ -247,7 +235,7 @@ wait $a; echo "A exited $?"
         .unwrap_or_else(|| panic!("no CMAPFILE line:\n{text}"));
     let (sw, hex) = line.split_once(' ').unwrap_or((line, ""));
     assert_eq!(sw, "9000", "A's GET DATA of the container map:\n{text}");
-    let bytes = hex_bytes(hex.trim());
+    let bytes = softcard_test_support::hex::parse(hex.trim()).expect("hex");
     let (tlv, _) = softcard::tlv::parse_one(&bytes).expect("DF23 { cmapfile }");
     let seen: Vec<_> = minidriver::parse_cmapfile(tlv.value)
         .into_iter()
@@ -713,7 +701,7 @@ fn pin_change_while_serve_holds_the_image_is_seen_through_pcscd_and_kept() {
             Err(pcsc::Error::ResetCard) => {
                 card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
                     .expect("reconnect after a reset");
-                card.transmit(&SELECT_PIV, &mut buf)
+                card.transmit(SELECT_PIV, &mut buf)
                     .expect("SELECT after a reset");
                 card.transmit(apdu, &mut buf).map(<[u8]>::to_vec)
             }
@@ -722,7 +710,7 @@ fn pin_change_while_serve_holds_the_image_is_seen_through_pcscd_and_kept() {
         .expect("transmit through pcscd");
         u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
     };
-    assert_sw(send(&SELECT_PIV), 0x9000, "SELECT PIV through pcscd");
+    assert_sw(send(SELECT_PIV), 0x9000, "SELECT PIV through pcscd");
     assert_sw(send(&PIN_STATUS), 0x63C3, "fresh card");
 
     let changed = pin_change(image);
@@ -733,18 +721,26 @@ fn pin_change_while_serve_holds_the_image_is_seen_through_pcscd_and_kept() {
         changed.text()
     );
     assert_sw(
-        send(&verify(NEW_PIN)),
+        send(&verify_command(NEW_PIN.as_bytes())),
         0x9000,
         &format!(
             "the served card takes the new PIN at once\nserve log:\n{}",
             serve.log()
         ),
     );
-    assert_sw(send(&verify(OLD_PIN)), 0x63C2, "the old PIN is wrong now");
-    assert_sw(send(&verify(NEW_PIN)), 0x9000, "the new PIN again");
+    assert_sw(
+        send(&verify_command(OLD_PIN.as_bytes())),
+        0x63C2,
+        "the old PIN is wrong now",
+    );
+    assert_sw(
+        send(&verify_command(NEW_PIN.as_bytes())),
+        0x9000,
+        "the new PIN again",
+    );
     drop(card);
     assert!(serve.stop(), "serve stops cleanly: {}", serve.log());
-    let (_, sw) = piv_image(image).transmit(&verify(NEW_PIN));
+    let (_, sw) = piv_image(image).transmit(&verify_command(NEW_PIN.as_bytes()));
     assert_sw(sw, 0x9000, "after serve stopped, the image has the new PIN");
 }
 
@@ -783,7 +779,7 @@ fn pin_change_while_exec_holds_the_image_is_seen_by_its_clients_and_kept() {
         0x9000,
         &format!("a client connected under exec before the change verifies the new PIN\n{a}"),
     );
-    let (_, sw) = piv_image(image).transmit(&verify(NEW_PIN));
+    let (_, sw) = piv_image(image).transmit(&verify_command(NEW_PIN.as_bytes()));
     assert_sw(sw, 0x9000, "after exec ended, the image has the new PIN");
 }
 
@@ -827,7 +823,7 @@ touch \"$D/held\"; await_file \"$D/done\""
             attempt.text()
         );
     }
-    let (_, sw) = piv_image(image).transmit(&verify(OLD_PIN));
+    let (_, sw) = piv_image(image).transmit(&verify_command(OLD_PIN.as_bytes()));
     assert_sw(sw, 0x9000, "the right PIN still works, and was not changed");
     let (_, sw) = piv_image(image).transmit(&[0x00, 0x20, 0x00, 0x80]);
     assert_sw(

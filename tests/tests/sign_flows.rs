@@ -36,7 +36,7 @@ fn check_client_output(out: &Output, n: &[u8], e: &[u8]) {
     assert_eq!(field(&text, "VERIFY-WRONG"), "63C2", "wrong PIN must fail");
     assert_eq!(field(&text, "VERIFY"), "9000");
     assert_eq!(field(&text, "SIGN"), "9000");
-    let sig = hex(field(&text, "SIGNATURE"));
+    let sig = softcard_test_support::hex::parse(field(&text, "SIGNATURE")).unwrap();
     let key = PublicKey::new(
         BoxedUint::from_be_slice_vartime(n),
         BoxedUint::from_be_slice_vartime(e),
@@ -51,13 +51,6 @@ fn check_client_output(out: &Output, n: &[u8], e: &[u8]) {
         key.verify(Pkcs1v15Sign::new::<Sha256>(), &other, &sig)
             .is_err()
     );
-}
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn pin_tries(image: &Path) -> String {

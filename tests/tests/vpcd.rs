@@ -14,24 +14,19 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, MAX_BUFFER_SIZE, Protocols, ReaderState, Scope, ShareMode, State};
+use softcard_test_support::{apdu, piv, sw, verify_command};
 use softcard_tests::peer::{PeerStack, READER_0, READER_1, VPCD_PORT};
 use softcard_tests::softcard_bin::{self, Serve};
 use softcard_tests::wait;
 
-const SELECT_PIV: [u8; 14] = [
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-];
-const BOGUS: [u8; 4] = [0x00, 0xEE, 0x00, 0x00];
+const SELECT_PIV: &[u8] = piv::SELECT;
+const BOGUS: &[u8] = apdu!("00 EE 00 00");
 /// VERIFY without data: 9000 while the PIN is verified, 63Cx otherwise.
-const PIN_STATUS: [u8; 5] = [0x00, 0x20, 0x00, 0x80, 0x00];
+const PIN_STATUS: &[u8] = apdu!("00 20 00 80 00");
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn vpcd_addr(offset: u16) -> String {
     format!("127.0.0.1:{}", VPCD_PORT + offset)
-}
-
-fn sw(resp: &[u8]) -> u16 {
-    u16::from_be_bytes([resp[resp.len() - 2], resp[resp.len() - 1]])
 }
 
 fn atr_of(image: &Path) -> String {
@@ -159,7 +154,7 @@ fn removal_is_seen_and_a_restart_reinserts_the_card() {
         .connect(&reader, ShareMode::Shared, Protocols::ANY)
         .unwrap();
     let mut buf = [0u8; MAX_BUFFER_SIZE];
-    assert_eq!(sw(card.transmit(&SELECT_PIV, &mut buf).unwrap()), 0x9000);
+    assert_eq!(sw(card.transmit(SELECT_PIV, &mut buf).unwrap()), 0x9000);
 
     assert!(
         serve.stop(),
@@ -168,7 +163,7 @@ fn removal_is_seen_and_a_restart_reinserts_the_card() {
     );
     assert!(reader_state(&ctx, READER_0, State::EMPTY), "removal seen");
     assert_eq!(
-        card.transmit(&SELECT_PIV, &mut buf).err(),
+        card.transmit(SELECT_PIV, &mut buf).err(),
         Some(pcsc::Error::RemovedCard)
     );
     // The image is current and loads.
@@ -186,7 +181,7 @@ fn removal_is_seen_and_a_restart_reinserts_the_card() {
     let card = ctx
         .connect(&reader, ShareMode::Shared, Protocols::ANY)
         .unwrap();
-    assert_eq!(sw(card.transmit(&SELECT_PIV, &mut buf).unwrap()), 0x9000);
+    assert_eq!(sw(card.transmit(SELECT_PIV, &mut buf).unwrap()), 0x9000);
 }
 
 #[test]
@@ -259,7 +254,7 @@ fn garbage_frames_do_not_touch_the_card_image() {
     }
     let (mut s, _) = listener.accept().unwrap();
     let mut frame = (SELECT_PIV.len() as u16).to_be_bytes().to_vec();
-    frame.extend_from_slice(&SELECT_PIV);
+    frame.extend_from_slice(SELECT_PIV);
     s.write_all(&frame).unwrap();
     let mut len = [0u8; 2];
     s.read_exact(&mut len).unwrap();
@@ -315,8 +310,8 @@ fn the_pcsc_crate_through_pcscd() {
     let mut buf = [0u8; MAX_BUFFER_SIZE];
     {
         let tx = card.transaction().unwrap();
-        assert_eq!(sw(tx.transmit(&SELECT_PIV, &mut buf).unwrap()), 0x9000);
-        assert_eq!(sw(tx.transmit(&BOGUS, &mut buf).unwrap()), 0x6D00);
+        assert_eq!(sw(tx.transmit(SELECT_PIV, &mut buf).unwrap()), 0x9000);
+        assert_eq!(sw(tx.transmit(BOGUS, &mut buf).unwrap()), 0x6D00);
         tx.end(pcsc::Disposition::LeaveCard)
             .map_err(|(_, e)| e)
             .unwrap();
@@ -326,7 +321,7 @@ fn the_pcsc_crate_through_pcscd() {
     let mut times: Vec<Duration> = (0..400)
         .map(|_| {
             let t = Instant::now();
-            let r = card.transmit(&BOGUS, &mut buf).unwrap();
+            let r = card.transmit(BOGUS, &mut buf).unwrap();
             let d = t.elapsed();
             assert_eq!(sw(r), 0x6D00);
             d
@@ -342,17 +337,21 @@ fn the_pcsc_crate_through_pcscd() {
     // A wrong PIN is counted, and on disk, before the card answers.
     let info = || text_of(&softcard_bin::run(&["info", image.to_str().unwrap()]).stdout);
     assert!(info().contains("PIN tries left: 3/3"), "{}", info());
-    assert_eq!(sw(card.transmit(&SELECT_PIV, &mut buf).unwrap()), 0x9000);
+    assert_eq!(sw(card.transmit(SELECT_PIV, &mut buf).unwrap()), 0x9000);
     assert_eq!(
-        sw(card.transmit(&verify(b"87654321"), &mut buf).unwrap()),
+        sw(card
+            .transmit(&verify_command(b"87654321"), &mut buf)
+            .unwrap()),
         0x63C2
     );
     assert!(info().contains("PIN tries left: 2/3"), "{}", info());
     assert_eq!(
-        sw(card.transmit(&verify(b"12345678"), &mut buf).unwrap()),
+        sw(card
+            .transmit(&verify_command(b"12345678"), &mut buf)
+            .unwrap()),
         0x9000
     );
-    assert_eq!(sw(card.transmit(&PIN_STATUS, &mut buf).unwrap()), 0x9000);
+    assert_eq!(sw(card.transmit(PIN_STATUS, &mut buf).unwrap()), 0x9000);
     // A reset through pcscd reaches the card: the PIN is no longer verified.
     card.reconnect(
         ShareMode::Shared,
@@ -360,21 +359,14 @@ fn the_pcsc_crate_through_pcscd() {
         pcsc::Disposition::ResetCard,
     )
     .unwrap();
-    assert_eq!(sw(card.transmit(&SELECT_PIV, &mut buf).unwrap()), 0x9000);
+    assert_eq!(sw(card.transmit(SELECT_PIV, &mut buf).unwrap()), 0x9000);
     assert_eq!(
-        sw(card.transmit(&PIN_STATUS, &mut buf).unwrap()) & 0xFFF0,
+        sw(card.transmit(PIN_STATUS, &mut buf).unwrap()) & 0xFFF0,
         0x63C0
     );
     card.disconnect(pcsc::Disposition::ResetCard)
         .map_err(|(_, e)| e)
         .unwrap();
-}
-
-/// VERIFY of the PIV application PIN (8 digits here).
-fn verify(pin: &[u8; 8]) -> Vec<u8> {
-    let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
-    apdu.extend_from_slice(pin);
-    apdu
 }
 
 fn text_of(bytes: &[u8]) -> String {

@@ -8,6 +8,7 @@ use std::path::Path;
 use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, ImageError, Profile, Storage};
 use softcard_file::FileStorage;
+use softcard_test_support::{apdu, piv};
 
 fn create(path: &Path) -> Card {
     Card::create_seeded(
@@ -204,14 +205,10 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
     let mut card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
     card.power_on();
     let commands: [&[u8]; 3] = [
-        &[
-            0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-        ],
+        piv::SELECT,
         // VERIFY the PIV application PIN with a wrong PIN: a PIV card counts the try.
-        &[
-            0x00, 0x20, 0x00, 0x80, 0x08, b'0', b'0', b'0', b'0', b'0', b'0', 0xFF, 0xFF,
-        ],
-        &[0x00, 0x20, 0x00, 0x80, 0x00],
+        apdu!("00 20 00 80 08 303030303030 FFFF"),
+        apdu!("00 20 00 80 00"),
     ];
     for apdu in commands {
         let _ = card.transmit(apdu);

@@ -16,10 +16,9 @@ use softcard_pcsc::wire::{Op, Reader, Writer, read_frame};
 use softcard_pcsc::{
     Context, Disposition, Error, Protocols, ReaderState, Registry, Scope, ShareMode, State,
 };
+use softcard_test_support::{apdu, piv};
 
-const VERIFY_WRONG: [u8; 13] = [
-    0x00, 0x20, 0x00, 0x80, 0x08, b'0', b'0', b'0', b'0', b'0', b'0', b'0', b'0',
-];
+const VERIFY_WRONG: &[u8] = apdu!("00 20 00 80 08 3030303030303030");
 
 /// A host and the folder of its socket (dropped in this order: the host stops first).
 struct Fixture {
@@ -47,7 +46,7 @@ impl Fixture {
         let card = ctx
             .connect(c"softcard PIV 00 00", ShareMode::Shared, Protocols::ANY)
             .unwrap();
-        assert_eq!(send(&card, &SELECT_PIV), Ok(0x9000));
+        assert_eq!(send(&card, SELECT_PIV), Ok(0x9000));
         card
     }
 }
@@ -59,7 +58,7 @@ fn clients_share_one_retry_counter() {
         .map(|_| {
             let ctx = f.client();
             let card = f.connect(&ctx);
-            send(&card, &VERIFY_WRONG).unwrap()
+            send(&card, VERIFY_WRONG).unwrap()
         })
         .collect();
     assert_eq!(words, [0x63C2, 0x63C1, 0x63C0, 0x6983, 0x6983]);
@@ -99,8 +98,8 @@ fn a_transaction_excludes_other_clients_until_it_ends() {
     let mut a = f.connect(&a_ctx);
     let b = f.connect(&b_ctx);
     let tx = a.transaction().unwrap();
-    assert_eq!(send(&tx, &CHAIN_START), Ok(0x9000));
-    assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation));
+    assert_eq!(send(&tx, CHAIN_START), Ok(0x9000));
+    assert_eq!(send(&b, OTHER), Err(Error::SharingViolation));
     let (done_tx, done) = mpsc::channel();
     let waiter = thread::spawn(move || {
         let mut b = b;
@@ -113,7 +112,7 @@ fn a_transaction_excludes_other_clients_until_it_ends() {
         "B's transaction began inside A's"
     );
     // A's chain is intact: B's command did not land inside it.
-    assert_eq!(send(&tx, &OTHER), Ok(0x6883));
+    assert_eq!(send(&tx, OTHER), Ok(0x6883));
     tx.end(Disposition::LeaveCard).unwrap();
     assert_eq!(done.recv_timeout(Duration::from_secs(5)), Ok(Ok(())));
     waiter.join().unwrap();
@@ -149,7 +148,7 @@ impl RawClient {
                 .u64(Protocols::T1.bits()),
         );
         let handle = Reader::values(&out).u64().unwrap();
-        let out = self.ask(Writer::request(Op::Transmit).u64(handle).bytes(&SELECT_PIV));
+        let out = self.ask(Writer::request(Op::Transmit).u64(handle).bytes(SELECT_PIV));
         assert!(
             Reader::values(&out)
                 .bytes()
@@ -160,9 +159,7 @@ impl RawClient {
     }
 }
 
-const VERIFY_RIGHT: [u8; 13] = [
-    0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8',
-];
+const VERIFY_RIGHT: &[u8] = piv::VERIFY_DEFAULT_PIN;
 
 #[test]
 fn a_client_that_goes_away_gives_up_its_transaction() {
@@ -172,11 +169,11 @@ fn a_client_that_goes_away_gives_up_its_transaction() {
     let mut a = RawClient::open(&f);
     let handle = a.connect();
     a.ask(Writer::request(Op::Begin).u64(handle));
-    assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation));
+    assert_eq!(send(&b, OTHER), Err(Error::SharingViolation));
     // The process dies: its socket closes with the transaction open.
     drop(a);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while send(&b, &OTHER) == Err(Error::SharingViolation) {
+    while send(&b, OTHER) == Err(Error::SharingViolation) {
         assert!(
             Instant::now() < deadline,
             "the transaction outlived its client"
@@ -194,7 +191,7 @@ fn a_client_that_goes_away_leaves_a_card_others_use_and_resets_one_it_used_alone
     let out = a.ask(
         Writer::request(Op::Transmit)
             .u64(handle)
-            .bytes(&VERIFY_RIGHT),
+            .bytes(VERIFY_RIGHT),
     );
     assert_eq!(Reader::values(&out).bytes().unwrap(), [0x90, 0x00]);
     drop(a);
@@ -202,7 +199,7 @@ fn a_client_that_goes_away_leaves_a_card_others_use_and_resets_one_it_used_alone
     let deadline = Instant::now() + Duration::from_secs(5);
     let keeper = loop {
         let card = f.connect(&ctx);
-        if send(&card, &OTHER) == Ok(0x63C3) {
+        if send(&card, OTHER) == Ok(0x63C3) {
             break card;
         }
         assert!(Instant::now() < deadline, "the card was never reset");
@@ -210,12 +207,12 @@ fn a_client_that_goes_away_leaves_a_card_others_use_and_resets_one_it_used_alone
         thread::sleep(Duration::from_millis(20));
     };
     // Shared: another client's verified PIN stays, and it sees no reset.
-    assert_eq!(send(&keeper, &VERIFY_RIGHT), Ok(0x9000));
+    assert_eq!(send(&keeper, VERIFY_RIGHT), Ok(0x9000));
     let mut other = RawClient::open(&f);
     other.connect();
     drop(other);
     thread::sleep(Duration::from_millis(300));
-    assert_eq!(send(&keeper, &OTHER), Ok(0x9000));
+    assert_eq!(send(&keeper, OTHER), Ok(0x9000));
 }
 
 #[test]
@@ -260,7 +257,7 @@ fn cancel_ends_a_wait_and_removal_reaches_every_client() {
     ctx.get_status_change(Duration::from_secs(5), &mut rs)
         .unwrap();
     assert!(rs[0].event_state().contains(State::EMPTY), "{:?}", rs[0]);
-    assert_eq!(send(&card, &SELECT_PIV), Err(Error::RemovedCard));
+    assert_eq!(send(&card, SELECT_PIV), Err(Error::RemovedCard));
     let listed = host::list(f.host.path()).unwrap();
     assert!(!listed[0].present);
 
@@ -272,7 +269,7 @@ fn cancel_ends_a_wait_and_removal_reaches_every_client() {
     );
     let again = f.connect(&ctx);
     assert_eq!(
-        send(&again, &VERIFY_WRONG),
+        send(&again, VERIFY_WRONG),
         Ok(0x63C2),
         "the same card is back"
     );
@@ -289,7 +286,7 @@ fn nested_transactions_are_counted() {
     std::mem::forget(a.transaction().unwrap());
     std::mem::forget(a.transaction().unwrap());
     a.end_transaction(Disposition::LeaveCard).unwrap();
-    assert_eq!(send(&b, &OTHER), Err(Error::SharingViolation), "still held");
+    assert_eq!(send(&b, OTHER), Err(Error::SharingViolation), "still held");
     let mut b = b;
     assert_eq!(
         b.end_transaction(Disposition::LeaveCard),
@@ -297,7 +294,7 @@ fn nested_transactions_are_counted() {
         "ending another handle's transaction"
     );
     a.end_transaction(Disposition::LeaveCard).unwrap();
-    assert_eq!(send(&b, &OTHER), Ok(0x63C3));
+    assert_eq!(send(&b, OTHER), Ok(0x63C3));
     assert_eq!(
         a.end_transaction(Disposition::LeaveCard),
         Err(Error::NotTransacted)

@@ -21,7 +21,7 @@ fn select_through_the_api() {
     let card = ctx
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
-    assert_eq!(send(&card, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&card, SELECT_PIV), Ok(0x9000));
     assert_eq!(send(&card, &[0x00, 0xEE, 0x00, 0x00]), Ok(0x6D00));
     let st = card.status2_owned().unwrap();
     assert_eq!(st.atr(), Profile::Piv.atr());
@@ -42,11 +42,11 @@ fn select_through_the_api() {
         Err(Error::UnsupportedFeature)
     );
     let mut tiny = [0u8; 1];
-    let (err, needed) = card.transmit2(&SELECT_PIV, &mut tiny).unwrap_err();
+    let (err, needed) = card.transmit2(SELECT_PIV, &mut tiny).unwrap_err();
     assert_eq!(err, Error::InsufficientBuffer);
     assert!(needed >= 2, "the length needed is given");
     let mut exact = vec![0u8; needed];
-    assert_eq!(sw(card.transmit(&SELECT_PIV, &mut exact).unwrap()), 0x9000);
+    assert_eq!(sw(card.transmit(SELECT_PIV, &mut exact).unwrap()), 0x9000);
     let (mut names, mut atr) = (vec![0u8; 64], [0u8; 33]);
     let st = card.status2(&mut names, &mut atr).unwrap();
     assert_eq!(st.reader_names().collect::<Vec<_>>(), [c"R"]);
@@ -91,7 +91,7 @@ fn listing_readers() {
     let direct = ctx
         .connect(c"A", ShareMode::Direct, Protocols::UNDEFINED)
         .unwrap();
-    assert_eq!(send(&direct, &SELECT_PIV), Err(Error::ProtoMismatch));
+    assert_eq!(send(&direct, SELECT_PIV), Err(Error::ProtoMismatch));
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn insertion_and_removal_are_seen_by_status_change_and_handles() {
 
     let removed = reg.remove_card("R").unwrap();
     assert_eq!(removed.profile(), Profile::Piv);
-    assert_eq!(send(&card, &SELECT_PIV), Err(Error::RemovedCard));
+    assert_eq!(send(&card, SELECT_PIV), Err(Error::RemovedCard));
     assert_eq!(card.status2_owned().err(), Some(Error::RemovedCard));
     ctx.get_status_change(Duration::ZERO, &mut rs).unwrap();
     assert!(rs[0].event_state().contains(State::EMPTY | State::CHANGED));
@@ -148,13 +148,13 @@ fn insertion_and_removal_are_seen_by_status_change_and_handles() {
     );
     reg.insert_card("R", removed).unwrap();
     assert_eq!(
-        send(&card, &SELECT_PIV),
+        send(&card, SELECT_PIV),
         Err(Error::RemovedCard),
         "a new card needs a reconnect"
     );
     card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::LeaveCard)
         .unwrap();
-    assert_eq!(send(&card, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&card, SELECT_PIV), Ok(0x9000));
 }
 
 #[test]

@@ -64,7 +64,7 @@ fn transactions_exclude_other_connections_across_threads() {
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
     let tx = a.transaction().unwrap();
-    assert_eq!(send(&tx, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&tx, SELECT_PIV), Ok(0x9000));
 
     let (acquired_tx, acquired) = mpsc::channel();
     let waiter = {
@@ -75,13 +75,13 @@ fn transactions_exclude_other_connections_across_threads() {
                 .connect(c"R", ShareMode::Shared, Protocols::ANY)
                 .unwrap();
             assert_eq!(
-                send(&b, &SELECT_PIV),
+                send(&b, SELECT_PIV),
                 Err(Error::SharingViolation),
                 "A holds the transaction"
             );
             let tx = b.transaction().unwrap();
             acquired_tx.send(()).unwrap();
-            assert_eq!(send(&tx, &SELECT_PIV), Ok(0x9000));
+            assert_eq!(send(&tx, SELECT_PIV), Ok(0x9000));
             tx.end(Disposition::LeaveCard).map_err(|(_, e)| e).unwrap();
             // Dropping would reset the card (as pcsc does); leave it as it is.
             b.disconnect(Disposition::LeaveCard)
@@ -98,7 +98,7 @@ fn transactions_exclude_other_connections_across_threads() {
     waiter.join().unwrap();
     // Ending twice: nothing to end.
     a.transaction().unwrap();
-    assert_eq!(send(&a, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&a, SELECT_PIV), Ok(0x9000));
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn transactions_never_overlap_under_contention() {
                         !inside.swap(true, Ordering::SeqCst),
                         "two transactions at once"
                     );
-                    assert_eq!(send(&tx, &SELECT_PIV), Ok(0x9000));
+                    assert_eq!(send(&tx, SELECT_PIV), Ok(0x9000));
                     thread::yield_now();
                     inside.store(false, Ordering::SeqCst);
                     rounds.fetch_add(1, Ordering::SeqCst);
@@ -147,31 +147,31 @@ fn reset_disposition_clears_volatile_state_and_tells_other_handles() {
     let mut b = ctx
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
-    assert_eq!(send(&a, &CHAIN_START), Ok(0x9000));
+    assert_eq!(send(&a, CHAIN_START), Ok(0x9000));
     // Leaving the card keeps the pending chain...
     let c = ctx
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
     c.disconnect(Disposition::LeaveCard).unwrap();
-    assert_eq!(send(&b, &OTHER), Ok(0x6883));
-    assert_eq!(send(&a, &CHAIN_START), Ok(0x9000));
+    assert_eq!(send(&b, OTHER), Ok(0x6883));
+    assert_eq!(send(&a, CHAIN_START), Ok(0x9000));
     // ...a reset clears it, and the other connections learn of the reset.
     a.disconnect(Disposition::ResetCard).unwrap();
-    assert_eq!(send(&b, &OTHER), Err(Error::ResetCard));
-    assert_eq!(send(&b, &OTHER), Err(Error::ResetCard), "until reconnected");
+    assert_eq!(send(&b, OTHER), Err(Error::ResetCard));
+    assert_eq!(send(&b, OTHER), Err(Error::ResetCard), "until reconnected");
     b.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
         .unwrap();
-    assert_ne!(send(&b, &OTHER), Ok(0x6883));
+    assert_ne!(send(&b, OTHER), Ok(0x6883));
 
     // Dropping a connection resets the card too, as pcsc does.
-    assert_eq!(send(&b, &CHAIN_START), Ok(0x9000));
+    assert_eq!(send(&b, CHAIN_START), Ok(0x9000));
     let d = ctx
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
     drop(d);
     b.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
         .unwrap();
-    assert_ne!(send(&b, &OTHER), Ok(0x6883));
+    assert_ne!(send(&b, OTHER), Ok(0x6883));
 
     // Unpower powers the card off.
     b.disconnect(Disposition::UnpowerCard).unwrap();
@@ -203,11 +203,11 @@ fn ending_a_transaction_with_reset() {
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
     let tx = a.transaction().unwrap();
-    assert_eq!(send(&tx, &CHAIN_START), Ok(0x9000));
+    assert_eq!(send(&tx, CHAIN_START), Ok(0x9000));
     tx.end(Disposition::ResetCard).map_err(|(_, e)| e).unwrap();
-    assert_ne!(send(&a, &OTHER), Ok(0x6883), "the resetting handle goes on");
-    assert!(send(&a, &OTHER).is_ok());
-    assert_eq!(send(&b, &OTHER), Err(Error::ResetCard));
+    assert_ne!(send(&a, OTHER), Ok(0x6883), "the resetting handle goes on");
+    assert!(send(&a, OTHER).is_ok());
+    assert_eq!(send(&b, OTHER), Err(Error::ResetCard));
 }
 
 #[test]
@@ -238,7 +238,7 @@ fn a_reset_forgets_the_verified_pin() {
     let mut a = ctx
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
-    assert_eq!(send(&a, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&a, SELECT_PIV), Ok(0x9000));
     assert_eq!(send(&a, &VERIFY_PIN), Ok(0x9000));
     assert_eq!(send(&a, &PIN_STATUS), Ok(0x9000));
     let tx = a.transaction().unwrap();
@@ -250,7 +250,7 @@ fn a_reset_forgets_the_verified_pin() {
     );
     let tx = a.transaction().unwrap();
     tx.end(Disposition::ResetCard).map_err(|(_, e)| e).unwrap();
-    assert_eq!(send(&a, &SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&a, SELECT_PIV), Ok(0x9000));
     assert_eq!(
         send(&a, &PIN_STATUS).map(|sw| sw & 0xFFF0),
         Ok(0x63C0),
@@ -267,11 +267,11 @@ fn commands_from_outside_wait_for_the_transaction_and_resets_reach_connections()
         .connect(c"R", ShareMode::Shared, Protocols::ANY)
         .unwrap();
     let tx = card.transaction().unwrap();
-    assert_eq!(send(&tx, &CHAIN_START), Ok(0x9000));
+    assert_eq!(send(&tx, CHAIN_START), Ok(0x9000));
     let (done_tx, done) = mpsc::channel();
     let outside = reg.clone();
     let t = thread::spawn(move || {
-        let r = outside.transmit_between_transactions("R", &OTHER).unwrap();
+        let r = outside.transmit_between_transactions("R", OTHER).unwrap();
         done_tx.send(r).unwrap();
     });
     assert!(
@@ -279,14 +279,14 @@ fn commands_from_outside_wait_for_the_transaction_and_resets_reach_connections()
         "a command from outside landed inside the transaction"
     );
     // The chain is intact, then the transaction ends and the outside command runs.
-    assert_eq!(send(&tx, &OTHER), Ok(0x6883));
+    assert_eq!(send(&tx, OTHER), Ok(0x6883));
     tx.end(Disposition::LeaveCard).unwrap();
     let response = done.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(response[response.len() - 2..], [0x63, 0xC3]);
     t.join().unwrap();
 
     reg.dispose("R", Disposition::ResetCard).unwrap();
-    assert_eq!(send(&card, &OTHER), Err(Error::ResetCard));
+    assert_eq!(send(&card, OTHER), Err(Error::ResetCard));
     assert_eq!(
         reg.dispose("nope", Disposition::ResetCard),
         Err(Error::UnknownReader)

@@ -9,10 +9,7 @@ use std::time::Duration;
 
 use softcard::{Card, CardOptions, MemoryStorage, Profile};
 use softcard_pcsc::vpcd::{Bridge, Options, Stats};
-
-const SELECT_PIV: [u8; 14] = [
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-];
+use softcard_test_support::{piv, sw};
 
 fn send(s: &mut TcpStream, body: &[u8]) {
     let mut frame = (body.len() as u16).to_be_bytes().to_vec();
@@ -26,10 +23,6 @@ fn recv(s: &mut TcpStream) -> Vec<u8> {
     let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
     s.read_exact(&mut body).unwrap();
     body
-}
-
-fn sw(resp: &[u8]) -> [u8; 2] {
-    [resp[resp.len() - 2], resp[resp.len() - 1]]
 }
 
 fn exchange(s: &mut TcpStream, body: &[u8]) -> Vec<u8> {
@@ -81,7 +74,7 @@ fn answers_control_codes_and_apdus() {
     let (mut s, _) = listener.accept().unwrap();
     assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
     send(&mut s, &[0x01]);
-    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
     assert_eq!(exchange(&mut s, &[0x00, 0xEE, 0x00, 0x00]), [0x6D, 0x00]);
     send(&mut s, &[0x02]);
     send(&mut s, &[0x00]);
@@ -121,7 +114,7 @@ fn malformed_frames_drop_the_connection_and_leave_the_card_intact() {
     }
     // The bridge comes back and the card still works.
     let (mut s, _) = listener.accept().unwrap();
-    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
     stop.store(true, Ordering::SeqCst);
     let (stats, card) = runner.join().unwrap();
     assert_eq!(stats.dropped, 5);
@@ -143,7 +136,7 @@ fn reconnects_when_vpcd_comes_back() {
     thread::sleep(Duration::from_millis(150));
     let listener = TcpListener::bind(addr).unwrap();
     let (mut s, _) = listener.accept().unwrap();
-    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
     stop.store(true, Ordering::SeqCst);
     let (stats, _) = runner.join().unwrap();
     assert!(stats.connections >= 2);
@@ -205,7 +198,7 @@ fn an_oversized_frame_drops_the_connection_before_reading_it() {
     long.extend_from_slice(&[0xA0; 255]);
     assert_eq!(
         sw(&exchange(&mut s, &long)),
-        [0x6A, 0x82],
+        0x6A82,
         "a long frame within the limit is served"
     );
     stop.store(true, Ordering::SeqCst);
@@ -231,7 +224,7 @@ fn a_connection_vpcd_never_talks_on_is_made_again() {
     let (mut s, _) = listener.accept().unwrap();
     assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
     thread::sleep(Duration::from_millis(600));
-    assert_eq!(sw(&exchange(&mut s, &SELECT_PIV)), [0x90, 0x00]);
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
     stop.store(true, Ordering::SeqCst);
     let stats = runner.join().unwrap();
     assert_eq!(stats.connections, 2);

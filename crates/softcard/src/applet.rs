@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::{
     Command, PinStore, Status,
     crypto::{BackendKind, CardRng},
+    description::AppletState,
 };
 
 /// A card application. The [`Card`](crate::Card) routes SELECT to it by AID, reassembles
@@ -67,9 +68,16 @@ pub trait Applet: Send {
     /// command to this applet with 6581 (its memory no longer matches its image).
     fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status>;
 
-    /// Human-readable lines describing the applet's state (no secrets), for `softcard info`.
+    /// The applet's state (no secrets), for [`Card::description`](crate::Card::description)
+    /// and `softcard info`. By default: no lines.
+    fn description(&self) -> AppletState {
+        AppletState::Other { lines: Vec::new() }
+    }
+
+    /// Human-readable lines describing the applet's state (no secrets): its
+    /// [`description`](Applet::description) as text.
     fn describe(&self) -> Vec<String> {
-        Vec::new()
+        self.description().lines()
     }
 }
 

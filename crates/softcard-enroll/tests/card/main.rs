@@ -11,6 +11,7 @@ use softcard_enroll::{
     Application, CardClient, ContainerName, EnrollError, HashAlg, KeyAlgorithm, KeyRequest,
     KeySpec, RequestFormat, RequestOptions, SignatureAlgorithm, Unblock,
 };
+use softcard_test_support::openssl;
 use support::Scratch;
 
 fn client(profile: Profile) -> CardClient<Card> {
@@ -90,19 +91,18 @@ fn enroll_issue_install(profile: Profile, algorithm: KeyAlgorithm) {
     assert!(verify_signature(&container.public_key, alg, b"other", &sig).is_err());
     s.write("msg", message);
     s.write("sig", &sig);
-    s.openssl_ok(&[
-        "x509", "-in", "cert.pem", "-pubkey", "-noout", "-out", "pub.pem",
-    ]);
-    let out = s.openssl_ok(&[
-        "dgst",
-        "-sha256",
-        "-verify",
-        "pub.pem",
-        "-signature",
-        "sig",
-        "msg",
-    ]);
-    assert!(out.contains("Verified OK"), "{out}");
+    let d = s.path("");
+    assert!(
+        openssl::public_key_of(&d, "cert.pem", "pub.pem")
+            .status
+            .success()
+    );
+    let out = openssl::dgst_verify(&d, "pub.pem", "sig", "msg");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("Verified OK"),
+        "{said}"
+    );
 
     // After a reset the PIN is needed again.
     let mut card = c.into_transport();
@@ -168,16 +168,23 @@ fn gids_containers_as_windows_names_them() {
         (all[1].name.as_str(), all[1].key_spec),
         ("my key", KeySpec::Signature)
     );
-    let described = c.into_transport().describe().join("\n");
+    let described = c.into_transport().description();
+    let containers = &described.gids().unwrap().containers;
     assert!(
-        described.contains(&format!(
-            "container 0 \"{name}\": signature 0 bits, key exchange 1024 bits, default"
-        )),
-        "{described}"
+        containers.iter().any(|c| (
+            c.index,
+            c.name.as_str(),
+            c.signature_bits,
+            c.key_exchange_bits,
+            c.default
+        ) == (0, name.as_str(), 0, 1024, true)),
+        "{containers:?}"
     );
     assert!(
-        described.contains("container 1 \"my key\": signature 1024 bits"),
-        "{described}"
+        containers
+            .iter()
+            .any(|c| (c.index, c.name.as_str(), c.signature_bits) == (1, "my key", 1024)),
+        "{containers:?}"
     );
 }
 

@@ -4,15 +4,13 @@
 
 use softcard::{CardOptions, NoStorage, Profile};
 use softcard_pcsc::{Context, Error, MAX_BUFFER_SIZE, Registry, Scope};
+use softcard_test_support::apdu;
+pub use softcard_test_support::{piv::SELECT as SELECT_PIV, sw};
 
-/// SELECT of the PIV application.
-pub const SELECT_PIV: [u8; 14] = [
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-];
 /// The first command of a chain (CLA bit 0x10): the card keeps it until the chain ends.
-pub const CHAIN_START: [u8; 6] = [0x10, 0xCB, 0x3F, 0xFF, 0x01, 0x00];
+pub const CHAIN_START: &[u8] = apdu!("10 CB 3F FF 01 00");
 /// A command with another header: the card answers 6883 while a chain is pending.
-pub const OTHER: [u8; 5] = [0x00, 0x20, 0x00, 0x80, 0x00];
+pub const OTHER: &[u8] = apdu!("00 20 00 80 00");
 
 /// A PIV card keeping no image.
 pub fn new_card() -> softcard::Card {
@@ -25,11 +23,6 @@ pub fn setup(reader: &str) -> (Registry, Context) {
     reg.insert_card(reader, new_card()).unwrap();
     let ctx = reg.establish(Scope::User).unwrap();
     (reg, ctx)
-}
-
-/// The status word of a response.
-pub fn sw(resp: &[u8]) -> u16 {
-    u16::from_be_bytes([resp[resp.len() - 2], resp[resp.len() - 1]])
 }
 
 /// Sends an APDU; the status word back.

@@ -30,6 +30,7 @@ use self::{
 use crate::{
     Applet, Command, Outcome, Status,
     crypto::{BackendKind, CardRng},
+    description::{AppletDescription, AppletState, CardDescription},
     image::{self, ImageError},
     profile::{CardOptions, Profile},
     storage::Storage,
@@ -252,19 +253,36 @@ impl Card {
         self.selected = (self.slots.len() == 1).then_some(0);
     }
 
-    /// Lines describing the card (no secrets), for `softcard info`.
-    pub fn describe(&self) -> Vec<String> {
-        let mut out = vec![
-            format!("profile: {}", self.profile()),
-            format!("serial: {}", self.serial()),
-            format!("atr: {}", hex_upper(self.atr())),
-            format!("backend: {}", self.backend.name()),
-        ];
-        for Slot { applet, aid, .. } in &self.slots {
-            out.push(format!("applet {} ({})", applet.name(), hex_upper(aid)));
-            out.extend(applet.describe().into_iter().map(|l| format!("  {l}")));
+    /// The card's typed description (no secrets): profile, serial, ATR, backend and each
+    /// applet's state, for `softcard info --json`.
+    pub fn description(&self) -> CardDescription {
+        CardDescription {
+            profile: self.profile().to_string(),
+            serial: self.serial(),
+            atr: hex_upper(self.atr()),
+            backend: self.backend.name().into(),
+            applets: self
+                .slots
+                .iter()
+                .map(|Slot { applet, aid, .. }| AppletDescription {
+                    name: applet.name().into(),
+                    aid: hex_upper(aid),
+                    // An applet that only writes lines (`Applet::describe`) is described by them.
+                    state: match applet.description() {
+                        AppletState::Other { lines } if lines.is_empty() => AppletState::Other {
+                            lines: applet.describe(),
+                        },
+                        state => state,
+                    },
+                })
+                .collect(),
         }
-        out
+    }
+
+    /// Lines describing the card (no secrets), for `softcard info`: its
+    /// [`description`](Card::description) as text.
+    pub fn describe(&self) -> Vec<String> {
+        self.description().lines()
     }
 
     fn execute(&mut self, cmd: &Command<'_>) -> Result<Vec<u8>, Status> {

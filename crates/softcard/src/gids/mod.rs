@@ -8,6 +8,7 @@
 
 mod auth;
 mod command;
+mod describe;
 mod files;
 mod keys;
 pub mod minidriver;
@@ -22,6 +23,7 @@ use crate::{
         BackendKind, CardRng, KeyMaterial,
         sym::{SymAlg, SymKey},
     },
+    description::AppletState,
     options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN},
 };
 use command::{AppletRead, AppletWrite, GidsCommand};
@@ -293,75 +295,7 @@ impl Applet for GidsApplet {
         Ok(())
     }
 
-    fn describe(&self) -> Vec<String> {
-        describe(&self.state)
+    fn description(&self) -> AppletState {
+        AppletState::Gids(describe::description(&self.state))
     }
-}
-
-fn describe(s: &State) -> Vec<String> {
-    let mut out = vec![format!(
-        "state: {}",
-        if s.operational {
-            "operational"
-        } else {
-            "not initialized"
-        }
-    )];
-    out.push(match &s.pin {
-        Some(p) if p.is_blocked() => "PIN: blocked".into(),
-        Some(p) => format!(
-            "PIN: {} of {} tries left",
-            p.tries_left(),
-            p.policy().max_tries
-        ),
-        None => "PIN: not set".into(),
-    });
-    if let Some(key) = &s.admin {
-        let alg = key.algorithm();
-        let cipher = if alg.is_aes() { "AES" } else { "3DES" };
-        out.push(format!("administrator key: {cipher}-{}", alg.key_len() * 8));
-    }
-    for (kid, file) in &s.keys {
-        let what = file.key.as_ref().map_or("empty".to_string(), |k| {
-            format!("RSA-{}", k.algorithm().bits())
-        });
-        out.push(format!("key {kid:02X}: {what}"));
-    }
-    let dos = |ef: u16, tag: u16| s.efs.get(&ef).and_then(|e| e.dos.get(&u32::from(tag)));
-    if let Some(cmap) = dos(md::EVERYONE_READ_USER_WRITE_EF, md::CMAPFILE_DO) {
-        for (i, c) in md::parse_cmapfile(cmap)
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.is_valid())
-        {
-            let default = if c.flags & md::CONTAINER_DEFAULT != 0 {
-                ", default"
-            } else {
-                ""
-            };
-            out.push(format!(
-                "container {i} \"{}\": signature {} bits, key exchange {} bits{default}",
-                c.name, c.sig_key_bits, c.kx_key_bits
-            ));
-        }
-    }
-    if let Some(master) = dos(md::USER_CREATE_DELETE_EF, md::MASTER_FILE_DO) {
-        let certs: Vec<String> = md::parse_master_file(master)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| {
-                e.directory == "mscp" && (e.name.starts_with("ksc") || e.name.starts_with("kxc"))
-            })
-            .map(|e| e.name)
-            .collect();
-        out.push(format!(
-            "certificates: {}",
-            if certs.is_empty() {
-                "none".into()
-            } else {
-                certs.join(", ")
-            }
-        ));
-    }
-    out
 }

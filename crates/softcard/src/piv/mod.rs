@@ -10,6 +10,7 @@ mod attest;
 mod auth;
 mod command;
 mod der;
+mod describe;
 mod keys;
 mod objects;
 mod state;
@@ -19,12 +20,13 @@ mod yubico;
 use self::{
     command::{Authenticate, PivCommand},
     state::{KeyRecord, Persistent, Volatile},
-    types::{KeyPinPolicy, Origin, Slot, TouchPolicy, key_alg_id},
+    types::{KeyPinPolicy, Origin, Slot, TouchPolicy},
 };
 use crate::{
     Applet, CardOptions, Command, Context, Effect, ImageError, Outcome, Status,
     applet::encode_state,
     crypto::{BackendKind, CardRng, KeyAlgorithm, KeyMaterial, PrivateKey},
+    description::AppletState,
     tlv,
 };
 
@@ -207,48 +209,8 @@ impl Applet for PivApplet {
         Ok(())
     }
 
-    fn describe(&self) -> Vec<String> {
-        let s = &self.state;
-        let mut out = vec![
-            format!("version: {}.{}.{}", VERSION[0], VERSION[1], VERSION[2]),
-            format!(
-                "PIN tries left: {}/{}",
-                s.pin.tries_left(),
-                s.pin.policy().max_tries
-            ),
-            format!(
-                "PUK tries left: {}/{}",
-                s.puk.tries_left(),
-                s.puk.policy().max_tries
-            ),
-            format!(
-                "management key: {}{}",
-                s.mgmt.key.algorithm().name(),
-                if s.mgmt.default { " (default)" } else { "" }
-            ),
-        ];
-        for slot in Slot::all() {
-            let cert = s.objects.contains_key(&slot.cert_tag());
-            if let Some(k) = s.keys.get(&slot) {
-                let alg = k.key.algorithm();
-                out.push(format!(
-                    "slot {:02X}: {} (id {:02X}), {:?}, PIN {:?}, touch {:?}, certificate {}",
-                    slot.key_ref(),
-                    keys::describe_alg(alg),
-                    key_alg_id(alg),
-                    k.origin,
-                    k.pin_policy,
-                    k.touch_policy,
-                    if cert { "present" } else { "absent" }
-                ));
-            } else if cert {
-                out.push(format!(
-                    "slot {:02X}: no key, certificate present",
-                    slot.key_ref()
-                ));
-            }
-        }
-        out
+    fn description(&self) -> AppletState {
+        AppletState::Piv(describe::description(self))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Software keys and OpenSSL helpers for the tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::pkcs8::DecodePrivateKey as _;
@@ -32,11 +32,7 @@ impl Scratch {
 
     /// Runs `openssl args...` in this directory.
     pub fn openssl(&self, args: &[&str]) -> Output {
-        Command::new("openssl")
-            .args(args)
-            .current_dir(self.0.path())
-            .output()
-            .expect("openssl runs")
+        softcard_test_support::openssl::run(self.0.path(), args)
     }
 
     /// Runs openssl and insists on success; returns stdout as text.
@@ -80,21 +76,18 @@ impl Scratch {
 
     /// A self-signed test CA (`ca.key`, `ca.pem`).
     pub fn make_ca(&self) {
-        self.openssl_ok(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
+        let out = softcard_test_support::openssl::self_signed(
+            self.0.path(),
             "ca.key",
-            "-out",
-            "ca.pem",
-            "-subj",
             "/CN=Test CA",
-            "-days",
-            "2",
-        ]);
+            "ca.pem",
+            &["-days", "2"],
+        );
+        assert!(
+            out.status.success(),
+            "openssl req -x509 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Issues `out` (PEM) from the request `csr` (DER) with the test CA, copying the

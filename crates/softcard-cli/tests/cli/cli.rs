@@ -1,18 +1,9 @@
 //! The `softcard` binary: init, info, and their error messages.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn softcard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softcard"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use super::{ok, softcard, text};
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
@@ -118,6 +109,16 @@ fn info_describes_the_card_as_text_and_json() {
     assert_eq!(json["serial"], 4242);
     assert!(json["atr"].as_str().unwrap().starts_with("3B"));
     assert!(json["description"].as_array().unwrap().len() >= 4);
+    // The same description as data.
+    let piv = &json["applets"][0];
+    assert_eq!(piv["name"], "PIV");
+    assert_eq!(piv["state"]["kind"], "piv");
+    assert_eq!(
+        piv["state"]["pin"]["tries_left"],
+        piv["state"]["pin"]["limit"]
+    );
+    assert_eq!(piv["state"]["pin"]["blocked"], false);
+    assert_eq!(piv["state"]["management_key"]["default"], true);
 }
 
 #[test]
@@ -148,16 +149,6 @@ fn info_names_what_is_wrong_with_an_image() {
 /// A 24-byte key other than the default one.
 const KEY: &str = "0A0B0C0D0E0F101112131415161718191A1B1C1D1E1F2021";
 
-fn run_ok(args: &[&str]) -> String {
-    let out = softcard(args);
-    assert!(
-        out.status.success(),
-        "softcard {args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 fn run_err(args: &[&str]) -> String {
     let out = softcard(args);
     assert_eq!(out.status.code(), Some(1), "softcard {args:?} should fail");
@@ -170,7 +161,7 @@ fn blocked_windows_vsc(init_extra: &[&str]) -> (tempfile::TempDir, String) {
     let image = p(&dir.path().join("card.img")).to_owned();
     let mut init = vec!["init", &image, "--profile", "windows-vsc"];
     init.extend_from_slice(init_extra);
-    run_ok(&init);
+    ok(&init);
     for _ in 0..3 {
         run_err(&["pin", "verify", &image, "--pin", "00000000"]);
     }
@@ -205,7 +196,7 @@ fn windows_vsc_admin_key_given_at_init_unblocks_the_pin() {
     }
     let out = unblock(&image, &["--admin-key", KEY]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    run_ok(&["pin", "verify", &image, "--pin", "87654321"]);
+    ok(&["pin", "verify", &image, "--pin", "87654321"]);
 }
 
 #[test]
@@ -220,7 +211,7 @@ fn windows_vsc_aes192_admin_key_unblocks_with_admin_key_aes() {
     );
     let out = unblock(&image, &["--admin-key", KEY, "--admin-key-aes"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    run_ok(&["pin", "verify", &image, "--pin", "87654321"]);
+    ok(&["pin", "verify", &image, "--pin", "87654321"]);
 }
 
 #[test]
@@ -234,7 +225,7 @@ fn piv_management_key_given_at_init_creates_keys() {
         if aes {
             init.push("--admin-key-aes");
         }
-        run_ok(&init);
+        ok(&init);
         let before = std::fs::read(image).unwrap();
         let err = run_err(&["enroll", image, "--out", p(&req)]);
         assert!(
@@ -242,7 +233,7 @@ fn piv_management_key_given_at_init_creates_keys() {
             "{err}"
         );
         assert!(!req.exists());
-        let out = run_ok(&["enroll", image, "--out", p(&req), "--management-key", KEY]);
+        let out = ok(&["enroll", image, "--out", p(&req), "--management-key", KEY]);
         assert!(out.contains("container: 9D"), "{out}");
         assert_ne!(std::fs::read(image).unwrap(), before);
     }
@@ -254,13 +245,13 @@ fn a_refused_new_pin_names_the_length_rules() {
         let dir = tempfile::tempdir().unwrap();
         let image = dir.path().join("card.img");
         let image = p(&image);
-        run_ok(&["init", image, "--profile", profile]);
+        ok(&["init", image, "--profile", profile]);
         let err = run_err(&["pin", "change", image, "--new", "12"]);
         assert!(
             err.contains("6A80") && err.contains("new PIN") && err.contains(rule),
             "{profile}: {err}"
         );
-        run_ok(&["pin", "verify", image]);
+        ok(&["pin", "verify", image]);
     }
 }
 

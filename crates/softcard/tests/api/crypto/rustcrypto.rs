@@ -7,7 +7,7 @@ use softcard::crypto::{
 };
 use softcard::seeded_rng;
 
-use crate::common::{HASHES, field_digest, rsa_public, verify_ecdsa, verify_pkcs1, verify_pss};
+use super::common::{HASHES, field_digest, rsa_public, verify_ecdsa, verify_pkcs1, verify_pss};
 
 const RC: BackendKind = BackendKind::RustCrypto;
 

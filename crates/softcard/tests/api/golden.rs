@@ -7,6 +7,7 @@ use std::{fs, path::PathBuf};
 use rsa::{BoxedUint, PublicKey, pkcs1v15::Pkcs1v15Sign, traits::PublicKeyParts};
 use sha2::{Digest, Sha256};
 use softcard::{Card, NoStorage, crypto::BackendKind, tlv};
+use softcard_test_support::{ok, send};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/images/v1")
@@ -21,25 +22,6 @@ fn load(name: &str, backend: BackendKind) -> Card {
         backend,
     )
     .unwrap_or_else(|e| panic!("golden image {name} no longer loads: {e}"))
-}
-
-/// Sends a command and collects a chained response; returns (data, SW).
-fn send(card: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
-    let mut r = card.transmit(apdu);
-    let mut data = Vec::new();
-    while let [.., 0x61, n] = r[..] {
-        data.extend_from_slice(&r[..r.len() - 2]);
-        r = card.transmit(&[0x00, 0xC0, 0x00, 0x00, n]);
-    }
-    let sw = u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]]);
-    data.extend_from_slice(&r[..r.len() - 2]);
-    (data, sw)
-}
-
-fn ok(card: &mut Card, apdu: &[u8]) -> Vec<u8> {
-    let (data, sw) = send(card, apdu);
-    assert_eq!(sw, 0x9000, "{apdu:02X?}");
-    data
 }
 
 fn rsa_key(n_e: &[u8]) -> PublicKey {
@@ -163,13 +145,7 @@ fn golden_piv_image_signs_with_its_key() {
 fn golden_gids_image_signs_with_its_key() {
     for backend in BackendKind::available() {
         let mut card = load("windows-vsc", backend);
-        ok(
-            &mut card,
-            &[
-                0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59,
-                0x00,
-            ],
-        );
+        softcard_test_support::gids::select(&mut card);
         let public = ok(
             &mut card,
             &[

@@ -1,68 +1,32 @@
-//! GIDS flows that need computation on the host side: the administrator's mutual
-//! authentication, key generation and signatures checked with the `rsa` crate, decipherment
-//! with extended APDUs and with chaining, key import, reload from the image, and the
-//! initialization of a blank card as gids-tool does it.
-
-#[path = "gids/auth.rs"]
-mod auth;
-#[path = "gids/blank.rs"]
-mod blank;
-#[path = "gids/keys.rs"]
-mod keys;
-#[path = "gids/objects.rs"]
-mod objects;
+//! The host side of GIDS steps on an in-process card, as gids-tool and OpenSC do them:
+//! SELECT, VERIFY with the default PIN, the administrator's mutual authentication, key files
+//! and key generation, signatures.
+//!
+//! Responses are collected through `61xx` / GET RESPONSE ([`crate::send`]).
 
 use des::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit};
-use rsa::{BoxedUint, Pkcs1v15Encrypt, Pkcs1v15Sign, sha2::Digest, sha2::Sha256};
-use softcard::{
-    Applet, Card, CardOptions, Command, Context, MemoryStorage, Profile, Status,
-    apdu::encode_command,
-    crypto::{BackendKind, KeyAlgorithm, KeyMaterial, PrivateKey},
-    gids::{self, GidsApplet, minidriver as md},
-    profile::DEFAULT_ADMIN_KEY,
-    tlv,
-};
+use rsa::{BoxedUint, sha2::Digest, sha2::Sha256};
+use softcard::{Card, MemoryStorage, tlv};
 
-fn new_card(seed: u64) -> (Card, MemoryStorage) {
-    let storage = MemoryStorage::new();
-    let card = Card::create_seeded(
-        &CardOptions::new(Profile::WindowsVsc),
-        seed,
-        Box::new(storage.clone()),
-    )
-    .unwrap();
-    (card, storage)
+use crate::{cmd, ok, send};
+
+pub use softcard::profile::DEFAULT_ADMIN_KEY;
+
+/// SELECT of the GIDS application.
+pub const SELECT: &[u8] = crate::apdu!("00 A4 04 00 09 A0 00 00 03 97 42 54 46 59 00");
+
+/// Selects the GIDS application; its FCI.
+pub fn select(card: &mut Card) -> Vec<u8> {
+    ok(card, SELECT)
 }
 
-/// Sends a command, follows 61xx with GET RESPONSE; returns data and SW.
-fn send(card: &mut Card, apdu: &[u8]) -> (Vec<u8>, u16) {
-    let mut resp = card.transmit(apdu);
-    let mut data = Vec::new();
-    loop {
-        let sw = u16::from_be_bytes([resp[resp.len() - 2], resp[resp.len() - 1]]);
-        data.extend_from_slice(&resp[..resp.len() - 2]);
-        if sw >> 8 != 0x61 {
-            return (data, sw);
-        }
-        resp = card.transmit(&[0, 0xC0, 0, 0, 0]);
-    }
+/// Verifies the default PIN.
+pub fn verify_pin(card: &mut Card) {
+    ok(card, &cmd(0x20, 0, 0x80, crate::PIN, None));
 }
 
-fn ok(card: &mut Card, apdu: &[u8]) -> Vec<u8> {
-    let (data, sw) = send(card, apdu);
-    assert_eq!(sw, 0x9000, "command {apdu:02X?}");
-    data
-}
-
-fn cmd(ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<usize>) -> Vec<u8> {
-    encode_command(0, ins, p1, p2, data, le).unwrap()
-}
-
-fn verify_pin(card: &mut Card) {
-    ok(card, &cmd(0x20, 0, 0x80, b"12345678", None));
-}
-
-fn cbc<C>(key: &[u8], data: &[u8], encrypt: bool) -> Vec<u8>
+/// CBC with a zero IV under `key`, by an implementation independent of the card's.
+pub fn cbc<C>(key: &[u8], data: &[u8], encrypt: bool) -> Vec<u8>
 where
     C: BlockCipherEncrypt + BlockCipherDecrypt + KeyInit + BlockSizeUser,
 {
@@ -86,12 +50,14 @@ where
     out
 }
 
-fn tdes_cbc(key: &[u8], data: &[u8], encrypt: bool) -> Vec<u8> {
+/// Three-key 3DES [`cbc`].
+pub fn tdes_cbc(key: &[u8], data: &[u8], encrypt: bool) -> Vec<u8> {
     cbc::<des::TdesEde3>(key, data, encrypt)
 }
 
-/// The host side of gids-tool's mutual authentication. Returns the final SW.
-fn admin_auth(card: &mut Card, key: &[u8]) -> u16 {
+/// The host side of gids-tool's mutual authentication with the 3DES administrator key
+/// `key`; returns the final SW. On `9000`, checks the card's cryptogram (R1, R2, padding).
+pub fn admin_auth(card: &mut Card, key: &[u8]) -> u16 {
     ok(card, &[0, 0x22, 0xC1, 0xA4, 3, 0x83, 1, 0x80]);
     let r1 = [0x5Au8; 16];
     let resp = ok(
@@ -134,8 +100,18 @@ fn admin_auth(card: &mut Card, key: &[u8]) -> u16 {
     sw
 }
 
-/// The key file FCP OpenSC creates for a key exchange (decrypt + sign) key.
-fn keyexchange_fcp(kid: u8, alg: u8) -> Vec<u8> {
+/// Mutual authentication with the default administrator key.
+///
+/// # Panics
+/// When the card refuses it.
+#[track_caller]
+pub fn authenticate(card: &mut Card) {
+    assert_eq!(admin_auth(card, &DEFAULT_ADMIN_KEY), 0x9000);
+}
+
+/// The FCP of a key file for a key exchange (decrypt and sign) RSA key, as OpenSC creates
+/// it: key reference `kid`, algorithm `alg`.
+pub fn keyexchange_fcp(kid: u8, alg: u8) -> Vec<u8> {
     let mut crts = Vec::new();
     for (tag, a) in [
         (0xB8, alg),
@@ -156,7 +132,8 @@ fn keyexchange_fcp(kid: u8, alg: u8) -> Vec<u8> {
     tlv::encode(0x62, &body)
 }
 
-fn read_public(card: &mut Card, kid: u8) -> rsa::PublicKey {
+/// The RSA public key of key `kid` (GET DATA `70 { 84 kid, A5 { 7F49 } }`).
+pub fn read_public(card: &mut Card, kid: u8) -> rsa::PublicKey {
     let resp = ok(
         card,
         &cmd(
@@ -177,7 +154,9 @@ fn read_public(card: &mut Card, kid: u8) -> rsa::PublicKey {
     .unwrap()
 }
 
-fn new_key(card: &mut Card, kid: u8, alg: u8) -> rsa::PublicKey {
+/// Creates and activates a key exchange key file for `kid` and generates an RSA key of
+/// algorithm `alg` in it (needs the administrator); its public key.
+pub fn new_key(card: &mut Card, kid: u8, alg: u8) -> rsa::PublicKey {
     ok(card, &cmd(0xE0, 0, 0, &keyexchange_fcp(kid, alg), None));
     ok(card, &[0, 0x44, 0, 0]);
     ok(
@@ -187,9 +166,34 @@ fn new_key(card: &mut Card, kid: u8, alg: u8) -> rsa::PublicKey {
     read_public(card, kid)
 }
 
-fn sign_sha256(card: &mut Card, kid: u8, msg: &[u8]) -> (Vec<u8>, u16) {
+/// A PKCS#1 v1.5 SHA-256 signature of `msg` by key `kid` (MSE SET, then PSO: COMPUTE
+/// DIGITAL SIGNATURE over the DigestInfo); the signature and the SW.
+pub fn sign_sha256(card: &mut Card, kid: u8, msg: &[u8]) -> (Vec<u8>, u16) {
     ok(card, &[0, 0x22, 0x41, 0xB6, 6, 0x80, 1, 0x57, 0x84, 1, kid]);
     let digest = Sha256::digest(msg);
     let info = softcard::crypto::HashAlg::Sha256.digest_info(&digest);
     send(card, &cmd(0x2A, 0x9E, 0x9A, &info, Some(256)))
+}
+
+/// PSO: DECIPHER of `cryptogram` by key `kid` with algorithm `alg` (MSE SET for
+/// decipherment first: 47 PKCS#1 v1.5, 87 OAEP SHA-1, 07 raw); the plaintext and the SW.
+pub fn decipher(card: &mut Card, kid: u8, alg: u8, cryptogram: &[u8]) -> (Vec<u8>, u16) {
+    ok(card, &[0, 0x22, 0x41, 0xB8, 6, 0x80, 1, alg, 0x84, 1, kid]);
+    send(card, &cmd(0x2A, 0x80, 0x86, cryptogram, Some(256)))
+}
+
+/// A GIDS card from `seed` with its PIN verified and an RSA-2048 key exchange key 81
+/// generated by the card: the card, its storage and the key's public half.
+pub fn keyed_card(seed: u64) -> (Card, MemoryStorage, rsa::PublicKey) {
+    let (mut card, storage) = crate::gids_card(seed);
+    verify_pin(&mut card);
+    let public = new_key(&mut card, 0x81, 0x07);
+    (card, storage, public)
+}
+
+/// PUT DATA of data object `tag` = `value` in EF `ef` (`00 DB EF EF Lc tag len value`); the
+/// SW.
+pub fn put_do(card: &mut Card, ef: u16, tag: u32, value: &[u8]) -> u16 {
+    let [hi, lo] = ef.to_be_bytes();
+    send(card, &cmd(0xDB, hi, lo, &tlv::encode(tag, value), None)).1
 }

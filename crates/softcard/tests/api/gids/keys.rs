@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn generate_sign_and_verify_with_the_rsa_crate() {
-    let (mut card, _) = new_card(5);
+    let (mut card, _) = gids_card(5);
     assert_eq!(
         send(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0x81, 7), None)).1,
         0x6982
@@ -49,19 +49,15 @@ fn generate_sign_and_verify_with_the_rsa_crate() {
 
 #[test]
 fn decipher_extended_and_chained() {
-    let (mut card, _) = new_card(6);
-    verify_pin(&mut card);
-    let public = new_key(&mut card, 0x81, 7);
+    let (mut card, _, public) = keyed_card(6);
     let mut rng = softcard::seeded_rng(77);
     let secret = b"session key bytes";
     let ct = public.encrypt(&mut rng, Pkcs1v15Encrypt, secret).unwrap();
-    ok(
-        &mut card,
-        &[0, 0x22, 0x41, 0xB8, 6, 0x80, 1, 0x47, 0x84, 1, 0x81],
-    );
     // Extended length.
-    let plain = ok(&mut card, &cmd(0x2A, 0x80, 0x86, &ct, Some(256)));
-    assert_eq!(plain, secret);
+    assert_eq!(
+        decipher(&mut card, 0x81, 0x47, &ct),
+        (secret.to_vec(), 0x9000)
+    );
     // Chaining in 240-byte blocks, as the TPM card does.
     let (first, rest) = ct.split_at(240);
     let mut part = encode_command(0x10, 0x2A, 0x80, 0x86, first, None).unwrap();
@@ -95,7 +91,7 @@ fn decipher_extended_and_chained() {
 
 #[test]
 fn import_by_chained_put_data_and_reload_keeps_everything() {
-    let (mut card, storage) = new_card(7);
+    let (mut card, storage) = gids_card(7);
     verify_pin(&mut card);
     let key = PrivateKey::generate(
         BackendKind::RustCrypto,
@@ -163,14 +159,7 @@ fn import_by_chained_put_data_and_reload_keeps_everything() {
         &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF24, &stored), None),
     );
 
-    let image = storage.image().unwrap();
-    let mut card = Card::load(
-        &image,
-        Box::new(softcard::seeded_rng(9)),
-        Box::new(storage),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut card = reload(&storage, 9);
     assert_eq!(
         send(&mut card, &cmd(0x20, 0, 0x80, b"00000000", None)).1,
         0x63C2
@@ -198,15 +187,22 @@ fn import_by_chained_put_data_and_reload_keeps_everything() {
         &cmd(0xCB, 0xA0, 0x10, &[0x5C, 2, 0xDF, 0x24], Some(256)),
     );
     assert_eq!(tlv::expect_single(&got, 0xDF24).unwrap(), stored);
-    let lines = card.describe().join("\n");
-    assert!(lines.contains("key 82: RSA-2048"), "{lines}");
-    assert!(lines.contains("container 0 \"imported\""), "{lines}");
-    assert!(lines.contains("PIN: 3 of 3"), "{lines}");
+    let described = card.description();
+    let gids = described.gids().unwrap();
+    assert_eq!(gids.key_algorithm(0x82), Some("RSA-2048"), "{gids:?}");
+    assert!(
+        gids.containers
+            .iter()
+            .any(|c| c.index == 0 && c.name == "imported"),
+        "{gids:?}"
+    );
+    let pin = gids.pin.unwrap();
+    assert_eq!((pin.blocked, pin.tries_left, pin.limit), (false, 3, 3));
 }
 
 #[test]
 fn thirty_keys_then_6a84() {
-    let (mut card, _) = new_card(10);
+    let (mut card, _) = gids_card(10);
     verify_pin(&mut card);
     for kid in 0x81..0x81 + 30 {
         ok(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(kid, 7), None));
@@ -227,48 +223,17 @@ fn thirty_keys_then_6a84() {
 
 #[test]
 fn ninety_certificates_then_6a84() {
-    let (mut card, _) = new_card(11);
+    let (mut card, _) = gids_card(11);
     verify_pin(&mut card);
     for i in 0..90u32 {
-        ok(
-            &mut card,
-            &cmd(
-                0xDB,
-                0xA0,
-                0x10,
-                &tlv::encode(0xDF24 + i, &[1, 0, 0, 0]),
-                None,
-            ),
-        );
+        assert_eq!(put_do(&mut card, 0xA010, 0xDF24 + i, &[1, 0, 0, 0]), 0x9000);
     }
-    assert_eq!(
-        send(
-            &mut card,
-            &cmd(0xDB, 0xA0, 0x10, &tlv::encode(0xDF24 + 90, &[1]), None)
-        )
-        .1,
-        0x6A84
-    );
+    assert_eq!(put_do(&mut card, 0xA010, 0xDF24 + 90, &[1]), 0x6A84);
     // Rewriting an existing one and the minidriver files still works.
-    ok(
-        &mut card,
-        &cmd(
-            0xDB,
-            0xA0,
-            0x10,
-            &tlv::encode(0xDF24, &[1, 0, 0, 0, 0]),
-            None,
-        ),
-    );
-    ok(
-        &mut card,
-        &cmd(
-            0xDB,
-            0xA0,
-            0x10,
-            &tlv::encode(0xDF22, &[0, 0, 1, 0, 1, 0]),
-            None,
-        ),
+    assert_eq!(put_do(&mut card, 0xA010, 0xDF24, &[1, 0, 0, 0, 0]), 0x9000);
+    assert_eq!(
+        put_do(&mut card, 0xA010, 0xDF22, &[0, 0, 1, 0, 1, 0]),
+        0x9000
     );
 }
 
@@ -285,7 +250,7 @@ fn signature_fcp(kid: u8, alg: u8) -> Vec<u8> {
 
 #[test]
 fn a_key_serves_only_the_uses_its_file_allows() {
-    let (mut card, _) = new_card(12);
+    let (mut card, _) = gids_card(12);
     verify_pin(&mut card);
     ok(&mut card, &cmd(0xE0, 0, 0, &signature_fcp(0x81, 7), None));
     ok(&mut card, &[0, 0x44, 0, 0]);
@@ -334,15 +299,10 @@ fn a_key_serves_only_the_uses_its_file_allows() {
 #[test]
 fn decipher_pkcs1_oaep_and_raw() {
     use rsa::{Oaep, hazmat::rsa_encrypt, traits::PublicKeyParts};
-    let (mut card, _) = new_card(13);
-    verify_pin(&mut card);
-    let public = new_key(&mut card, 0x81, 7);
+    let (mut card, _, public) = keyed_card(13);
     let mut rng = softcard::seeded_rng(78);
     let secret = b"a 32-byte session key, for AES!!";
-    let decipher = |card: &mut Card, alg: u8, ct: &[u8]| {
-        ok(card, &[0, 0x22, 0x41, 0xB8, 6, 0x80, 1, alg, 0x84, 1, 0x81]);
-        send(card, &cmd(0x2A, 0x80, 0x86, ct, Some(256)))
-    };
+    let decipher = |card: &mut Card, alg: u8, ct: &[u8]| decipher(card, 0x81, alg, ct);
     // PKCS#1 v1.5 (47).
     let pkcs1 = public.encrypt(&mut rng, Pkcs1v15Encrypt, secret).unwrap();
     assert_eq!(decipher(&mut card, 0x47, &pkcs1), (secret.to_vec(), 0x9000));
@@ -406,7 +366,7 @@ fn decipher_pkcs1_oaep_and_raw() {
 /// RSA-3072 (algorithm 08) and RSA-4096 (09): generation, public key read-back through
 /// GET RESPONSE, a PKCS#1 v1.5 signature verified by the `rsa` crate.
 fn generate_and_sign_large(alg: u8, bits: usize, seed: u64) {
-    let (mut card, _) = new_card(seed);
+    let (mut card, _) = gids_card(seed);
     verify_pin(&mut card);
     let public = new_key(&mut card, 0x81, alg);
     assert_eq!(rsa::traits::PublicKeyParts::size(&public), bits / 8);
@@ -433,8 +393,12 @@ fn generate_and_sign_large(alg: u8, bits: usize, seed: u64) {
         .1,
         0x6A80
     );
-    let lines = card.describe().join("\n");
-    assert!(lines.contains(&format!("key 81: RSA-{bits}")), "{lines}");
+    let described = card.description();
+    assert_eq!(
+        described.gids().unwrap().key_algorithm(0x81),
+        Some(format!("RSA-{bits}").as_str()),
+        "{described:?}"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use softcard::crypto::{
 };
 use softcard::seeded_rng;
 
-use crate::common::{Record, field, unsigned, vectors, verify_ecdsa};
+use super::common::{Record, field, unsigned, vectors, verify_ecdsa};
 
 fn uint(bytes: &[u8]) -> BoxedUint {
     let bits = (bytes.len() * 8).next_multiple_of(64) as u32;

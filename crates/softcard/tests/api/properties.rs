@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use softcard::{
     Card, CardOptions, MemoryStorage, Pin, PinPolicy, Profile, Status, apdu, image, tlv,
 };
+use softcard_test_support::{gids, piv};
 
 proptest! {
     #[test]
@@ -117,16 +118,6 @@ proptest! {
     }
 }
 
-const GIDS_SELECT: &[u8] = &[
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x00,
-];
-const PIV_SELECT: &[u8] = &[
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-];
-const VERIFY_DEFAULT_PIN: &[u8] = &[
-    0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8',
-];
-
 /// A card of `profile`, its application selected and, if `verified`, its PIN verified, so
 /// that the commands which need the PIN are reached.
 fn ready_card(profile: Profile, verified: bool) -> Card {
@@ -137,13 +128,13 @@ fn ready_card(profile: Profile, verified: bool) -> Card {
     )
     .unwrap();
     let select = if profile == Profile::Piv {
-        PIV_SELECT
+        piv::SELECT
     } else {
-        GIDS_SELECT
+        gids::SELECT
     };
     assert_eq!(card.transmit(select).last_chunk(), Some(&[0x90, 0x00]));
     if verified {
-        assert_eq!(card.transmit(VERIFY_DEFAULT_PIN), vec![0x90, 0x00]);
+        assert_eq!(card.transmit(piv::VERIFY_DEFAULT_PIN), vec![0x90, 0x00]);
     }
     card
 }
@@ -306,10 +297,9 @@ fn an_image_with_an_empty_modulus_is_corrupt() {
         panic!("not RSA")
     };
     let card = load(&piv_image_with_rsa([n, e, d, p, q])).unwrap();
-    assert!(
-        card.describe()
-            .iter()
-            .any(|l| l.contains("slot 9D: RSA-1024"))
+    assert_eq!(
+        card.description().piv().unwrap().key_algorithm(0x9D),
+        Some("RSA-1024")
     );
     let err = load(&piv_image_with_rsa([&[], &[], &[], &[], &[]])).unwrap_err();
     assert!(

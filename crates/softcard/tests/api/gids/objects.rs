@@ -6,7 +6,7 @@ use super::*;
 /// before it unstored, in memory as in the image, and nothing is written.
 #[test]
 fn a_refused_object_undoes_the_whole_put_data() {
-    let (mut card, storage) = new_card(2);
+    let (mut card, storage) = gids_card(2);
     verify_pin(&mut card);
     let writes = storage.writes();
     let mut data = tlv::encode(0xDF24, &[1, 2, 3]);

@@ -27,8 +27,7 @@ use std::{fs, path::Path};
 use softcard::{Card, CardOptions, MemoryStorage, Profile, Secret, crypto::BackendKind};
 
 fn hex(s: &str) -> Vec<u8> {
-    let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    hex::decode(&clean).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
+    softcard_test_support::hex::parse(s).unwrap_or_else(|e| panic!("bad hex {s:?}: {e}"))
 }
 
 fn run(path: &Path) {

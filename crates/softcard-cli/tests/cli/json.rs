@@ -2,20 +2,11 @@
 //! and a failure as one JSON line on stderr (stdout empty, exit code non-zero).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use super::{path_in, softcard, text};
 
 use serde_json::Value;
-
-fn softcard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softcard"))
-        .args(args)
-        .output()
-        .expect("softcard runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Runs a command that must succeed; its stdout parsed as JSON.
 fn json_ok(args: &[&str]) -> Value {
@@ -52,15 +43,11 @@ fn wrong_pin_then_twin(args: &[&str]) -> Value {
     json_ok(args)
 }
 
-fn p(dir: &Path, name: &str) -> String {
-    dir.join(name).to_str().expect("UTF-8").to_owned()
-}
-
 /// A PIV card with a certificate in 9D (`demo --keep`), in `dir`.
 fn demo_card(dir: &Path) -> String {
     let out = softcard(&["demo", "--profile", "piv", "--keep", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    p(dir, "card.img")
+    path_in(dir, "card.img")
 }
 
 /// The certificate's SHA-256 fingerprint as `openssl x509 -fingerprint` gives it.
@@ -80,7 +67,7 @@ fn openssl_fingerprint(pem: &str) -> String {
 #[test]
 fn init_json_names_the_card() {
     let dir = tempfile::tempdir().unwrap();
-    let image = p(dir.path(), "card.img");
+    let image = path_in(dir.path(), "card.img");
     for (profile, atr) in [("piv", "3B8D8001"), ("windows-vsc", "3B8D0180")] {
         let json = json_ok(&[
             "init",
@@ -113,7 +100,7 @@ fn init_json_names_the_card() {
 fn pin_json_gives_the_result_and_the_tries_left() {
     for (profile, app) in [("piv", "PIV"), ("windows-vsc", "GIDS")] {
         let dir = tempfile::tempdir().unwrap();
-        let image = p(dir.path(), "card.img");
+        let image = path_in(dir.path(), "card.img");
         json_ok(&["init", &image, "--profile", profile, "--json"]);
 
         // A wrong PIN: non-zero exit, nothing on stdout, the error and status word as JSON.
@@ -166,7 +153,7 @@ fn sign_json_names_the_key_and_gives_the_signature() {
     let d = dir.path();
     let image = demo_card(d);
     std::fs::write(d.join("msg"), b"hello").unwrap();
-    let (msg, sig) = (p(d, "msg"), p(d, "sig"));
+    let (msg, sig) = (path_in(d, "msg"), path_in(d, "sig"));
     let json = json_ok(&[
         "sign",
         &image,
@@ -200,7 +187,7 @@ fn sign_json_names_the_key_and_gives_the_signature() {
         "--keyspec",
         "signature",
         "--out",
-        &p(d, "req.pem"),
+        &path_in(d, "req.pem"),
         "--json",
     ]);
     assert_eq!(enrolled["container"], "9A");
@@ -261,7 +248,7 @@ fn cert_export_and_import_json_name_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let image = demo_card(d);
-    let fingerprint = openssl_fingerprint(&p(d, "cert.pem"));
+    let fingerprint = openssl_fingerprint(&path_in(d, "cert.pem"));
     let pem = std::fs::read_to_string(d.join("cert.pem")).unwrap();
 
     // To stdout: the PEM is in the JSON.
@@ -275,7 +262,7 @@ fn cert_export_and_import_json_name_the_certificate() {
     assert_eq!(json["pem"], pem.as_str());
     assert_eq!(json["out"], Value::Null);
     // To a file.
-    let out = p(d, "exported.pem");
+    let out = path_in(d, "exported.pem");
     let to_file = json_ok(&[
         "cert",
         "export",
@@ -290,7 +277,7 @@ fn cert_export_and_import_json_name_the_certificate() {
     assert_eq!(to_file["sha256"], json["sha256"]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), pem);
 
-    let cert = p(d, "cert.pem");
+    let cert = path_in(d, "cert.pem");
     let args = [
         "cert",
         "import",
@@ -307,7 +294,7 @@ fn cert_export_and_import_json_name_the_certificate() {
     assert_eq!(json["subject"], to_file["subject"]);
 
     // The subject is the one `enroll --subject` took.
-    let req = p(d, "req.pem");
+    let req = path_in(d, "req.pem");
     json_ok(&[
         "enroll",
         &image,
@@ -346,13 +333,13 @@ fn cert_export_and_import_json_name_the_certificate() {
         &image,
         "--container",
         "9C",
-        &p(d, "jane.pem"),
+        &path_in(d, "jane.pem"),
         "--json",
     ]);
     assert_eq!(json["subject"], "CN=Jane Doe,O=Example\\, Inc.,C=US");
     assert_eq!(
         json["sha256"],
-        openssl_fingerprint(&p(d, "jane.pem")).as_str()
+        openssl_fingerprint(&path_in(d, "jane.pem")).as_str()
     );
 
     // A certificate of another key: refused, as JSON without a status word.
@@ -363,7 +350,7 @@ fn cert_export_and_import_json_name_the_certificate() {
             &image,
             "--container",
             "9D",
-            &p(d, "jane.pem"),
+            &path_in(d, "jane.pem"),
             "--json",
         ],
         1,
@@ -378,7 +365,7 @@ fn cert_export_and_import_json_name_the_certificate() {
 #[test]
 fn a_command_line_that_does_not_parse_fails_as_json_with_json() {
     let dir = tempfile::tempdir().unwrap();
-    let image = p(dir.path(), "card.img");
+    let image = path_in(dir.path(), "card.img");
     let err = json_err(&["init", &image, "--profile", "openpgp", "--json"], 2);
     assert!(
         err["error"].as_str().unwrap().contains("unknown profile"),

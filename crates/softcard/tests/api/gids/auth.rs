@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn admin_mutual_authentication_right_and_wrong_key() {
-    let (mut card, _) = new_card(2);
+    let (mut card, _) = gids_card(2);
     // Unblock needs the administrator.
     assert_eq!(
         send(&mut card, &cmd(0x2C, 2, 0x80, b"11112222", None)).1,
@@ -45,7 +45,7 @@ fn admin_mutual_authentication_right_and_wrong_key() {
 
 #[test]
 fn blocked_pin_is_unblocked_by_the_administrator() {
-    let (mut card, _) = new_card(3);
+    let (mut card, _) = gids_card(3);
     for left in [0x63C2, 0x63C1, 0x63C0] {
         assert_eq!(
             send(&mut card, &cmd(0x20, 0, 0x80, b"00000000", None)).1,
@@ -78,7 +78,7 @@ fn blocked_pin_is_unblocked_by_the_administrator() {
 
 #[test]
 fn admin_key_change_as_gids_tool_does() {
-    let (mut card, storage) = new_card(4);
+    let (mut card, storage) = gids_card(4);
     let new_key: Vec<u8> = (0x10..0x28).collect();
     let mut template = tlv::encode(0x87, &new_key);
     tlv::write(&mut template, 0x88, &[0xB0, 0x73, 0xDC]);
@@ -91,14 +91,7 @@ fn admin_key_change_as_gids_tool_does() {
     assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x9000);
     ok(&mut card, &put);
     ok(&mut card, &[0, 0x20, 0, 0x82]);
-    let image = storage.image().unwrap();
-    let mut card = Card::load(
-        &image,
-        Box::new(softcard::seeded_rng(9)),
-        Box::new(storage),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut card = reload(&storage, 9);
     assert_eq!(admin_auth(&mut card, &DEFAULT_ADMIN_KEY), 0x6982);
     assert_eq!(admin_auth(&mut card, &new_key), 0x9000);
 }
@@ -115,13 +108,7 @@ impl softcard::Storage for Recorder {
 }
 
 fn tries_in(image: &[u8]) -> u8 {
-    let mut card = Card::load(
-        image,
-        Box::new(softcard::seeded_rng(1)),
-        Box::new(softcard::NoStorage),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut card = load(image, 1, BackendKind::RustCrypto);
     ok(
         &mut card,
         &cmd(0xCB, 0x3F, 0xFF, &[0x5C, 2, 0x7F, 0x71], Some(256)),
@@ -216,7 +203,7 @@ fn aes_administrator_key_mutual_and_external() {
 /// PIN may not (the refusals are in `tests/data/apdu/gids/conditions.apdu`).
 #[test]
 fn ef_create_and_delete_need_the_administrator() {
-    let (mut card, _) = new_card(16);
+    let (mut card, _) = gids_card(16);
     let fcp = [
         0x62, 0x0C, 0x82, 1, 0x39, 0x83, 2, 0xA0, 0x20, 0x8C, 3, 3, 0x30, 0x00,
     ];

@@ -5,6 +5,7 @@ use softcard::{
     Applet, Card, Command, Context, MemoryStorage, Outcome, Profile, Status, Storage,
     crypto::BackendKind, storage::FailingStorage,
 };
+use softcard_test_support::{gids, piv, sw, verify_command};
 
 const AID_A: &[u8] = &[0xF0, 0x01, 0x02, 0x03, 0x04, 0x05];
 const AID_B: &[u8] = &[0xF0, 0x01, 0x02, 0x03, 0x09];
@@ -69,6 +70,9 @@ impl Applet for TestApplet {
     fn reset(&mut self) {
         self.flag = false;
     }
+    fn describe(&self) -> Vec<String> {
+        vec![format!("selected {} times", self.selects)]
+    }
     fn save(&self) -> Result<Vec<u8>, Status> {
         Ok(self.stored.clone())
     }
@@ -92,10 +96,6 @@ fn card_with(storage: MemoryStorage) -> Card {
 
 fn card() -> Card {
     card_with(MemoryStorage::new())
-}
-
-fn sw(r: &[u8]) -> u16 {
-    u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]])
 }
 
 fn select(card: &mut Card, aid: &[u8]) -> Vec<u8> {
@@ -314,26 +314,13 @@ fn failed_write_answers_6581_and_rolls_back() {
     assert_in_sync(&c, &inner);
 }
 
-const PIV_SELECT: &[u8] = &[
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00,
-];
-const GIDS_SELECT: &[u8] = &[
-    0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x97, 0x42, 0x54, 0x46, 0x59, 0x00,
-];
-
-fn verify(pin: &[u8; 8]) -> Vec<u8> {
-    let mut cmd = vec![0x00, 0x20, 0x00, 0x80, 0x08];
-    cmd.extend_from_slice(pin);
-    cmd
-}
-
 /// The PIN counter written before the comparison (anti-tearing) and a PIN change: when the
 /// write fails, the PIV and GIDS applets are back to the stored state.
 #[test]
 fn failed_writes_roll_back_the_profiles_applets() {
     for (profile, select) in [
-        (Profile::Piv, PIV_SELECT),
-        (Profile::WindowsVsc, GIDS_SELECT),
+        (Profile::Piv, piv::SELECT),
+        (Profile::WindowsVsc, gids::SELECT),
     ] {
         let inner = MemoryStorage::new();
         let storage = FailingStorage::new(inner.clone());
@@ -347,7 +334,7 @@ fn failed_writes_roll_back_the_profiles_applets() {
         let tries = c.transmit(&[0x00, 0x20, 0x00, 0x80]);
         assert_eq!(tries[0], 0x63, "{profile}");
         storage.set_failing(true);
-        assert_eq!(c.transmit(&verify(b"00000000")), vec![0x65, 0x81]);
+        assert_eq!(c.transmit(&verify_command(b"00000000")), vec![0x65, 0x81]);
         assert_in_sync(&c, &inner);
         storage.set_failing(false);
         assert_eq!(sw(&c.transmit(select)), 0x9000);
@@ -362,15 +349,15 @@ fn failed_writes_roll_back_the_profiles_applets() {
         Box::new(storage.clone()),
     )
     .unwrap();
-    assert_eq!(sw(&c.transmit(PIV_SELECT)), 0x9000);
+    assert_eq!(sw(&c.transmit(piv::SELECT)), 0x9000);
     let mut change = vec![0x00, 0x24, 0x00, 0x80, 0x10];
     change.extend_from_slice(b"1234567887654321");
     storage.set_failing(true);
     assert_eq!(c.transmit(&change), vec![0x65, 0x81]);
     assert_in_sync(&c, &inner);
     storage.set_failing(false);
-    assert_eq!(c.transmit(&verify(b"12345678")), vec![0x90, 0x00]);
-    assert_eq!(sw(&c.transmit(&verify(b"87654321"))), 0x63C2);
+    assert_eq!(c.transmit(&verify_command(b"12345678")), vec![0x90, 0x00]);
+    assert_eq!(sw(&c.transmit(&verify_command(b"87654321"))), 0x63C2);
 }
 
 /// INS 07 with `n` bytes of data, extended length.
@@ -449,4 +436,20 @@ fn a_failed_first_write_keeps_its_cause() {
     let source = std::error::Error::source(&err).expect("the I/O error as source");
     assert_eq!(source.to_string(), "storage failure (test)");
     assert!(err.to_string().contains("storage failure (test)"), "{err}");
+}
+
+/// An applet that describes itself in lines only is described by them.
+#[test]
+fn an_applet_describing_itself_in_lines_is_described_by_them() {
+    let mut c = card();
+    select(&mut c, AID_B);
+    let described = c.description();
+    assert_eq!(
+        described.applets[1].state,
+        softcard::description::AppletState::Other {
+            lines: vec!["selected 1 times".into()]
+        }
+    );
+    assert_eq!(described.lines(), c.describe());
+    assert!(c.describe().contains(&"  selected 1 times".to_string()));
 }

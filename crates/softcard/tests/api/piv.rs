@@ -7,94 +7,20 @@ use rsa::{BoxedUint, Pkcs1v15Sign, PublicKey as RsaPublicKey};
 use sha2::{Digest, Sha256};
 use softcard::{
     Card, CardOptions, MemoryStorage, Profile, Secret,
-    crypto::{
-        BackendKind,
-        sym::{SymAlg, SymKey},
-    },
+    crypto::{BackendKind, sym::SymAlg},
     tlv,
 };
-
-const DEFAULT_KEY: [u8; 24] = [
-    1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,
-];
-
-fn card_with(opts: &CardOptions, seed: u64) -> (Card, MemoryStorage) {
-    let storage = MemoryStorage::new();
-    let card = Card::create_seeded(opts, seed, Box::new(storage.clone())).unwrap();
-    (card, storage)
-}
+use softcard_test_support::{
+    card_with, load,
+    piv::{
+        DEFAULT_ADMIN_KEY, generate, keyed_card, mgmt_auth, mgmt_auth_single, ok, send, sign,
+        template, verify_pin,
+    },
+    reload,
+};
 
 fn card() -> (Card, MemoryStorage) {
-    card_with(&CardOptions::new(Profile::Piv), 11)
-}
-
-/// Sends a command (short or extended form as needed) and splits data and SW.
-fn send(card: &mut Card, ins: u8, p1: u8, p2: u8, data: &[u8]) -> (Vec<u8>, u16) {
-    let apdu = softcard::apdu::encode_command(0, ins, p1, p2, data, Some(65536)).unwrap();
-    let mut r = card.transmit(&apdu);
-    let sw = r.split_off(r.len() - 2);
-    (r, u16::from_be_bytes([sw[0], sw[1]]))
-}
-
-fn ok(card: &mut Card, ins: u8, p1: u8, p2: u8, data: &[u8]) -> Vec<u8> {
-    let (r, sw) = send(card, ins, p1, p2, data);
-    assert_eq!(sw, 0x9000, "INS {ins:02X} {p1:02X} {p2:02X}");
-    r
-}
-
-fn template(items: &[(u32, &[u8])]) -> Vec<u8> {
-    let mut inner = Vec::new();
-    for (tag, value) in items {
-        tlv::write(&mut inner, *tag, value);
-    }
-    tlv::encode(0x7C, &inner)
-}
-
-/// Mutual authentication with 9B using `key`; returns the final SW.
-fn mgmt_auth(card: &mut Card, alg: SymAlg, key: &[u8]) -> u16 {
-    let sym = SymKey::from_bytes(alg, key).unwrap();
-    let bl = alg.block_len();
-    let r = ok(card, 0x87, alg.piv_id(), 0x9B, &template(&[(0x80, &[])]));
-    let inner = tlv::expect_single(&r, 0x7C).unwrap();
-    let mut witness = tlv::expect_single(inner, 0x80).unwrap().to_vec();
-    assert_eq!(witness.len(), bl);
-    sym.decrypt_block(&mut witness).unwrap();
-    let challenge = vec![0x5A; bl];
-    let (r, sw) = send(
-        card,
-        0x87,
-        alg.piv_id(),
-        0x9B,
-        &template(&[(0x80, &witness), (0x81, &challenge)]),
-    );
-    if sw == 0x9000 {
-        let mut expected = challenge.clone();
-        sym.encrypt_block(&mut expected).unwrap();
-        assert_eq!(
-            r,
-            template(&[(0x82, &expected)]),
-            "the card proves it holds the key"
-        );
-    }
-    sw
-}
-
-/// Single-form authentication (81 00, then 82 response); returns the final SW.
-fn mgmt_auth_single(card: &mut Card, alg: SymAlg, key: &[u8]) -> u16 {
-    let sym = SymKey::from_bytes(alg, key).unwrap();
-    let r = ok(card, 0x87, alg.piv_id(), 0x9B, &template(&[(0x81, &[])]));
-    let mut challenge = tlv::expect_single(tlv::expect_single(&r, 0x7C).unwrap(), 0x81)
-        .unwrap()
-        .to_vec();
-    sym.encrypt_block(&mut challenge).unwrap();
-    send(
-        card,
-        0x87,
-        alg.piv_id(),
-        0x9B,
-        &template(&[(0x82, &challenge)]),
-    )
-    .1
+    softcard_test_support::piv_card(11)
 }
 
 fn put_probe(card: &mut Card) -> u16 {
@@ -103,25 +29,24 @@ fn put_probe(card: &mut Card) -> u16 {
     send(card, 0xDB, 0x3F, 0xFF, &data).1
 }
 
-fn verify_pin(card: &mut Card) {
-    ok(card, 0x20, 0, 0x80, b"12345678");
-}
-
 #[test]
 fn management_key_3des_right_and_wrong() {
     let (mut c, _) = card();
-    let mut wrong = DEFAULT_KEY;
+    let mut wrong = DEFAULT_ADMIN_KEY;
     wrong[23] ^= 0x01 << 1;
     assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &wrong), 0x6982);
     assert_eq!(put_probe(&mut c), 0x6982);
     assert_eq!(mgmt_auth_single(&mut c, SymAlg::Tdes, &wrong), 0x6982);
     assert_eq!(put_probe(&mut c), 0x6982);
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     assert_eq!(put_probe(&mut c), 0x9000);
     // A wrong attempt after a good one withdraws the authentication (CVE-2025-25201).
     assert_eq!(mgmt_auth_single(&mut c, SymAlg::Tdes, &wrong), 0x6982);
     assert_eq!(put_probe(&mut c), 0x6982);
-    assert_eq!(mgmt_auth_single(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(
+        mgmt_auth_single(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY),
+        0x9000
+    );
     assert_eq!(put_probe(&mut c), 0x9000);
 }
 
@@ -164,9 +89,7 @@ fn management_key_aes_right_and_wrong() {
 
 #[test]
 fn a_pin_blocked_by_change_reference_data_ends_the_session() {
-    let (mut c, _) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
-    let public = generate(&mut c, 0x9A, 0x07);
+    let (mut c, _, public) = keyed_card(11, 0x9A, 0x07);
     let pk = rsa_public(&public);
     let block = pkcs1_block(256, &Sha256::digest(b"after a block"));
     verify_pin(&mut c);
@@ -196,31 +119,9 @@ fn a_pin_blocked_by_change_reference_data_ends_the_session() {
     .unwrap();
 }
 
-fn generate(c: &mut Card, slot: u8, alg: u8) -> Vec<u8> {
-    let r = ok(
-        c,
-        0x47,
-        0,
-        slot,
-        &tlv::encode(0xAC, &tlv::encode(0x80, &[alg])),
-    );
-    tlv::expect_single(&r, 0x7F49).unwrap().to_vec()
-}
-
-fn sign(c: &mut Card, alg: u8, slot: u8, data: &[u8]) -> (Vec<u8>, u16) {
-    let (r, sw) = send(c, 0x87, alg, slot, &template(&[(0x82, &[]), (0x81, data)]));
-    if sw != 0x9000 {
-        return (r, sw);
-    }
-    let inner = tlv::expect_single(&r, 0x7C).unwrap();
-    (tlv::expect_single(inner, 0x82).unwrap().to_vec(), sw)
-}
-
 #[test]
 fn p256_generate_sign_verify_and_pin_always() {
-    let (mut c, _) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
-    let public = generate(&mut c, 0x9C, 0x11);
+    let (mut c, _, public) = keyed_card(11, 0x9C, 0x11);
     let point = tlv::expect_single(&public, 0x86).unwrap();
     let vk = VerifyingKey::from_sec1_bytes(point).unwrap();
     let digest = Sha256::digest(b"softcard");
@@ -274,9 +175,7 @@ fn pkcs1_block(k: usize, digest: &[u8]) -> Vec<u8> {
 
 #[test]
 fn rsa2048_generate_sign_verify_and_reload() {
-    let (mut c, storage) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
-    let public = generate(&mut c, 0x9A, 0x07);
+    let (mut c, storage, public) = keyed_card(11, 0x9A, 0x07);
     let pk = rsa_public(&public);
     let digest = Sha256::digest(b"chained RSA-2048");
     let block = pkcs1_block(256, &digest);
@@ -304,14 +203,7 @@ fn rsa2048_generate_sign_verify_and_reload() {
         0xFF,
         &tlv::encode(0x5C, &[0x5F, 0xC1, 0x02]),
     );
-    let image = storage.image().unwrap();
-    let mut c = Card::load(
-        &image,
-        Box::new(softcard::seeded_rng(5)),
-        Box::new(storage.clone()),
-        BackendKind::RustCrypto,
-    )
-    .unwrap();
+    let mut c = reload(&storage, 5);
     assert_eq!(
         sign(&mut c, 0x07, 0x9A, &block).1,
         0x6982,
@@ -341,11 +233,10 @@ fn rsa2048_generate_sign_verify_and_reload() {
     );
     let meta = ok(&mut c, 0xF7, 0, 0x9A, &[]);
     assert_eq!(tlv::find(&meta, 0x04).unwrap().unwrap(), &public[..]);
-    assert!(
-        c.describe()
-            .iter()
-            .any(|l| l.contains("slot 9A: RSA-2048") && l.contains("certificate present"))
-    );
+    let described = c.description();
+    let slot = described.piv().unwrap().slot(0x9A).unwrap();
+    assert_eq!(slot.key.as_ref().unwrap().algorithm, "RSA-2048");
+    assert!(slot.certificate);
 }
 
 #[test]
@@ -370,7 +261,7 @@ fn rsa_import_rebuilds_the_key() {
         0x6982,
         "needs the management key"
     );
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     assert_eq!(
         send(&mut c, 0xFE, 0x07, 0x9D, &data).1,
         0x6A80,
@@ -403,7 +294,7 @@ fn attestation_certificate_is_signed_by_the_attestation_key() {
         },
         13,
     );
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     let public = generate(&mut c, 0x9A, 0x11);
     let point = tlv::expect_single(&public, 0x86).unwrap();
     let cert = ok(&mut c, 0xF9, 0x9A, 0, &[]);
@@ -501,7 +392,7 @@ fn rsa_large_generate_sign_verify(alg: u8, bits: usize, slot: u8) {
         0x6982,
         "needs the management key"
     );
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     let public = generate(&mut c, slot, alg);
     let pk = rsa_public(&public);
     assert_eq!(rsa::traits::PublicKeyParts::size(&pk), bits / 8);
@@ -542,7 +433,7 @@ fn bit_group_template_put_and_get() {
     assert_eq!(send(&mut c, 0xCB, 0x3F, 0xFF, &get).1, 0x6A82, "empty");
     let bit = [0x7F, 0x61, 0x03, 0x02, 0x01, 0x00];
     assert_eq!(send(&mut c, 0xDB, 0x3F, 0xFF, &bit).1, 0x6982);
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     ok(&mut c, 0xDB, 0x3F, 0xFF, &bit);
     assert_eq!(ok(&mut c, 0xCB, 0x3F, 0xFF, &get), bit);
 }
@@ -554,7 +445,7 @@ fn imported_attestation_key_signs_attestations() {
     let scalar: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
     let mut data = tlv::encode(0x06, &scalar);
     assert_eq!(send(&mut c, 0xFE, 0x11, 0xF9, &data).1, 0x6982);
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     data.truncate(data.len() - 1);
     assert_eq!(send(&mut c, 0xFE, 0x11, 0xF9, &data).1, 0x6A80);
     ok(&mut c, 0xFE, 0x11, 0xF9, &tlv::encode(0x06, &scalar));
@@ -640,7 +531,7 @@ fn p384_generate_sign_verify_agree_and_reload() {
         0x6982,
         "needs the management key"
     );
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     let public = generate(&mut c, 0x9A, 0x14);
     let vk = p384_public(&public);
 
@@ -675,13 +566,7 @@ fn p384_generate_sign_verify_agree_and_reload() {
     // Rebuilt from its image, in every backend: the same key signs and agrees.
     let image = storage.image().unwrap();
     for backend in BackendKind::available() {
-        let mut c = Card::load(
-            &image,
-            Box::new(softcard::seeded_rng(5)),
-            Box::new(MemoryStorage::new()),
-            backend,
-        )
-        .unwrap();
+        let mut c = load(&image, 5, backend);
         ok(&mut c, 0xA4, 0x04, 0x00, softcard::piv::AID);
         verify_pin(&mut c);
         let (sig, sw) = sign(&mut c, 0x14, 0x9A, &digest);
@@ -690,10 +575,9 @@ fn p384_generate_sign_verify_agree_and_reload() {
         assert_eq!(p384_ecdh_agrees(&mut c, 0x9A, &vk), 0x9000);
         let meta = ok(&mut c, 0xF7, 0, 0x9A, &[]);
         assert_eq!(tlv::find(&meta, 0x04).unwrap().unwrap(), &public[..]);
-        assert!(
-            c.describe()
-                .iter()
-                .any(|l| l.contains("slot 9A: ECC P-384"))
+        assert_eq!(
+            c.description().piv().unwrap().key_algorithm(0x9A),
+            Some("ECC P-384")
         );
     }
 }
@@ -706,7 +590,7 @@ fn p384_import_and_pin_policies() {
     let mut data = tlv::encode(0x06, &scalar);
     tlv::write(&mut data, 0xAA, &[0x03]); // PIN always
     assert_eq!(send(&mut c, 0xFE, 0x14, 0x9D, &data).1, 0x6982);
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     // A P-384 scalar is no P-256 key, nor a P-256 scalar a P-384 key.
     assert_eq!(send(&mut c, 0xFE, 0x11, 0x9D, &data).1, 0x6A80);
     let short = tlv::encode(0x06, &scalar[..32]);
@@ -735,7 +619,7 @@ fn p384_import_and_pin_policies() {
     assert_eq!(send(&mut c, 0xF9, 0x9D, 0, &[]).1, 0x6A80);
 
     // 9E: PIN never by default; 9C: PIN always by default.
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
+    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_ADMIN_KEY), 0x9000);
     let e = p384_public(&generate(&mut c, 0x9E, 0x14));
     let s = p384_public(&generate(&mut c, 0x9C, 0x14));
     ok(&mut c, 0x20, 0xFF, 0x80, &[]); // log out
@@ -752,9 +636,7 @@ fn p384_import_and_pin_policies() {
 #[test]
 fn p384_attestation_carries_the_p384_key() {
     use p384::pkcs8::DecodePublicKey;
-    let (mut c, _) = card();
-    assert_eq!(mgmt_auth(&mut c, SymAlg::Tdes, &DEFAULT_KEY), 0x9000);
-    let public = generate(&mut c, 0x9A, 0x14);
+    let (mut c, _, public) = keyed_card(11, 0x9A, 0x14);
     let vk = p384_public(&public);
     let cert = ok(&mut c, 0xF9, 0x9A, 0, &[]);
     let (tbs_der, _, sig) = split_certificate(&cert);

@@ -6,13 +6,8 @@ use super::*;
 fn atr_checksum_and_fci() {
     let tck = gids::ATR[1..].iter().fold(0u8, |a, b| a ^ b);
     assert_eq!(tck, 0, "TCK makes the XOR of T0..TCK zero");
-    let (mut card, _) = new_card(1);
-    let fci = ok(
-        &mut card,
-        &[
-            0, 0xA4, 4, 0, 9, 0xA0, 0, 0, 3, 0x97, 0x42, 0x54, 0x46, 0x59, 0,
-        ],
-    );
+    let (mut card, _) = gids_card(1);
+    let fci = softcard_test_support::gids::select(&mut card);
     assert_eq!(
         hex::encode_upper(fci),
         "61124F0BA00000039742544659020173034001C0"
@@ -140,7 +135,10 @@ fn blank_card_initialized_as_gids_tool_does() {
     );
     let state = h.applet.save().unwrap();
     let again = GidsApplet::load(&state, BackendKind::RustCrypto).unwrap();
-    assert!(again.describe().iter().any(|l| l == "state: operational"));
+    let AppletState::Gids(described) = again.description() else {
+        panic!("a GIDS applet describes itself as GIDS")
+    };
+    assert!(described.operational);
 }
 
 #[test]

@@ -14,10 +14,10 @@ use softcard::crypto::{
 };
 use softcard::seeded_rng;
 
-use crate::common::{
+use super::common::{
     HASHES as ALL, field_digest, rsa_public, verify_ecdsa, verify_pkcs1, verify_pss,
 };
-use crate::rustcrypto::{oaep_encrypt, public_op};
+use super::rustcrypto::{oaep_encrypt, public_op};
 
 /// The same generated key in both backends.
 fn pair(alg: KeyAlgorithm, seed: u64) -> (PrivateKey, PrivateKey) {

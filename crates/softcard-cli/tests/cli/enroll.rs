@@ -2,32 +2,10 @@
 //! judging the requests and signatures.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn softcard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softcard"))
-        .args(args)
-        .output()
-        .expect("softcard runs")
-}
+use softcard_test_support::openssl;
 
-fn ok(args: &[&str]) -> String {
-    let out = softcard(args);
-    assert!(
-        out.status.success(),
-        "softcard {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs")
-}
+use super::{ok, path_in, softcard};
 
 /// OpenSSL 3.0's `req -verify` exits 0 whatever the signature: what it says counts.
 fn req_verifies(out: &std::process::Output) {
@@ -42,12 +20,8 @@ fn req_verifies(out: &std::process::Output) {
     );
 }
 
-fn p(dir: &Path, name: &str) -> String {
-    dir.join(name).to_str().expect("UTF-8").to_owned()
-}
-
 fn new_card(dir: &Path, profile: &str) -> String {
-    let image = p(dir, "card.img");
+    let image = path_in(dir, "card.img");
     ok(&["init", "--profile", profile, &image]);
     image
 }
@@ -68,7 +42,7 @@ fn enrolled_requests_verify_with_openssl() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let image = new_card(d, "windows-vsc");
-    let req = p(d, "req.pem");
+    let req = path_in(d, "req.pem");
     let out = ok(&[
         "enroll",
         &image,
@@ -82,13 +56,16 @@ fn enrolled_requests_verify_with_openssl() {
         &req,
     ]);
     assert!(out.contains("container: {"), "{out}");
-    req_verifies(&openssl(d, &["req", "-verify", "-noout", "-in", "req.pem"]));
+    req_verifies(&openssl::run(
+        d,
+        &["req", "-verify", "-noout", "-in", "req.pem"],
+    ));
 
-    let cmc = p(d, "cmc.pem");
+    let cmc = path_in(d, "cmc.pem");
     ok(&["enroll", &image, "--container", "second", "--out", &cmc]);
     // The signer has no certificate yet: take the PKCS#10 out of the PKIData, have a CA
     // issue a certificate with its key identifier, and let OpenSSL verify the CMC with it.
-    let outer = openssl(d, &["asn1parse", "-inform", "PEM", "-in", "cmc.pem"]);
+    let outer = openssl::run(d, &["asn1parse", "-inform", "PEM", "-in", "cmc.pem"]);
     let outer = String::from_utf8_lossy(&outer.stdout).into_owned();
     let econtent = outer
         .lines()
@@ -97,7 +74,7 @@ fn enrolled_requests_verify_with_openssl() {
         .expect("eContent")
         .trim()
         .to_owned();
-    let data = openssl(
+    let data = openssl::run(
         d,
         &[
             "asn1parse",
@@ -117,7 +94,7 @@ fn enrolled_requests_verify_with_openssl() {
         "{}",
         String::from_utf8_lossy(&data.stderr)
     );
-    let parsed = openssl(d, &["asn1parse", "-inform", "DER", "-in", "pkidata.der"]);
+    let parsed = openssl::run(d, &["asn1parse", "-inform", "DER", "-in", "pkidata.der"]);
     let text = String::from_utf8_lossy(&parsed.stdout);
     let line = text
         .lines()
@@ -137,7 +114,7 @@ fn enrolled_requests_verify_with_openssl() {
     let pkidata = std::fs::read(d.join("pkidata.der")).unwrap();
     let csr = &pkidata[offset..offset + num("hl=") + num(" l=")];
     std::fs::write(d.join("inner.der"), csr).unwrap();
-    let v = openssl(
+    let v = openssl::run(
         d,
         &[
             "req",
@@ -176,10 +153,10 @@ fn enrolled_requests_verify_with_openssl() {
         ],
     ];
     for args in steps {
-        let o = openssl(d, args);
+        let o = openssl::run(d, args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let v = openssl(
+    let v = openssl::run(
         d,
         &[
             "cms",
@@ -213,7 +190,7 @@ fn wrong_pin_fails_with_the_tries_left() {
         "--pin",
         "00000000",
         "--out",
-        &p(dir.path(), "r.pem"),
+        &path_in(dir.path(), "r.pem"),
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -237,7 +214,7 @@ fn mismatching_certificate_is_refused_and_the_image_unchanged() {
         "--format",
         "pkcs10",
         "--out",
-        &p(d, "req.pem"),
+        &path_in(d, "req.pem"),
     ]);
     let name = out
         .lines()
@@ -245,22 +222,7 @@ fn mismatching_certificate_is_refused_and_the_image_unchanged() {
         .unwrap()
         .trim_start_matches("container: ")
         .to_owned();
-    let other = openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "k.pem",
-            "-subj",
-            "/CN=Other",
-            "-out",
-            "other.pem",
-        ],
-    );
+    let other = openssl::self_signed(d, "k.pem", "/CN=Other", "other.pem", &[]);
     assert!(other.status.success());
     let before = std::fs::read(&image).unwrap();
     let out = softcard(&[
@@ -269,7 +231,7 @@ fn mismatching_certificate_is_refused_and_the_image_unchanged() {
         &image,
         "--container",
         &name,
-        &p(d, "other.pem"),
+        &path_in(d, "other.pem"),
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("certifies the key"));
@@ -281,7 +243,12 @@ fn output_into_a_missing_folder_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let image = new_card(dir.path(), "windows-vsc");
     let before = std::fs::read(&image).unwrap();
-    let out = softcard(&["enroll", &image, "--out", &p(dir.path(), "no/such/req.pem")]);
+    let out = softcard(&[
+        "enroll",
+        &image,
+        "--out",
+        &path_in(dir.path(), "no/such/req.pem"),
+    ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not exist"), "{err}");
@@ -293,7 +260,7 @@ fn sign_export_and_openssl_verify() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     ok(&["demo", "--profile", "piv", "--keep", d.to_str().unwrap()]);
-    let image = p(d, "card.img");
+    let image = path_in(d, "card.img");
     std::fs::write(d.join("msg"), b"hello").unwrap();
     ok(&[
         "sign",
@@ -301,9 +268,9 @@ fn sign_export_and_openssl_verify() {
         "--container",
         "9D",
         "--in",
-        &p(d, "msg"),
+        &path_in(d, "msg"),
         "--out",
-        &p(d, "sig"),
+        &path_in(d, "sig"),
     ]);
     ok(&[
         "cert",
@@ -312,54 +279,21 @@ fn sign_export_and_openssl_verify() {
         "--container",
         "9d",
         "--out",
-        &p(d, "exported.pem"),
+        &path_in(d, "exported.pem"),
     ]);
     assert_eq!(
         std::fs::read(d.join("exported.pem")).unwrap(),
         std::fs::read(d.join("cert.pem")).unwrap()
     );
     assert!(
-        openssl(
-            d,
-            &[
-                "x509",
-                "-in",
-                "exported.pem",
-                "-pubkey",
-                "-noout",
-                "-out",
-                "pub.pem"
-            ]
-        )
-        .status
-        .success()
+        openssl::public_key_of(d, "exported.pem", "pub.pem")
+            .status
+            .success()
     );
-    let v = openssl(
-        d,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "pub.pem",
-            "-signature",
-            "sig",
-            "msg",
-        ],
-    );
+    let v = openssl::dgst_verify(d, "pub.pem", "sig", "msg");
     assert!(String::from_utf8_lossy(&v.stdout).contains("Verified OK"));
     std::fs::write(d.join("msg"), b"hellO").unwrap();
-    let v = openssl(
-        d,
-        &[
-            "dgst",
-            "-sha256",
-            "-verify",
-            "pub.pem",
-            "-signature",
-            "sig",
-            "msg",
-        ],
-    );
+    let v = openssl::dgst_verify(d, "pub.pem", "sig", "msg");
     assert!(!v.status.success());
 }
 
@@ -372,7 +306,7 @@ fn a_refused_enroll_leaves_the_image_unchanged() {
         let d = dir.path();
         let image = new_card(d, profile);
         let before = std::fs::read(&image).unwrap();
-        let req = p(d, "req.pem");
+        let req = path_in(d, "req.pem");
         std::fs::create_dir(d.join("a-folder")).unwrap();
         let cases: [(&[&str], &str); 6] = [
             (
@@ -380,7 +314,7 @@ fn a_refused_enroll_leaves_the_image_unchanged() {
                 "missing '='",
             ),
             (&["--upn", "nobody", "--out", &req], "UPN"),
-            (&["--out", &p(d, "a-folder")], "is a directory"),
+            (&["--out", &path_in(d, "a-folder")], "is a directory"),
             (
                 &["--container", &"x".repeat(40), "--out", &req],
                 "container",
@@ -416,7 +350,7 @@ fn an_existing_container_is_refused_before_generating() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let image = new_card(d, "piv");
-    ok(&["enroll", &image, "--out", &p(d, "first.pem")]);
+    ok(&["enroll", &image, "--out", &path_in(d, "first.pem")]);
     let before = std::fs::read(&image).unwrap();
     std::fs::write(d.join("keep.pem"), b"old").unwrap();
     let out = softcard(&[
@@ -425,7 +359,7 @@ fn an_existing_container_is_refused_before_generating() {
         "--container",
         "9D",
         "--out",
-        &p(d, "keep.pem"),
+        &path_in(d, "keep.pem"),
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -456,10 +390,10 @@ fn cmc_request_from_the_pin_always_slot_9c() {
         "--format",
         "cmc",
         "--out",
-        &p(d, "cmc.pem"),
+        &path_in(d, "cmc.pem"),
     ]);
     assert!(out.contains("container: 9C"), "{out}");
-    let parsed = openssl(
+    let parsed = openssl::run(
         d,
         &[
             "cms", "-cmsout", "-print", "-inform", "PEM", "-in", "cmc.pem",
@@ -491,10 +425,10 @@ fn p384_requests_verify_with_openssl() {
         "--hash",
         "sha384",
         "--out",
-        &p(d, "req.pem"),
+        &path_in(d, "req.pem"),
     ]);
     assert!(out.contains("container: 9D"), "{out}");
-    let v = openssl(d, &["req", "-verify", "-noout", "-text", "-in", "req.pem"]);
+    let v = openssl::run(d, &["req", "-verify", "-noout", "-text", "-in", "req.pem"]);
     let text = String::from_utf8_lossy(&v.stdout);
     // OpenSSL 3.0 exits 0 on a bad signature too: its message tells.
     let said = String::from_utf8_lossy(&v.stderr);
@@ -514,9 +448,9 @@ fn p384_requests_verify_with_openssl() {
         "--hash",
         "sha256",
         "--out",
-        &p(d, "cmc.pem"),
+        &path_in(d, "cmc.pem"),
     ]);
-    let parsed = openssl(
+    let parsed = openssl::run(
         d,
         &[
             "cms", "-cmsout", "-print", "-inform", "PEM", "-in", "cmc.pem",
@@ -546,7 +480,7 @@ fn enroll_takes_openssl_style_subjects() {
         ("9A", "/C=US/O=Example, Inc./CN=Jane Doe+UID=jdoe"),
         ("9C", "CN=Jane Doe+UID=jdoe,O=Example\\, Inc.,C=US"),
     ] {
-        let req = p(d, &format!("{container}.pem"));
+        let req = path_in(d, &format!("{container}.pem"));
         ok(&[
             "enroll",
             &image,
@@ -559,7 +493,7 @@ fn enroll_takes_openssl_style_subjects() {
             "--out",
             &req,
         ]);
-        let out = openssl(
+        let out = openssl::run(
             d,
             &[
                 "req", "-in", &req, "-noout", "-subject", "-nameopt", "RFC2253",
@@ -580,7 +514,7 @@ fn enroll_takes_openssl_style_subjects() {
         "--subject",
         "/CN=x/FOO=bar",
         "--out",
-        &p(d, "bad.pem"),
+        &path_in(d, "bad.pem"),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -1,0 +1,12 @@
+//! The core crate's integration tests, one binary: the card engine with a test applet,
+//! the crypto backends, the typed card description, PIV and GIDS flows, golden images,
+//! property tests and APDU transcripts.
+
+mod card;
+mod crypto;
+mod description;
+mod gids;
+mod golden;
+mod piv;
+mod properties;
+mod transcripts;
