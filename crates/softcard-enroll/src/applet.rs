@@ -105,7 +105,5 @@ pub(crate) const APPLETS: [&dyn Applet; 2] = [&crate::gids::Gids, &crate::piv::P
 /// bytes 3DES, 16 AES-128, 32 AES-256 (an AES-192 key, 24 bytes too, is named by the
 /// caller or announced by the card).
 pub(crate) fn sym_alg_by_length(len: usize) -> Option<SymAlg> {
-    [SymAlg::Tdes, SymAlg::Aes128, SymAlg::Aes256]
-        .into_iter()
-        .find(|alg| alg.key_len() == len)
+    SymAlg::with_key_len(false, len).or_else(|| SymAlg::with_key_len(true, len))
 }

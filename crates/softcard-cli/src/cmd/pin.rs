@@ -117,16 +117,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let secret = match client.application() {
                 Application::Piv => Unblock::Puk(puk.bytes()),
                 Application::Gids if admin_key_aes => {
-                    let alg = match key.len() {
-                        16 => SymAlg::Aes128,
-                        24 => SymAlg::Aes192,
-                        32 => SymAlg::Aes256,
-                        n => {
-                            return Err(CliError::usage(format!(
-                                "--admin-key-aes: an AES key has 16, 24 or 32 bytes, not {n}"
-                            )));
-                        }
-                    };
+                    let alg = SymAlg::with_key_len(true, key.len()).ok_or_else(|| {
+                        CliError::usage(format!(
+                            "--admin-key-aes: an AES key has 16, 24 or 32 bytes, not {}",
+                            key.len()
+                        ))
+                    })?;
                     Unblock::AdminKeyWith(alg, key)
                 }
                 Application::Gids => Unblock::AdminKey(key),
