@@ -215,6 +215,23 @@ fn windows_vsc_aes192_admin_key_unblocks_with_admin_key_aes() {
 }
 
 #[test]
+fn an_aes_admin_key_of_another_length_is_refused_before_the_card_is_asked() {
+    let (_dir, image) = blocked_windows_vsc(&["--admin-key", KEY, "--admin-key-aes"]);
+    let before = std::fs::read(&image).unwrap();
+    let twenty_bytes = &KEY[..40];
+    let out = unblock(&image, &["--admin-key", twenty_bytes, "--admin-key-aes"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let err = text(&out.stderr);
+    assert!(err.contains("16, 24 or 32 bytes, not 20"), "{err}");
+    assert!(!err.contains(twenty_bytes), "the key is not echoed: {err}");
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        before,
+        "the card was not asked"
+    );
+}
+
+#[test]
 fn piv_management_key_given_at_init_creates_keys() {
     for aes in [false, true] {
         let dir = tempfile::tempdir().unwrap();
