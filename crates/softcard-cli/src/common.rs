@@ -201,14 +201,21 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .bytes()
         .filter(|b| !matches!(b, b' ' | b':' | b'\t'))
         .collect();
+    // Keys come through here: a message names the problem and where, never the text.
+    if let Some(at) = text
+        .chars()
+        .position(|c| !(c.is_ascii_hexdigit() || matches!(c, ' ' | ':' | '\t')))
+    {
+        return Err(format!("not hex: character {} is not a hex digit", at + 1));
+    }
     if !digits.len().is_multiple_of(2) {
-        return Err(format!("odd number of hex digits in {text:?}"));
+        return Err(format!("an odd number of hex digits ({})", digits.len()));
     }
     digits
         .chunks(2)
         .map(|pair| {
-            let s = std::str::from_utf8(pair).map_err(|_| format!("not hex: {text:?}"))?;
-            u8::from_str_radix(s, 16).map_err(|_| format!("not hex: {s:?} in {text:?}"))
+            let s = std::str::from_utf8(pair).map_err(|_| "not hex".to_owned())?;
+            u8::from_str_radix(s, 16).map_err(|_| "not hex".to_owned())
         })
         .collect()
 }
@@ -243,6 +250,37 @@ pub fn parse_hex_key(text: &str) -> Result<HexKey, String> {
         return Err("an empty key".into());
     }
     Ok(HexKey(softcard::Secret::new(bytes)))
+}
+
+/// The command-line parser of [`HexKey`] arguments: a refused key is named by its option
+/// and the problem, never echoed (clap's own message would print the value, into CI logs).
+#[derive(Clone, Copy, Debug)]
+pub struct HexKeyParser;
+
+impl clap::builder::TypedValueParser for HexKeyParser {
+    type Value = HexKey;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<HexKey, clap::Error> {
+        let name = arg
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "the key".into());
+        let refuse = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{name}: {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("not valid text".into()))?;
+        parse_hex_key(text).map_err(refuse)
+    }
 }
 
 /// A PIN or PUK given on the command line, zeroized on drop and redacted in `Debug` (the
@@ -312,6 +350,9 @@ mod tests {
         assert_eq!(parse_hex("01ab FF:00").unwrap(), [0x01, 0xAB, 0xFF, 0x00]);
         assert!(parse_hex("0").unwrap_err().contains("odd"));
         assert!(parse_hex("zz").unwrap_err().contains("not hex"));
+        let err = parse_hex("0102030405060708010203040506070801020304050607x8").unwrap_err();
+        assert!(err.contains("character 47"), "{err}");
+        assert!(!err.contains("0102"), "the text is not echoed: {err}");
         assert_eq!(hex(&[0x3B, 0x0A]), "3B0A");
         assert_eq!(parse_hex_key("0102").unwrap().bytes(), [1, 2]);
         assert!(parse_hex_key("").unwrap_err().contains("empty"));

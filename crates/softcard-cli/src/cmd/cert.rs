@@ -7,7 +7,7 @@ use softcard_enroll::{Certificate, parse_certificates, select_for_key};
 
 use super::enroll::{check_out_dir, connect, fail, write_out};
 use crate::common::{
-    CliError, HexKey, PinArg, hex, parse_backend, parse_hex_key, parse_pin, print_json,
+    CliError, HexKey, HexKeyParser, PinArg, hex, parse_backend, parse_pin, print_json,
 };
 
 /// Arguments of `softcard cert`.
@@ -38,7 +38,7 @@ pub enum CertCommand {
         #[arg(long, value_parser = parse_pin, default_value = "12345678")]
         pin: PinArg,
         /// PIV management key in hex (the default key when not given).
-        #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+        #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
         management_key: Option<HexKey>,
         /// Crypto backend to load the card's keys into.
         #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]

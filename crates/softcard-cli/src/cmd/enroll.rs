@@ -11,9 +11,7 @@ use softcard_enroll::{
 };
 
 use super::progress::Dots;
-use crate::common::{
-    CliError, HexKey, PinArg, parse_backend, parse_hex_key, parse_pin, print_json,
-};
+use crate::common::{CliError, HexKey, HexKeyParser, PinArg, parse_backend, parse_pin, print_json};
 
 /// Key algorithms offered.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -127,7 +125,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// PIV management key in hex, to create the key (the default key when not given).
-    #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+    #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub management_key: Option<HexKey>,
     /// Crypto backend to load the card's keys into.
     #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]

@@ -7,7 +7,7 @@ use softcard::{Card, CardOptions, Profile};
 use softcard_file::FileStorage;
 
 use crate::common::{
-    CliError, HexKey, PinArg, hex, parse_backend, parse_hex_key, parse_pin, print_json,
+    CliError, HexKey, HexKeyParser, PinArg, hex, parse_backend, parse_pin, print_json,
 };
 
 /// Arguments of `softcard init`.
@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long, value_parser = parse_pin)]
     pub puk: Option<PinArg>,
     /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES.
-    #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+    #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub admin_key: Option<HexKey>,
     /// The 24-byte administrator key is AES-192, not 3DES.
     #[arg(long, requires = "admin_key")]

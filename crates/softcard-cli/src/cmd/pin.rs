@@ -10,9 +10,7 @@ use softcard::crypto::sym::SymAlg;
 use softcard_enroll::{Application, CardClient, EnrollError, Unblock};
 
 use super::enroll::{connect, fail};
-use crate::common::{
-    CliError, HexKey, PinArg, parse_backend, parse_hex_key, parse_pin, print_json,
-};
+use crate::common::{CliError, HexKey, HexKeyParser, PinArg, parse_backend, parse_pin, print_json};
 
 /// Arguments of `softcard pin`.
 #[derive(Debug, clap::Args)]
@@ -65,7 +63,7 @@ pub enum PinCommand {
         #[arg(long, value_parser = parse_pin, default_value = "12345678")]
         puk: PinArg,
         /// The administrator key in hex (GIDS; the default key when not given).
-        #[arg(long, value_name = "HEX", value_parser = parse_hex_key)]
+        #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
         admin_key: Option<HexKey>,
         /// The 24-byte administrator key is AES-192, not 3DES (GIDS cards made with
         /// `softcard init --admin-key-aes`).

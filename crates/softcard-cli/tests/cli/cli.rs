@@ -296,3 +296,22 @@ fn init_does_not_replace_an_image_another_process_holds() {
     assert!(forced.status.success(), "{}", text(&forced.stderr));
     assert_ne!(std::fs::read(&image).unwrap(), first);
 }
+
+#[test]
+fn a_mistyped_key_is_named_by_its_position_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    let typo = "0102030405060708010203040506070801020304050607x8";
+    for json in [false, true] {
+        let mut args = vec!["init", p(&image), "--profile", "piv", "--admin-key", typo];
+        if json {
+            args.push("--json");
+        }
+        let out = softcard(&args);
+        assert_eq!(out.status.code(), Some(2), "a usage error");
+        let err = text(&out.stderr);
+        assert!(err.contains("--admin-key") && err.contains("character 47"), "{err}");
+        assert!(!err.contains("0102030405"), "the key is not echoed: {err}");
+        assert!(!image.exists(), "nothing was created");
+    }
+}
