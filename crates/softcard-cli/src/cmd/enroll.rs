@@ -284,8 +284,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if let Some(key) = &args.management_key {
         client.set_management_key(key.bytes());
     }
-    client.verify_pin(args.pin.bytes()).map_err(fail)?;
+    // What can be refused without the PIN is refused first: verifying the PIN writes the
+    // image (its try counter), and a refused command changes nothing.
     client.check_key_request(&key).map_err(fail)?;
+    client.verify_pin(args.pin.bytes()).map_err(fail)?;
     let container = {
         let dots = (!args.json)
             .then(|| Dots::start(&format!("generating a {:?} key on the card", key.algorithm)));

@@ -47,6 +47,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("cannot read {}: {e}", args.input.display())))?;
     let mut client = connect(&args.image, args.backend)?;
     let container = client.container(&args.container).map_err(fail)?;
+    // Refused before the PIN is verified (which writes the image): a refused command
+    // changes nothing.
+    let algorithm = match SignatureAlgorithm::for_key(&container.public_key, args.hash.hash()) {
+        Ok(SignatureAlgorithm::RsaPkcs1(_)) => "RsaPkcs1",
+        Ok(SignatureAlgorithm::Ecdsa(_)) => "Ecdsa",
+        Err(e) => return Err(fail(e)),
+    };
     client.verify_pin(args.pin.bytes()).map_err(fail)?;
     let signature = client
         .sign(&container, &message, args.hash.hash())
@@ -55,11 +62,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if !args.json {
         return Ok(());
     }
-    let algorithm = match SignatureAlgorithm::for_key(&container.public_key, args.hash.hash()) {
-        Ok(SignatureAlgorithm::RsaPkcs1(_)) => "RsaPkcs1",
-        Ok(SignatureAlgorithm::Ecdsa(_)) => "Ecdsa",
-        Err(e) => return Err(fail(e)),
-    };
     print_json(&serde_json::json!({
         "container": container.name,
         "application": client.application().name(),

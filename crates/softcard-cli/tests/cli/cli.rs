@@ -310,8 +310,41 @@ fn a_mistyped_key_is_named_by_its_position_never_echoed() {
         let out = softcard(&args);
         assert_eq!(out.status.code(), Some(2), "a usage error");
         let err = text(&out.stderr);
-        assert!(err.contains("--admin-key") && err.contains("character 47"), "{err}");
+        assert!(
+            err.contains("--admin-key") && err.contains("character 47"),
+            "{err}"
+        );
         assert!(!err.contains("0102030405"), "the key is not echoed: {err}");
         assert!(!image.exists(), "nothing was created");
     }
+}
+
+#[test]
+fn an_enroll_the_card_cannot_do_is_refused_before_the_pin_is_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    ok(&["init", p(&image), "--profile", "windows-vsc", "--seed", "5"]);
+    let before = std::fs::read(&image).unwrap();
+    let req = dir.path().join("req.pem");
+    // With a wrong PIN: checked first, it would spend a try (and answer 63C2).
+    let err = run_err(&[
+        "enroll",
+        p(&image),
+        "--key",
+        "p256",
+        "--pin",
+        "00000000",
+        "--out",
+        p(&req),
+    ]);
+    assert!(
+        err.contains("RSA") && !err.contains("63C"),
+        "names the problem: {err}"
+    );
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        before,
+        "the refused command changed nothing (no PIN try spent)"
+    );
+    assert!(!req.exists());
 }
