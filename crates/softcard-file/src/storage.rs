@@ -25,6 +25,14 @@ use crate::image_lock::{ImageLock, LockError};
 ///
 /// A storage opened by [`FileStorage::load_card`] holds the image's [`ImageLock`]: no other
 /// process writes the image while the card lives.
+///
+/// A writer killed between writing its temporary file and renaming it (`SIGKILL`, a power
+/// cut) leaves that file behind: a whole image, PIN and keys in clear. Whoever takes the
+/// image ([`FileStorage::load_card`], [`FileStorage::load_locked`]) is its only writer from
+/// then on, so it removes such leftovers of that image before loading it: regular files
+/// named as this storage names its temporary files (`.<name>.tmp<pid>-<counter>-<random>`,
+/// or `.<name>.tmp<pid>` of earlier versions); links and other images' files are left
+/// alone. [`FileStorage::read_card`] takes nothing and removes nothing.
 #[derive(Clone, Debug)]
 pub struct FileStorage {
     path: PathBuf,
@@ -127,6 +135,7 @@ impl FileStorage {
             path: lock.image().to_owned(),
             lock: Some(Arc::new(lock)),
         };
+        remove_leftovers(&storage.path);
         let bytes = fs::read(&storage.path).map_err(LoadError::Io)?;
         let rng = os_rng().map_err(LoadError::Random)?;
         softcard::Card::load(&bytes, Box::new(rng), Box::new(storage), backend)
@@ -212,6 +221,54 @@ fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Removes the temporary files interrupted writes of `image` left beside it (see
+/// [`FileStorage`]); for the holder of the image's lock only. Best effort: a file that cannot
+/// be removed stays.
+fn remove_leftovers(image: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(name)) = (image.parent(), image.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".tmp");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.as_bytes().strip_prefix(prefix.as_bytes()) else {
+            continue;
+        };
+        // The entry's own type: a symbolic link is not followed (nor removed).
+        if is_temp_suffix(rest) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `rest`, after `.<name>.tmp`, is what [`create_temp`] puts there
+/// (`<pid>-<counter>-<16 hex digits>`) or earlier versions did (`<pid>`).
+fn is_temp_suffix(rest: &[u8]) -> bool {
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let mut parts = rest.split(|&b| b == b'-');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(pid), None, None, None) => digits(pid),
+        (Some(pid), Some(counter), Some(random), None) => {
+            digits(pid)
+                && digits(counter)
+                && random.len() == 16
+                && random.iter().all(u8::is_ascii_hexdigit)
+        }
+        _ => false,
     }
 }
 

@@ -216,3 +216,60 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
         assert_eq!(fs::read(&path).unwrap(), card.image().unwrap());
     }
 }
+
+#[test]
+fn taking_an_image_removes_the_temporary_files_its_interrupted_writes_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.img");
+    let good = create(&path).image().unwrap();
+    // What a writer killed between writing and renaming leaves: a whole image, PIN in
+    // clear (the name of this version, and of the earlier one unique per process only).
+    let leftover = dir.path().join(".card.img.tmp4242-0-0123456789abcdef");
+    let older = old_temp_name(dir.path());
+    // Not this image's: another image's temporary file and lock (names that also start
+    // with `.card.img.tmp`), and a symbolic link at a temporary name (never followed).
+    let others = [
+        dir.path().join(".other.img.tmp4242-0-0123456789abcdef"),
+        dir.path().join(".card.img.tmp7.tmp4242-0-0123456789abcdef"),
+        dir.path().join(".card.img.tmp7.lock"),
+    ];
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"victim").unwrap();
+    let link = dir.path().join(".card.img.tmp4243-1-0123456789abcdef");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let plant = || {
+        fs::write(&leftover, &good).unwrap();
+        fs::write(&older, &good).unwrap();
+        for other in &others {
+            fs::write(other, b"other").unwrap();
+        }
+    };
+
+    // Reading the image without taking it leaves them: a writer may be at work.
+    plant();
+    FileStorage::read_card(&path, BackendKind::default()).unwrap();
+    assert!(leftover.exists() && older.exists());
+
+    // Taking it (load_card) removes this image's leftovers, and only those.
+    let card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+    assert!(!leftover.exists(), "the leftover image is still there");
+    assert!(!older.exists(), "the older leftover is still there");
+    assert_eq!(card.image().unwrap(), good);
+    assert_eq!(fs::read(&path).unwrap(), good);
+    for other in &others {
+        assert_eq!(fs::read(other).unwrap(), b"other", "{}", other.display());
+    }
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(fs::read(&victim).unwrap(), b"victim");
+    drop(card);
+
+    // As does load_locked, for a process that took the lock itself (a host).
+    plant();
+    let lock = softcard_file::image_lock::ImageLock::acquire(&path).unwrap();
+    let card = FileStorage::load_locked(lock, BackendKind::default()).unwrap();
+    assert!(!leftover.exists() && !older.exists());
+    assert_eq!(card.image().unwrap(), good);
+    for other in &others {
+        assert_eq!(fs::read(other).unwrap(), b"other", "{}", other.display());
+    }
+}
