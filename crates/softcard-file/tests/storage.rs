@@ -273,3 +273,106 @@ fn taking_an_image_removes_the_temporary_files_its_interrupted_writes_left() {
         assert_eq!(fs::read(other).unwrap(), b"other", "{}", other.display());
     }
 }
+
+/// `load()`'s result, or a failure when it takes more than ten seconds (a load that hangs
+/// fails the test instead of hanging it).
+fn promptly<T: Send + 'static>(load: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the load returns promptly")
+}
+
+/// A way to load a card from a file.
+type Load<P> = fn(P) -> Result<Card, softcard_file::LoadError>;
+
+fn load_error(result: Result<Card, softcard_file::LoadError>) -> softcard_file::LoadError {
+    match result {
+        Ok(_) => panic!("loaded a card"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn only_regular_files_are_read_as_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.img");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let loads: [(&str, Load<std::path::PathBuf>); 3] = [
+        ("read_card", |p| {
+            FileStorage::read_card(p, BackendKind::default())
+        }),
+        ("load_card", |p| {
+            FileStorage::load_card(p, BackendKind::default())
+        }),
+        ("load_locked", |p| {
+            let lock = softcard_file::image_lock::ImageLock::acquire(&p)
+                .map_err(softcard_file::LoadError::Lock)?;
+            FileStorage::load_locked(lock, BackendKind::default())
+        }),
+    ];
+    for (name, load) in loads {
+        let path = fifo.clone();
+        let err = load_error(promptly(move || load(path)));
+        assert!(
+            matches!(err, softcard_file::LoadError::NotAFile(_)),
+            "{name}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("not a regular file"),
+            "{name}: {err}"
+        );
+    }
+    // A device: read_card, and load_card before it takes the image (no lock file in /dev).
+    let zero = Path::new("/dev/zero");
+    let err = load_error(promptly(move || {
+        FileStorage::read_card(zero, BackendKind::default())
+    }));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = load_error(promptly(move || {
+        FileStorage::load_card(zero, BackendKind::default())
+    }));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    // A folder.
+    let err = load_error(FileStorage::read_card(dir.path(), BackendKind::default()));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn a_file_larger_than_any_image_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.img");
+    // 1 GiB of holes: nothing on disk, and reading it whole would take a GiB of memory.
+    fs::File::create(&path).unwrap().set_len(1 << 30).unwrap();
+    let max = (softcard::image::HEADER_LEN + softcard::image::MAX_BODY_LEN) as u64;
+    let loads: [Load<std::path::PathBuf>; 2] = [
+        |p| FileStorage::read_card(p, BackendKind::default()),
+        |p| FileStorage::load_card(p, BackendKind::default()),
+    ];
+    for load in loads {
+        let path = path.clone();
+        let err = load_error(promptly(move || load(path)));
+        assert!(
+            matches!(err, softcard_file::LoadError::TooLarge(n) if n == 1 << 30),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("larger than any card image ({max} bytes)")),
+            "{err}"
+        );
+    }
+    // The largest a valid image can be is not refused for its size (it is not a card).
+    fs::File::create(&path).unwrap().set_len(max).unwrap();
+    let err = load_error(FileStorage::read_card(&path, BackendKind::default()));
+    assert!(err.image_error().is_some(), "{err:?}");
+}
