@@ -30,4 +30,4 @@
 pub mod image_lock;
 mod storage;
 
-pub use storage::{FileStorage, LoadError, os_rng};
+pub use storage::{FileStorage, LoadError, MAX_IMAGE_FILE_LEN, os_rng};

@@ -25,6 +25,14 @@ use crate::image_lock::{ImageLock, LockError};
 ///
 /// A storage opened by [`FileStorage::load_card`] holds the image's [`ImageLock`]: no other
 /// process writes the image while the card lives.
+///
+/// A writer killed between writing its temporary file and renaming it (`SIGKILL`, a power
+/// cut) leaves that file behind: a whole image, PIN and keys in clear. Whoever takes the
+/// image ([`FileStorage::load_card`], [`FileStorage::load_locked`]) is its only writer from
+/// then on, so it removes such leftovers of that image before loading it: regular files
+/// named as this storage names its temporary files (`.<name>.tmp<pid>-<counter>-<random>`,
+/// or `.<name>.tmp<pid>` of earlier versions); links and other images' files are left
+/// alone. [`FileStorage::read_card`] takes nothing and removes nothing.
 #[derive(Clone, Debug)]
 pub struct FileStorage {
     path: PathBuf,
@@ -43,7 +51,18 @@ pub enum LoadError {
     Random(String),
     /// Another process holds the image, or it is read-only.
     Lock(LockError),
+    /// The path is not a regular file (a FIFO, a device, a folder, a socket), so not a card
+    /// image; nothing was read from it. The kind of file it is.
+    NotAFile(&'static str),
+    /// The file has this many bytes, more than any card image ([`MAX_IMAGE_FILE_LEN`]); it
+    /// was not read.
+    TooLarge(u64),
 }
+
+/// The largest file a card image can be: its header and the largest body a reader accepts
+/// ([`softcard::image::HEADER_LEN`] + [`softcard::image::MAX_BODY_LEN`]).
+pub const MAX_IMAGE_FILE_LEN: u64 =
+    (softcard::image::HEADER_LEN + softcard::image::MAX_BODY_LEN) as u64;
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,6 +71,14 @@ impl std::fmt::Display for LoadError {
             LoadError::Card(e) => e.fmt(f),
             LoadError::Random(e) => write!(f, "no system randomness: {e}"),
             LoadError::Lock(e) => e.fmt(f),
+            LoadError::NotAFile(kind) => {
+                write!(f, "not a regular file ({kind}), so not a card image")
+            }
+            LoadError::TooLarge(len) => write!(
+                f,
+                "the file of {len} bytes is larger than any card image \
+                 ({MAX_IMAGE_FILE_LEN} bytes)"
+            ),
         }
     }
 }
@@ -103,7 +130,9 @@ impl FileStorage {
     /// symbolic link pointed at.
     ///
     /// # Errors
-    /// [`LoadError::Io`] if the file cannot be read, [`LoadError::Lock`] when another
+    /// [`LoadError::Io`] if the file cannot be read, [`LoadError::NotAFile`] for anything but
+    /// a regular file (a FIFO is refused, not waited on), [`LoadError::TooLarge`] for a file
+    /// larger than any image (it is not read), [`LoadError::Lock`] when another
     /// process holds the image or it is read-only, [`LoadError::Card`] with a
     /// [`softcard::ImageError`] if it is corrupted, foreign or newer (the file is not
     /// touched), [`LoadError::Random`].
@@ -112,7 +141,8 @@ impl FileStorage {
         backend: BackendKind,
     ) -> Result<softcard::Card, LoadError> {
         let path = path.into();
-        fs::metadata(&path).map_err(LoadError::Io)?;
+        // Checked before the lock too: no lock file is made beside a FIFO or a device.
+        check_image_file(&fs::metadata(&path).map_err(LoadError::Io)?)?;
         let lock = ImageLock::acquire(&path).map_err(LoadError::Lock)?;
         FileStorage::load_locked(lock, backend)
     }
@@ -127,7 +157,8 @@ impl FileStorage {
             path: lock.image().to_owned(),
             lock: Some(Arc::new(lock)),
         };
-        let bytes = fs::read(&storage.path).map_err(LoadError::Io)?;
+        remove_leftovers(&storage.path);
+        let bytes = read_image(&storage.path)?;
         let rng = os_rng().map_err(LoadError::Random)?;
         softcard::Card::load(&bytes, Box::new(rng), Box::new(storage), backend)
             .map_err(LoadError::Card)
@@ -143,7 +174,7 @@ impl FileStorage {
         path: impl AsRef<Path>,
         backend: BackendKind,
     ) -> Result<softcard::Card, LoadError> {
-        let bytes = fs::read(path).map_err(LoadError::Io)?;
+        let bytes = read_image(path.as_ref())?;
         let rng = os_rng().map_err(LoadError::Random)?;
         softcard::Card::load(
             &bytes,
@@ -212,6 +243,106 @@ fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// The bytes of the image file at `path`, refusing what cannot be a card image before
+/// reading it: anything but a regular file (opened without waiting, so a FIFO is refused
+/// rather than waited on), and a file larger than [`MAX_IMAGE_FILE_LEN`]. At most that many
+/// bytes are read, should the file grow meanwhile.
+fn read_image(path: &Path) -> Result<Vec<u8>, LoadError> {
+    use rustix::fs::OFlags;
+    use std::io::Read;
+    let flags = (OFlags::NONBLOCK | OFlags::NOCTTY).bits();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(i32::try_from(flags).unwrap_or_default())
+        .open(path)
+        .map_err(LoadError::Io)?;
+    let meta = file.metadata().map_err(LoadError::Io)?;
+    check_image_file(&meta)?;
+    // No larger than MAX_IMAGE_FILE_LEN: the capacity is no guess of the file's.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or_default());
+    file.take(MAX_IMAGE_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(LoadError::Io)?;
+    let read = bytes.len() as u64;
+    if read > MAX_IMAGE_FILE_LEN {
+        return Err(LoadError::TooLarge(read.max(meta.len())));
+    }
+    Ok(bytes)
+}
+
+/// Refuses a file that cannot be a card image: not a regular file, or too large.
+fn check_image_file(meta: &fs::Metadata) -> Result<(), LoadError> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if !t.is_file() {
+        return Err(LoadError::NotAFile(if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_dir() {
+            "a folder"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "another kind of file"
+        }));
+    }
+    if meta.len() > MAX_IMAGE_FILE_LEN {
+        return Err(LoadError::TooLarge(meta.len()));
+    }
+    Ok(())
+}
+
+/// Removes the temporary files interrupted writes of `image` left beside it (see
+/// [`FileStorage`]); for the holder of the image's lock only. Best effort: a file that cannot
+/// be removed stays.
+fn remove_leftovers(image: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Some(dir), Some(name)) = (image.parent(), image.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".tmp");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.as_bytes().strip_prefix(prefix.as_bytes()) else {
+            continue;
+        };
+        // The entry's own type: a symbolic link is not followed (nor removed).
+        if is_temp_suffix(rest) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `rest`, after `.<name>.tmp`, is what [`create_temp`] puts there
+/// (`<pid>-<counter>-<16 hex digits>`) or earlier versions did (`<pid>`).
+fn is_temp_suffix(rest: &[u8]) -> bool {
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    let mut parts = rest.split(|&b| b == b'-');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(pid), None, None, None) => digits(pid),
+        (Some(pid), Some(counter), Some(random), None) => {
+            digits(pid)
+                && digits(counter)
+                && random.len() == 16
+                && random.iter().all(u8::is_ascii_hexdigit)
+        }
+        _ => false,
     }
 }
 

@@ -216,3 +216,163 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
         assert_eq!(fs::read(&path).unwrap(), card.image().unwrap());
     }
 }
+
+#[test]
+fn taking_an_image_removes_the_temporary_files_its_interrupted_writes_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("card.img");
+    let good = create(&path).image().unwrap();
+    // What a writer killed between writing and renaming leaves: a whole image, PIN in
+    // clear (the name of this version, and of the earlier one unique per process only).
+    let leftover = dir.path().join(".card.img.tmp4242-0-0123456789abcdef");
+    let older = old_temp_name(dir.path());
+    // Not this image's: another image's temporary file and lock (names that also start
+    // with `.card.img.tmp`), and a symbolic link at a temporary name (never followed).
+    let others = [
+        dir.path().join(".other.img.tmp4242-0-0123456789abcdef"),
+        dir.path().join(".card.img.tmp7.tmp4242-0-0123456789abcdef"),
+        dir.path().join(".card.img.tmp7.lock"),
+    ];
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"victim").unwrap();
+    let link = dir.path().join(".card.img.tmp4243-1-0123456789abcdef");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let plant = || {
+        fs::write(&leftover, &good).unwrap();
+        fs::write(&older, &good).unwrap();
+        for other in &others {
+            fs::write(other, b"other").unwrap();
+        }
+    };
+
+    // Reading the image without taking it leaves them: a writer may be at work.
+    plant();
+    FileStorage::read_card(&path, BackendKind::default()).unwrap();
+    assert!(leftover.exists() && older.exists());
+
+    // Taking it (load_card) removes this image's leftovers, and only those.
+    let card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+    assert!(!leftover.exists(), "the leftover image is still there");
+    assert!(!older.exists(), "the older leftover is still there");
+    assert_eq!(card.image().unwrap(), good);
+    assert_eq!(fs::read(&path).unwrap(), good);
+    for other in &others {
+        assert_eq!(fs::read(other).unwrap(), b"other", "{}", other.display());
+    }
+    assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(fs::read(&victim).unwrap(), b"victim");
+    drop(card);
+
+    // As does load_locked, for a process that took the lock itself (a host).
+    plant();
+    let lock = softcard_file::image_lock::ImageLock::acquire(&path).unwrap();
+    let card = FileStorage::load_locked(lock, BackendKind::default()).unwrap();
+    assert!(!leftover.exists() && !older.exists());
+    assert_eq!(card.image().unwrap(), good);
+    for other in &others {
+        assert_eq!(fs::read(other).unwrap(), b"other", "{}", other.display());
+    }
+}
+
+/// `load()`'s result, or a failure when it takes more than ten seconds (a load that hangs
+/// fails the test instead of hanging it).
+fn promptly<T: Send + 'static>(load: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the load returns promptly")
+}
+
+/// A way to load a card from a file.
+type Load<P> = fn(P) -> Result<Card, softcard_file::LoadError>;
+
+fn load_error(result: Result<Card, softcard_file::LoadError>) -> softcard_file::LoadError {
+    match result {
+        Ok(_) => panic!("loaded a card"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn only_regular_files_are_read_as_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.img");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let loads: [(&str, Load<std::path::PathBuf>); 3] = [
+        ("read_card", |p| {
+            FileStorage::read_card(p, BackendKind::default())
+        }),
+        ("load_card", |p| {
+            FileStorage::load_card(p, BackendKind::default())
+        }),
+        ("load_locked", |p| {
+            let lock = softcard_file::image_lock::ImageLock::acquire(&p)
+                .map_err(softcard_file::LoadError::Lock)?;
+            FileStorage::load_locked(lock, BackendKind::default())
+        }),
+    ];
+    for (name, load) in loads {
+        let path = fifo.clone();
+        let err = load_error(promptly(move || load(path)));
+        assert!(
+            matches!(err, softcard_file::LoadError::NotAFile(_)),
+            "{name}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("not a regular file"),
+            "{name}: {err}"
+        );
+    }
+    // A device: read_card, and load_card before it takes the image (no lock file in /dev).
+    let zero = Path::new("/dev/zero");
+    let err = load_error(promptly(move || {
+        FileStorage::read_card(zero, BackendKind::default())
+    }));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = load_error(promptly(move || {
+        FileStorage::load_card(zero, BackendKind::default())
+    }));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    // A folder.
+    let err = load_error(FileStorage::read_card(dir.path(), BackendKind::default()));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn a_file_larger_than_any_image_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.img");
+    // 1 GiB of holes: nothing on disk, and reading it whole would take a GiB of memory.
+    fs::File::create(&path).unwrap().set_len(1 << 30).unwrap();
+    let max = (softcard::image::HEADER_LEN + softcard::image::MAX_BODY_LEN) as u64;
+    let loads: [Load<std::path::PathBuf>; 2] = [
+        |p| FileStorage::read_card(p, BackendKind::default()),
+        |p| FileStorage::load_card(p, BackendKind::default()),
+    ];
+    for load in loads {
+        let path = path.clone();
+        let err = load_error(promptly(move || load(path)));
+        assert!(
+            matches!(err, softcard_file::LoadError::TooLarge(n) if n == 1 << 30),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("larger than any card image ({max} bytes)")),
+            "{err}"
+        );
+    }
+    // The largest a valid image can be is not refused for its size (it is not a card).
+    fs::File::create(&path).unwrap().set_len(max).unwrap();
+    let err = load_error(FileStorage::read_card(&path, BackendKind::default()));
+    assert!(err.image_error().is_some(), "{err:?}");
+}

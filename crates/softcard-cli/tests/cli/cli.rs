@@ -146,6 +146,56 @@ fn info_names_what_is_wrong_with_an_image() {
     );
 }
 
+/// Runs `softcard` with `args`, failing (and killing it) if it has not ended within ten
+/// seconds.
+fn softcard_promptly(args: &[&str]) -> Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_softcard"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("softcard runs");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("softcard {args:?} still runs after ten seconds");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_fifo_or_device_given_as_image_is_refused_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.img");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let fifo = p(&fifo);
+    for args in [
+        &["info", fifo][..],
+        &["pin", "verify", fifo, "--pin", "123456"],
+        &["info", "/dev/zero"],
+    ] {
+        let out = softcard_promptly(args);
+        assert_eq!(out.status.code(), Some(1), "softcard {args:?}");
+        let err = text(&out.stderr);
+        let path = args
+            .iter()
+            .find(|a| a.contains("fifo") || a.contains("zero"));
+        assert!(
+            err.contains(&format!("{}: not a regular file", path.unwrap())),
+            "{err}"
+        );
+    }
+}
+
 /// A 24-byte key other than the default one.
 const KEY: &str = "0A0B0C0D0E0F101112131415161718191A1B1C1D1E1F2021";
 
