@@ -14,7 +14,9 @@
 //!
 //! [`Bridge::run`] reconnects with a growing back-off when pcscd goes away, drops a
 //! connection that sends a malformed frame (the card's state is untouched: only whole
-//! commands reach it) and returns when its stop flag is raised. The card saves every state
+//! commands reach it) and returns when its stop flag is raised. When a connection ends,
+//! however it ends, a card it powered is powered off: a card that leaves the reader
+//! loses its security state (the PIN's verification) before it comes back. The card saves every state
 //! change to its storage before answering, so stopping needs no final write.
 //!
 //! The framing itself (length prefix, control codes, limits) is a pure codec of its own;
@@ -328,9 +330,31 @@ impl<C: BridgedCard> Bridge<C> {
 
     /// Serves one connection until vpcd closes it or the stop flag is raised.
     ///
+    /// However the connection ends (closed, dropped, stopped), a card this connection powered
+    /// (a power-on, a reset or a command) and did not power off is powered off: the card left
+    /// the reader, and with it the PIN's verification and every other volatile state. pcscd
+    /// need not notice the removal before the card is back, so the next connection must not
+    /// find the previous one's security state.
+    ///
     /// # Errors
     /// A [`FrameError`] for a malformed frame or a socket error; the card has not seen it.
-    pub fn serve(&mut self, mut stream: TcpStream) -> Result<SessionEnd, FrameError> {
+    pub fn serve(&mut self, stream: TcpStream) -> Result<SessionEnd, FrameError> {
+        let mut powered = false;
+        let end = self.session(stream, &mut powered);
+        if powered {
+            self.card.power_off();
+            self.log(format_args!("connection ended: card powered off"));
+        }
+        end
+    }
+
+    /// [`Bridge::serve`] but for the final power-off; `powered` tells whether the card is
+    /// left powered by this connection.
+    fn session(
+        &mut self,
+        mut stream: TcpStream,
+        powered: &mut bool,
+    ) -> Result<SessionEnd, FrameError> {
         self.stats.connections += 1;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(self.options.poll))?;
@@ -357,19 +381,23 @@ impl<C: BridgedCard> Bridge<C> {
             let reply = match codec::decode(&body)? {
                 Message::PowerOff => {
                     self.card.power_off();
+                    *powered = false;
                     None
                 }
                 Message::PowerOn => {
                     self.card.power_on();
+                    *powered = true;
                     None
                 }
                 Message::Reset => {
                     self.card.reset();
+                    *powered = true;
                     None
                 }
                 Message::Atr => Some(self.card.atr()),
                 Message::Apdu(apdu) => {
                     self.stats.apdus += 1;
+                    *powered = true;
                     Some(self.card.transmit(apdu))
                 }
             };

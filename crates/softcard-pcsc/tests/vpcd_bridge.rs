@@ -169,6 +169,19 @@ fn bridge_to(
         Box::new(MemoryStorage::new()),
     )
     .unwrap();
+    bridge_card_to(listener, card, options)
+}
+
+/// A bridge connecting `card` to `listener`, run on a thread until its stop flag is raised;
+/// the thread returns the bridge's counters.
+fn bridge_card_to(
+    listener: &TcpListener,
+    card: Card,
+    options: Options,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread::JoinHandle<Stats>,
+) {
     let mut bridge =
         Bridge::new(card, listener.local_addr().unwrap().to_string()).with_options(options);
     let stop = bridge.stop_flag();
@@ -227,6 +240,35 @@ fn a_connection_vpcd_never_talks_on_is_made_again() {
     assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
     stop.store(true, Ordering::SeqCst);
     let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 2);
+    assert_eq!(stats.dropped, 0);
+}
+
+#[test]
+fn a_new_connection_finds_the_pin_unverified() {
+    let (listener, _storage, runner, stop) = start();
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    send(&mut s, &[0x01]);
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
+    assert_eq!(sw(&exchange(&mut s, piv::VERIFY_DEFAULT_PIN)), 0x9000);
+    let status = [0x00, 0x20, 0x00, 0x80];
+    assert_eq!(sw(&exchange(&mut s, &status)), 0x9000, "verified");
+    // The card leaves the reader without a power-off frame (vpcd closes the socket)...
+    drop(s);
+    // ...and comes back. pcscd may not have noticed the removal (it polls every 400 ms)
+    // and sends no power-on: the card was powered off when it left, so the PIN must be
+    // verified again all the same.
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
+    assert_eq!(
+        sw(&exchange(&mut s, &status)) & 0xFFF0,
+        0x63C0,
+        "a card that left the reader keeps no security state"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let (stats, _) = runner.join().unwrap();
     assert_eq!(stats.connections, 2);
     assert_eq!(stats.dropped, 0);
 }
