@@ -19,6 +19,10 @@
 //! loses its security state (the PIN's verification) before it comes back. The card saves every state
 //! change to its storage before answering, so stopping needs no final write.
 //!
+//! A reply vpcd does not read (a wedged pcscd) does not hold the bridge: the socket has a
+//! write timeout of [`Options::poll`], so a stop is honoured while writing, and a
+//! connection on which vpcd takes nothing for [`Options::write_stall`] is dropped.
+//!
 //! The framing itself (length prefix, control codes, limits) is a pure codec of its own;
 //! the bridge reads, decodes, drives the card and writes.
 
@@ -47,6 +51,10 @@ pub struct Options {
     pub poll: Duration,
     /// Longest frame accepted; a longer one drops the connection.
     pub max_frame: usize,
+    /// How long vpcd may leave a reply unread (not one byte taken) before the bridge drops
+    /// the connection: a wedged pcscd must not hold the card forever. A stop is honoured
+    /// within [`Options::poll`] meanwhile.
+    pub write_stall: Duration,
     /// How long a new connection may stay silent before the bridge connects again. pcscd
     /// asks vpcd for the ATR about every 400 ms, so a connection that hears nothing was
     /// left in the listen backlog by a vpcd still holding the previous card's socket.
@@ -62,6 +70,7 @@ impl Default for Options {
             backoff_max: Duration::from_secs(2),
             poll: Duration::from_millis(200),
             max_frame: codec::MAX_FRAME,
+            write_stall: Duration::from_secs(5),
             first_frame_timeout: Duration::from_secs(5),
             log: true,
         }
@@ -358,6 +367,7 @@ impl<C: BridgedCard> Bridge<C> {
         self.stats.connections += 1;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(self.options.poll))?;
+        stream.set_write_timeout(Some(self.options.poll))?;
         let mut header = [0u8; codec::HEADER_LEN];
         let mut body = Vec::new();
         let mut out = Vec::new();
@@ -403,9 +413,39 @@ impl<C: BridgedCard> Bridge<C> {
             };
             if let Some(reply) = reply {
                 codec::encode(&reply, &mut out)?;
-                stream.write_all(&out)?;
+                if self.write_full(&mut stream, &out)? {
+                    return Ok(SessionEnd::Stopped);
+                }
             }
         }
+    }
+
+    /// Writes all of `buf`, checking the stop flag whenever vpcd takes nothing for
+    /// [`Options::poll`]; `true` when stopped. [`FrameError::Stalled`] when vpcd took
+    /// nothing for [`Options::write_stall`].
+    fn write_full(&self, stream: &mut TcpStream, buf: &[u8]) -> Result<bool, FrameError> {
+        let mut sent = 0;
+        let mut progress = Instant::now();
+        while sent < buf.len() {
+            match stream.write(buf.get(sent..).unwrap_or_default()) {
+                Ok(0) => return Err(FrameError::Io(ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    sent += n;
+                    progress = Instant::now();
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if self.stopped() {
+                        return Ok(true);
+                    }
+                    if progress.elapsed() >= self.options.write_stall {
+                        return Err(FrameError::Stalled(self.options.write_stall));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(FrameError::Io(e)),
+            }
+        }
+        Ok(false)
     }
 
     /// Fills `buf`, re-arming TCP_QUICKACK before each receive and checking the stop flag

@@ -4,12 +4,14 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use softcard::tlv;
 use softcard::{Card, CardOptions, MemoryStorage, Profile};
 use softcard_pcsc::vpcd::{Bridge, Options, Stats};
-use softcard_test_support::{piv, sw};
+use softcard_test_support::{cmd, piv, sw};
 
 fn send(s: &mut TcpStream, body: &[u8]) {
     let mut frame = (body.len() as u16).to_be_bytes().to_vec();
@@ -271,4 +273,99 @@ fn a_new_connection_finds_the_pin_unverified() {
     let (stats, _) = runner.join().unwrap();
     assert_eq!(stats.connections, 2);
     assert_eq!(stats.dropped, 0);
+}
+
+/// GET DATA of the object [`card_with_large_object`] fills, extended Le (65536).
+fn get_large_object() -> Vec<u8> {
+    cmd(
+        0xCB,
+        0x3F,
+        0xFF,
+        &[0x5C, 0x03, 0x5F, 0xC1, 0x05],
+        Some(65536),
+    )
+}
+
+/// A PIV card whose certificate object 5FC105 holds 60,000 bytes: GET DATA of it answers a
+/// large response.
+fn card_with_large_object(seed: u64) -> Card {
+    let (mut card, _) = softcard_test_support::piv_card(seed);
+    piv::select(&mut card);
+    piv::authenticate(&mut card);
+    let mut data = vec![0x5C, 0x03, 0x5F, 0xC1, 0x05];
+    data.extend_from_slice(&tlv::encode(0x53, &[0x5A; 60_000]));
+    piv::ok(&mut card, 0xDB, 0x3F, 0xFF, &data);
+    card
+}
+
+/// A wedged vpcd: sends command after command with large responses and reads nothing, until
+/// the bridge stops reading commands too (it is stuck writing a response to us) and our own
+/// write times out (or fails, once the bridge gave up on us).
+fn wedge(s: &mut TcpStream) {
+    let get = get_large_object();
+    let mut batch = Vec::new();
+    for _ in 0..16 {
+        batch.extend_from_slice(&(get.len() as u16).to_be_bytes());
+        batch.extend_from_slice(&get);
+    }
+    s.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    for _ in 0..100_000 {
+        if s.write_all(&batch).is_err() {
+            return;
+        }
+    }
+    panic!("the bridge kept reading commands while its responses went unread");
+}
+
+#[test]
+fn a_stop_is_honoured_while_vpcd_reads_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        // Far beyond the test's patience: only the stop flag can end the write.
+        write_stall: Duration::from_secs(600),
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let (stop, runner) = bridge_card_to(&listener, card_with_large_object(8), options);
+    let (mut s, _) = listener.accept().unwrap();
+    wedge(&mut s);
+    stop.store(true, Ordering::SeqCst);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(runner.join().unwrap()));
+    let stats = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the bridge returned once its stop flag was raised");
+    assert_eq!(stats.connections, 1);
+    assert!(stats.apdus >= 1);
+    drop(s);
+}
+
+#[test]
+fn a_vpcd_that_reads_nothing_is_dropped() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        write_stall: Duration::from_millis(300),
+        poll: Duration::from_millis(20),
+        backoff_min: Duration::from_millis(10),
+        log: false,
+        ..Options::default()
+    };
+    let (stop, runner) = bridge_card_to(&listener, card_with_large_object(9), options);
+    let (mut s, _) = listener.accept().unwrap();
+    wedge(&mut s);
+    // The bridge gives up on the connection and connects again.
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(listener.accept().map(|(c, _)| c)));
+    let mut again = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the bridge dropped the wedged connection and connected again")
+        .unwrap();
+    assert_eq!(sw(&exchange(&mut again, piv::SELECT)), 0x9000);
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 2);
+    assert_eq!(stats.dropped, 1);
+    drop(s);
 }

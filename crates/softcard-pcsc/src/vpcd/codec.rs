@@ -36,6 +36,9 @@ pub enum FrameError {
     TooShort(usize),
     /// A frame longer than [`Options::max_frame`](super::Options::max_frame).
     Oversized(usize),
+    /// vpcd read nothing of a reply for this long
+    /// ([`Options::write_stall`](super::Options::write_stall)).
+    Stalled(std::time::Duration),
 }
 
 impl std::fmt::Display for FrameError {
@@ -47,6 +50,7 @@ impl std::fmt::Display for FrameError {
             FrameError::UnknownControl(c) => write!(f, "unknown control code {c:#04x}"),
             FrameError::TooShort(n) => write!(f, "{n}-byte frame is too short for an APDU"),
             FrameError::Oversized(n) => write!(f, "{n}-byte frame exceeds the limit"),
+            FrameError::Stalled(d) => write!(f, "vpcd read nothing of a reply for {d:?}"),
         }
     }
 }
@@ -209,6 +213,10 @@ mod tests {
         assert_eq!(
             FrameError::Oversized(70000).to_string(),
             "70000-byte frame exceeds the limit"
+        );
+        assert_eq!(
+            FrameError::Stalled(std::time::Duration::from_secs(5)).to_string(),
+            "vpcd read nothing of a reply for 5s"
         );
     }
 }
