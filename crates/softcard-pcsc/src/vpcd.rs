@@ -19,6 +19,15 @@
 //! loses its security state (the PIN's verification) before it comes back. The card saves every state
 //! change to its storage before answering, so stopping needs no final write.
 //!
+//! A response has at most 65,533 data bytes (a frame's 65,535 less the status word), and
+//! vpcd advertises extended APDUs: a command asking for more (extended Le `FFFE`, `FFFF`
+//! or `0000` = 65,536) has its Le lowered to 65,533 before the card sees it. A card with
+//! more to say then answers the first 65,533 bytes with `61xx` and keeps the rest for GET
+//! RESPONSE, as real cards do for any Le shorter than their answer, and the connection
+//! stays (pcscd takes a dropped connection for a removed card). A card that answers past
+//! Ne anyway, which `softcard::Card` never does, gets `6700` in its place, the connection
+//! kept.
+//!
 //! A reply vpcd does not read (a wedged pcscd) does not hold the bridge: the socket has a
 //! write timeout of [`Options::poll`], so a stop is honoured while writing, and a
 //! connection on which vpcd takes nothing for [`Options::write_stall`] is dropped.
@@ -151,6 +160,10 @@ impl RegistryCard {
         }
     }
 }
+
+/// SW 6700 (wrong length): the answer to a command whose response, past its Ne, does not
+/// fit a frame.
+const WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
 
 /// SW 6F00 (no precise diagnosis): what pcscd's client gets when the card left its reader.
 const NO_CARD: [u8; 2] = [0x6F, 0x00];
@@ -388,6 +401,8 @@ impl<C: BridgedCard> Bridge<C> {
                 Read2::Eof | Read2::Silent => return Err(FrameError::Truncated),
                 Read2::Stopped => return Ok(SessionEnd::Stopped),
             }
+            // The response must fit a frame: the card chains what does not (61xx).
+            codec::cap_le(&mut body);
             let reply = match codec::decode(&body)? {
                 Message::PowerOff => {
                     self.card.power_off();
@@ -411,7 +426,15 @@ impl<C: BridgedCard> Bridge<C> {
                     Some(self.card.transmit(apdu))
                 }
             };
-            if let Some(reply) = reply {
+            if let Some(mut reply) = reply {
+                if reply.len() > codec::MAX_FRAME {
+                    // Only a card that answers past Ne gets here; the connection stays.
+                    self.log(format_args!(
+                        "{}-byte response does not fit a frame; answered 6700",
+                        reply.len()
+                    ));
+                    reply = WRONG_LENGTH.to_vec();
+                }
                 codec::encode(&reply, &mut out)?;
                 if self.write_full(&mut stream, &out)? {
                     return Ok(SessionEnd::Stopped);

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use softcard::tlv;
 use softcard::{Card, CardOptions, MemoryStorage, Profile};
-use softcard_pcsc::vpcd::{Bridge, Options, Stats};
-use softcard_test_support::{cmd, piv, sw};
+use softcard_pcsc::vpcd::{Bridge, BridgedCard, Options, Stats};
+use softcard_test_support::{cmd, gids, piv, sw};
 
 fn send(s: &mut TcpStream, body: &[u8]) {
     let mut frame = (body.len() as u16).to_be_bytes().to_vec();
@@ -368,4 +368,98 @@ fn a_vpcd_that_reads_nothing_is_dropped() {
     assert_eq!(stats.connections, 2);
     assert_eq!(stats.dropped, 1);
     drop(s);
+}
+
+#[test]
+fn a_response_longer_than_a_frame_is_chained_with_get_response() {
+    // Two 40,000-byte data objects in one EF: GET DATA of all of them answers over 80,000 bytes,
+    // more than a vpcd frame (65,535 bytes) carries.
+    let (mut card, _) = softcard_test_support::gids_card(10);
+    gids::select(&mut card);
+    gids::verify_pin(&mut card);
+    assert_eq!(
+        gids::put_do(&mut card, 0xA010, 0xDF20, &[0x11; 40_000]),
+        0x9000
+    );
+    assert_eq!(
+        gids::put_do(&mut card, 0xA010, 0xDF21, &[0x22; 40_000]),
+        0x9000
+    );
+    let get_all = cmd(0xCB, 0xA0, 0x10, &[0x5C, 0x00], Some(65536));
+    let (expected, status) = softcard_test_support::send(&mut card, &get_all);
+    assert_eq!(status, 0x9000);
+    assert!(expected.len() > 80_000);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let (stop, runner) = bridge_card_to(&listener, card, options);
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::WindowsVsc.atr());
+    send(&mut s, &[0x01]);
+    assert_eq!(sw(&exchange(&mut s, gids::SELECT)), 0x9000);
+    // Extended Le 0000 asks for 65,536 bytes: the card answers as many as a frame holds and
+    // keeps the rest for GET RESPONSE.
+    let first = exchange(&mut s, &get_all);
+    assert_eq!(first.len(), 65_535);
+    assert_eq!(sw(&first), 0x6100, "more data");
+    let mut data = first[..first.len() - 2].to_vec();
+    let rest = exchange(&mut s, &cmd(0xC0, 0x00, 0x00, &[], Some(65536)));
+    assert_eq!(sw(&rest), 0x9000);
+    data.extend_from_slice(&rest[..rest.len() - 2]);
+    assert_eq!(data, expected);
+    // The connection stays: the card is still in the reader and answers.
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::WindowsVsc.atr());
+    assert_eq!(sw(&exchange(&mut s, gids::SELECT)), 0x9000);
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 1);
+    assert_eq!(stats.dropped, 0);
+}
+
+/// A card that ignores Ne: GET DATA answers 70,000 bytes and 9000 whatever Le says.
+struct Verbose;
+
+impl BridgedCard for Verbose {
+    fn power_on(&mut self) {}
+    fn power_off(&mut self) {}
+    fn reset(&mut self) {}
+    fn atr(&self) -> Vec<u8> {
+        Profile::Piv.atr().to_vec()
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        let mut r = if apdu.get(1) == Some(&0xCB) {
+            vec![0x5A; 70_000]
+        } else {
+            Vec::new()
+        };
+        r.extend_from_slice(&[0x90, 0x00]);
+        r
+    }
+}
+
+#[test]
+fn a_response_past_ne_and_a_frame_answers_wrong_length_and_keeps_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let mut bridge =
+        Bridge::new(Verbose, listener.local_addr().unwrap().to_string()).with_options(options);
+    let stop = bridge.stop_flag();
+    let runner = thread::spawn(move || {
+        bridge.run().unwrap();
+        bridge.stats()
+    });
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &get_large_object()), [0x67, 0x00]);
+    assert_eq!(exchange(&mut s, piv::SELECT), [0x90, 0x00]);
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 1);
+    assert_eq!(stats.dropped, 0);
 }
