@@ -15,9 +15,9 @@
 //! [`Bridge::run`] reconnects with a growing back-off when pcscd goes away, drops a
 //! connection that sends a malformed frame (the card's state is untouched: only whole
 //! commands reach it) and returns when its stop flag is raised. When a connection ends,
-//! however it ends, a card it powered is powered off: a card that leaves the reader
-//! loses its security state (the PIN's verification) before it comes back. The card saves every state
-//! change to its storage before answering, so stopping needs no final write.
+//! however it ends, a card it powered is powered off: a card that leaves the reader loses
+//! its security state (the PIN's verification) before it comes back. The card saves every
+//! state change to its storage before answering, so stopping needs no final write.
 //!
 //! A response has at most 65,533 data bytes (a frame's 65,535 less the status word), and
 //! vpcd advertises extended APDUs: a command asking for more (extended Le `FFFE`, `FFFF`
@@ -359,7 +359,8 @@ impl<C: BridgedCard> Bridge<C> {
     /// find the previous one's security state.
     ///
     /// # Errors
-    /// A [`FrameError`] for a malformed frame or a socket error; the card has not seen it.
+    /// A [`FrameError`] for a malformed frame (the card has not seen it), a socket error, or
+    /// a reply vpcd left unread for [`Options::write_stall`].
     pub fn serve(&mut self, stream: TcpStream) -> Result<SessionEnd, FrameError> {
         let mut powered = false;
         let end = self.session(stream, &mut powered);
