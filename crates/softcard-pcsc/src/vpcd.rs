@@ -14,8 +14,23 @@
 //!
 //! [`Bridge::run`] reconnects with a growing back-off when pcscd goes away, drops a
 //! connection that sends a malformed frame (the card's state is untouched: only whole
-//! commands reach it) and returns when its stop flag is raised. The card saves every state
-//! change to its storage before answering, so stopping needs no final write.
+//! commands reach it) and returns when its stop flag is raised. When a connection ends,
+//! however it ends, a card it powered is powered off: a card that leaves the reader loses
+//! its security state (the PIN's verification) before it comes back. The card saves every
+//! state change to its storage before answering, so stopping needs no final write.
+//!
+//! A response has at most 65,533 data bytes (a frame's 65,535 less the status word), and
+//! vpcd advertises extended APDUs: a command asking for more (extended Le `FFFE`, `FFFF`
+//! or `0000` = 65,536) has its Le lowered to 65,533 before the card sees it. A card with
+//! more to say then answers the first 65,533 bytes with `61xx` and keeps the rest for GET
+//! RESPONSE, as real cards do for any Le shorter than their answer, and the connection
+//! stays (pcscd takes a dropped connection for a removed card). A card that answers past
+//! Ne anyway, which `softcard::Card` never does, gets `6700` in its place, the connection
+//! kept.
+//!
+//! A reply vpcd does not read (a wedged pcscd) does not hold the bridge: the socket has a
+//! write timeout of [`Options::poll`], so a stop is honoured while writing, and a
+//! connection on which vpcd takes nothing for [`Options::write_stall`] is dropped.
 //!
 //! The framing itself (length prefix, control codes, limits) is a pure codec of its own;
 //! the bridge reads, decodes, drives the card and writes.
@@ -45,6 +60,10 @@ pub struct Options {
     pub poll: Duration,
     /// Longest frame accepted; a longer one drops the connection.
     pub max_frame: usize,
+    /// How long vpcd may leave a reply unread (not one byte taken) before the bridge drops
+    /// the connection: a wedged pcscd must not hold the card forever. A stop is honoured
+    /// within [`Options::poll`] meanwhile.
+    pub write_stall: Duration,
     /// How long a new connection may stay silent before the bridge connects again. pcscd
     /// asks vpcd for the ATR about every 400 ms, so a connection that hears nothing was
     /// left in the listen backlog by a vpcd still holding the previous card's socket.
@@ -60,6 +79,7 @@ impl Default for Options {
             backoff_max: Duration::from_secs(2),
             poll: Duration::from_millis(200),
             max_frame: codec::MAX_FRAME,
+            write_stall: Duration::from_secs(5),
             first_frame_timeout: Duration::from_secs(5),
             log: true,
         }
@@ -140,6 +160,10 @@ impl RegistryCard {
         }
     }
 }
+
+/// SW 6700 (wrong length): the answer to a command whose response, past its Ne, does not
+/// fit a frame.
+const WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
 
 /// SW 6F00 (no precise diagnosis): what pcscd's client gets when the card left its reader.
 const NO_CARD: [u8; 2] = [0x6F, 0x00];
@@ -328,12 +352,36 @@ impl<C: BridgedCard> Bridge<C> {
 
     /// Serves one connection until vpcd closes it or the stop flag is raised.
     ///
+    /// However the connection ends (closed, dropped, stopped), a card this connection powered
+    /// (a power-on, a reset or a command) and did not power off is powered off: the card left
+    /// the reader, and with it the PIN's verification and every other volatile state. pcscd
+    /// need not notice the removal before the card is back, so the next connection must not
+    /// find the previous one's security state.
+    ///
     /// # Errors
-    /// A [`FrameError`] for a malformed frame or a socket error; the card has not seen it.
-    pub fn serve(&mut self, mut stream: TcpStream) -> Result<SessionEnd, FrameError> {
+    /// A [`FrameError`] for a malformed frame (the card has not seen it), a socket error, or
+    /// a reply vpcd left unread for [`Options::write_stall`].
+    pub fn serve(&mut self, stream: TcpStream) -> Result<SessionEnd, FrameError> {
+        let mut powered = false;
+        let end = self.session(stream, &mut powered);
+        if powered {
+            self.card.power_off();
+            self.log(format_args!("connection ended: card powered off"));
+        }
+        end
+    }
+
+    /// [`Bridge::serve`] but for the final power-off; `powered` tells whether the card is
+    /// left powered by this connection.
+    fn session(
+        &mut self,
+        mut stream: TcpStream,
+        powered: &mut bool,
+    ) -> Result<SessionEnd, FrameError> {
         self.stats.connections += 1;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(self.options.poll))?;
+        stream.set_write_timeout(Some(self.options.poll))?;
         let mut header = [0u8; codec::HEADER_LEN];
         let mut body = Vec::new();
         let mut out = Vec::new();
@@ -354,30 +402,74 @@ impl<C: BridgedCard> Bridge<C> {
                 Read2::Eof | Read2::Silent => return Err(FrameError::Truncated),
                 Read2::Stopped => return Ok(SessionEnd::Stopped),
             }
+            // The response must fit a frame: the card chains what does not (61xx).
+            codec::cap_le(&mut body);
             let reply = match codec::decode(&body)? {
                 Message::PowerOff => {
                     self.card.power_off();
+                    *powered = false;
                     None
                 }
                 Message::PowerOn => {
                     self.card.power_on();
+                    *powered = true;
                     None
                 }
                 Message::Reset => {
                     self.card.reset();
+                    *powered = true;
                     None
                 }
                 Message::Atr => Some(self.card.atr()),
                 Message::Apdu(apdu) => {
                     self.stats.apdus += 1;
+                    *powered = true;
                     Some(self.card.transmit(apdu))
                 }
             };
-            if let Some(reply) = reply {
+            if let Some(mut reply) = reply {
+                if reply.len() > codec::MAX_FRAME {
+                    // Only a card that answers past Ne gets here; the connection stays.
+                    self.log(format_args!(
+                        "{}-byte response does not fit a frame; answered 6700",
+                        reply.len()
+                    ));
+                    reply = WRONG_LENGTH.to_vec();
+                }
                 codec::encode(&reply, &mut out)?;
-                stream.write_all(&out)?;
+                if self.write_full(&mut stream, &out)? {
+                    return Ok(SessionEnd::Stopped);
+                }
             }
         }
+    }
+
+    /// Writes all of `buf`, checking the stop flag whenever vpcd takes nothing for
+    /// [`Options::poll`]; `true` when stopped. [`FrameError::Stalled`] when vpcd took
+    /// nothing for [`Options::write_stall`].
+    fn write_full(&self, stream: &mut TcpStream, buf: &[u8]) -> Result<bool, FrameError> {
+        let mut sent = 0;
+        let mut progress = Instant::now();
+        while sent < buf.len() {
+            match stream.write(buf.get(sent..).unwrap_or_default()) {
+                Ok(0) => return Err(FrameError::Io(ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    sent += n;
+                    progress = Instant::now();
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if self.stopped() {
+                        return Ok(true);
+                    }
+                    if progress.elapsed() >= self.options.write_stall {
+                        return Err(FrameError::Stalled(self.options.write_stall));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(FrameError::Io(e)),
+            }
+        }
+        Ok(false)
     }
 
     /// Fills `buf`, re-arming TCP_QUICKACK before each receive and checking the stop flag

@@ -4,12 +4,14 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use softcard::tlv;
 use softcard::{Card, CardOptions, MemoryStorage, Profile};
-use softcard_pcsc::vpcd::{Bridge, Options, Stats};
-use softcard_test_support::{piv, sw};
+use softcard_pcsc::vpcd::{Bridge, BridgedCard, Options, Stats};
+use softcard_test_support::{cmd, gids, piv, sw};
 
 fn send(s: &mut TcpStream, body: &[u8]) {
     let mut frame = (body.len() as u16).to_be_bytes().to_vec();
@@ -169,6 +171,19 @@ fn bridge_to(
         Box::new(MemoryStorage::new()),
     )
     .unwrap();
+    bridge_card_to(listener, card, options)
+}
+
+/// A bridge connecting `card` to `listener`, run on a thread until its stop flag is raised;
+/// the thread returns the bridge's counters.
+fn bridge_card_to(
+    listener: &TcpListener,
+    card: Card,
+    options: Options,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread::JoinHandle<Stats>,
+) {
     let mut bridge =
         Bridge::new(card, listener.local_addr().unwrap().to_string()).with_options(options);
     let stop = bridge.stop_flag();
@@ -228,5 +243,223 @@ fn a_connection_vpcd_never_talks_on_is_made_again() {
     stop.store(true, Ordering::SeqCst);
     let stats = runner.join().unwrap();
     assert_eq!(stats.connections, 2);
+    assert_eq!(stats.dropped, 0);
+}
+
+#[test]
+fn a_new_connection_finds_the_pin_unverified() {
+    let (listener, _storage, runner, stop) = start();
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    send(&mut s, &[0x01]);
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
+    assert_eq!(sw(&exchange(&mut s, piv::VERIFY_DEFAULT_PIN)), 0x9000);
+    let status = [0x00, 0x20, 0x00, 0x80];
+    assert_eq!(sw(&exchange(&mut s, &status)), 0x9000, "verified");
+    // The card leaves the reader without a power-off frame (vpcd closes the socket)...
+    drop(s);
+    // ...and comes back. pcscd may not have noticed the removal (it polls every 400 ms)
+    // and sends no power-on: the card was powered off when it left, so the PIN must be
+    // verified again all the same.
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::Piv.atr());
+    assert_eq!(sw(&exchange(&mut s, piv::SELECT)), 0x9000);
+    assert_eq!(
+        sw(&exchange(&mut s, &status)) & 0xFFF0,
+        0x63C0,
+        "a card that left the reader keeps no security state"
+    );
+    stop.store(true, Ordering::SeqCst);
+    let (stats, _) = runner.join().unwrap();
+    assert_eq!(stats.connections, 2);
+    assert_eq!(stats.dropped, 0);
+}
+
+/// GET DATA of the object [`card_with_large_object`] fills, extended Le (65536).
+fn get_large_object() -> Vec<u8> {
+    cmd(
+        0xCB,
+        0x3F,
+        0xFF,
+        &[0x5C, 0x03, 0x5F, 0xC1, 0x05],
+        Some(65536),
+    )
+}
+
+/// A PIV card whose certificate object 5FC105 holds 60,000 bytes: GET DATA of it answers a
+/// large response.
+fn card_with_large_object(seed: u64) -> Card {
+    let (mut card, _) = softcard_test_support::piv_card(seed);
+    piv::select(&mut card);
+    piv::authenticate(&mut card);
+    let mut data = vec![0x5C, 0x03, 0x5F, 0xC1, 0x05];
+    data.extend_from_slice(&tlv::encode(0x53, &[0x5A; 60_000]));
+    piv::ok(&mut card, 0xDB, 0x3F, 0xFF, &data);
+    card
+}
+
+/// A wedged vpcd: sends command after command with large responses and reads nothing, until
+/// the bridge stops reading commands too (it is stuck writing a response to us) and our own
+/// write times out (or fails, once the bridge gave up on us).
+fn wedge(s: &mut TcpStream) {
+    let get = get_large_object();
+    let mut batch = Vec::new();
+    for _ in 0..16 {
+        batch.extend_from_slice(&(get.len() as u16).to_be_bytes());
+        batch.extend_from_slice(&get);
+    }
+    s.set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    for _ in 0..100_000 {
+        if s.write_all(&batch).is_err() {
+            return;
+        }
+    }
+    panic!("the bridge kept reading commands while its responses went unread");
+}
+
+#[test]
+fn a_stop_is_honoured_while_vpcd_reads_nothing() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        // Far beyond the test's patience: only the stop flag can end the write.
+        write_stall: Duration::from_secs(600),
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let (stop, runner) = bridge_card_to(&listener, card_with_large_object(8), options);
+    let (mut s, _) = listener.accept().unwrap();
+    wedge(&mut s);
+    stop.store(true, Ordering::SeqCst);
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(runner.join().unwrap()));
+    let stats = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the bridge returned once its stop flag was raised");
+    assert_eq!(stats.connections, 1);
+    assert!(stats.apdus >= 1);
+    drop(s);
+}
+
+#[test]
+fn a_vpcd_that_reads_nothing_is_dropped() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        write_stall: Duration::from_millis(300),
+        poll: Duration::from_millis(20),
+        backoff_min: Duration::from_millis(10),
+        log: false,
+        ..Options::default()
+    };
+    let (stop, runner) = bridge_card_to(&listener, card_with_large_object(9), options);
+    let (mut s, _) = listener.accept().unwrap();
+    wedge(&mut s);
+    // The bridge gives up on the connection and connects again.
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || tx.send(listener.accept().map(|(c, _)| c)));
+    let mut again = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the bridge dropped the wedged connection and connected again")
+        .unwrap();
+    assert_eq!(sw(&exchange(&mut again, piv::SELECT)), 0x9000);
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 2);
+    assert_eq!(stats.dropped, 1);
+    drop(s);
+}
+
+#[test]
+fn a_response_longer_than_a_frame_is_chained_with_get_response() {
+    // Two 40,000-byte data objects in one EF: GET DATA of all of them answers over 80,000 bytes,
+    // more than a vpcd frame (65,535 bytes) carries.
+    let (mut card, _) = softcard_test_support::gids_card(10);
+    gids::select(&mut card);
+    gids::verify_pin(&mut card);
+    assert_eq!(
+        gids::put_do(&mut card, 0xA010, 0xDF20, &[0x11; 40_000]),
+        0x9000
+    );
+    assert_eq!(
+        gids::put_do(&mut card, 0xA010, 0xDF21, &[0x22; 40_000]),
+        0x9000
+    );
+    let get_all = cmd(0xCB, 0xA0, 0x10, &[0x5C, 0x00], Some(65536));
+    let (expected, status) = softcard_test_support::send(&mut card, &get_all);
+    assert_eq!(status, 0x9000);
+    assert!(expected.len() > 80_000);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let (stop, runner) = bridge_card_to(&listener, card, options);
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::WindowsVsc.atr());
+    send(&mut s, &[0x01]);
+    assert_eq!(sw(&exchange(&mut s, gids::SELECT)), 0x9000);
+    // Extended Le 0000 asks for 65,536 bytes: the card answers as many as a frame holds and
+    // keeps the rest for GET RESPONSE.
+    let first = exchange(&mut s, &get_all);
+    assert_eq!(first.len(), 65_535);
+    assert_eq!(sw(&first), 0x6100, "more data");
+    let mut data = first[..first.len() - 2].to_vec();
+    let rest = exchange(&mut s, &cmd(0xC0, 0x00, 0x00, &[], Some(65536)));
+    assert_eq!(sw(&rest), 0x9000);
+    data.extend_from_slice(&rest[..rest.len() - 2]);
+    assert_eq!(data, expected);
+    // The connection stays: the card is still in the reader and answers.
+    assert_eq!(exchange(&mut s, &[0x04]), Profile::WindowsVsc.atr());
+    assert_eq!(sw(&exchange(&mut s, gids::SELECT)), 0x9000);
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 1);
+    assert_eq!(stats.dropped, 0);
+}
+
+/// A card that ignores Ne: GET DATA answers 70,000 bytes and 9000 whatever Le says.
+struct Verbose;
+
+impl BridgedCard for Verbose {
+    fn power_on(&mut self) {}
+    fn power_off(&mut self) {}
+    fn reset(&mut self) {}
+    fn atr(&self) -> Vec<u8> {
+        Profile::Piv.atr().to_vec()
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        let mut r = if apdu.get(1) == Some(&0xCB) {
+            vec![0x5A; 70_000]
+        } else {
+            Vec::new()
+        };
+        r.extend_from_slice(&[0x90, 0x00]);
+        r
+    }
+}
+
+#[test]
+fn a_response_past_ne_and_a_frame_answers_wrong_length_and_keeps_the_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = Options {
+        poll: Duration::from_millis(20),
+        log: false,
+        ..Options::default()
+    };
+    let mut bridge =
+        Bridge::new(Verbose, listener.local_addr().unwrap().to_string()).with_options(options);
+    let stop = bridge.stop_flag();
+    let runner = thread::spawn(move || {
+        bridge.run().unwrap();
+        bridge.stats()
+    });
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(exchange(&mut s, &get_large_object()), [0x67, 0x00]);
+    assert_eq!(exchange(&mut s, piv::SELECT), [0x90, 0x00]);
+    stop.store(true, Ordering::SeqCst);
+    let stats = runner.join().unwrap();
+    assert_eq!(stats.connections, 1);
     assert_eq!(stats.dropped, 0);
 }

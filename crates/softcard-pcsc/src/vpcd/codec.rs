@@ -19,6 +19,10 @@ pub const HEADER_LEN: usize = 2;
 pub const MAX_FRAME: usize = u16::MAX as usize;
 /// Shortest command APDU (CLA INS P1 P2).
 pub const MIN_APDU: usize = 4;
+/// Most response data a frame carries next to the status word.
+pub const MAX_RESPONSE_DATA: usize = MAX_FRAME - 2;
+/// The extended Le asking for [`MAX_RESPONSE_DATA`] bytes.
+const CAPPED_LE: [u8; 2] = [0xFF, 0xFD];
 
 /// Why a connection was dropped.
 #[derive(Debug)]
@@ -36,6 +40,9 @@ pub enum FrameError {
     TooShort(usize),
     /// A frame longer than [`Options::max_frame`](super::Options::max_frame).
     Oversized(usize),
+    /// vpcd read nothing of a reply for this long
+    /// ([`Options::write_stall`](super::Options::write_stall)).
+    Stalled(std::time::Duration),
 }
 
 impl std::fmt::Display for FrameError {
@@ -47,6 +54,7 @@ impl std::fmt::Display for FrameError {
             FrameError::UnknownControl(c) => write!(f, "unknown control code {c:#04x}"),
             FrameError::TooShort(n) => write!(f, "{n}-byte frame is too short for an APDU"),
             FrameError::Oversized(n) => write!(f, "{n}-byte frame exceeds the limit"),
+            FrameError::Stalled(d) => write!(f, "vpcd read nothing of a reply for {d:?}"),
         }
     }
 }
@@ -101,6 +109,24 @@ pub fn decode(body: &[u8]) -> Result<Message<'_>, FrameError> {
         [other] => Err(FrameError::UnknownControl(*other)),
         short if short.len() < MIN_APDU => Err(FrameError::TooShort(short.len())),
         apdu => Ok(Message::Apdu(apdu)),
+    }
+}
+
+/// Lowers, in place, an extended Le asking for more than [`MAX_RESPONSE_DATA`] bytes
+/// (`FFFE`, `FFFF`, `0000` = 65,536) to [`MAX_RESPONSE_DATA`], so the response fits a frame:
+/// a card with more to say answers that much with `61xx` and keeps the rest for GET
+/// RESPONSE (ISO 7816-4 section 5.3.4), as it does for any Le shorter than its answer.
+/// Returns whether it did; any other frame (a control code, a short or smaller Le, a
+/// malformed command) is left alone.
+pub fn cap_le(apdu: &mut [u8]) -> bool {
+    let too_long = softcard::Command::parse(apdu)
+        .is_ok_and(|c| c.extended && c.le.is_some_and(|ne| ne > MAX_RESPONSE_DATA));
+    match apdu.last_chunk_mut::<2>() {
+        Some(le) if too_long => {
+            *le = CAPPED_LE;
+            true
+        }
+        _ => false,
     }
 }
 
@@ -197,6 +223,43 @@ mod tests {
     }
 
     #[test]
+    fn an_extended_le_past_a_frame_is_capped() {
+        assert_eq!(
+            usize::from(u16::from_be_bytes(CAPPED_LE)),
+            MAX_RESPONSE_DATA
+        );
+        // Case 2E and 4E, Le 0000, FFFF, FFFE: capped.
+        for le in [[0x00, 0x00], [0xFF, 0xFF], [0xFF, 0xFE]] {
+            let mut case2 = vec![0x00, 0xC0, 0x00, 0x00, 0x00, le[0], le[1]];
+            assert!(cap_le(&mut case2));
+            assert_eq!(case2, [0x00, 0xC0, 0x00, 0x00, 0x00, 0xFF, 0xFD]);
+            let mut case4 = vec![0x00, 0xCB, 0xA0, 0x10, 0x00, 0x00, 0x02, 0x5C, 0x00];
+            case4.extend_from_slice(&le);
+            assert!(cap_le(&mut case4));
+            assert_eq!(case4[9..], [0xFF, 0xFD]);
+            assert_eq!(
+                case4[..9],
+                [0x00, 0xCB, 0xA0, 0x10, 0x00, 0x00, 0x02, 0x5C, 0x00]
+            );
+        }
+        // Left alone: an Le a frame can answer, a short Le, no Le, control codes, garbage.
+        let untouched: [&[u8]; 7] = [
+            &[0x00, 0xC0, 0x00, 0x00, 0x00, 0xFF, 0xFD],
+            &[0x00, 0xC0, 0x00, 0x00, 0x00, 0x01, 0x00],
+            &[0x00, 0xC0, 0x00, 0x00, 0x00],
+            &[0x00, 0xDB, 0x3F, 0xFF, 0x00, 0x00, 0x02, 0x00, 0x00],
+            &[0x00, 0xA4, 0x04, 0x00],
+            &[CTRL_ATR],
+            &[0x00, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        for frame in untouched {
+            let mut copy = frame.to_vec();
+            assert!(!cap_le(&mut copy), "{frame:02X?}");
+            assert_eq!(copy, frame);
+        }
+    }
+
+    #[test]
     fn errors_say_what_was_wrong() {
         assert_eq!(
             FrameError::UnknownControl(3).to_string(),
@@ -209,6 +272,10 @@ mod tests {
         assert_eq!(
             FrameError::Oversized(70000).to_string(),
             "70000-byte frame exceeds the limit"
+        );
+        assert_eq!(
+            FrameError::Stalled(std::time::Duration::from_secs(5)).to_string(),
+            "vpcd read nothing of a reply for 5s"
         );
     }
 }
