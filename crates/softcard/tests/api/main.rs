@@ -9,4 +9,5 @@ mod gids;
 mod golden;
 mod piv;
 mod properties;
+mod secrets;
 mod transcripts;
