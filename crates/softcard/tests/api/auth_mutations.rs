@@ -14,6 +14,11 @@ use softcard::{
 };
 use softcard_test_support::{card_with, cmd, gids, piv, send};
 
+/// Builds the answer to send from what the host knows (the correct answer first).
+type ThreeWay<'a> = &'a dyn Fn(&[u8], &[u8], &[u8]) -> Vec<u8>;
+/// [`ThreeWay`] with two inputs.
+type TwoWay<'a> = &'a dyn Fn(&[u8], &[u8]) -> Vec<u8>;
+
 /// Every mutation of `answer`: single-bit flips, truncations, extensions.
 fn mutations(answer: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
@@ -52,12 +57,7 @@ fn inner(r: &[u8], tag: u32) -> Vec<u8> {
 
 /// One mutual authentication whose witness answer is `answer(decrypted witness, encrypted
 /// witness, host challenge)`; the SW of the second step.
-fn piv_mutual(
-    card: &mut Card,
-    alg: SymAlg,
-    sym: &SymKey,
-    answer: &dyn Fn(&[u8], &[u8], &[u8]) -> Vec<u8>,
-) -> (u16, Vec<u8>) {
+fn piv_mutual(card: &mut Card, alg: SymAlg, sym: &SymKey, answer: ThreeWay) -> (u16, Vec<u8>) {
     let r = piv::ok(
         card,
         0x87,
@@ -82,12 +82,7 @@ fn piv_mutual(
 }
 
 /// The challenge-response form whose answer is `answer(correct response, challenge)`.
-fn piv_single(
-    card: &mut Card,
-    alg: SymAlg,
-    sym: &SymKey,
-    answer: &dyn Fn(&[u8], &[u8]) -> Vec<u8>,
-) -> (u16, Vec<u8>) {
+fn piv_single(card: &mut Card, alg: SymAlg, sym: &SymKey, answer: TwoWay) -> (u16, Vec<u8>) {
     let r = piv::ok(
         card,
         0x87,
@@ -267,11 +262,7 @@ fn admin_probe(card: &mut Card) -> u16 {
 
 /// The GIDS mutual authentication whose cryptogram is `answer(correct cryptogram, plain,
 /// R2)`; the SW of the second step and the correct cryptogram.
-fn gids_mutual(
-    card: &mut Card,
-    key: &[u8],
-    answer: &dyn Fn(&[u8], &[u8], &[u8]) -> Vec<u8>,
-) -> (u16, Vec<u8>) {
+fn gids_mutual(card: &mut Card, key: &[u8], answer: ThreeWay) -> (u16, Vec<u8>) {
     softcard_test_support::ok(card, &[0, 0x22, 0xC1, 0xA4, 3, 0x83, 1, 0x80]);
     let r1 = [0x5Au8; 16];
     let resp = softcard_test_support::ok(
