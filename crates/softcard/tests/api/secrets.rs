@@ -91,12 +91,11 @@ impl Secrets {
             .map(|(n, _)| n.as_str())
     }
 
-    /// Panics when `text` holds a secret as bytes or in hex (either case).
-    fn check_text(&self, what: &str, text: &str) {
-        assert!(
-            self.found_in(text.as_bytes()).is_none(),
-            "{what} holds a secret"
-        );
+    /// The name of a secret `text` holds as bytes or in hex (either case), if any.
+    fn found_in_text(&self, text: &str) -> Option<String> {
+        if let Some(name) = self.found_in(text.as_bytes()) {
+            return Some(name.to_owned());
+        }
         let lower = text.to_ascii_lowercase();
         for (name, v) in &self.named {
             let runs: Vec<&[u8]> = if v.len() < 8 {
@@ -104,12 +103,20 @@ impl Secrets {
             } else {
                 v.windows(8).collect()
             };
-            for run in runs {
-                assert!(
-                    !lower.contains(&hex::encode(run)),
-                    "{what} holds {name} in hex"
-                );
+            if runs
+                .into_iter()
+                .any(|run| lower.contains(&hex::encode(run)))
+            {
+                return Some(format!("{name} in hex"));
             }
+        }
+        None
+    }
+
+    /// Panics when `text` holds a secret.
+    fn check_text(&self, what: &str, text: &str) {
+        if let Some(name) = self.found_in_text(text) {
+            panic!("{what} holds {name}");
         }
     }
 }
@@ -488,5 +495,28 @@ fn the_detector_finds_a_planted_secret() {
     assert_eq!(s.found_in(&d[..7]), None);
     let mut text = String::from("key: ");
     text.push_str(&hex::encode_upper(&d[3..11]));
-    assert!(std::panic::catch_unwind(|| s.check_text("planted", &text)).is_err());
+    assert_eq!(
+        s.found_in_text(&text).as_deref(),
+        Some("the RSA key's d in hex")
+    );
+    assert_eq!(s.found_in_text("no secret here"), None);
+}
+
+/// The whole path: a secret written into a data object comes back through GET DATA and is
+/// caught there, so a card that answered with one would fail the sweep.
+#[test]
+fn the_sweep_catches_a_secret_in_an_answer() {
+    let mgmt = derived("piv management key", 24);
+    let mut opts = CardOptions::new(Profile::Piv);
+    opts.admin_key = Some(Secret::from_slice(&mgmt));
+    let (mut card, _) = card_with(&opts, 44);
+    let secrets = piv_secrets(&mgmt, true);
+    piv::select(&mut card);
+    assert_eq!(piv::mgmt_auth(&mut card, SymAlg::Tdes, &mgmt), 0x9000);
+    let [_, _, p, _] = known_rsa();
+    let mut data = tlv::encode(0x5C, &[0x5F, 0xC1, 0x0A]);
+    tlv::write(&mut data, 0x53, &p[40..52]);
+    piv::ok(&mut card, 0xDB, 0x3F, 0xFF, &data);
+    let answer = card.transmit(&[0, 0xCB, 0x3F, 0xFF, 5, 0x5C, 3, 0x5F, 0xC1, 0x0A, 0]);
+    assert_eq!(secrets.found_in(&answer), Some("the RSA key's p"));
 }
