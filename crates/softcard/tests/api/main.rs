@@ -2,6 +2,7 @@
 //! the crypto backends, the typed card description, PIV and GIDS flows, golden images,
 //! property tests and APDU transcripts.
 
+mod auth_mutations;
 mod card;
 mod crypto;
 mod description;
@@ -9,4 +10,5 @@ mod gids;
 mod golden;
 mod piv;
 mod properties;
+mod secrets;
 mod transcripts;
