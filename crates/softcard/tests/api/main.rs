@@ -7,6 +7,8 @@ mod crypto;
 mod description;
 mod gids;
 mod golden;
+mod invariants;
 mod piv;
 mod properties;
+mod session;
 mod transcripts;
