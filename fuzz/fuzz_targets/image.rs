@@ -5,5 +5,10 @@ use libfuzzer_sys::fuzz_target;
 use softcard::{Card, NoStorage, crypto::BackendKind};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = Card::load(data, Box::new(softcard::seeded_rng(1)), Box::new(NoStorage), BackendKind::RustCrypto);
+    let _ = Card::load(
+        data,
+        Box::new(softcard::seeded_rng(1)),
+        Box::new(NoStorage),
+        BackendKind::RustCrypto,
+    );
 });

@@ -6,8 +6,14 @@ use libfuzzer_sys::fuzz_target;
 use softcard::{Card, CardOptions, NoStorage, Profile};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
-    let profile = if first & 1 == 0 { Profile::Piv } else { Profile::WindowsVsc };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let profile = if first & 1 == 0 {
+        Profile::Piv
+    } else {
+        Profile::WindowsVsc
+    };
     let mut card = Card::create_seeded(&CardOptions::new(profile), 1, Box::new(NoStorage)).unwrap();
     // Commands are separated by a length byte.
     let mut rest = rest;
