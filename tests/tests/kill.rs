@@ -12,26 +12,11 @@ use std::time::Duration;
 use softcard::crypto::BackendKind;
 use softcard::description::AppletState;
 use softcard_file::FileStorage;
+use softcard_test_support::Xorshift;
 use softcard_tests::softcard_bin;
 
 const KILLS_PER_CARD: usize = 100;
 const PINS: [&str; 2] = ["12345678", "87654321"];
-
-/// A small deterministic generator (xorshift), so that a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Op {
@@ -117,7 +102,7 @@ fn kill_loop(profile: &str, seed: u64) -> (usize, usize) {
         softcard::gids::AID
     };
     let limit = seen(&image).tries;
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut pin = 0usize; // index into PINS
     let (mut killed, mut enrolls) = (0, 0);
     let mut round = 0;

@@ -5,18 +5,7 @@
 
 use pem_rfc7468::LineEnding;
 use softcard_enroll::{Certificate, parse_certificates, testca::TestCa};
-
-/// xorshift64: a fixed sequence, so that every run tries the same inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use softcard_test_support::Xorshift;
 
 fn check(input: &[u8]) {
     let Ok(certs) = parse_certificates(input) else {
@@ -37,15 +26,15 @@ fn mutated_certificates_are_read_or_refused() {
     let ca = TestCa::new(&mut softcard::seeded_rng(1)).unwrap();
     let valid = ca.certificate().der().to_vec();
     check(&valid);
-    let mut rng = Rng(0x5eed_0002);
+    let mut rng = Xorshift(0x5eed_0002);
     for _ in 0..256 {
         let mut der = valid.clone();
-        for _ in 0..rng.next() % 4 + 1 {
-            let at = (rng.next() % der.len() as u64) as usize;
-            der[at] = rng.next() as u8;
+        for _ in 0..rng.next_u64() % 4 + 1 {
+            let at = (rng.next_u64() % der.len() as u64) as usize;
+            der[at] = rng.next_u64() as u8;
         }
-        if rng.next().is_multiple_of(8) {
-            der.truncate((rng.next() % der.len() as u64) as usize);
+        if rng.next_u64().is_multiple_of(8) {
+            der.truncate((rng.next_u64() % der.len() as u64) as usize);
         }
         check(&der);
         for label in ["CERTIFICATE", "PKCS7"] {

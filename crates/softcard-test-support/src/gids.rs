@@ -58,20 +58,8 @@ pub fn tdes_cbc(key: &[u8], data: &[u8], encrypt: bool) -> Vec<u8> {
 /// The host side of gids-tool's mutual authentication with the 3DES administrator key
 /// `key`; returns the final SW. On `9000`, checks the card's cryptogram (R1, R2, padding).
 pub fn admin_auth(card: &mut Card, key: &[u8]) -> u16 {
-    ok(card, &[0, 0x22, 0xC1, 0xA4, 3, 0x83, 1, 0x80]);
     let r1 = [0x5Au8; 16];
-    let resp = ok(
-        card,
-        &cmd(
-            0x87,
-            0,
-            0,
-            &tlv::encode(0x7C, &tlv::encode(0x81, &r1)),
-            Some(256),
-        ),
-    );
-    assert_eq!(&resp[..4], &[0x7C, 0x12, 0x81, 0x10]);
-    let r2 = &resp[4..];
+    let r2 = &mutual_challenge(card, 0xC1, &r1);
     let mut plain = r2.to_vec();
     plain.extend_from_slice(&r1);
     plain.extend_from_slice(&[0x33; 7]);
@@ -98,6 +86,50 @@ pub fn admin_auth(card: &mut Card, key: &[u8]) -> u16 {
         assert!(resp.is_empty());
     }
     sw
+}
+
+/// The first step of administrator-key mutual authentication: MSE SET (P1 `mse_p1`) of
+/// the administrator key, then GENERAL AUTHENTICATE with the host's challenge `r1`;
+/// returns the card's challenge R2.
+///
+/// # Panics
+/// When the card refuses a step, or answers another template.
+#[track_caller]
+pub fn mutual_challenge(card: &mut Card, mse_p1: u8, r1: &[u8]) -> Vec<u8> {
+    ok(card, &[0, 0x22, mse_p1, 0xA4, 3, 0x83, 1, 0x80]);
+    let resp = ok(
+        card,
+        &cmd(
+            0x87,
+            0,
+            0,
+            &tlv::encode(0x7C, &tlv::encode(0x81, r1)),
+            Some(256),
+        ),
+    );
+    let len = u8::try_from(r1.len()).unwrap();
+    assert_eq!(&resp[..4], &[0x7C, len + 2, 0x81, len]);
+    resp[4..].to_vec()
+}
+
+/// The PUT DATA 3FFF body (`70 { 84 kid, A5 { 83 02, 84 00, 87 SEQUENCE } }`) that imports
+/// an RSA key into key file `kid`: the integers n, e, d, p, q (big-endian, as the card
+/// stores them; the CRT values are recomputed by the card and sent as 1).
+pub fn rsa_import_body(kid: u8, n: &[u8], e: &[u8], d: &[u8], p: &[u8], q: &[u8]) -> Vec<u8> {
+    let mut seq = Vec::new();
+    for int in [&[0u8][..], n, e, d, p, q, &[1], &[1], &[1]] {
+        let mut v = int.to_vec();
+        if v.first().is_some_and(|b| b & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        tlv::write(&mut seq, 0x02, &v);
+    }
+    let mut template = tlv::encode(0x83, &[2]);
+    tlv::write(&mut template, 0x84, &[0]);
+    tlv::write(&mut template, 0x87, &tlv::encode(0x30, &seq));
+    let mut body = tlv::encode(0x84, &[kid]);
+    tlv::write(&mut body, 0xA5, &template);
+    tlv::encode(0x70, &body)
 }
 
 /// Mutual authentication with the default administrator key.

@@ -35,6 +35,26 @@ macro_rules! apdu {
     }};
 }
 
+/// A small deterministic generator (xorshift64): tests that pick inputs at random pick
+/// the same ones every run, so a failure can be replayed. The seed must not be 0.
+#[derive(Clone, Debug)]
+pub struct Xorshift(pub u64);
+
+impl Xorshift {
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (not 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
 /// The status word at the end of a response (`0` for a response shorter than one).
 pub fn sw(response: &[u8]) -> u16 {
     match response {

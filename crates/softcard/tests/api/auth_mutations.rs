@@ -263,19 +263,8 @@ fn admin_probe(card: &mut Card) -> u16 {
 /// The GIDS mutual authentication whose cryptogram is `answer(correct cryptogram, plain,
 /// R2)`; the SW of the second step and the correct cryptogram.
 fn gids_mutual(card: &mut Card, key: &[u8], answer: ThreeWay) -> (u16, Vec<u8>) {
-    softcard_test_support::ok(card, &[0, 0x22, 0xC1, 0xA4, 3, 0x83, 1, 0x80]);
     let r1 = [0x5Au8; 16];
-    let resp = softcard_test_support::ok(
-        card,
-        &cmd(
-            0x87,
-            0,
-            0,
-            &tlv::encode(0x7C, &tlv::encode(0x81, &r1)),
-            Some(256),
-        ),
-    );
-    let r2 = resp[4..].to_vec();
+    let r2 = gids::mutual_challenge(card, 0xC1, &r1);
     let mut plain = r2.clone();
     plain.extend_from_slice(&r1);
     plain.extend_from_slice(&[0x33; 7]);

@@ -376,22 +376,10 @@ fn gids_sweep(state: State) -> usize {
         gids::new_key(&mut s.card, 0x81, 0x07);
         s.sent += 4;
         let [n, d, p, q] = known_rsa();
-        let mut seq = Vec::new();
-        for int in [&[0u8][..], &n, &[1, 0, 1], &d, &p, &q, &[1], &[1], &[1]] {
-            let mut v = int.to_vec();
-            if v.first().is_some_and(|b| b & 0x80 != 0) {
-                v.insert(0, 0);
-            }
-            tlv::write(&mut seq, 0x02, &v);
-        }
-        let mut template = tlv::encode(0x83, &[2]);
-        tlv::write(&mut template, 0x84, &[0]);
-        tlv::write(&mut template, 0x87, &tlv::encode(0x30, &seq));
-        let mut body = tlv::encode(0x84, &[0x82]);
-        tlv::write(&mut body, 0xA5, &template);
         s.ok(&encode_command(0, 0xE0, 0, 0, &gids::keyexchange_fcp(0x82, 7), None).unwrap());
         s.ok(&[0, 0x44, 0, 0]);
-        s.ok(&encode_command(0, 0xDB, 0x3F, 0xFF, &tlv::encode(0x70, &body), None).unwrap());
+        let body = gids::rsa_import_body(0x82, &n, &[1, 0, 1], &d, &p, &q);
+        s.ok(&encode_command(0, 0xDB, 0x3F, 0xFF, &body, None).unwrap());
         for kid in [0x81, 0x82] {
             let (_, sw) = gids::sign_sha256(&mut s.card, kid, b"sweep");
             assert_eq!(sw, 0x9000);

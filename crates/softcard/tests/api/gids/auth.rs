@@ -139,20 +139,9 @@ fn aes_administrator_key_mutual_and_external() {
     opts.admin_key = Some(softcard::Secret::from_slice(&key));
     opts.admin_key_aes = true;
     let mut card = Card::create_seeded(&opts, 14, Box::new(MemoryStorage::new())).unwrap();
-    ok(&mut card, &[0, 0x22, 0x81, 0xA4, 3, 0x83, 1, 0x80]);
     // Mutual: 16-byte blocks, 48-byte cryptograms.
     let r1 = [7u8; 16];
-    let resp = ok(
-        &mut card,
-        &cmd(
-            0x87,
-            0,
-            0,
-            &tlv::encode(0x7C, &tlv::encode(0x81, &r1)),
-            Some(256),
-        ),
-    );
-    let r2 = resp[4..].to_vec();
+    let r2 = softcard_test_support::gids::mutual_challenge(&mut card, 0x81, &r1);
     let mut plain = r2.clone();
     plain.extend_from_slice(&r1);
     plain.extend_from_slice(&[1; 15]);

@@ -102,20 +102,7 @@ fn import_by_chained_put_data_and_reload_keeps_everything() {
     let KeyMaterial::Rsa { n, e, d, p, q } = key.material() else {
         panic!()
     };
-    let mut seq = Vec::new();
-    for int in [&[0u8][..], n, e, d, p, q, &[1], &[1], &[1]] {
-        let mut v = int.to_vec();
-        if v.first().is_some_and(|b| b & 0x80 != 0) {
-            v.insert(0, 0);
-        }
-        tlv::write(&mut seq, 0x02, &v);
-    }
-    let mut template = tlv::encode(0x83, &[2]);
-    tlv::write(&mut template, 0x84, &[0]);
-    tlv::write(&mut template, 0x87, &tlv::encode(0x30, &seq));
-    let mut body = tlv::encode(0x84, &[0x82]);
-    tlv::write(&mut body, 0xA5, &template);
-    let data = tlv::encode(0x70, &body);
+    let data = softcard_test_support::gids::rsa_import_body(0x82, n, e, d, p, q);
     ok(&mut card, &cmd(0xE0, 0, 0, &keyexchange_fcp(0x82, 7), None));
     ok(&mut card, &[0, 0x44, 0, 0]);
     let chunks: Vec<&[u8]> = data.chunks(255).collect();
