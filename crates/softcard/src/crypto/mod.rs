@@ -156,19 +156,6 @@ impl KeyAlgorithm {
         }
     }
 
-    /// The algorithm identifier PIV uses for it (SP 800-78-4 table 6-2; 0x16 is Yubico's
-    /// RSA-4096).
-    pub const fn piv_id(self) -> u8 {
-        match self {
-            KeyAlgorithm::Rsa1024 => 0x06,
-            KeyAlgorithm::Rsa2048 => 0x07,
-            KeyAlgorithm::Rsa3072 => 0x05,
-            KeyAlgorithm::Rsa4096 => 0x16,
-            KeyAlgorithm::P256 => 0x11,
-            KeyAlgorithm::P384 => 0x14,
-        }
-    }
-
     /// The RSA algorithm with this modulus size.
     pub const fn rsa_with_bits(bits: usize) -> Option<KeyAlgorithm> {
         match bits {

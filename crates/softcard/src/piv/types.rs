@@ -107,6 +107,22 @@ pub fn key_alg_id(alg: KeyAlgorithm) -> u8 {
     alg.piv_id()
 }
 
+/// The PIV identifiers of the asymmetric key algorithms (SP 800-78-4 Table 6-2): PIV's
+/// table, kept with the PIV application rather than with the crypto backends.
+impl KeyAlgorithm {
+    /// The algorithm identifier PIV uses for it (0x16 is Yubico's RSA-4096).
+    pub const fn piv_id(self) -> u8 {
+        match self {
+            KeyAlgorithm::Rsa1024 => 0x06,
+            KeyAlgorithm::Rsa2048 => 0x07,
+            KeyAlgorithm::Rsa3072 => 0x05,
+            KeyAlgorithm::Rsa4096 => 0x16,
+            KeyAlgorithm::P256 => 0x11,
+            KeyAlgorithm::P384 => 0x14,
+        }
+    }
+}
+
 /// The PIV identifiers of the management key's algorithms (SP 800-78-4 Table 6-2): PIV's
 /// table, kept with the PIV application rather than with the ciphers.
 impl SymAlg {
