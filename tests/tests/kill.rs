@@ -33,7 +33,7 @@ struct Seen {
 }
 
 fn seen(image: &Path) -> Seen {
-    let card = FileStorage::read_card(image, BackendKind::default())
+    let card = FileStorage::read_card(image, BackendKind::default(), None)
         .unwrap_or_else(|e| panic!("the image no longer loads: {e}"));
     let description = card.description();
     let applet = description.applets.first().expect("one applet");
@@ -52,7 +52,7 @@ fn seen(image: &Path) -> Seen {
 
 /// Whether `pin` is the image's PIN, asked of a copy in memory (nothing is written).
 fn pin_is(image: &Path, aid: &[u8], pin: &str) -> bool {
-    let mut card = FileStorage::read_card(image, BackendKind::default()).expect("loads");
+    let mut card = FileStorage::read_card(image, BackendKind::default(), None).expect("loads");
     card.power_on();
     let select = [&[0x00, 0xA4, 0x04, 0x00, aid.len() as u8][..], aid].concat();
     let r = card.transmit(&select);

@@ -8,7 +8,9 @@
 //! problem, and no reader; the other cards are served. Changes the card makes (PINs,
 //! keys, objects) are written back to its file atomically. Each image is locked for this
 //! process: an image another process holds (a `softcard exec` or `serve`, another program
-//! with this library) is not served here, and the message names that process.
+//! with this library) is not served here, and the message names that process. An image
+//! encrypted at rest is opened with the passphrase in the file named by
+//! `SOFTCARD_PASSPHRASE_FILE`, or in `SOFTCARD_PASSPHRASE`.
 
 use std::path::Path;
 use std::sync::{Once, OnceLock};
@@ -16,6 +18,7 @@ use std::sync::{Once, OnceLock};
 use softcard::Profile;
 use softcard::crypto::BackendKind;
 use softcard_file::FileStorage;
+use softcard_file::sealed::Passphrase;
 use softcard_pcsc::Registry;
 
 /// The environment variable naming the card images.
@@ -76,7 +79,9 @@ pub fn load_once() {
 /// # Errors
 /// A message saying why the image cannot be served.
 pub fn load(registry: &Registry, path: &Path, index: usize) -> Result<String, String> {
-    let card = FileStorage::load_card(path, BackendKind::default()).map_err(|e| e.to_string())?;
+    let passphrase = Passphrase::from_env()?;
+    let card = FileStorage::load_card(path, BackendKind::default(), passphrase.as_ref())
+        .map_err(|e| e.to_string())?;
     let name = reader_name(card.profile(), index);
     registry
         .insert_card(&name, card)

@@ -33,7 +33,7 @@ use softcard::crypto::BackendKind;
 use softcard_pcsc::Registry;
 use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 
-use crate::common::{CliError, TempDir, serve_images};
+use crate::common::{CliError, PassphraseArg, TempDir, serve_images};
 
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
@@ -47,6 +47,10 @@ pub struct Args {
     /// `softcard PIV 00 00`, `softcard GIDS 01 00`... in this order.
     #[arg(long = "image", value_name = "IMAGE", required = true)]
     pub images: Vec<PathBuf>,
+    /// The passphrase of encrypted images (the program started does not get
+    /// SOFTCARD_PASSPHRASE: it reaches the cards through this process).
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
     /// The program and its arguments (after `--`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub command: Vec<OsString>,
@@ -69,6 +73,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let registry = Registry::new();
     let host = Host::bind(&socket, registry.clone(), BackendKind::default())
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    host.set_passphrase(args.passphrase.resolve()?);
     serve_images(&host, &args.images)?;
     let link = dir.path().join("libpcsclite.so.1");
     std::os::unix::fs::symlink(&library, &link).map_err(|e| {
@@ -103,6 +108,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .env("LD_LIBRARY_PATH", library_path)
         .env(HOST_VAR, &socket)
         .env_remove("SOFTCARD_IMAGES")
+        .env_remove(softcard_file::sealed::PASSPHRASE_VAR)
         .env("OPENSC_CONF", &conf)
         .spawn()
         .map_err(|e| CliError::new(format!("cannot run {}: {e}", program.to_string_lossy())))?;

@@ -16,7 +16,7 @@ use softcard_pcsc::Registry;
 use softcard_pcsc::host::{Host, SOCKET_FILE};
 use softcard_pcsc::vpcd::{Bridge, RegistryCard};
 
-use crate::common::{CliError, TempDir, parse_backend, serve_images};
+use crate::common::{CliError, PassphraseArg, TempDir, parse_backend, serve_images};
 
 /// Arguments of `softcard serve`.
 #[derive(Debug, clap::Args)]
@@ -30,6 +30,9 @@ pub struct Args {
     /// Crypto backend for the cards' keys.
     #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
     pub backend: BackendKind,
+    /// The passphrase of encrypted images.
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
 }
 
 /// Serves until interrupted. Every card state change is already on disk when the card
@@ -48,6 +51,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let registry = Registry::new();
     let host = Host::bind(&socket, registry.clone(), args.backend)
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    host.set_passphrase(args.passphrase.resolve()?);
     let readers = serve_images(&host, &args.images)?;
     let mut bridges = Vec::new();
     for (i, (reader, given)) in readers.into_iter().zip(&args.images).enumerate() {
