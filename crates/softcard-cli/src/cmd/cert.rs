@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use softcard::crypto::{BackendKind, HashAlg};
+use softcard::crypto::HashAlg;
 use softcard_enroll::{Certificate, parse_certificates, select_for_key};
 
 use super::enroll::{check_out_dir, connect, fail, write_out};
 use crate::common::{
-    CliError, HexKey, HexKeyParser, PinArg, hex, parse_backend, parse_pin, print_json,
+    BackendArg, CliError, HexKey, HexKeyParser, PinArg, hex, parse_pin, print_json,
 };
 
 /// Arguments of `softcard cert`.
@@ -40,9 +40,8 @@ pub enum CertCommand {
         /// PIV management key in hex (the default key when not given).
         #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
         management_key: Option<HexKey>,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        backend: BackendArg,
     },
     /// Write a container's certificate as PEM (with --json, in the JSON when no --out).
     Export {
@@ -54,17 +53,15 @@ pub enum CertCommand {
         /// The output file (standard output when not given).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        backend: BackendArg,
     },
     /// List the key containers and whether they hold a certificate.
     List {
         /// The card image file.
         image: PathBuf,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        backend: BackendArg,
     },
 }
 

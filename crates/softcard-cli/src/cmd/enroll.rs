@@ -4,14 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::card::CliCard;
-use softcard::crypto::BackendKind;
 use softcard_enroll::{
     CardClient, ContainerName, EnrollError, HashAlg, KeyAlgorithm, KeyRequest, KeySpec, Request,
     RequestFormat, RequestOptions,
 };
 
 use super::progress::Dots;
-use crate::common::{CliError, HexKey, HexKeyParser, PinArg, parse_backend, parse_pin, print_json};
+use crate::common::{BackendArg, CliError, HexKey, HexKeyParser, PinArg, parse_pin, print_json};
 
 /// Key algorithms offered.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -127,9 +126,8 @@ pub struct Args {
     /// PIV management key in hex, to create the key (the default key when not given).
     #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub management_key: Option<HexKey>,
-    /// Crypto backend to load the card's keys into.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
 
 /// An enrollment failure as the command line reports it, with the card's status word.
@@ -154,7 +152,7 @@ pub fn status_word(e: &EnrollError) -> Option<u16> {
 ///
 /// # Errors
 /// The image cannot be opened, or holds no GIDS or PIV application.
-pub fn connect(image: &Path, backend: BackendKind) -> Result<CardClient<CliCard>, CliError> {
+pub fn connect(image: &Path, backend: BackendArg) -> Result<CardClient<CliCard>, CliError> {
     CardClient::connect(crate::card::open(image, backend)?).map_err(fail)
 }
 

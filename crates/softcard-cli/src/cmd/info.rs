@@ -2,9 +2,7 @@
 
 use std::path::PathBuf;
 
-use softcard::crypto::BackendKind;
-
-use crate::common::{CliError, parse_backend, print_json, read_card};
+use crate::common::{BackendArg, CliError, print_json, read_card};
 
 /// Arguments of `softcard info`.
 #[derive(Debug, clap::Args)]
@@ -22,9 +20,8 @@ pub struct Args {
     /// `description` (the text lines).
     #[arg(long)]
     pub json: bool,
-    /// Crypto backend to load the keys into.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
 
 /// Prints the description.
@@ -32,7 +29,8 @@ pub struct Args {
 /// # Errors
 /// The image cannot be opened.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let card = read_card(&args.image, args.backend)?;
+    let backend = crate::card::backend_in_use(&args.image, args.backend)?;
+    let card = read_card(&args.image, backend)?;
     let description = card.description();
     let lines = description.lines();
     if args.json {

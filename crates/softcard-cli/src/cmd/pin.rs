@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use softcard_enroll::Transport;
 
 use crate::card::CliCard;
-use softcard::crypto::BackendKind;
 use softcard::crypto::sym::SymAlg;
 use softcard_enroll::{Application, CardClient, EnrollError, Unblock};
 
 use super::enroll::{connect, fail};
-use crate::common::{CliError, HexKey, HexKeyParser, PinArg, parse_backend, parse_pin, print_json};
+use crate::common::{BackendArg, CliError, HexKey, HexKeyParser, PinArg, parse_pin, print_json};
 
 /// Arguments of `softcard pin`.
 #[derive(Debug, clap::Args)]
@@ -33,9 +32,8 @@ pub enum PinCommand {
         /// The PIN.
         #[arg(long, value_parser = parse_pin, default_value = "12345678")]
         pin: PinArg,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        backend: BackendArg,
     },
     /// Change the PIN.
     Change {
@@ -47,9 +45,8 @@ pub enum PinCommand {
         /// The new PIN.
         #[arg(long, value_parser = parse_pin)]
         new: PinArg,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        backend: BackendArg,
     },
     /// Set a new PIN and reset its tries: with the PUK (PIV) or the administrator key
     /// (GIDS).
@@ -69,9 +66,8 @@ pub enum PinCommand {
         /// `softcard init --admin-key-aes`).
         #[arg(long, requires = "admin_key")]
         admin_key_aes: bool,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        backend: BackendArg,
     },
 }
 
