@@ -2,14 +2,12 @@
 
 use std::path::PathBuf;
 
-use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, Profile};
 use softcard_file::FileStorage;
 use softcard_file::sealed::{KdfParams, SealKey};
 
 use crate::common::{
-    CliError, HexKey, HexKeyParser, PassphraseArg, PinArg, hex, parse_backend, parse_pin,
-    print_json,
+    BackendArg, CliError, HexKey, HexKeyParser, PassphraseArg, PinArg, hex, parse_pin, print_json,
 };
 
 /// Arguments of `softcard init`.
@@ -38,9 +36,8 @@ pub struct Args {
     /// Derive all randomness from this seed: reproducible, predictable keys. Tests only.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Crypto backend for the card's keys: rustcrypto or aws-lc.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Overwrite an existing image.
     #[arg(long)]
     pub force: bool,
@@ -113,7 +110,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     opts.admin_key = args.admin_key.map(HexKey::into_secret);
     opts.admin_key_aes = args.admin_key_aes;
     opts.serial = args.serial;
-    opts.backend = args.backend;
+    opts.backend = args.backend.kind();
     let storage = Box::new(match args.passphrase.resolve()? {
         Some(passphrase) => FileStorage::sealed(
             path,
