@@ -3,9 +3,9 @@
 //!
 //! softcard hosts the cards for as long as the program runs: ONE card per image, shared
 //! by every process the program starts (children, grandchildren, forked children), as
-//! pcscd shares a card. A private temporary folder receives `libpcsclite.so.1` (a link to
-//! softcard's drop-in library), the host's socket `softcard-host.sock` beside it, and an
-//! `opensc.conf`; the program runs with that folder first on `LD_LIBRARY_PATH`,
+//! pcscd shares a card. A private temporary folder receives `libpcsclite.so.1` (softcard's
+//! drop-in library, found as [`find_library`] says), the host's socket `softcard-host.sock`
+//! beside it, and an `opensc.conf`; the program runs with that folder first on `LD_LIBRARY_PATH`,
 //! `SOFTCARD_HOST` naming the socket and `OPENSC_CONF` pointing OpenSC's
 //! `provider_library` at the drop-in (with OpenSC's file cache off, so that a changed card
 //! is never answered from a stale cache). The drop-in in each process is a thin client of
@@ -42,6 +42,27 @@ use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
 /// The drop-in's file name as cargo builds it.
 const LIBRARY_FILE: &str = "libpcsclite.so";
+/// The drop-in's file name as programs ask for it (its SONAME).
+const LIBRARY_SONAME: &str = "libpcsclite.so.1";
+/// Where an installed drop-in lives, relative to the folder of the `softcard` binary
+/// (`/usr/bin/softcard` and `/usr/lib/softcard/libpcsclite.so.1` in the Debian package).
+const INSTALLED_LIBRARY: &str = "../lib/softcard/libpcsclite.so.1";
+/// The drop-in this binary carries (feature `embedded-dropin`, built by build.rs).
+#[cfg(feature = "embedded-dropin")]
+const EMBEDDED: Option<&[u8]> = Some(include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/libpcsclite.so.1"
+)));
+#[cfg(not(feature = "embedded-dropin"))]
+const EMBEDDED: Option<&[u8]> = None;
+
+/// The drop-in library exec gives its program.
+enum Library {
+    /// A library file (linked into the private folder).
+    File(PathBuf),
+    /// The copy this binary carries (written into the private folder).
+    Embedded(&'static [u8]),
+}
 
 /// Arguments of `softcard exec`.
 #[derive(Debug, clap::Args)]
@@ -81,13 +102,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
     host.set_passphrase(args.passphrase.resolve()?);
     serve_images(&host, &args.images)?;
-    let link = dir.path().join("libpcsclite.so.1");
-    std::os::unix::fs::symlink(&library, &link).map_err(|e| {
-        CliError::new(format!(
-            "{}: cannot create the library link: {e}",
-            link.display()
-        ))
-    })?;
+    let link = dir.path().join(LIBRARY_SONAME);
+    place_library(&library, &link)?;
     let conf = dir.path().join("opensc.conf");
     std::fs::write(&conf, opensc_conf(&link))
         .map_err(|e| CliError::new(format!("{}: cannot write: {e}", conf.display())))?;
@@ -200,30 +216,76 @@ fn wait_for_leftovers(program: &str, stop: &AtomicBool) {
     }
 }
 
-/// The drop-in library: `$SOFTCARD_PCSCLITE`, else `libpcsclite.so` next to the
-/// `softcard` binary (where cargo builds both).
-fn find_library() -> Result<PathBuf, CliError> {
+/// The drop-in library, the first of:
+/// 1. `$SOFTCARD_PCSCLITE`, a path;
+/// 2. the copy this binary carries (feature `embedded-dropin`, on by default: what
+///    `cargo install softcard-cli` installs);
+/// 3. `libpcsclite.so` or `libpcsclite.so.1` beside the binary (a cargo target folder);
+/// 4. `../lib/softcard/libpcsclite.so.1` from the binary's folder (the Debian package:
+///    `/usr/bin/softcard`, `/usr/lib/softcard/libpcsclite.so.1`).
+fn find_library() -> Result<Library, CliError> {
     if let Some(path) = std::env::var_os(LIBRARY_VAR) {
         let path = PathBuf::from(path);
         return std::fs::canonicalize(&path)
+            .map(Library::File)
             .map_err(|e| CliError::new(format!("{LIBRARY_VAR}={}: {e}", path.display())));
+    }
+    if let Some(bytes) = EMBEDDED {
+        return Ok(Library::Embedded(bytes));
     }
     let exe = std::env::current_exe()
         .map_err(|e| CliError::new(format!("cannot find the softcard binary: {e}")))?;
-    let candidates = exe
-        .parent()
-        .into_iter()
-        .flat_map(|d| [d.join(LIBRARY_FILE), d.join("libpcsclite.so.1")]);
-    for candidate in candidates {
-        if let Ok(path) = std::fs::canonicalize(&candidate) {
-            return Ok(path);
+    let folder = exe.parent().unwrap_or(Path::new("/"));
+    library_beside(folder).map(Library::File).ok_or_else(|| {
+        CliError::new(format!(
+            "the drop-in library {LIBRARY_SONAME} is neither beside {} nor in {}, and this \
+             softcard carries none (built without the embedded-dropin feature): build it with \
+             `cargo build -p softcard-pcsclite`, or name it in {LIBRARY_VAR}",
+            exe.display(),
+            folder.join(INSTALLED_LIBRARY).display(),
+        ))
+    })
+}
+
+/// The drop-in library installed with a binary in `folder` (rules 3 and 4 of
+/// [`find_library`]).
+fn library_beside(folder: &Path) -> Option<PathBuf> {
+    [
+        folder.join(LIBRARY_FILE),
+        folder.join(LIBRARY_SONAME),
+        folder.join(INSTALLED_LIBRARY),
+    ]
+    .iter()
+    .find_map(|candidate| std::fs::canonicalize(candidate).ok())
+}
+
+/// Puts the library at `path` in the private folder: a link to a library file, or the
+/// carried copy written out.
+fn place_library(library: &Library, path: &Path) -> Result<(), CliError> {
+    match library {
+        Library::File(file) => std::os::unix::fs::symlink(file, path).map_err(|e| {
+            CliError::new(format!(
+                "{}: cannot create the library link: {e}",
+                path.display()
+            ))
+        }),
+        Library::Embedded(bytes) => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o755)
+                .open(path)
+                .and_then(|mut file| file.write_all(bytes))
+                .map_err(|e| {
+                    CliError::new(format!(
+                        "{}: cannot write the drop-in library: {e}",
+                        path.display()
+                    ))
+                })
         }
     }
-    Err(CliError::new(format!(
-        "the drop-in library {LIBRARY_FILE} is not next to {} (build it with `cargo build -p softcard-pcsclite`, \
-         or name it in {LIBRARY_VAR})",
-        exe.display()
-    )))
 }
 
 /// OpenSC's configuration: the drop-in as its PC/SC provider, file caching off; every
@@ -271,6 +333,51 @@ mod tests {
         .unwrap();
         let err = serve_images(&host, &[PathBuf::from("/nonexistent/card.img")]).unwrap_err();
         assert!(err.to_string().contains("no such card image"), "{err}");
+    }
+
+    #[test]
+    fn an_installed_library_is_found_beside_or_in_lib_softcard() {
+        let root = tempfile::tempdir().unwrap();
+        let bin = root.path().join("bin");
+        let lib = root.path().join("lib/softcard");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&lib).unwrap();
+        assert_eq!(library_beside(&bin), None);
+        std::fs::write(lib.join(LIBRARY_SONAME), b"installed").unwrap();
+        let installed = std::fs::canonicalize(lib.join(LIBRARY_SONAME)).unwrap();
+        assert_eq!(library_beside(&bin), Some(installed));
+        std::fs::write(bin.join(LIBRARY_FILE), b"built").unwrap();
+        let beside = std::fs::canonicalize(bin.join(LIBRARY_FILE)).unwrap();
+        assert_eq!(library_beside(&bin), Some(beside));
+    }
+
+    #[test]
+    fn the_library_is_linked_or_written_into_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("real.so");
+        std::fs::write(&file, b"file").unwrap();
+        let link = dir.path().join("link.so");
+        place_library(&Library::File(file.clone()), &link).unwrap();
+        assert_eq!(std::fs::read_link(&link).unwrap(), file);
+        let written = dir.path().join("written.so");
+        place_library(&Library::Embedded(b"carried"), &written).unwrap();
+        assert_eq!(std::fs::read(&written).unwrap(), b"carried");
+        // Never over a file already there.
+        assert!(place_library(&Library::Embedded(b"again"), &written).is_err());
+    }
+
+    #[cfg(feature = "embedded-dropin")]
+    #[test]
+    fn the_carried_library_is_a_shared_object_named_libpcsclite_so_1() {
+        let bytes = EMBEDDED.unwrap();
+        assert_eq!(&bytes[..4], b"\x7fELF");
+        let soname = b"libpcsclite.so.1\0";
+        assert!(bytes.windows(soname.len()).any(|w| w == soname));
+        assert!(
+            bytes
+                .windows(b"SCardTransmit".len())
+                .any(|w| w == b"SCardTransmit")
+        );
     }
 
     #[test]
