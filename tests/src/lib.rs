@@ -5,6 +5,7 @@ pub mod card_image;
 pub mod clients;
 pub mod gids_image;
 pub mod gids_opensc;
+pub mod install;
 pub mod openssl;
 pub mod peer;
 pub mod piv_host;
