@@ -19,9 +19,25 @@ use clap::{Parser, Subcommand};
 
 use crate::common::CliError;
 
+/// What `softcard --help` says after the subcommands: the README's first screen.
+const OVERVIEW: &str = "\
+Install (each gives a softcard whose every subcommand works):
+  cargo install softcard-cli        the binary carries the drop-in library exec needs
+  apt-get install ./softcard_*.deb  the Debian package (scripts/build-deb)
+  packaging/Containerfile           an image with softcard, pcscd and vpcd
+
+The two commands:
+  softcard demo    the enrollment flow on a new card; needs nothing installed
+  scripts/test     in a checkout, as root: installs what the tests need, runs every test
+
+Three ways a program reaches a card:
+  in process       Rust code links softcard, or softcard-pcsc in place of the pcsc crate
+  softcard exec    the program loads softcard's libpcsclite.so.1: no daemon
+  softcard serve   the card goes into the real pcscd through vpcd: every PC/SC program";
+
 /// A virtual smart card (PIV, Windows TPM virtual smart card) for tests, CI and benchmarks.
 #[derive(Debug, Parser)]
-#[command(name = "softcard", version, about)]
+#[command(name = "softcard", version, about, after_help = OVERVIEW)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,8 +51,10 @@ enum Command {
     /// Describe a card image (no secrets).
     Info(cmd::info::Args),
     /// Put cards into pcscd through vpcd (vsmartcard) until interrupted.
+    #[command(after_help = cmd::serve::HELP)]
     Serve(cmd::serve::Args),
     /// Run a program that sees the card through the PC/SC library, without a daemon.
+    #[command(after_help = cmd::exec::HELP)]
     Exec(cmd::exec::Args),
     /// Create a key on the card and write a certificate request signed by it.
     Enroll(cmd::enroll::Args),
@@ -51,6 +69,7 @@ enum Command {
     /// Control a running exec or serve: list its readers, remove and insert its cards.
     Ctl(cmd::ctl::Args),
     /// Run the enrollment flow end to end on a new card, with a built-in test CA.
+    #[command(after_help = cmd::demo::HELP)]
     Demo(cmd::demo::Args),
 }
 

@@ -16,6 +16,13 @@ use softcard_enroll::{
 use super::enroll::{fail, write_out};
 use crate::common::{BackendArg, CliError};
 
+/// What `softcard demo --help` says after the options.
+pub const HELP: &str = "\
+The first of the two commands (the other, scripts/test, runs every test in a checkout); \
+it needs nothing installed: a card in a temporary folder, a Windows-style enrollment \
+(PIN 12345678, new RSA-2048 key, CMC request), a built-in test CA issuing the \
+certificate, then a challenge signed by the card and verified against it.";
+
 /// Arguments of `softcard demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -38,6 +38,21 @@ use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 
 use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
+/// What `softcard exec --help` says after the options.
+pub const HELP: &str = "\
+One of the three ways a program reaches a card: no daemon. The program runs with \
+softcard's libpcsclite.so.1 first on LD_LIBRARY_PATH (and OpenSC pointed at it); every \
+process it starts shares the one card per image that this exec hosts.
+
+The drop-in library is the first of:
+  1. $SOFTCARD_PCSCLITE (a path)
+  2. the copy this binary carries (cargo install softcard-cli)
+  3. libpcsclite.so or libpcsclite.so.1 beside the binary (a cargo target folder)
+  4. ../lib/softcard/libpcsclite.so.1 from the binary's folder (the Debian package)
+The system's libpcsclite is left alone.
+
+Example: softcard exec --image card.img -- opensc-tool -a";
+
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
 /// The drop-in's file name as cargo builds it.

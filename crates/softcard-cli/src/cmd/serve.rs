@@ -17,6 +17,15 @@ use softcard_pcsc::vpcd::{Bridge, RegistryCard};
 
 use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
+/// What `softcard serve --help` says after the options.
+pub const HELP: &str = "\
+One of the three ways a program reaches a card: the card goes into the real pcscd \
+through vsmartcard's vpcd, for every PC/SC program on the machine. Needs pcscd and \
+vsmartcard-vpcd (the Debian package recommends them; scripts/peer-stack.sh starts them \
+in a checkout, and the container image at its start).
+
+Example: softcard serve --image card.img &   then   opensc-tool -r \"Virtual PCD 00 00\" -a";
+
 /// Arguments of `softcard serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
