@@ -11,7 +11,7 @@ fi
 /usr/local/lib/softcard/peer-stack.sh start
 softcard serve --image "$image" >/var/log/softcard-serve.log 2>&1 &
 for _ in $(seq 100); do
-    if opensc-tool -r "Virtual PCD 00 00" -a >/dev/null 2>&1; then
+    if opensc-tool -r 0 -a >/dev/null 2>&1; then
         exec "$@"
     fi
     sleep 0.2

@@ -296,7 +296,8 @@ fn card_present() -> bool {
 }
 
 /// Builds the drop-in library next to the `softcard` binary (once per test process)
-/// unless it is there already: `softcard exec` takes it from there.
+/// unless it is there already: a `softcard` built without the `embedded-dropin` feature
+/// takes it from there (one with it uses the copy it carries).
 ///
 /// # Panics
 /// If the build fails.
