@@ -46,7 +46,7 @@ process it starts shares the one card per image that this exec hosts.
 
 The drop-in library is the first of:
   1. $SOFTCARD_PCSCLITE (a path)
-  2. the copy this binary carries (cargo install softcard-cli)
+  2. the copy this binary carries, if any (cargo install softcard-cli: yes)
   3. libpcsclite.so or libpcsclite.so.1 beside the binary (a cargo target folder)
   4. ../lib/softcard/libpcsclite.so.1 from the binary's folder (the Debian package)
 The system's libpcsclite is left alone.
