@@ -299,6 +299,7 @@ impl Shared {
         let h = Self::handle(&hub, id)?;
         let slot = h.slot.clone().ok_or(Error::NoSmartcard)?;
         let epoch = h.epoch;
+        let reader = h.reader.clone();
         drop(hub);
         let mut s = lock(&slot);
         usable(&s, epoch)?;
@@ -307,7 +308,7 @@ impl Shared {
             return Err(Error::SharingViolation);
         }
         let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
-        Ok(card.transmit(apdu))
+        Ok(self.exchange(&reader, card, apdu))
     }
 
     /// `SCardStatus`.

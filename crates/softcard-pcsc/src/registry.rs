@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+
+use crate::trace::Tap;
 
 use crate::{Context, Error, Scope, ShareMode};
 
@@ -33,6 +35,8 @@ pub(crate) struct Shared {
     /// Notified on every change: card or reader added or removed, connection, transaction
     /// end, cancel.
     pub(crate) changed: Condvar,
+    /// What the exchanges pass through: recorded, or answered from a trace.
+    tap: RwLock<Option<Tap>>,
 }
 
 /// The registry's bookkeeping, behind one mutex. A card itself sits behind its own mutex
@@ -78,6 +82,24 @@ pub(crate) struct Handle {
 }
 
 impl Shared {
+    /// Sends a command to the card in `reader`, through the tap if there is one.
+    pub(crate) fn exchange(
+        &self,
+        reader: &CStr,
+        card: &mut softcard::Card,
+        apdu: &[u8],
+    ) -> Vec<u8> {
+        let tap = self
+            .tap
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match tap {
+            None => card.transmit(apdu),
+            Some(tap) => tap.exchange(&reader.to_string_lossy(), card, apdu),
+        }
+    }
+
     /// Waits for a change (see [`Shared::changed`]) for at most `timeout` (`None`: until
     /// one comes), giving the hub back.
     pub(crate) fn wait<'a>(
@@ -174,6 +196,7 @@ impl Registry {
             shared: Arc::new(Shared {
                 hub: Mutex::new(Hub::default()),
                 changed: Condvar::new(),
+                tap: RwLock::new(None),
             }),
         }
     }
@@ -339,11 +362,22 @@ impl Registry {
             if s.transaction.is_none() {
                 drop(hub);
                 let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
-                return Ok(card.transmit(apdu));
+                return Ok(self.shared.exchange(&name, card, apdu));
             }
             drop(s);
             hub = self.shared.wait(hub, None);
         }
+    }
+
+    /// Sets what every exchange with this registry's cards passes through from now on:
+    /// a [`Tap::Record`] writes them to a trace, a [`Tap::Replay`] answers them from one
+    /// (see [`crate::trace`]); `None` talks to the cards directly again.
+    pub fn set_tap(&self, tap: Option<Tap>) {
+        *self
+            .shared
+            .tap
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = tap;
     }
 
     /// The reader names, in the order they were added.

@@ -21,6 +21,10 @@
 //! would fall through to the system's PC/SC library). The folder is removed at the end,
 //! and softcard exits with the program's exit code (128 + the signal number if a signal
 //! ended it).
+//!
+//! `--trace FILE` records every APDU the cards exchange; `--replay FILE` serves a recorded
+//! trace instead of images (docs/traces.md). A replay that deviated, or a trace that could
+//! not be written completely, makes exec exit 1 when the program itself succeeded.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -33,6 +37,7 @@ use softcard::crypto::BackendKind;
 use softcard_pcsc::Registry;
 use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 
+use crate::cmd::trace;
 use crate::common::{CliError, PassphraseArg, TempDir, serve_images};
 
 /// The environment variable that overrides where the drop-in library is found.
@@ -45,8 +50,21 @@ const LIBRARY_FILE: &str = "libpcsclite.so";
 pub struct Args {
     /// A card image to serve (repeat for several cards). Readers are named
     /// `softcard PIV 00 00`, `softcard GIDS 01 00`... in this order.
-    #[arg(long = "image", value_name = "IMAGE", required = true)]
+    #[arg(
+        long = "image",
+        value_name = "IMAGE",
+        required_unless_present = "replay",
+        conflicts_with = "replay"
+    )]
     pub images: Vec<PathBuf>,
+    /// Record the APDUs exchanged with the cards.
+    #[command(flatten)]
+    pub record: crate::cmd::trace::RecordArgs,
+    /// Serve a recorded trace as a scripted card instead of images: the program must send
+    /// the recorded commands and gets the recorded answers. A deviation is answered 6F00
+    /// and reported with both commands, and exec then exits non-zero.
+    #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+    pub replay: Option<PathBuf>,
     /// The passphrase of encrypted images (the program started does not get
     /// SOFTCARD_PASSPHRASE: it reaches the cards through this process).
     #[command(flatten)]
@@ -74,7 +92,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let host = Host::bind(&socket, registry.clone(), BackendKind::default())
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
     host.set_passphrase(args.passphrase.resolve()?);
-    serve_images(&host, &args.images)?;
+    let replay = match &args.replay {
+        Some(path) => Some(trace::start_replay(path, &registry)?),
+        None => {
+            serve_images(&host, &args.images)?;
+            None
+        }
+    };
+    let recorder = args.record.start(&registry)?;
     let link = dir.path().join("libpcsclite.so.1");
     std::os::unix::fs::symlink(&library, &link).map_err(|e| {
         CliError::new(format!(
@@ -124,10 +149,22 @@ pub fn run(args: Args) -> Result<(), CliError> {
     drop(host);
     drop(registry);
     drop(dir);
-    let code = status.code().unwrap_or_else(|| {
+    let mut code = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(0)
     });
+    let mut failed = |e: CliError| {
+        e.report(false);
+        if code == 0 {
+            code = 1;
+        }
+    };
+    if let Err(e) = trace::check_recorder(recorder.as_deref(), args.record.trace.as_deref()) {
+        failed(e);
+    }
+    if let Some(Err(d)) = replay.as_ref().map(|r| r.finish()) {
+        failed(CliError::new(d.to_string()));
+    }
     std::process::exit(code);
 }
 

@@ -13,4 +13,5 @@ mod piv;
 mod properties;
 mod secrets;
 mod session;
+mod snapshot;
 mod transcripts;
