@@ -146,6 +146,11 @@ impl Recorder {
             .truncate(true)
             .mode(mode)
             .open(path)?;
+        if secrets == Secrets::Clear {
+            // A file that existed keeps its mode through `open`.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         Recorder::new(file, secrets)
     }
 
