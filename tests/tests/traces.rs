@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use softcard_tests::softcard_bin;
+use std::time::Duration;
+
+use softcard_tests::peer::{self, PeerStack, READER_0, VPCD_PORT};
+use softcard_tests::softcard_bin::{self, Serve};
 use tempfile::TempDir;
 
 const PIN: &str = "12345678";
@@ -235,6 +238,60 @@ fn a_yubico_run_is_recorded_shown_replayed_and_a_changed_command_is_caught() {
         "{}",
         caught.stderr
     );
+}
+
+/// `softcard serve --trace`: what pcscd's clients send through vpcd is recorded, redacted.
+#[test]
+fn serve_records_what_pcscd_clients_send() {
+    let Some(_stack) = PeerStack::acquire("serve_records_what_pcscd_clients_send") else {
+        return;
+    };
+    let d = Dir::new();
+    let image = d.image("served.img", 45);
+    let trace = d.path("served.trace");
+    let mut serve = Serve::start_with(
+        &[&image],
+        &format!("127.0.0.1:{VPCD_PORT}"),
+        &d.path("serve.log"),
+        &["--trace", arg(&trace)],
+    );
+    assert!(
+        peer::wait_reader_present(READER_0, Duration::from_secs(20)),
+        "no card in {READER_0}: {}",
+        serve.log()
+    );
+    let out: Run = Command::new("timeout")
+        .args([
+            "120",
+            "yubico-piv-tool",
+            "-r",
+            READER_0,
+            "-a",
+            "verify-pin",
+            "-P",
+            PIN,
+        ])
+        .output()
+        .unwrap()
+        .into();
+    let out = out.ok("verify-pin through pcscd");
+    assert!(
+        out.text().contains("Successfully verified PIN"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        serve.stop(),
+        "softcard serve did not stop cleanly: {}",
+        serve.log()
+    );
+    let text = read(&trace);
+    assert!(text.contains("reader 0 piv softcard PIV 00 00"), "{text}");
+    assert!(
+        text.contains("00200080 08 <redacted 8 bytes> -> 9000"),
+        "{text}"
+    );
+    assert!(!text.contains(&hex(PIN)), "{text}");
 }
 
 #[test]
