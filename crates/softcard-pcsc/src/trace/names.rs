@@ -138,14 +138,20 @@ pub fn command(apdu: &Apdu) -> String {
         },
         (0xA4, Some(Piece::Bytes(file))) => format!("{name} FILE {}", hex::encode(file)),
         (0x20 | 0x24 | 0x2C, None) => format!("{name} {} (status)", reference(p2)),
+        // GIDS names its key in the MANAGE SECURITY ENVIRONMENT before (P1P2 0000).
+        (0x87, _) if p1 == 0 && p2 == 0 => name,
         (0x20 | 0x24 | 0x2C | 0x87, _) => format!("{name} {}", reference(p2)),
+        // PIV's objects, and GIDS data objects in a file: 5C names the tag.
         (0xCB | 0xDB, Some(Piece::Bytes(d))) if d.starts_with(&[0x5C]) => {
             let tag = d
                 .get(2..2 + usize::from(*d.get(1).unwrap_or(&0)))
                 .unwrap_or_default();
-            format!("{name} {}", hex::encode_upper(tag))
+            match (p1, p2) {
+                (0x3F, 0xFF) => format!("{name} {}", hex::encode_upper(tag)),
+                _ => format!("{name} EF {p1:02X}{p2:02X} tag {}", hex::encode_upper(tag)),
+            }
         }
-        (0xCB | 0xDB, _) => format!("{name} {:02X}{:02X}", p1, p2),
+        (0xCB | 0xDB, _) => format!("{name} {p1:02X}{p2:02X}"),
         _ => name,
     };
     let mut out = what;
