@@ -82,18 +82,21 @@ pub(crate) struct Handle {
 }
 
 impl Shared {
-    /// Sends a command to the card in `reader`, through the tap if there is one.
+    /// The tap exchanges pass through now, if any.
+    pub(crate) fn tap(&self) -> Option<Tap> {
+        self.tap
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sends a command to the card in `reader` through `tap` if there is one.
     pub(crate) fn exchange(
-        &self,
+        tap: Option<&Tap>,
         reader: &CStr,
         card: &mut softcard::Card,
         apdu: &[u8],
     ) -> Vec<u8> {
-        let tap = self
-            .tap
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
         match tap {
             None => card.transmit(apdu),
             Some(tap) => tap.exchange(&reader.to_string_lossy(), card, apdu),
@@ -362,7 +365,8 @@ impl Registry {
             if s.transaction.is_none() {
                 drop(hub);
                 let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
-                return Ok(self.shared.exchange(&name, card, apdu));
+                let tap = self.shared.tap();
+                return Ok(Shared::exchange(tap.as_ref(), &name, card, apdu));
             }
             drop(s);
             hub = self.shared.wait(hub, None);
