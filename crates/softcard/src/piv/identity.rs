@@ -21,17 +21,6 @@ pub enum Identity {
     YubiKey,
 }
 
-/// Key-pair algorithms GENERATE and IMPORT KEY take on the generic card: RSA-1024/2048/
-/// 3072/4096, P-256, P-384.
-const GENERIC_KEY_ALGORITHMS: &[KeyAlgorithm] = &[
-    KeyAlgorithm::Rsa1024,
-    KeyAlgorithm::Rsa2048,
-    KeyAlgorithm::Rsa3072,
-    KeyAlgorithm::Rsa4096,
-    KeyAlgorithm::P256,
-    KeyAlgorithm::P384,
-];
-
 impl Identity {
     /// The identity of a card of `profile`.
     pub fn of(profile: Profile) -> Identity {
@@ -69,11 +58,18 @@ impl Identity {
         }
     }
 
-    /// The key-pair algorithms GENERATE and IMPORT KEY take.
-    pub fn key_algorithms(self) -> &'static [KeyAlgorithm] {
-        match self {
-            Identity::Generic => GENERIC_KEY_ALGORITHMS,
-            Identity::YubiKey => &KeyAlgorithm::ALL,
+    /// Whether GENERATE and IMPORT KEY take keys of `alg`: RSA-1024 to 4096, P-256 and
+    /// P-384 on both cards; Ed25519 and X25519 on the YubiKey only (yubikit
+    /// `check_key_support`: firmware 5.7).
+    pub fn offers(self, alg: KeyAlgorithm) -> bool {
+        match alg {
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => self == Identity::YubiKey,
+            KeyAlgorithm::Rsa1024
+            | KeyAlgorithm::Rsa2048
+            | KeyAlgorithm::Rsa3072
+            | KeyAlgorithm::Rsa4096
+            | KeyAlgorithm::P256
+            | KeyAlgorithm::P384 => true,
         }
     }
 
