@@ -221,7 +221,7 @@ impl Applet for PivApplet {
             0x79,
             &tlv::encode(0x4F, AID.get(..5).unwrap_or_default()),
         );
-        if self.identity == Identity::YubiKey {
+        if self.identity.is_yubikey() {
             return Ok(tlv::encode(0x61, &apt));
         }
         let mut algs = Vec::new();
