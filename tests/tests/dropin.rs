@@ -346,3 +346,86 @@ fn an_encrypted_image_is_served_with_its_passphrase_only() {
         "failures change nothing"
     );
 }
+
+#[test]
+fn a_backend_name_the_build_cannot_honour_is_named_and_no_card_served() {
+    let setup = Setup::new(&["piv"]);
+    let mut c = setup.command("pcsc_scan");
+    c.arg("-r").env("SOFTCARD_BACKEND", "openssl");
+    let out = c.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains("SOFTCARD_BACKEND") && stderr.contains("unknown backend"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("softcard PIV"), "no reader: {stdout}");
+}
+
+/// `softcard exec [--backend B]` running `sh -c SCRIPT` with `$IMG` the image and `$SC`
+/// the softcard binary.
+fn exec_script(setup: &Setup, backend: Option<&str>, script: &str) -> (String, String) {
+    let mut c = Command::new(built("softcard"));
+    c.arg("exec");
+    if let Some(b) = backend {
+        c.args(["--backend", b]);
+    }
+    c.arg("--image")
+        .arg(&setup.images[0])
+        .args(["--", "timeout", "120", "sh", "-c", script])
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("SOFTCARD_BACKEND")
+        .env("IMG", &setup.images[0])
+        .env("SC", built("softcard"))
+        .env("HOME", setup.dir.path());
+    run(c)
+}
+
+#[test]
+fn exec_serves_its_cards_on_its_backend_and_one_shot_commands_follow_or_are_refused() {
+    let setup = Setup::new(&["piv"]);
+    let default = BackendKind::default().name();
+    // Without --backend: the default, told to the program; `info` on the held image names
+    // the holder's backend even when the caller's environment says nothing.
+    let (stdout, _) = exec_script(
+        &setup,
+        None,
+        r#"echo "env=$SOFTCARD_BACKEND"; env -u SOFTCARD_BACKEND "$SC" info --json "$IMG""#,
+    );
+    assert!(stdout.contains(&format!("env={default}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"backend\": \"{default}\"")),
+        "{stdout}"
+    );
+
+    let script = r#"
+echo "env=$SOFTCARD_BACKEND"
+env -u SOFTCARD_BACKEND "$SC" info --json "$IMG"
+"$SC" pin verify "$IMG" && echo "verify ok"
+"$SC" pin verify --backend "$OTHER" "$IMG"; echo "other exit $?"
+"$SC" info --backend "$OTHER" "$IMG"; echo "info other exit $?"
+"#;
+    if default == "rustcrypto" {
+        // A pure-Rust build has one backend: nothing to refuse.
+        return;
+    }
+    let other = "rustcrypto";
+    let script = script.replace("$OTHER", default);
+    let (stdout, stderr) = exec_script(&setup, Some(other), &script);
+    assert!(stdout.contains(&format!("env={other}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"backend\": \"{other}\"")),
+        "info names the holder's backend:\n{stdout}"
+    );
+    assert!(stdout.contains("verify ok"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("other exit 2"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("info other exit 2"), "{stdout}\n{stderr}");
+    let refusal = format!("runs its cards on the {other} backend; --backend {default}");
+    assert_eq!(
+        stderr.matches(&refusal).count(),
+        2,
+        "both refusals name the holder's backend:\n{stderr}"
+    );
+}

@@ -103,7 +103,7 @@ impl HostState {
         // The next number no reader has, whatever its kind.
         let reader = loop {
             let index = self.next.fetch_add(1, Ordering::SeqCst);
-            let used = [softcard::Profile::Piv, softcard::Profile::WindowsVsc]
+            let used = softcard::Profile::ALL
                 .into_iter()
                 .any(|p| taken.contains(&crate::served_reader_name(p, index)));
             if !used {
@@ -401,11 +401,15 @@ fn handle(
             let mut w = ok().u32(names.len() as u32);
             for n in names {
                 let image = images.get(&n).map(|p| p.to_string_lossy().into_owned());
-                let present = state.registry.with_card(&n, |_| ()).is_ok();
+                let backend = state.registry.with_card(&n, |c| c.backend());
+                let present = backend.is_ok();
+                // A card out of its reader (parked) was loaded by this host.
+                let backend = backend.unwrap_or(state.backend);
                 w = w
                     .bytes(n.as_bytes())
                     .bytes(image.unwrap_or_default().as_bytes())
-                    .u8(u8::from(present));
+                    .u8(u8::from(present))
+                    .bytes(backend.name().as_bytes());
             }
             Ok(w)
         }
@@ -488,6 +492,9 @@ pub struct ReaderInfo {
     pub image: Option<PathBuf>,
     /// Whether the card is in the reader.
     pub present: bool,
+    /// The name of the crypto backend its card's keys run on
+    /// ([`BackendKind::name`](softcard::crypto::BackendKind::name)).
+    pub backend: String,
 }
 
 fn control(socket: &Path, request: Writer) -> Result<Vec<u8>, Error> {
@@ -516,6 +523,7 @@ pub fn list(socket: &Path) -> Result<Vec<ReaderInfo>, Error> {
                 image: (!image.is_empty())
                     .then(|| PathBuf::from(String::from_utf8_lossy(image).into_owned())),
                 present: r.u8()? != 0,
+                backend: String::from_utf8_lossy(r.bytes()?).into_owned(),
             })
         })
         .collect()

@@ -11,6 +11,10 @@
 //! is never answered from a stale cache). The drop-in in each process is a thin client of
 //! the host; it finds the socket beside itself when the environment was cleared.
 //!
+//! The cards' keys run on the backend `--backend` names (or `SOFTCARD_BACKEND`; by default
+//! the fastest compiled in, aws-lc); the program gets `SOFTCARD_BACKEND` set to it, so that
+//! what it sees in its environment is what serves its cards.
+//!
 //! The images are locked while softcard serves them: a second `exec` or `serve` on one of
 //! them is refused naming this process, and one-shot commands (`softcard pin`, `cert
 //! import`, `enroll`, `sign`) on them are served by this host.
@@ -33,12 +37,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
-use softcard::crypto::BackendKind;
 use softcard_pcsc::Registry;
 use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 
 use crate::cmd::trace;
-use crate::common::{CliError, PassphraseArg, TempDir, serve_images};
+use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
@@ -65,6 +68,8 @@ pub struct Args {
     /// and reported with both commands, and exec then exits non-zero.
     #[arg(long, value_name = "FILE", conflicts_with = "trace")]
     pub replay: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// The passphrase of encrypted images (the program started does not get
     /// SOFTCARD_PASSPHRASE: it reaches the cards through this process).
     #[command(flatten)]
@@ -89,7 +94,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let dir = TempDir::create("softcard-exec")?;
     let socket = dir.path().join(SOCKET_FILE);
     let registry = Registry::new();
-    let host = Host::bind(&socket, registry.clone(), BackendKind::default())
+    let backend = args.backend.kind();
+    let host = Host::bind(&socket, registry.clone(), backend)
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
     host.set_passphrase(args.passphrase.resolve()?);
     let replay = match &args.replay {
@@ -134,6 +140,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .env(HOST_VAR, &socket)
         .env_remove("SOFTCARD_IMAGES")
         .env_remove(softcard_file::sealed::PASSPHRASE_VAR)
+        .env(softcard_file::BACKEND_VAR, backend.name())
         .env("OPENSC_CONF", &conf)
         .spawn()
         .map_err(|e| CliError::new(format!("cannot run {}: {e}", program.to_string_lossy())))?;
@@ -296,7 +303,7 @@ mod tests {
         let host = Host::bind(
             &dir.path().join("s.sock"),
             Registry::new(),
-            BackendKind::default(),
+            softcard::crypto::BackendKind::default(),
         )
         .unwrap();
         let err = serve_images(&host, &[PathBuf::from("/nonexistent/card.img")]).unwrap_err();

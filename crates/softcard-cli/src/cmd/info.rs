@@ -30,7 +30,8 @@ pub struct Args {
 /// # Errors
 /// The image cannot be opened.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let card = read_card(&args.image, &args.open)?;
+    let backend = crate::card::backend_in_use(&args.image, args.open.backend)?;
+    let card = read_card(&args.image, backend, &args.open.passphrase)?;
     let description = card.description();
     let mut lines = description.lines();
     let encryption = encryption(&args.image);

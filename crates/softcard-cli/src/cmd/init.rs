@@ -2,14 +2,12 @@
 
 use std::path::PathBuf;
 
-use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, Profile};
 use softcard_file::FileStorage;
 use softcard_file::sealed::{KdfParams, SealKey};
 
 use crate::common::{
-    CliError, HexKey, HexKeyParser, PassphraseArg, PinArg, hex, parse_backend, parse_pin,
-    print_json,
+    BackendArg, CliError, HexKey, HexKeyParser, PassphraseArg, PinArg, hex, parse_pin, print_json,
 };
 
 /// Arguments of `softcard init`.
@@ -17,16 +15,19 @@ use crate::common::{
 pub struct Args {
     /// The card image file to create.
     pub image: PathBuf,
-    /// The kind of card: piv or windows-vsc.
+    /// The kind of card: piv, windows-vsc, yubikey (a YubiKey 5 with firmware 5.7) or
+    /// yubikey-5.4 (firmware 5.4.3).
     #[arg(long, value_parser = parse_profile)]
     pub profile: Profile,
-    /// User PIN (default 12345678).
+    /// User PIN (default 12345678; 123456 on the yubikey cards).
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<PinArg>,
     /// PUK / unblock PIN (default 12345678).
     #[arg(long, value_parser = parse_pin)]
     pub puk: Option<PinArg>,
-    /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES.
+    /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES (default
+    /// 010203040506070801020304050607080102030405060708, as 3DES; as AES-192 on a yubikey
+    /// card).
     #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub admin_key: Option<HexKey>,
     /// The 24-byte administrator key is AES-192, not 3DES.
@@ -38,9 +39,8 @@ pub struct Args {
     /// Derive all randomness from this seed: reproducible, predictable keys. Tests only.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Crypto backend for the card's keys: rustcrypto or aws-lc.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Overwrite an existing image.
     #[arg(long)]
     pub force: bool,
@@ -113,7 +113,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     opts.admin_key = args.admin_key.map(HexKey::into_secret);
     opts.admin_key_aes = args.admin_key_aes;
     opts.serial = args.serial;
-    opts.backend = args.backend;
+    opts.backend = args.backend.kind();
     let storage = Box::new(match args.passphrase.resolve()? {
         Some(passphrase) => FileStorage::sealed(
             path,

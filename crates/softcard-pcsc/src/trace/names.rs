@@ -20,6 +20,7 @@ const INSTRUCTIONS: &[(u8, &str)] = &[
     (0xDB, "PUT DATA"),
     (0xE0, "CREATE FILE"),
     (0xE4, "DELETE FILE"),
+    (0xF6, "MOVE/DELETE KEY (Yubico)"),
     (0xF7, "GET METADATA (Yubico)"),
     (0xF8, "GET SERIAL (Yubico)"),
     (0xF9, "ATTEST (Yubico)"),

@@ -38,8 +38,11 @@ impl Selected {
     /// The application a card of `profile` has selected after power-on.
     pub(crate) fn default_of(profile: softcard::Profile) -> Selected {
         match profile {
-            softcard::Profile::Piv => Selected::Piv,
             softcard::Profile::WindowsVsc => Selected::Gids,
+            // A YubiKey selects nothing at power-on; PIV's rules are the careful guess.
+            softcard::Profile::Piv | softcard::Profile::Yubikey | softcard::Profile::Yubikey54 => {
+                Selected::Piv
+            }
         }
     }
 

@@ -1,10 +1,12 @@
 //! Cryptography behind one backend trait.
 //!
-//! Two backends implement [`CryptoBackend`]: [`BackendKind::RustCrypto`] (`rsa` 0.10 with
-//! blinding, `p256`, `p384`; the default, pure Rust) and, with the cargo feature `aws-lc`,
-//! [`BackendKind::AwsLc`]. Key material is stored as [`KeyMaterial`] (zeroized on drop) and
-//! turned once, when a card is loaded or a key generated, into a ready [`PrivateKey`]: nothing
-//! on the signing path parses DER.
+//! Two backends implement [`CryptoBackend`]: [`BackendKind::AwsLc`] (aws-lc-rs, the cargo
+//! feature `aws-lc`, on by default; the default backend when compiled in) and
+//! [`BackendKind::RustCrypto`] (`rsa` 0.10 with blinding, `p256`, `p384`; pure Rust, always
+//! compiled in, the default of a build without `aws-lc`). Key material is stored as
+//! [`KeyMaterial`] (zeroized on drop) and turned once, when a card is loaded or a key
+//! generated, into a ready [`PrivateKey`]: nothing on the signing path parses DER. Both
+//! backends generate keys with RustCrypto (see the `awslc` module).
 //!
 //! Key material comes from card images and from key imports: every check of it is total
 //! (no panic, no overflow on any input), and arithmetic here is checked or saturating.
@@ -13,6 +15,7 @@
 
 #[cfg(feature = "aws-lc")]
 mod awslc;
+mod curve25519;
 mod key;
 mod pad;
 mod rustcrypto;
@@ -109,19 +112,25 @@ pub enum KeyAlgorithm {
     Rsa4096,
     /// ECC on NIST P-256 (secp256r1).
     P256,
-    /// ECC on NIST P-384 (secp384r1). Appended last: card images index variants.
+    /// ECC on NIST P-384 (secp384r1). Appended: card images index variants.
     P384,
+    /// Ed25519 signatures (RFC 8032), as YubiKeys from firmware 5.7 have them.
+    Ed25519,
+    /// X25519 key agreement (RFC 7748), as YubiKeys from firmware 5.7 have it.
+    X25519,
 }
 
 impl KeyAlgorithm {
     /// Every algorithm.
-    pub const ALL: [KeyAlgorithm; 6] = [
+    pub const ALL: [KeyAlgorithm; 8] = [
         KeyAlgorithm::Rsa1024,
         KeyAlgorithm::Rsa2048,
         KeyAlgorithm::Rsa3072,
         KeyAlgorithm::Rsa4096,
         KeyAlgorithm::P256,
         KeyAlgorithm::P384,
+        KeyAlgorithm::Ed25519,
+        KeyAlgorithm::X25519,
     ];
 
     /// Key size in bits (modulus or field size).
@@ -131,17 +140,23 @@ impl KeyAlgorithm {
             KeyAlgorithm::Rsa2048 => 2048,
             KeyAlgorithm::Rsa3072 => 3072,
             KeyAlgorithm::Rsa4096 => 4096,
-            KeyAlgorithm::P256 => 256,
+            KeyAlgorithm::P256 | KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => 256,
             KeyAlgorithm::P384 => 384,
         }
     }
 
     /// Whether this is an RSA algorithm.
     pub const fn is_rsa(self) -> bool {
-        !self.is_ec()
+        matches!(
+            self,
+            KeyAlgorithm::Rsa1024
+                | KeyAlgorithm::Rsa2048
+                | KeyAlgorithm::Rsa3072
+                | KeyAlgorithm::Rsa4096
+        )
     }
 
-    /// Whether this is an elliptic-curve algorithm.
+    /// Whether this is ECDSA and ECDH on a NIST curve (P-256, P-384).
     pub const fn is_ec(self) -> bool {
         matches!(self, KeyAlgorithm::P256 | KeyAlgorithm::P384)
     }
@@ -183,19 +198,29 @@ pub enum PublicKey {
         /// The point.
         point: Vec<u8>,
     },
-    /// An uncompressed SEC1 point `04 || X || Y` (97 bytes). Appended last, as every new
+    /// An uncompressed SEC1 point `04 || X || Y` (97 bytes). Appended, as every new
     /// variant must be.
     P384 {
+        /// The point.
+        point: Vec<u8>,
+    },
+    /// An Ed25519 public key: the 32-byte compressed point (RFC 8032).
+    Ed25519 {
+        /// The point.
+        point: Vec<u8>,
+    },
+    /// An X25519 public key: the 32-byte u-coordinate (RFC 7748).
+    X25519 {
         /// The point.
         point: Vec<u8>,
     },
 }
 
 impl PublicKey {
-    /// ECC: the uncompressed SEC1 point; `None` for RSA.
+    /// ECC on a NIST curve: the uncompressed SEC1 point; `None` for RSA, Ed25519, X25519.
     pub fn ec_point(&self) -> Option<&[u8]> {
         match self {
-            PublicKey::Rsa { .. } => None,
+            PublicKey::Rsa { .. } | PublicKey::Ed25519 { .. } | PublicKey::X25519 { .. } => None,
             PublicKey::P256 { point } | PublicKey::P384 { point } => Some(point),
         }
     }
@@ -209,6 +234,8 @@ impl fmt::Debug for PublicKey {
             }
             PublicKey::P256 { point } => write!(f, "P256({:02x?}...)", point.get(..9)),
             PublicKey::P384 { point } => write!(f, "P384({:02x?}...)", point.get(..9)),
+            PublicKey::Ed25519 { point } => write!(f, "Ed25519({:02x?}...)", point.get(..8)),
+            PublicKey::X25519 { point } => write!(f, "X25519({:02x?}...)", point.get(..8)),
         }
     }
 }
@@ -350,21 +377,60 @@ pub trait PrivateKeyOps: Send + Sync {
         Err(CryptoError::WrongKeyType)
     }
 
-    /// ECC: the ECDH shared secret (the X coordinate) with a peer's uncompressed point.
+    /// ECC: the ECDH shared secret (the X coordinate) with a peer's uncompressed point;
+    /// X25519: the shared secret with a peer's 32-byte public key.
     fn ecdh(&self, peer_point: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
         let _ = peer_point;
+        Err(CryptoError::WrongKeyType)
+    }
+
+    /// Ed25519: the 64-byte signature of a whole message (RFC 8032, pure EdDSA).
+    fn ed25519_sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let _ = message;
         Err(CryptoError::WrongKeyType)
     }
 }
 
 /// The backends, a closed set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// The default is the fastest one compiled in: [`BackendKind::AwsLc`] with the cargo feature
+/// `aws-lc` (on by default), else [`BackendKind::RustCrypto`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BackendKind {
-    /// RustCrypto: `rsa` 0.10 (constant-time, blinded), `p256` and `p384`. Pure Rust.
-    #[default]
+    /// RustCrypto: `rsa` 0.10 (constant-time, blinded), `p256` and `p384`. Pure Rust,
+    /// always compiled in.
     RustCrypto,
-    /// aws-lc-rs (cargo feature `aws-lc`).
+    /// aws-lc-rs (cargo feature `aws-lc`, a default feature): OpenSSL-class RSA speed.
     AwsLc,
+}
+
+impl Default for BackendKind {
+    fn default() -> Self {
+        if cfg!(feature = "aws-lc") {
+            BackendKind::AwsLc
+        } else {
+            BackendKind::RustCrypto
+        }
+    }
+}
+
+impl core::str::FromStr for BackendKind {
+    type Err = String;
+
+    /// Parses a backend's [`name`](BackendKind::name): `rustcrypto` or `aws-lc`. A backend
+    /// not compiled into this build is an error too.
+    fn from_str(name: &str) -> Result<Self, String> {
+        let kind = [BackendKind::RustCrypto, BackendKind::AwsLc]
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| format!("unknown backend {name:?} (expected rustcrypto or aws-lc)"))?;
+        if kind.backend().is_none() {
+            return Err(format!(
+                "backend {name} is not compiled into this build (cargo feature aws-lc)"
+            ));
+        }
+        Ok(kind)
+    }
 }
 
 impl BackendKind {
