@@ -11,7 +11,8 @@
 //!   OpenSSL's (`Rsa::generate`). Median, quartiles, minimum and maximum.
 //! - `threads-inprocess`: the in-process PC/SC API (softcard-pcsc), two PIV cards: one
 //!   thread signing on one card against two threads each signing on its own card, as
-//!   signatures per second, alternating five times.
+//!   signatures per second, alternating five times; beside it, as a control, two busy
+//!   loops against one in the same rounds (what the machine gives a second thread now).
 //! - `threads-pcsc`: the same through the `pcsc` crate, over whatever `libpcsclite.so.1`
 //!   is loaded (the drop-in, in process or under `softcard exec`): the first two PIV
 //!   readers.
@@ -124,13 +125,35 @@ fn cpu_seconds() -> f64 {
     (fields[11] + fields[12]) / 100.0
 }
 
+/// Iterations of a busy loop (no memory, no locks) in `time`: the machine's control.
+fn spin(time: std::time::Duration) -> u64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < time {
+        for _ in 0..1000 {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+    }
+    n
+}
+
 fn threads(cards: &dyn TwoCards) -> Value {
     cards.sign_n(0, 10);
     cards.sign_n(1, 10);
     let mut ratios = Vec::new();
     let (mut one, mut two) = (Vec::new(), Vec::new());
     let (mut cpu_one, mut cpu_two) = (Vec::new(), Vec::new());
+    let mut control = Vec::new();
     for _ in 0..THREAD_ROUNDS {
+        // What the machine gives two busy threads of this process against one, now.
+        let slice = std::time::Duration::from_millis(200);
+        let alone = spin(slice) as f64;
+        let both = std::thread::scope(|s| {
+            let a = s.spawn(|| spin(slice));
+            let b = s.spawn(|| spin(slice));
+            (a.join().expect("spin") + b.join().expect("spin")) as f64
+        });
+        control.push(both / alone);
         let (start, cpu) = (Instant::now(), cpu_seconds());
         cards.sign_n(0, THREAD_SIGNS);
         let single = THREAD_SIGNS as f64 / start.elapsed().as_secs_f64();
@@ -152,6 +175,8 @@ fn threads(cards: &dyn TwoCards) -> Value {
         "signs_per_s_one_thread": spread(one),
         "signs_per_s_two_threads": spread(two),
         "ratio": spread(ratios),
+        // Two busy loops against one in the same rounds: the most two threads could get.
+        "control_ratio_busy_loops": spread(control),
         // Processor time of this process per signature: unchanged with two threads when
         // they do not wait on each other (for the drop-in under exec, the host's share is
         // in the other process).
@@ -164,24 +189,59 @@ fn sign_command() -> Vec<u8> {
     apdu::piv_sign(&pkcs1_block(&digest_info(), RSA2048_LEN))
 }
 
-/// A softcard-pcsc card with its buffer.
-struct Pcsc {
-    card: std::sync::Mutex<softcard_pcsc::Card>,
+/// A PC/SC API's transmit: the response's length in the buffer.
+type Send<C> = fn(&C, &[u8], &mut [u8]) -> Result<usize, String>;
+
+/// A connected card of either PC/SC API (softcard-pcsc's, or the `pcsc` crate's over the
+/// drop-in) behind a lock, with that API's transmit.
+struct Locked<C> {
+    card: std::sync::Mutex<C>,
+    send: Send<C>,
 }
 
-impl Transmit for &Pcsc {
+impl<C> Locked<C> {
+    fn new(card: C, send: Send<C>) -> Self {
+        Locked {
+            card: std::sync::Mutex::new(card),
+            send,
+        }
+    }
+
+    /// Sends `command` `n` times, each answered 9000.
+    fn sign_n(&self, command: &[u8], n: usize) {
+        let card = self.card.lock().expect("lock");
+        let mut buffer = vec![0; softcard_pcsc::MAX_BUFFER_SIZE_EXTENDED];
+        for _ in 0..n {
+            let len = (self.send)(&card, command, &mut buffer).expect("transmit");
+            assert!(buffer[..len].ends_with(&[0x90, 0x00]), "sign failed");
+        }
+    }
+}
+
+impl<C> Transmit for &Locked<C> {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
         let mut buffer = vec![0; softcard_pcsc::MAX_BUFFER_SIZE_EXTENDED];
         let card = self.card.lock().map_err(|e| e.to_string())?;
-        card.transmit(apdu, &mut buffer)
-            .map(<[u8]>::to_vec)
-            .map_err(|e| e.to_string())
+        let len = (self.send)(&card, apdu, &mut buffer)?;
+        Ok(buffer[..len].to_vec())
     }
+}
+
+fn send_softcard(card: &softcard_pcsc::Card, apdu: &[u8], buf: &mut [u8]) -> Result<usize, String> {
+    card.transmit(apdu, buf)
+        .map(<[u8]>::len)
+        .map_err(|e| e.to_string())
+}
+
+fn send_pcsc(card: &pcsc::Card, apdu: &[u8], buf: &mut [u8]) -> Result<usize, String> {
+    card.transmit(apdu, buf)
+        .map(<[u8]>::len)
+        .map_err(|e| e.to_string())
 }
 
 struct InProcess {
     _ctx: softcard_pcsc::Context,
-    cards: Vec<Pcsc>,
+    cards: Vec<Locked<softcard_pcsc::Card>>,
     command: Vec<u8>,
 }
 
@@ -202,16 +262,14 @@ impl InProcess {
                 let card = ctx
                     .connect(&name, ShareMode::Shared, Protocols::ANY)
                     .expect("SCardConnect");
-                let pcsc = Pcsc {
-                    card: std::sync::Mutex::new(card),
-                };
-                login_piv(&mut &pcsc).expect("login");
+                let card = Locked::new(card, send_softcard);
+                login_piv(&mut &card).expect("login");
                 check_signature(
                     &public,
-                    &piv_sign(&mut &pcsc, &sign_command()).expect("sign"),
+                    &piv_sign(&mut &card, &sign_command()).expect("sign"),
                 )
                 .expect("valid");
-                pcsc
+                card
             })
             .collect();
         InProcess {
@@ -224,35 +282,15 @@ impl InProcess {
 
 impl TwoCards for InProcess {
     fn sign_n(&self, which: usize, n: usize) {
-        let card = self.cards[which].card.lock().expect("lock");
-        let mut buffer = vec![0; softcard_pcsc::MAX_BUFFER_SIZE_EXTENDED];
-        for _ in 0..n {
-            let r = card.transmit(&self.command, &mut buffer).expect("transmit");
-            assert!(r.ends_with(&[0x90, 0x00]), "sign failed");
-        }
+        self.cards[which].sign_n(&self.command, n);
     }
     fn label(&self) -> &'static str {
         "softcard-pcsc (in-process API)"
     }
 }
 
-/// A `pcsc` crate card (the libpcsclite loaded: the drop-in here).
-struct SystemCard {
-    card: std::sync::Mutex<pcsc::Card>,
-}
-
-impl Transmit for &SystemCard {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String> {
-        let mut buffer = vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-        let card = self.card.lock().map_err(|e| e.to_string())?;
-        card.transmit(apdu, &mut buffer)
-            .map(<[u8]>::to_vec)
-            .map_err(|e| e.to_string())
-    }
-}
-
 struct SystemPcsc {
-    cards: Vec<SystemCard>,
+    cards: Vec<Locked<pcsc::Card>>,
     command: Vec<u8>,
     label: &'static str,
 }
@@ -272,9 +310,7 @@ impl SystemPcsc {
             else {
                 continue;
             };
-            let card = SystemCard {
-                card: std::sync::Mutex::new(card),
-            };
+            let card = Locked::new(card, send_pcsc);
             if login_piv(&mut &card).is_ok() && piv_sign(&mut &card, &sign_command()).is_ok() {
                 cards.push(card);
             }
@@ -302,12 +338,7 @@ impl SystemPcsc {
 
 impl TwoCards for SystemPcsc {
     fn sign_n(&self, which: usize, n: usize) {
-        let card = self.cards[which].card.lock().expect("lock");
-        let mut buffer = vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-        for _ in 0..n {
-            let r = card.transmit(&self.command, &mut buffer).expect("transmit");
-            assert!(r.ends_with(&[0x90, 0x00]), "sign failed");
-        }
+        self.cards[which].sign_n(&self.command, n);
     }
     fn label(&self) -> &'static str {
         self.label
@@ -370,12 +401,11 @@ fn cards() -> Value {
     let command = sign_command();
     let connect = |i: usize| {
         let name = CString::new(format!("softcard keyed {i:04}")).expect("name");
-        let card = Pcsc {
-            card: std::sync::Mutex::new(
-                ctx.connect(&name, ShareMode::Shared, Protocols::ANY)
-                    .expect("SCardConnect"),
-            ),
-        };
+        let card = Locked::new(
+            ctx.connect(&name, ShareMode::Shared, Protocols::ANY)
+                .expect("SCardConnect"),
+            send_softcard,
+        );
         login_piv(&mut &card).expect("login");
         check_signature(&public, &piv_sign(&mut &card, &command).expect("sign")).expect("valid");
         card

@@ -18,10 +18,11 @@ The result (OUT): per target the medians, quartiles and counts, in microseconds.
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
+
+from harness import summary, write_result
 
 MESSAGE = b"softcard benchmark: the signing hot path at every layer"
 
@@ -75,13 +76,6 @@ def child(module, pin, label):
     session.closeSession()
 
 
-def summary(times_ns):
-    us = sorted(t / 1000.0 for t in times_ns)
-    q = statistics.quantiles(us, n=4)
-    return {"median_us": statistics.median(us), "q1_us": q[0], "q3_us": q[2],
-            "min_us": us[0], "max_us": us[-1], "n": len(us)}
-
-
 def drive(args):
     targets = []
     it = iter(args)
@@ -125,12 +119,7 @@ def drive(args):
     for _, p in procs:
         p.stdin.close()
         p.wait()
-    result = {name: summary(t) for name, t in times.items()}
-    out = json.dumps(result, indent=2)
-    if opts["json"]:
-        with open(opts["json"], "w") as f:
-            f.write(out + "\n")
-    print(out)
+    write_result({name: summary(t) for name, t in times.items()}, opts["json"])
 
 
 if __name__ == "__main__":

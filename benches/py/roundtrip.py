@@ -11,12 +11,12 @@ word must be the same as the first one's. The result: per reader the median, qua
 and extremes in microseconds, and the status word.
 """
 
-import json
-import statistics
 import sys
 import time
 
 from smartcard.System import readers
+
+from harness import summary, write_result
 
 
 def main(argv):
@@ -71,18 +71,9 @@ def main(argv):
                     raise SystemExit(f"{label}: status {sw1:02X}{sw2:02X} changed")
     result = {}
     for label, t in times.items():
-        us = sorted(x / 1000.0 for x in t)
-        q = statistics.quantiles(us, n=4)
         sw1, sw2 = expected[label]
-        result[label] = {"median_us": statistics.median(us), "q1_us": q[0], "q3_us": q[2],
-                         "min_us": us[0], "max_us": us[-1], "n": len(us),
-                         "status": f"{sw1:02X}{sw2:02X}"}
-    out = json.dumps(result, indent=2)
-    if opts["json"]:
-        with open(opts["json"], "w") as f:
-            f.write(out + "\n")
-    print(out)
-
+        result[label] = dict(summary(t), status=f"{sw1:02X}{sw2:02X}")
+    write_result(result, opts["json"])
 
 if __name__ == "__main__":
     main(sys.argv[1:])
