@@ -9,12 +9,13 @@
 use std::path::Path;
 
 use softcard::crypto::BackendKind;
+
 use softcard_enroll::{Transport, TransportError};
 use softcard_file::image_lock::{Holder, LockError};
 use softcard_file::{FileStorage, LoadError};
 use softcard_pcsc::{Context, Disposition, MAX_BUFFER_SIZE_EXTENDED, Protocols, Scope, ShareMode};
 
-use crate::common::{BackendArg, CliError, load_error};
+use crate::common::{BackendArg, CliError, OpenArgs, load_error};
 
 /// A card for one command.
 pub enum CliCard {
@@ -86,14 +87,25 @@ impl CliCard {
 /// # Errors
 /// As [`load_error`] describes; a host that does not answer, or does not serve the image,
 /// or runs its cards on another backend than the one asked for.
-pub fn open(path: &Path, backend: BackendArg) -> Result<CliCard, CliError> {
-    match FileStorage::load_card(path, backend.kind()) {
+///
+/// A host holding an encrypted image has opened it already: no passphrase is needed to use
+/// its card, and one that is given is checked against the file all the same (a wrong one
+/// is refused, as it would be without the host).
+pub fn open(path: &Path, open: &OpenArgs) -> Result<CliCard, CliError> {
+    let passphrase = open.passphrase.resolve()?;
+    match FileStorage::load_card(path, open.backend.kind(), passphrase.as_ref()) {
         Ok(card) => Ok(CliCard::Local(Box::new(card))),
         Err(LoadError::Lock(LockError::Held(
             holder @ Holder {
                 socket: Some(_), ..
             },
-        ))) => hosted(path, &holder, backend),
+        ))) => {
+            if let Some(passphrase) = &passphrase {
+                FileStorage::read_card(path, open.backend.kind(), Some(passphrase))
+                    .map_err(|e| load_error(path, &e))?;
+            }
+            hosted(path, &holder, open.backend)
+        }
         Err(e) => Err(load_error(path, &e)),
     }
 }

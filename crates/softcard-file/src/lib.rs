@@ -8,6 +8,7 @@
 //! - [`FileStorage::load_card`] and [`FileStorage::read_card`]: a card from its file, with
 //!   randomness from the system ([`os_rng`]); [`LoadError`] says why not.
 //! - [`image_lock`]: one writing process per image, across processes, and who that is.
+//! - [`sealed`]: images encrypted at rest with a passphrase (Argon2id, XChaCha20-Poly1305).
 //! - [`backend_from_env`]: the crypto backend a process loads its cards on, from
 //!   [`BACKEND_VAR`] (the libpcsclite drop-in, and the command line's default).
 //!
@@ -24,12 +25,13 @@
 //! let storage = Box::new(FileStorage::new(&path));
 //! drop(Card::create_seeded(&CardOptions::new(Profile::Piv), 1, storage).unwrap());
 //! // The image is on disk; loading it takes the image for this process.
-//! let card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+//! let card = FileStorage::load_card(&path, BackendKind::default(), None).unwrap();
 //! assert_eq!(std::fs::read(&path).unwrap(), card.image().unwrap());
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod image_lock;
+pub mod sealed;
 mod storage;
 
 pub use storage::{FileStorage, LoadError, MAX_IMAGE_FILE_LEN, os_rng};

@@ -55,6 +55,8 @@ struct HostState {
     next: AtomicUsize,
     /// The crypto backend of the cards the host loads.
     backend: softcard::crypto::BackendKind,
+    /// The passphrase of the encrypted images the host loads.
+    passphrase: Mutex<Option<softcard_file::sealed::Passphrase>>,
     clients: AtomicUsize,
     stop: AtomicBool,
 }
@@ -93,13 +95,15 @@ impl HostState {
         }
         let image_lock = softcard_file::image_lock::ImageLock::acquire(&real).map_err(load)?;
         image_lock.announce(Some(&self.path)).map_err(io)?;
-        let card = softcard_file::FileStorage::load_locked(image_lock, self.backend)
-            .map_err(AddError::Load)?;
+        let passphrase = lock(&self.passphrase).clone();
+        let card =
+            softcard_file::FileStorage::load_locked(image_lock, self.backend, passphrase.as_ref())
+                .map_err(AddError::Load)?;
         let taken = self.registry.readers();
         // The next number no reader has, whatever its kind.
         let reader = loop {
             let index = self.next.fetch_add(1, Ordering::SeqCst);
-            let used = [softcard::Profile::Piv, softcard::Profile::WindowsVsc]
+            let used = softcard::Profile::ALL
                 .into_iter()
                 .any(|p| taken.contains(&crate::served_reader_name(p, index)));
             if !used {
@@ -163,6 +167,7 @@ impl Host {
                 parked: Mutex::default(),
                 next: AtomicUsize::new(0),
                 backend,
+                passphrase: Mutex::default(),
                 clients: AtomicUsize::new(0),
                 stop: AtomicBool::new(false),
             }),
@@ -180,6 +185,14 @@ impl Host {
     /// read-only) or loaded.
     pub fn add_image(&self, image: &Path) -> Result<String, AddError> {
         self.state.add_image(image)
+    }
+
+    /// The passphrase that opens the encrypted images this host loads, from now on (by
+    /// [`Host::add_image`] and by the control interface's inserts); `None` for images in
+    /// clear. An image in clear is refused while a passphrase is set, and the other way
+    /// round (see [`softcard_file::LoadError`]).
+    pub fn set_passphrase(&self, passphrase: Option<softcard_file::sealed::Passphrase>) {
+        *lock(&self.state.passphrase) = passphrase;
     }
 
     /// Starts accepting clients on a thread of its own.

@@ -8,7 +8,9 @@
 //! problem, and no reader; the other cards are served. Changes the card makes (PINs,
 //! keys, objects) are written back to its file atomically. Each image is locked for this
 //! process: an image another process holds (a `softcard exec` or `serve`, another program
-//! with this library) is not served here, and the message names that process.
+//! with this library) is not served here, and the message names that process. An image
+//! encrypted at rest is opened with the passphrase in the file named by
+//! `SOFTCARD_PASSPHRASE_FILE`, or in `SOFTCARD_PASSPHRASE`.
 //!
 //! The keys run on the backend `SOFTCARD_BACKEND` names (`aws-lc` or `rustcrypto`), by
 //! default the fastest compiled in (aws-lc); a name this build cannot honour is reported
@@ -20,6 +22,7 @@ use std::sync::{Once, OnceLock};
 use softcard::Profile;
 use softcard::crypto::BackendKind;
 use softcard_file::FileStorage;
+use softcard_file::sealed::Passphrase;
 use softcard_pcsc::Registry;
 
 /// The environment variable naming the card images.
@@ -92,7 +95,9 @@ pub fn load(
     index: usize,
     backend: BackendKind,
 ) -> Result<String, String> {
-    let card = FileStorage::load_card(path, backend).map_err(|e| e.to_string())?;
+    let passphrase = Passphrase::from_env()?;
+    let card =
+        FileStorage::load_card(path, backend, passphrase.as_ref()).map_err(|e| e.to_string())?;
     let name = reader_name(card.profile(), index);
     registry
         .insert_card(&name, card)

@@ -6,9 +6,7 @@ use softcard::crypto::HashAlg;
 use softcard_enroll::{Certificate, parse_certificates, select_for_key};
 
 use super::enroll::{check_out_dir, connect, fail, write_out};
-use crate::common::{
-    BackendArg, CliError, HexKey, HexKeyParser, PinArg, hex, parse_pin, print_json,
-};
+use crate::common::{CliError, HexKey, HexKeyParser, OpenArgs, PinArg, hex, parse_pin, print_json};
 
 /// Arguments of `softcard cert`.
 #[derive(Debug, clap::Args)]
@@ -41,7 +39,7 @@ pub enum CertCommand {
         #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
         management_key: Option<HexKey>,
         #[command(flatten)]
-        backend: BackendArg,
+        open: OpenArgs,
     },
     /// Write a container's certificate as PEM (with --json, in the JSON when no --out).
     Export {
@@ -54,14 +52,14 @@ pub enum CertCommand {
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
-        backend: BackendArg,
+        open: OpenArgs,
     },
     /// List the key containers and whether they hold a certificate.
     List {
         /// The card image file.
         image: PathBuf,
         #[command(flatten)]
-        backend: BackendArg,
+        open: OpenArgs,
     },
 }
 
@@ -78,11 +76,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             file,
             pin,
             management_key,
-            backend,
+            open,
         } => {
             let input = std::fs::read(&file)
                 .map_err(|e| CliError::new(format!("cannot read {}: {e}", file.display())))?;
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             let target = client.container(&container).map_err(fail)?;
             // Checked before the PIN is presented, so a refused file leaves the card as it was.
             let certs = parse_certificates(&input).map_err(fail)?;
@@ -108,12 +106,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
             image,
             container,
             out,
-            backend,
+            open,
         } => {
             if let Some(out) = &out {
                 check_out_dir(out)?;
             }
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             let target = client.container(&container).map_err(fail)?;
             let cert = client
                 .read_certificate(&target)
@@ -139,8 +137,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             }
             Ok(())
         }
-        CertCommand::List { image, backend } => {
-            let mut client = connect(&image, backend)?;
+        CertCommand::List { image, open } => {
+            let mut client = connect(&image, &open)?;
             let all = client.containers().map_err(fail)?;
             if args.json {
                 let list: Vec<_> = all

@@ -10,7 +10,7 @@ use softcard_enroll::{
 };
 
 use super::progress::Dots;
-use crate::common::{BackendArg, CliError, HexKey, HexKeyParser, PinArg, parse_pin, print_json};
+use crate::common::{CliError, HexKey, HexKeyParser, OpenArgs, PinArg, parse_pin, print_json};
 
 /// Key algorithms offered.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -127,7 +127,7 @@ pub struct Args {
     #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub management_key: Option<HexKey>,
     #[command(flatten)]
-    pub backend: BackendArg,
+    pub open: OpenArgs,
 }
 
 /// An enrollment failure as the command line reports it, with the card's status word.
@@ -152,8 +152,8 @@ pub fn status_word(e: &EnrollError) -> Option<u16> {
 ///
 /// # Errors
 /// The image cannot be opened, or holds no GIDS or PIV application.
-pub fn connect(image: &Path, backend: BackendArg) -> Result<CardClient<CliCard>, CliError> {
-    CardClient::connect(crate::card::open(image, backend)?).map_err(fail)
+pub fn connect(image: &Path, open: &OpenArgs) -> Result<CardClient<CliCard>, CliError> {
+    CardClient::connect(crate::card::open(image, open)?).map_err(fail)
 }
 
 /// Fails when the folder of `out` does not exist, before anything is done.
@@ -278,7 +278,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let out = OutFile::open(&args.out)?;
     let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
 
-    let mut client = connect(&args.image, args.backend)?;
+    let mut client = connect(&args.image, &args.open)?;
     if let Some(key) = &args.management_key {
         client.set_management_key(key.bytes());
     }

@@ -36,7 +36,7 @@ use std::time::Duration;
 use softcard_pcsc::Registry;
 use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 
-use crate::common::{BackendArg, CliError, TempDir, serve_images};
+use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
@@ -52,6 +52,10 @@ pub struct Args {
     pub images: Vec<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArg,
+    /// The passphrase of encrypted images (the program started does not get
+    /// SOFTCARD_PASSPHRASE: it reaches the cards through this process).
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
     /// The program and its arguments (after `--`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub command: Vec<OsString>,
@@ -75,6 +79,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let backend = args.backend.kind();
     let host = Host::bind(&socket, registry.clone(), backend)
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    host.set_passphrase(args.passphrase.resolve()?);
     serve_images(&host, &args.images)?;
     let link = dir.path().join("libpcsclite.so.1");
     std::os::unix::fs::symlink(&library, &link).map_err(|e| {
@@ -109,6 +114,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .env("LD_LIBRARY_PATH", library_path)
         .env(HOST_VAR, &socket)
         .env_remove("SOFTCARD_IMAGES")
+        .env_remove(softcard_file::sealed::PASSPHRASE_VAR)
         .env(softcard_file::BACKEND_VAR, backend.name())
         .env("OPENSC_CONF", &conf)
         .spawn()

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use softcard::{Card, CardOptions, Profile};
 use softcard_file::FileStorage;
+use softcard_file::sealed::{KdfParams, SealKey};
 
 use crate::common::{
-    BackendArg, CliError, HexKey, HexKeyParser, PinArg, hex, parse_pin, print_json,
+    BackendArg, CliError, HexKey, HexKeyParser, PassphraseArg, PinArg, hex, parse_pin, print_json,
 };
 
 /// Arguments of `softcard init`.
@@ -14,16 +15,18 @@ use crate::common::{
 pub struct Args {
     /// The card image file to create.
     pub image: PathBuf,
-    /// The kind of card: piv or windows-vsc.
+    /// The kind of card: piv, windows-vsc or yubikey (a YubiKey 5 with firmware 5.7).
     #[arg(long, value_parser = parse_profile)]
     pub profile: Profile,
-    /// User PIN (default 12345678).
+    /// User PIN (default 12345678; 123456 on a yubikey card).
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<PinArg>,
     /// PUK / unblock PIN (default 12345678).
     #[arg(long, value_parser = parse_pin)]
     pub puk: Option<PinArg>,
-    /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES.
+    /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES (default
+    /// 010203040506070801020304050607080102030405060708, as 3DES; as AES-192 on a yubikey
+    /// card).
     #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub admin_key: Option<HexKey>,
     /// The 24-byte administrator key is AES-192, not 3DES.
@@ -44,9 +47,13 @@ pub struct Args {
     /// be initialized by a client such as `gids-tool -X`.
     #[arg(long)]
     pub blank: bool,
-    /// Print JSON (image, profile, serial, ATR) instead of text.
+    /// Print JSON (image, profile, serial, ATR, encrypted) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// A passphrase given here (or by the environment) encrypts the image at rest:
+    /// Argon2id, then XChaCha20-Poly1305. Every command that opens the image needs it.
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -106,7 +113,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
     opts.admin_key_aes = args.admin_key_aes;
     opts.serial = args.serial;
     opts.backend = args.backend.kind();
-    let storage = Box::new(FileStorage::new(path));
+    let storage = Box::new(match args.passphrase.resolve()? {
+        Some(passphrase) => FileStorage::sealed(
+            path,
+            SealKey::new(&passphrase, KdfParams::DEFAULT)
+                .map_err(|e| CliError::new(format!("cannot encrypt the card image: {e}")))?,
+        ),
+        None => FileStorage::new(path),
+    });
+    let encrypted = storage.is_sealed();
     let card = match args.seed {
         Some(seed) => {
             eprintln!(
@@ -135,13 +150,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "atr": hex(card.atr()),
             "backend": card.backend().name(),
             "blank": args.blank,
+            "encrypted": encrypted,
         }));
     }
     println!(
-        "created {} card, serial {}, in {}",
+        "created {} card, serial {}, in {}{}",
         card.profile(),
         card.serial(),
-        path.display()
+        path.display(),
+        if encrypted { " (encrypted)" } else { "" }
     );
     Ok(())
 }

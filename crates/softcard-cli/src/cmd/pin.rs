@@ -9,7 +9,7 @@ use softcard::crypto::sym::SymAlg;
 use softcard_enroll::{Application, CardClient, EnrollError, Unblock};
 
 use super::enroll::{connect, fail};
-use crate::common::{BackendArg, CliError, HexKey, HexKeyParser, PinArg, parse_pin, print_json};
+use crate::common::{CliError, HexKey, HexKeyParser, OpenArgs, PinArg, parse_pin, print_json};
 
 /// Arguments of `softcard pin`.
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ pub enum PinCommand {
         #[arg(long, value_parser = parse_pin, default_value = "12345678")]
         pin: PinArg,
         #[command(flatten)]
-        backend: BackendArg,
+        open: OpenArgs,
     },
     /// Change the PIN.
     Change {
@@ -46,7 +46,7 @@ pub enum PinCommand {
         #[arg(long, value_parser = parse_pin)]
         new: PinArg,
         #[command(flatten)]
-        backend: BackendArg,
+        open: OpenArgs,
     },
     /// Set a new PIN and reset its tries: with the PUK (PIV) or the administrator key
     /// (GIDS).
@@ -67,7 +67,7 @@ pub enum PinCommand {
         #[arg(long, requires = "admin_key")]
         admin_key_aes: bool,
         #[command(flatten)]
-        backend: BackendArg,
+        open: OpenArgs,
     },
 }
 
@@ -77,12 +77,8 @@ pub enum PinCommand {
 /// Wrong PIN, PUK or administrator key (with the tries left), blocked PIN.
 pub fn run(args: Args) -> Result<(), CliError> {
     let (client, done) = match args.command {
-        PinCommand::Verify {
-            image,
-            pin,
-            backend,
-        } => {
-            let mut client = connect(&image, backend)?;
+        PinCommand::Verify { image, pin, open } => {
+            let mut client = connect(&image, &open)?;
             client.verify_pin(pin.bytes()).map_err(fail)?;
             (client, "verified")
         }
@@ -90,9 +86,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
             image,
             pin,
             new,
-            backend,
+            open,
         } => {
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             client.change_pin(pin.bytes(), new.bytes()).map_err(fail)?;
             (client, "changed")
         }
@@ -102,9 +98,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
             puk,
             admin_key,
             admin_key_aes,
-            backend,
+            open,
         } => {
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             let key = admin_key
                 .as_ref()
                 .map_or(&softcard::profile::DEFAULT_ADMIN_KEY[..], HexKey::bytes);

@@ -15,7 +15,7 @@ use softcard_pcsc::Registry;
 use softcard_pcsc::host::{Host, SOCKET_FILE};
 use softcard_pcsc::vpcd::{Bridge, RegistryCard};
 
-use crate::common::{BackendArg, CliError, TempDir, serve_images};
+use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
 /// Arguments of `softcard serve`.
 #[derive(Debug, clap::Args)]
@@ -28,6 +28,9 @@ pub struct Args {
     pub vpcd: SocketAddr,
     #[command(flatten)]
     pub backend: BackendArg,
+    /// The passphrase of encrypted images.
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
 }
 
 /// Serves until interrupted. Every card state change is already on disk when the card
@@ -46,6 +49,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let registry = Registry::new();
     let host = Host::bind(&socket, registry.clone(), args.backend.kind())
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    host.set_passphrase(args.passphrase.resolve()?);
     let readers = serve_images(&host, &args.images)?;
     let mut bridges = Vec::new();
     for (i, (reader, given)) in readers.into_iter().zip(&args.images).enumerate() {

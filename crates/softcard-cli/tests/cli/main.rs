@@ -1,7 +1,9 @@
 //! The `softcard` command line as scripts call it: `init`, `info`, `pin` (cli), `--json`
-//! output (json), and `enroll`, `cert`, `sign` and `demo` judged by OpenSSL (enroll).
+//! output (json), and `enroll`, `cert`, `sign` and `demo` judged by OpenSSL (enroll);
+//! images encrypted at rest (encrypted).
 
 mod cli;
+mod encrypted;
 mod enroll;
 mod json;
 

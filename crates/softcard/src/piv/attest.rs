@@ -3,7 +3,7 @@
 //! key and its self-signed certificate (data object 5FFF01) are made at card creation.
 
 use super::{
-    VERSION, der,
+    der,
     types::{KeyPinPolicy, TouchPolicy},
 };
 use crate::{
@@ -18,6 +18,9 @@ const ECDSA_SHA256: [u32; 7] = [1, 2, 840, 10045, 4, 3, 2];
 const EC_PUBLIC_KEY: [u32; 6] = [1, 2, 840, 10045, 2, 1];
 const PRIME256V1: [u32; 7] = [1, 2, 840, 10045, 3, 1, 7];
 const SECP384R1: [u32; 5] = [1, 3, 132, 0, 34];
+/// id-Ed25519 and id-X25519 (RFC 8410 section 3): no parameters.
+const ED25519: [u32; 4] = [1, 3, 101, 112];
+const X25519: [u32; 4] = [1, 3, 101, 110];
 const RSA_ENCRYPTION: [u32; 7] = [1, 2, 840, 113_549, 1, 1, 1];
 const COMMON_NAME: [u32; 4] = [2, 5, 4, 3];
 const BASIC_CONSTRAINTS: [u32; 4] = [2, 5, 29, 19];
@@ -36,6 +39,8 @@ pub struct Subject<'a> {
     pub touch_policy: TouchPolicy,
     /// The card's serial number.
     pub serial: u32,
+    /// The firmware version the card reports (GET VERSION).
+    pub firmware: [u8; 3],
 }
 
 fn name(cn: &str) -> Vec<u8> {
@@ -59,6 +64,12 @@ fn spki(public: &PublicKey) -> Vec<u8> {
             &der::seq(&[&der::oid(&EC_PUBLIC_KEY), &der::oid(&SECP384R1)]),
             &der::bit_string(point),
         ]),
+        PublicKey::Ed25519 { point } => {
+            der::seq(&[&der::seq(&[&der::oid(&ED25519)]), &der::bit_string(point)])
+        }
+        PublicKey::X25519 { point } => {
+            der::seq(&[&der::seq(&[&der::oid(&X25519)]), &der::bit_string(point)])
+        }
     }
 }
 
@@ -112,13 +123,17 @@ fn certificate(
     Ok(der::seq(&[&tbs, &alg, &der::bit_string(&signature)]))
 }
 
-/// The self-signed certificate of the attestation key.
+/// The self-signed certificate of the attestation key, naming the card's firmware version.
 ///
 /// # Errors
 /// The key's signing error.
-pub fn ca_certificate(key: &PrivateKey, rng: &mut dyn CardRng) -> Result<Vec<u8>, Status> {
+pub fn ca_certificate(
+    key: &PrivateKey,
+    version: [u8; 3],
+    rng: &mut dyn CardRng,
+) -> Result<Vec<u8>, Status> {
     let ca = extension(&BASIC_CONSTRAINTS, true, &der::seq(&[&der::boolean(true)]));
-    let firmware = extension(&yubico_arc(3), false, &VERSION);
+    let firmware = extension(&yubico_arc(3), false, &version);
     certificate(key, CA_NAME, CA_NAME, key.public(), &[ca, firmware], rng)
 }
 
@@ -133,7 +148,7 @@ pub fn attest(
 ) -> Result<Vec<u8>, Status> {
     let cn = format!("YubiKey PIV Attestation {:02x}", subject.key_ref);
     let extensions = [
-        extension(&yubico_arc(3), false, &VERSION),
+        extension(&yubico_arc(3), false, &subject.firmware),
         extension(
             &yubico_arc(7),
             false,
