@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages softcard's tests and demo need: the real PC/SC stack
 # (pcscd + vsmartcard's vpcd), the clients the end-to-end tests drive (OpenSC,
-# yubico-piv-tool, pyscard, pcsc-tools, openssl) and SoftHSM2 for the benchmarks.
+# yubico-piv-tool, pyscard, pcsc-tools, openssl), valgrind for the instruction-count guard
+# (scripts/icount), and for the benchmarks SoftHSM2, PyKCS11 and vsmartcard's Python card
+# (vpicc).
 # Idempotent; needs root for apt-get. Prints what it does.
 set -euo pipefail
 
 PKGS=(pcscd libpcsclite-dev libpcsclite1 vsmartcard-vpcd opensc opensc-pkcs11 pcsc-tools
-      yubico-piv-tool python3-pyscard softhsm2 openssl libssl-dev pkg-config zlib1g-dev cmake)
+      yubico-piv-tool python3-pyscard softhsm2 openssl libssl-dev pkg-config zlib1g-dev cmake
+      valgrind vsmartcard-vpicc python3-pykcs11)
 
 missing=()
 for p in "${PKGS[@]}"; do
