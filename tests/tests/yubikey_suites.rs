@@ -1,0 +1,216 @@
+//! The YubiKey ecosystem's own hardware test suites, unmodified, against softcard: run by
+//! `scripts/yubikey-suites` (which `scripts/install-deps.sh` installs), on the drop-in route
+//! and, as root, through pcscd + vpcd.
+//!
+//! The gate: each run must report the recorded number of tests (the suite ran to its end),
+//! at least the recorded number passed, and at most the recorded number failed or errored.
+//! The records are those of `docs/compatibility.md`'s YubiKey suites table; a card change
+//! that makes more tests pass fails nothing, and the record is raised with it.
+
+use std::path::Path;
+use std::process::Command;
+
+use softcard_tests::peer::{self, workspace};
+use softcard_tests::softcard_bin;
+
+/// What one suite reported on one route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    passed: u32,
+    failed: u32,
+    skipped: u32,
+    errors: u32,
+}
+
+impl Counts {
+    fn total(self) -> u32 {
+        self.passed + self.failed + self.skipped + self.errors
+    }
+}
+
+/// A recorded result: the profile, the suite, the route and the counts.
+struct Record {
+    profile: &'static str,
+    suite: &'static str,
+    route: &'static str,
+    counts: Counts,
+}
+
+const fn rec(
+    profile: &'static str,
+    suite: &'static str,
+    route: &'static str,
+    [passed, failed, skipped, errors]: [u32; 4],
+) -> Record {
+    Record {
+        profile,
+        suite,
+        route,
+        counts: Counts {
+            passed,
+            failed,
+            skipped,
+            errors,
+        },
+    }
+}
+
+/// The recorded counts (passed, failed, skipped, errors), as in docs/compatibility.md.
+const RECORDS: &[Record] = &[
+    rec("piv", "ykman", "dropin", [0, 0, 38, 144]),
+    rec("piv", "ykman", "pcscd", [0, 0, 182, 0]),
+    rec("piv", "yubikey", "dropin", [10, 0, 0, 0]),
+    rec("piv", "yubikey", "pcscd", [10, 0, 0, 0]),
+    rec("piv", "piv-go", "dropin", [16, 0, 24, 0]),
+    rec("piv", "piv-go", "pcscd", [33, 7, 0, 0]),
+    rec("piv", "ykcs11", "dropin", [0, 5, 0, 0]),
+    rec("piv", "ykcs11", "pcscd", [1, 4, 0, 0]),
+];
+
+/// Where `scripts/yubikey-suites install` put the suites.
+fn suites_dir() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("SOFTCARD_YK_SUITES") {
+        return d.into();
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+        .unwrap_or_default();
+    cache.join("softcard-yubikey-suites")
+}
+
+fn required() -> bool {
+    std::env::var("SOFTCARD_E2E").as_deref() == Ok("require")
+}
+
+/// Parses `RESULT suite=S route=R profile=P passed=N failed=N skipped=N errors=N`.
+fn parse(line: &str) -> Option<(String, Counts)> {
+    let mut route = None;
+    let mut n = [None; 4];
+    for field in line.strip_prefix("RESULT ")?.split(' ') {
+        let (k, v) = field.split_once('=')?;
+        match k {
+            "route" => route = Some(v.to_string()),
+            "passed" => n[0] = v.parse().ok(),
+            "failed" => n[1] = v.parse().ok(),
+            "skipped" => n[2] = v.parse().ok(),
+            "errors" => n[3] = v.parse().ok(),
+            _ => {}
+        }
+    }
+    let [Some(passed), Some(failed), Some(skipped), Some(errors)] = n else {
+        return None;
+    };
+    Some((
+        route?,
+        Counts {
+            passed,
+            failed,
+            skipped,
+            errors,
+        },
+    ))
+}
+
+/// Runs `suite` on the `piv` card on every route that can run here and checks each
+/// run against its record.
+fn gate(suite: &str) {
+    let profile = "piv";
+    let installed = suites_dir().join("ykman/.done-5.9.2").exists();
+    if !installed {
+        assert!(
+            !required(),
+            "the YubiKey suites are required (SOFTCARD_E2E=require) but not installed: run scripts/yubikey-suites install"
+        );
+        println!(
+            "SKIPPED {suite}: the YubiKey suites are not installed (scripts/yubikey-suites install)"
+        );
+        return;
+    }
+    let mut routes = vec!["dropin"];
+    match peer::unavailable() {
+        None => routes.push("pcscd"),
+        Some(why) => {
+            assert!(!required(), "{suite} on pcscd is required but {why}");
+            println!("SKIPPED {suite} on pcscd: {why}");
+        }
+    }
+    let out = tempfile::tempdir().expect("temporary folder");
+    let run = Command::new(workspace().join("scripts/yubikey-suites"))
+        .arg("run")
+        .arg(suite)
+        .env("SOFTCARD_BIN", softcard_bin::path())
+        .env("SOFTCARD_YK_PROFILE", profile)
+        .env("SOFTCARD_YK_ROUTES", routes.join(" "))
+        .env("SOFTCARD_YK_OUT", out.path())
+        .output()
+        .expect("run scripts/yubikey-suites");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "scripts/yubikey-suites run {suite}:\n{stdout}{stderr}"
+    );
+    let results: Vec<(String, Counts)> = stdout.lines().filter_map(parse).collect();
+    for route in routes {
+        let record = RECORDS
+            .iter()
+            .find(|r| r.profile == profile && r.suite == suite && r.route == route)
+            .expect("a record for every suite and route");
+        let (_, got) = results
+            .iter()
+            .find(|(r, _)| r == route)
+            .unwrap_or_else(|| panic!("{suite} on {route}: no result\n{stdout}{stderr}"));
+        let want = record.counts;
+        let failed_list =
+            std::fs::read_to_string(out.path().join(format!("{suite}-{route}.failed")))
+                .unwrap_or_default();
+        let why = format!(
+            "{suite} on {route} ({profile} card): got {got:?}, recorded {want:?}\n{failed_list}"
+        );
+        assert_eq!(got.total(), want.total(), "not every test ran: {why}");
+        assert!(got.passed >= want.passed, "fewer passed: {why}");
+        assert!(
+            got.failed + got.errors <= want.failed + want.errors,
+            "more failed: {why}"
+        );
+    }
+}
+
+#[test]
+fn ykman_device_tests() {
+    gate("ykman");
+}
+
+#[test]
+fn yubikey_crate_integration_tests() {
+    gate("yubikey");
+}
+
+#[test]
+fn piv_go_tests() {
+    gate("piv-go");
+}
+
+#[test]
+fn ykcs11_with_pkcs11_tool() {
+    gate("ykcs11");
+}
+
+#[test]
+fn a_result_line_parses() {
+    let (route, c) =
+        parse("RESULT suite=ykman route=pcscd profile=piv passed=3 failed=1 skipped=2 errors=4")
+            .expect("parses");
+    assert_eq!(route, "pcscd");
+    assert_eq!(
+        c,
+        Counts {
+            passed: 3,
+            failed: 1,
+            skipped: 2,
+            errors: 4
+        }
+    );
+    assert!(parse("RESULT suite=ykman route=pcscd passed=3").is_none());
+}
