@@ -292,3 +292,35 @@ fn commands_from_outside_wait_for_the_transaction_and_resets_reach_connections()
         Err(Error::UnknownReader)
     );
 }
+
+/// Whether the PIN stays verified across a new connection, decided from the YubiKey
+/// clients: yubico-piv-tool (`ykpiv_get_pin_retries`) and the `yubikey` crate re-select the
+/// PIV application, or select another one first, to read the retry counter, because a
+/// YubiKey keeps the PIN verified across SELECT of PIV itself; only a reset of the card (or,
+/// on a `yubikey` card, selecting another application) forgets it. So: disconnect with
+/// `LeaveCard`, connect, SELECT keeps it; disconnect with `ResetCard` forgets it.
+#[test]
+fn the_pin_stays_verified_after_leave_card_reconnect_and_select_not_after_reset() {
+    const VERIFY_PIN: &[u8] = softcard_test_support::piv::VERIFY_DEFAULT_PIN;
+    const PIN_STATUS: [u8; 5] = [0x00, 0x20, 0x00, 0x80, 0x00];
+    let (_reg, ctx) = setup("R");
+    let connect_and_select = || {
+        let card = ctx
+            .connect(c"R", ShareMode::Shared, Protocols::ANY)
+            .unwrap();
+        assert_eq!(send(&card, SELECT_PIV), Ok(0x9000));
+        card
+    };
+    let a = connect_and_select();
+    assert_eq!(send(&a, VERIFY_PIN), Ok(0x9000));
+    a.disconnect(Disposition::LeaveCard).unwrap();
+    let b = connect_and_select();
+    assert_eq!(send(&b, &PIN_STATUS), Ok(0x9000), "LeaveCard keeps the PIN");
+    b.disconnect(Disposition::ResetCard).unwrap();
+    let c = connect_and_select();
+    assert_eq!(
+        send(&c, &PIN_STATUS).map(|sw| sw & 0xFFF0),
+        Ok(0x63C0),
+        "ResetCard forgets the PIN"
+    );
+}

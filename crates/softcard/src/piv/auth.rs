@@ -80,8 +80,10 @@ impl PivApplet {
         result
     }
 
-    /// CHANGE REFERENCE DATA, section 3.2.2: the current value, then the new one
-    /// (6 to 8 characters, else 6A80).
+    /// CHANGE REFERENCE DATA, section 3.2.2: the current value is compared first (a try
+    /// spent, 63Cx when wrong), then the new one is checked (6 to 8 characters, else 6A80,
+    /// nothing changed but the counter the right value restored). A YubiKey answers in
+    /// this order; ykman blocks the PUK with empty values and counts on the 63Cx.
     pub(super) fn change_reference(
         &mut self,
         which: PinRef,
@@ -89,12 +91,12 @@ impl PivApplet {
         new: &[u8],
         ctx: &mut Context<'_>,
     ) -> Result<(), Status> {
+        self.check_pin(which, old, ctx)?;
         let policy = match which {
             PinRef::Pin => self.state.pin.policy(),
             PinRef::Puk => self.state.puk.policy(),
         };
         policy.check(new)?;
-        self.check_pin(which, old, ctx)?;
         match which {
             PinRef::Pin => {
                 self.state.pin.set(new)?;
@@ -109,15 +111,18 @@ impl PivApplet {
         Ok(())
     }
 
-    /// RESET RETRY COUNTER, section 3.2.3: the PUK sets a new PIN and unblocks it.
+    /// RESET RETRY COUNTER, section 3.2.3: the PUK sets a new PIN and unblocks it. As
+    /// CHANGE REFERENCE DATA, the PUK is compared (a try spent) before the new PIN's
+    /// length is checked: `ykman piv reset` blocks the PUK with `00 2C 00 80 10` and
+    /// sixteen FF bytes, an empty PUK and an empty PIN, and expects 63Cx.
     pub(super) fn reset_retry_counter(
         &mut self,
         puk: &[u8],
         new_pin: &[u8],
         ctx: &mut Context<'_>,
     ) -> Result<(), Status> {
-        self.state.pin.policy().check(new_pin)?;
         self.check_pin(PinRef::Puk, puk, ctx)?;
+        self.state.pin.policy().check(new_pin)?;
         self.state.pin.set(new_pin)?;
         self.state.pin_default = false;
         Ok(())

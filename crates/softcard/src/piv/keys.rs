@@ -34,8 +34,9 @@ pub fn public_key_fields(public: &PublicKey) -> Vec<u8> {
 impl PivApplet {
     /// A private-key operation with the key in `slot`: RSA raw (`81` = a block of the
     /// modulus length, padded by the host), ECDSA (`81` = the digest) or ECDH (`85`).
-    /// 6A88 for an empty slot, 6A86 for an algorithm other than the key's, 6982 when the
-    /// key's PIN policy is not met.
+    /// 6A88 for an empty slot, 6A80 for an algorithm other than the key's (as a YubiKey:
+    /// ykman takes 6A80 or 6B00 for "this key does not match"), 6982 when the key's PIN
+    /// policy is not met.
     pub(super) fn private_operation(
         &mut self,
         alg: Option<KeyAlgorithm>,
@@ -50,7 +51,7 @@ impl PivApplet {
             .ok_or(Status::ReferencedDataNotFound)?;
         let key_alg = record.key.algorithm();
         if alg != Some(key_alg) {
-            return Err(Status::IncorrectP1P2);
+            return Err(Status::WrongData);
         }
         let allowed = match record.pin_policy {
             KeyPinPolicy::Never => true,

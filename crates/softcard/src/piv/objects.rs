@@ -19,10 +19,12 @@ pub const PRINTED_INFO: u32 = 0x5F_C109;
 /// information, facial image, iris images).
 const PIN_PROTECTED: [u32; 4] = [0x5F_C103, PRINTED_INFO, 0x5F_C108, 0x5F_C121];
 
-/// Whether `tag` names a data object this card stores: the PIV objects 5FC101..5FC123,
-/// the discovery object, the BIT group template, and Yubico's 5FFF00..5FFF15.
+/// Whether `tag` names a data object this card stores: any three-byte tag 5F0000..5FFFFF
+/// (the PIV objects 5FC101..5FC123, Yubico's 5FFF00..5FFF15 and the rest of the range,
+/// which a YubiKey stores as well: ykman's `piv objects import` documents the range and its
+/// device tests write 5F0001), the discovery object and the BIT group template.
 pub fn is_known(tag: u32) -> bool {
-    matches!(tag, 0x5F_C101..=0x5F_C123 | 0x5F_FF00..=0x5F_FF15 | DISCOVERY | 0x7F61)
+    matches!(tag, 0x5F_0000..=0x5F_FFFF | DISCOVERY | 0x7F61)
 }
 
 /// The objects a new card carries: a CHUID with a random GUID, a CCC with a random card
@@ -118,11 +120,12 @@ impl PivApplet {
     }
 
     /// PUT DATA, SP 800-73-4 Part 2 section 3.3.2: needs the management key. Empty
-    /// content deletes the object.
+    /// content deletes the object. 6A80 for a tag that names no data object (a YubiKey's
+    /// answer: ykman reads it as "is the object id valid?").
     pub(super) fn put_data(&mut self, tag: u32, content: &[u8]) -> Result<(), Status> {
         self.require_mgmt()?;
         if !is_known(tag) {
-            return Err(Status::FileNotFound);
+            return Err(Status::WrongData);
         }
         if content.is_empty() {
             self.state.objects.remove(&tag);

@@ -171,16 +171,13 @@ impl PivApplet {
     }
 
     /// ATTEST: the certificate of a key generated in `slot`, signed by the attestation
-    /// key. 6A88 for an empty slot, 6A80 for an imported key.
+    /// key. 6A80 for an empty slot and for an imported key, as a YubiKey answers (piv-go's
+    /// `Attest` reads 6A80 as "no key in the slot").
     pub(super) fn attest(&self, slot: Slot, rng: &mut dyn CardRng) -> Result<Vec<u8>, Status> {
         if slot == Slot::Attestation {
             return Err(Status::IncorrectP1P2);
         }
-        let record = self
-            .state
-            .keys
-            .get(&slot)
-            .ok_or(Status::ReferencedDataNotFound)?;
+        let record = self.state.keys.get(&slot).ok_or(Status::WrongData)?;
         if record.origin != Origin::Generated {
             return Err(Status::WrongData);
         }
