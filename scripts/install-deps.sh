@@ -10,7 +10,7 @@ set -euo pipefail
 
 PKGS=(pcscd libpcsclite-dev libpcsclite1 vsmartcard-vpcd opensc opensc-pkcs11 pcsc-tools
       yubico-piv-tool python3-pyscard softhsm2 openssl libssl-dev pkg-config zlib1g-dev cmake
-      python3-venv golang-go golang-github-go-piv-piv-go-dev ykcs11)
+      python3-venv python3-dev gcc golang-go golang-github-go-piv-piv-go-dev ykcs11)
 # The suites' pinned versions (Debian 12): the compatibility matrix names them.
 PINNED=(golang-github-go-piv-piv-go-dev=1.8.0-3 ykcs11=2.2.0-1.1)
 
