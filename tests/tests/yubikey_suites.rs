@@ -55,7 +55,8 @@ const fn rec(
     }
 }
 
-/// The recorded counts (passed, failed, skipped, errors), as in docs/compatibility.md.
+/// The recorded counts (passed, failed, skipped, errors), as in docs/compatibility.md,
+/// grouped by profile: each suite runs on every profile listed for it.
 const RECORDS: &[Record] = &[
     rec("piv", "ykman", "dropin", [33, 55, 78, 16]),
     rec("piv", "ykman", "pcscd", [0, 0, 182, 0]),
@@ -112,10 +113,9 @@ fn parse(line: &str) -> Option<(String, Counts)> {
     ))
 }
 
-/// Runs `suite` on the `piv` card on every route that can run here and checks each
-/// run against its record.
+/// Runs `suite` on every card profile it has records for, on every route that can run
+/// here, and checks each run against its record.
 fn gate(suite: &str) {
-    let profile = "piv";
     let installed = suites_dir().join("ykman/.done-5.9.2").exists();
     if !installed {
         assert!(
@@ -135,6 +135,19 @@ fn gate(suite: &str) {
             println!("SKIPPED {suite} on pcscd: {why}");
         }
     }
+    let mut profiles: Vec<&str> = RECORDS
+        .iter()
+        .filter(|r| r.suite == suite)
+        .map(|r| r.profile)
+        .collect();
+    profiles.dedup();
+    assert!(!profiles.is_empty(), "no records for {suite}");
+    for profile in profiles {
+        gate_profile(suite, profile, &routes);
+    }
+}
+
+fn gate_profile(suite: &str, profile: &str, routes: &[&str]) {
     let out = tempfile::tempdir().expect("temporary folder");
     let run = Command::new(workspace().join("scripts/yubikey-suites"))
         .arg("run")
@@ -149,14 +162,14 @@ fn gate(suite: &str) {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
         run.status.success(),
-        "scripts/yubikey-suites run {suite}:\n{stdout}{stderr}"
+        "scripts/yubikey-suites run {suite} ({profile} card):\n{stdout}{stderr}"
     );
     let results: Vec<(String, Counts)> = stdout.lines().filter_map(parse).collect();
-    for route in routes {
+    for &route in routes {
         let record = RECORDS
             .iter()
             .find(|r| r.profile == profile && r.suite == suite && r.route == route)
-            .expect("a record for every suite and route");
+            .unwrap_or_else(|| panic!("no record for {suite} on {route} ({profile} card)"));
         let (_, got) = results
             .iter()
             .find(|(r, _)| r == route)
