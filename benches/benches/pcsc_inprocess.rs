@@ -59,6 +59,7 @@ fn connect(
     match profile {
         Profile::Piv => login_piv(&mut connected),
         Profile::WindowsVsc => login_gids(&mut connected),
+        Profile::Yubikey => unreachable!("provisioned_card makes no yubikey card"),
     }
     .expect("logged in");
     (connected, public)

@@ -315,6 +315,7 @@ pub fn provisioned_card(
             public
         }
         Profile::WindowsVsc => provision_gids(&mut card)?,
+        Profile::Yubikey => return Err("the benchmarks provision piv and windows-vsc cards".into()),
     };
     Ok((card, public))
 }

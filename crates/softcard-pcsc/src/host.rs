@@ -99,7 +99,7 @@ impl HostState {
         // The next number no reader has, whatever its kind.
         let reader = loop {
             let index = self.next.fetch_add(1, Ordering::SeqCst);
-            let used = [softcard::Profile::Piv, softcard::Profile::WindowsVsc]
+            let used = softcard::Profile::ALL
                 .into_iter()
                 .any(|p| taken.contains(&crate::served_reader_name(p, index)));
             if !used {

@@ -371,3 +371,42 @@ fn images_attached_at_run_time_are_served_once_and_detached_with_their_lock() {
         Err(AddError::Load(_))
     ));
 }
+
+/// A `yubikey` card sits in the reader a YubiKey 5 gets, numbered like the others, and
+/// answers there as one: the Management application, then PIV with PIN 123456 (the wrong
+/// PIN twin first).
+#[test]
+fn a_yubikey_card_is_served_in_a_yubikey_reader() {
+    let f = Fixture::new();
+    let image = f._dir.path().join("yubikey.img");
+    drop(
+        softcard::Card::create_seeded(
+            &softcard::CardOptions::new(softcard::Profile::Yubikey),
+            4,
+            Box::new(softcard_file::FileStorage::new(&image)),
+        )
+        .unwrap(),
+    );
+    let reader = host::attach(f.host.path(), &image).unwrap().unwrap();
+    assert_eq!(reader, "Yubico YubiKey OTP+FIDO+CCID 01 00");
+    let ctx = f.client();
+    let card = ctx
+        .connect(
+            c"Yubico YubiKey OTP+FIDO+CCID 01 00",
+            ShareMode::Shared,
+            Protocols::ANY,
+        )
+        .unwrap();
+    let status = card.status2_owned().unwrap();
+    assert_eq!(status.atr(), softcard::Profile::Yubikey.atr());
+    assert_eq!(
+        send(&card, apdu!("00 A4 04 00 08 A0 00 00 05 27 47 11 17 00")),
+        Ok(0x9000)
+    );
+    assert_eq!(send(&card, SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&card, piv::VERIFY_DEFAULT_PIN), Ok(0x63C2), "12345678");
+    assert_eq!(
+        send(&card, apdu!("00 20 00 80 08 31 32 33 34 35 36 FF FF")),
+        Ok(0x9000)
+    );
+}

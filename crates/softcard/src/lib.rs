@@ -24,6 +24,7 @@ pub mod profile;
 pub mod status;
 pub mod storage;
 pub mod tlv;
+pub mod yubikey;
 
 pub use apdu::Command;
 pub use applet::{Applet, Context, Effect, Outcome};

@@ -16,18 +16,39 @@ pub enum Profile {
     Piv,
     /// A Windows TPM virtual smart card: a GIDS card.
     WindowsVsc,
+    /// A YubiKey 5 with firmware 5.7: its ATR, PIV with the YubiKey defaults and the
+    /// firmware 5.7 commands, and the YubiKey Management application. Appended last: card
+    /// images index the variants.
+    Yubikey,
 }
 
 impl Profile {
     /// Every profile.
-    pub const ALL: [Profile; 2] = [Profile::Piv, Profile::WindowsVsc];
+    pub const ALL: [Profile; 3] = [Profile::Piv, Profile::WindowsVsc, Profile::Yubikey];
 
-    /// The name used on the command line: `piv`, `windows-vsc`.
+    /// The name used on the command line: `piv`, `windows-vsc`, `yubikey`.
     pub const fn name(self) -> &'static str {
         match self {
             Profile::Piv => "piv",
             Profile::WindowsVsc => "windows-vsc",
+            Profile::Yubikey => "yubikey",
         }
+    }
+
+    /// The user PIN a new card has when none is given: `123456` on a `yubikey` card (a
+    /// YubiKey's factory PIN), `12345678` on the others.
+    pub const fn default_pin(self) -> &'static [u8] {
+        match self {
+            Profile::Yubikey => YUBIKEY_DEFAULT_PIN,
+            Profile::Piv | Profile::WindowsVsc => DEFAULT_PIN,
+        }
+    }
+
+    /// Whether the default administrator / management key ([`DEFAULT_ADMIN_KEY`]) is
+    /// AES-192 rather than 3DES: on a `yubikey` card, as on a YubiKey from firmware 5.7
+    /// (yubikit and the `yubikey` crate choose AES-192 from 5.7.0 on).
+    pub const fn default_admin_key_aes(self) -> bool {
+        matches!(self, Profile::Yubikey)
     }
 }
 
@@ -43,13 +64,14 @@ impl FromStr for Profile {
         Profile::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown profile {s:?} (expected piv or windows-vsc)"))
+            .ok_or_else(|| format!("unknown profile {s:?} (expected piv, windows-vsc or yubikey)"))
     }
 }
 
-/// How a new card is set up. Unset fields take the profile's defaults (PIN and PUK
-/// 12345678; the 3DES key 010203040506070801020304050607080102030405060708 as PIV
-/// management key or GIDS administrator key).
+/// How a new card is set up. Unset fields take the profile's defaults: PIN and PUK
+/// 12345678 and the 3DES key 010203040506070801020304050607080102030405060708 as PIV
+/// management key or GIDS administrator key (`piv`, `windows-vsc`); PIN 123456, PUK
+/// 12345678 and that key as AES-192 (`yubikey`, as a YubiKey 5.7).
 #[derive(Clone, Debug)]
 pub struct CardOptions {
     /// The card's kind.
@@ -88,11 +110,14 @@ impl CardOptions {
     }
 }
 
-/// The default user PIN of every profile.
+/// The default user PIN of the `piv` and `windows-vsc` profiles.
 pub const DEFAULT_PIN: &[u8] = b"12345678";
-/// The default PUK.
+/// The default user PIN of the `yubikey` profile, a YubiKey's.
+pub const YUBIKEY_DEFAULT_PIN: &[u8] = b"123456";
+/// The default PUK of every profile.
 pub const DEFAULT_PUK: &[u8] = b"12345678";
-/// The default 3DES administrator / management key.
+/// The default administrator / management key of every profile: 3DES, or AES-192 where
+/// [`Profile::default_admin_key_aes`] says so.
 pub const DEFAULT_ADMIN_KEY: [u8; 24] = [
     1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,
 ];

@@ -1,17 +1,19 @@
 //! The profile factory: which applets a card of each [`Profile`] carries, its ATR, and how
 //! its applets are built from options or loaded from an image.
 //!
-//! The only module of the core that names the PIV and GIDS applets: the card engine
+//! The only module of the core that names the PIV, GIDS and YubiKey Management applets: the card engine
 //! ([`crate::card`]) sees `dyn Applet` only, and the applets see [`CardOptions`] and the
 //! defaults, which live below them.
 
 use crate::{
     Applet, ImageError, Status,
     crypto::{BackendKind, CardRng},
-    gids, piv,
+    gids, piv, yubikey,
 };
 
-pub use crate::options::{CardOptions, DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK, Profile};
+pub use crate::options::{
+    CardOptions, DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK, Profile, YUBIKEY_DEFAULT_PIN,
+};
 
 impl Profile {
     /// The answer to reset.
@@ -19,6 +21,7 @@ impl Profile {
         match self {
             Profile::Piv => piv::ATR,
             Profile::WindowsVsc => gids::ATR,
+            Profile::Yubikey => piv::YUBIKEY_ATR,
         }
     }
 
@@ -33,6 +36,11 @@ impl Profile {
             Profile::Piv => vec![Box::new(piv::PivApplet::create(opts, rng)?)],
             Profile::WindowsVsc if opts.blank => vec![Box::new(gids::GidsApplet::create_blank())],
             Profile::WindowsVsc => vec![Box::new(gids::GidsApplet::create(opts, rng)?)],
+            Profile::Yubikey if opts.blank => return Err(Status::FunctionNotSupported),
+            Profile::Yubikey => vec![
+                Box::new(piv::PivApplet::create(opts, rng)?),
+                Box::new(yubikey::ManagementApplet::create(opts)?),
+            ],
         })
     }
 
@@ -43,7 +51,14 @@ impl Profile {
         backend: BackendKind,
     ) -> Result<Box<dyn Applet>, ImageError> {
         Ok(match self {
-            Profile::Piv if aid == piv::AID => Box::new(piv::PivApplet::load(state, backend)?),
+            Profile::Piv | Profile::Yubikey if aid == piv::AID => Box::new(piv::PivApplet::load(
+                state,
+                backend,
+                piv::Identity::of(self),
+            )?),
+            Profile::Yubikey if aid == yubikey::MANAGEMENT_AID => {
+                Box::new(yubikey::ManagementApplet::load(state)?)
+            }
             Profile::WindowsVsc if aid == gids::AID => {
                 Box::new(gids::GidsApplet::load(state, backend)?)
             }

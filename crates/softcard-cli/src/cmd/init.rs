@@ -15,16 +15,18 @@ use crate::common::{
 pub struct Args {
     /// The card image file to create.
     pub image: PathBuf,
-    /// The kind of card: piv or windows-vsc.
+    /// The kind of card: piv, windows-vsc or yubikey (a YubiKey 5 with firmware 5.7).
     #[arg(long, value_parser = parse_profile)]
     pub profile: Profile,
-    /// User PIN (default 12345678).
+    /// User PIN (default 12345678; 123456 on a yubikey card).
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<PinArg>,
     /// PUK / unblock PIN (default 12345678).
     #[arg(long, value_parser = parse_pin)]
     pub puk: Option<PinArg>,
-    /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES.
+    /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES (default
+    /// 010203040506070801020304050607080102030405060708, as 3DES; as AES-192 on a yubikey
+    /// card).
     #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub admin_key: Option<HexKey>,
     /// The 24-byte administrator key is AES-192, not 3DES.

@@ -3,7 +3,7 @@
 //! key and its self-signed certificate (data object 5FFF01) are made at card creation.
 
 use super::{
-    VERSION, der,
+    der,
     types::{KeyPinPolicy, TouchPolicy},
 };
 use crate::{
@@ -36,6 +36,8 @@ pub struct Subject<'a> {
     pub touch_policy: TouchPolicy,
     /// The card's serial number.
     pub serial: u32,
+    /// The firmware version the card reports (GET VERSION).
+    pub firmware: [u8; 3],
 }
 
 fn name(cn: &str) -> Vec<u8> {
@@ -112,13 +114,17 @@ fn certificate(
     Ok(der::seq(&[&tbs, &alg, &der::bit_string(&signature)]))
 }
 
-/// The self-signed certificate of the attestation key.
+/// The self-signed certificate of the attestation key, naming the card's firmware version.
 ///
 /// # Errors
 /// The key's signing error.
-pub fn ca_certificate(key: &PrivateKey, rng: &mut dyn CardRng) -> Result<Vec<u8>, Status> {
+pub fn ca_certificate(
+    key: &PrivateKey,
+    version: [u8; 3],
+    rng: &mut dyn CardRng,
+) -> Result<Vec<u8>, Status> {
     let ca = extension(&BASIC_CONSTRAINTS, true, &der::seq(&[&der::boolean(true)]));
-    let firmware = extension(&yubico_arc(3), false, &VERSION);
+    let firmware = extension(&yubico_arc(3), false, &version);
     certificate(key, CA_NAME, CA_NAME, key.public(), &[ca, firmware], rng)
 }
 
@@ -133,7 +139,7 @@ pub fn attest(
 ) -> Result<Vec<u8>, Status> {
     let cn = format!("YubiKey PIV Attestation {:02x}", subject.key_ref);
     let extensions = [
-        extension(&yubico_arc(3), false, &VERSION),
+        extension(&yubico_arc(3), false, &subject.firmware),
         extension(
             &yubico_arc(7),
             false,

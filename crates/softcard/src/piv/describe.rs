@@ -1,7 +1,7 @@
 //! The applet's [`PivDescription`], read from its state.
 
 use super::{
-    PivApplet, VERSION, keys,
+    PivApplet, keys,
     types::{Slot, key_alg_id},
 };
 use crate::description::{ManagementKey, PinState, PivDescription, PivKey, PivSlot};
@@ -29,7 +29,10 @@ pub(super) fn description(applet: &PivApplet) -> PivDescription {
         })
         .collect();
     PivDescription {
-        version: format!("{}.{}.{}", VERSION[0], VERSION[1], VERSION[2]),
+        version: {
+            let [major, minor, patch] = applet.identity.version();
+            format!("{major}.{minor}.{patch}")
+        },
         pin: PinState::of(&s.pin),
         puk: PinState::of(&s.puk),
         management_key: ManagementKey {

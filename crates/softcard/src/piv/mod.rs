@@ -11,12 +11,14 @@ mod auth;
 mod command;
 mod der;
 mod describe;
+mod identity;
 mod keys;
 mod objects;
 mod state;
 mod types;
 mod yubico;
 
+pub use self::identity::Identity;
 use self::{
     command::{Authenticate, PivCommand},
     state::{KeyRecord, Persistent, Volatile},
@@ -42,16 +44,20 @@ pub const ATR: &[u8] = &[
     0x56, 0x82,
 ];
 
-/// The firmware version GET VERSION reports: 5.4.3, whose feature set (AES management
-/// keys, GET METADATA, attestation, PIN and touch policies) matches this applet.
-pub const VERSION: [u8; 3] = [5, 4, 3];
+/// The answer to reset of a YubiKey 5 over USB (CCID): T=1, historical bytes
+/// `80 73 C0 21 C0 57` and "YubiKey", then TCK 40. The ATR OpenSC's drivers list for a
+/// YubiKey 5 (card-openpgp.c names it "Yubikey 5").
+pub const YUBIKEY_ATR: &[u8] = &[
+    0x3B, 0xFD, 0x13, 0x00, 0x00, 0x81, 0x31, 0xFE, 0x15, 0x80, 0x73, 0xC0, 0x21, 0xC0, 0x57, 0x59,
+    0x75, 0x62, 0x69, 0x4B, 0x65, 0x79, 0x40,
+];
 
 /// The application label in the SELECT response.
 const LABEL: &[u8] = b"softcard PIV";
 
-/// Algorithms announced in the SELECT response (tag AC): the management key's (3DES,
-/// AES-128/192/256), then the key pairs' (RSA-1024/2048/3072/4096, P-256, P-384). GENERATE
-/// and IMPORT KEY accept exactly the key-pair algorithms listed here.
+/// Algorithms the generic card announces in its SELECT response (tag AC): the management
+/// key's (3DES, AES-128/192/256), then the key pairs' (RSA-1024/2048/3072/4096, P-256,
+/// P-384): those [`Identity::key_algorithms`] gives.
 const ALGORITHMS: [u8; 10] = [0x03, 0x08, 0x0A, 0x0C, 0x06, 0x07, 0x05, 0x16, 0x11, 0x14];
 
 /// The PIV applet.
@@ -59,20 +65,23 @@ const ALGORITHMS: [u8; 10] = [0x03, 0x08, 0x0A, 0x0C, 0x06, 0x07, 0x05, 0x16, 0x
 pub struct PivApplet {
     state: Persistent,
     vol: Volatile,
+    identity: Identity,
 }
 
 impl PivApplet {
     /// A new applet with the options' PIN, PUK, management key and serial number, a
-    /// random CHUID GUID, and a P-256 attestation key with its self-signed certificate.
+    /// random CHUID GUID, and a P-256 attestation key with its self-signed certificate. Its
+    /// [`Identity`] follows from the options' profile.
     ///
     /// # Errors
     /// [`Status::WrongData`] for a PIN or PUK outside 6..=8 bytes or a management key of
     /// the wrong length; a crypto error if the attestation key cannot be made.
     pub fn create(opts: &CardOptions, rng: &mut dyn CardRng) -> Result<Self, Status> {
+        let identity = Identity::of(opts.profile);
         let serial = opts.serial.unwrap_or_else(|| rng.next_u32() & 0x7FFF_FFFF);
-        let mut state = yubico::fresh_state(opts, serial, rng)?;
+        let mut state = yubico::fresh_state(opts, identity, serial, rng)?;
         let key = PrivateKey::generate(opts.backend, KeyAlgorithm::P256, rng)?;
-        let cert = attest::ca_certificate(&key, rng)?;
+        let cert = attest::ca_certificate(&key, identity.version(), rng)?;
         let mut object = tlv::encode(0x70, &cert);
         tlv::write(&mut object, 0x71, &[0x00]);
         tlv::write(&mut object, 0xFE, &[]);
@@ -87,14 +96,20 @@ impl PivApplet {
         Ok(PivApplet {
             state,
             vol: Volatile::default(),
+            identity,
         })
     }
 
-    /// Restores an applet from its saved state, its keys loaded into `backend`.
+    /// Restores an applet of `identity` from its saved state, its keys loaded into
+    /// `backend`.
     ///
     /// # Errors
     /// [`ImageError::Corrupt`] if the state does not decode or a key does not load.
-    pub fn load(state: &[u8], backend: BackendKind) -> Result<Self, ImageError> {
+    pub fn load(
+        state: &[u8],
+        backend: BackendKind,
+        identity: Identity,
+    ) -> Result<Self, ImageError> {
         let state = postcard::from_bytes::<Persistent<KeyMaterial>>(state)
             .map_err(|e| ImageError::Corrupt(format!("PIV state: {e}")))?
             .bind(backend)
@@ -102,7 +117,22 @@ impl PivApplet {
         Ok(PivApplet {
             state,
             vol: Volatile::default(),
+            identity,
         })
+    }
+
+    /// `refusal` unless the card generates and imports keys of `alg`.
+    fn offers(&self, alg: KeyAlgorithm, refusal: Status) -> Result<(), Status> {
+        if self.identity.key_algorithms().contains(&alg) {
+            Ok(())
+        } else {
+            Err(refusal)
+        }
+    }
+
+    /// What the card is.
+    pub fn identity(&self) -> Identity {
+        self.identity
     }
 
     fn run(&mut self, cmd: PivCommand<'_>, ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
@@ -123,11 +153,17 @@ impl PivApplet {
             PivCommand::Authenticate(Authenticate::Private { alg, slot, op }) => {
                 self.private_operation(alg, slot, op, ctx)
             }
-            PivCommand::Generate(params) => self.generate(params, ctx),
+            PivCommand::Generate(params) => {
+                self.offers(params.alg, Status::WrongData)?;
+                self.generate(params, ctx)
+            }
             PivCommand::GetVersion => Ok(self.get_version()),
             PivCommand::GetSerial => Ok(self.get_serial()),
             PivCommand::GetMetadata(key_ref) => self.get_metadata(key_ref),
-            PivCommand::Import { params, data } => none(self.import(params, data, ctx)),
+            PivCommand::Import { params, data } => {
+                self.offers(params.alg, Status::IncorrectP1P2)?;
+                none(self.import(params, data, ctx))
+            }
             PivCommand::SetManagementKey { key, touch } => {
                 none(self.set_management_key(key, touch))
             }
@@ -170,13 +206,12 @@ impl Applet for PivApplet {
         "PIV"
     }
 
-    /// SELECT, SP 800-73-4 Part 2 section 3.1.1: the application property template.
+    /// SELECT, SP 800-73-4 Part 2 section 3.1.1: the application property template. A
+    /// YubiKey's has the AID's PIX and RID only (`61 11 4F 06 ... 79 07 4F 05 ...`); the
+    /// generic card adds its label and algorithms. Re-selecting the applet keeps the
+    /// security state: a YubiKey keeps the PIN verified (clients that want it forgotten
+    /// select another application first, or log out with VERIFY P1 = FF).
     fn select(&mut self, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
-        let mut algs = Vec::new();
-        for id in ALGORITHMS {
-            tlv::write(&mut algs, 0x80, &[id]);
-        }
-        tlv::write(&mut algs, 0x06, &[0x00]);
         let mut apt = Vec::new();
         tlv::write(&mut apt, 0x4F, AID.get(5..).unwrap_or_default());
         tlv::write(
@@ -184,6 +219,14 @@ impl Applet for PivApplet {
             0x79,
             &tlv::encode(0x4F, AID.get(..5).unwrap_or_default()),
         );
+        if self.identity == Identity::YubiKey {
+            return Ok(tlv::encode(0x61, &apt));
+        }
+        let mut algs = Vec::new();
+        for id in ALGORITHMS {
+            tlv::write(&mut algs, 0x80, &[id]);
+        }
+        tlv::write(&mut algs, 0x06, &[0x00]);
         tlv::write(&mut apt, 0x50, LABEL);
         tlv::write(&mut apt, 0xAC, &algs);
         Ok(tlv::encode(0x61, &apt))
@@ -196,6 +239,13 @@ impl Applet for PivApplet {
         Ok(Outcome { data, effect })
     }
 
+    /// Selecting another application ends the PIV session as on a YubiKey: the PIN
+    /// verification and the management-key authentication are forgotten (libykpiv selects
+    /// the Management application to log the PIN out on firmware before 5.4.3).
+    fn deselect(&mut self) {
+        self.vol.clear();
+    }
+
     fn reset(&mut self) {
         self.vol.clear();
     }
@@ -205,7 +255,8 @@ impl Applet for PivApplet {
     }
 
     fn restore(&mut self, state: &[u8], backend: BackendKind) -> Result<(), Status> {
-        *self = PivApplet::load(state, backend).map_err(|_| Status::MemoryFailure)?;
+        *self =
+            PivApplet::load(state, backend, self.identity).map_err(|_| Status::MemoryFailure)?;
         Ok(())
     }
 
@@ -220,8 +271,11 @@ mod tests {
 
     #[test]
     fn atr_check_byte() {
-        let x = ATR.iter().skip(1).fold(0, |acc, b| acc ^ b);
-        assert_eq!(x, 0, "TCK");
-        assert_eq!(ATR[1] & 0x0F, 13, "historical byte count");
+        for atr in [ATR, YUBIKEY_ATR] {
+            let x = atr.iter().skip(1).fold(0, |acc, b| acc ^ b);
+            assert_eq!(x, 0, "TCK");
+            assert_eq!(atr[1] & 0x0F, 13, "historical byte count");
+        }
+        assert_eq!(&YUBIKEY_ATR[15..22], b"YubiKey");
     }
 }

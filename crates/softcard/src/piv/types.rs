@@ -93,12 +93,10 @@ impl Slot {
     }
 }
 
-/// Algorithm identifiers of asymmetric keys (SP 800-78-4 Table 6-2; 16 is Yubico's RSA-4096):
-/// the key algorithms the SELECT response announces, and only those.
+/// Algorithm identifiers of asymmetric keys (SP 800-78-4 Table 6-2; 16 is Yubico's
+/// RSA-4096). Which of them a card generates and imports is its
+/// [`Identity`](super::Identity)'s choice.
 pub fn key_alg_from_id(id: u8) -> Option<KeyAlgorithm> {
-    if !super::ALGORITHMS.contains(&id) {
-        return None;
-    }
     KeyAlgorithm::ALL.into_iter().find(|alg| alg.piv_id() == id)
 }
 

@@ -3,7 +3,7 @@
 //! ATTEST (F9). IMPORT KEY (FE) is in the keys module.
 
 use super::{
-    PivApplet, VERSION, attest,
+    Identity, PivApplet, attest,
     command::{KeyRef, PinRef},
     keys::public_key_fields,
     objects,
@@ -16,7 +16,7 @@ use crate::{
         CardRng,
         sym::{SymAlg, SymKey, ct_eq},
     },
-    options::{DEFAULT_ADMIN_KEY, DEFAULT_PIN, DEFAULT_PUK},
+    options::DEFAULT_ADMIN_KEY,
     tlv,
 };
 
@@ -27,27 +27,37 @@ pub const PIN_POLICY: PinPolicy = PinPolicy {
     max_tries: 3,
 };
 
-/// A fresh persistent state from the options (no attestation key yet).
+/// A fresh persistent state from the options, with the identity's defaults for what they
+/// leave unset (no attestation key yet).
 pub fn fresh_state(
     opts: &CardOptions,
+    identity: Identity,
     serial: u32,
     rng: &mut dyn CardRng,
 ) -> Result<Persistent, Status> {
-    let pin_value = opts.pin.as_ref().map_or(DEFAULT_PIN, Secret::expose);
-    let puk_value = opts.puk.as_ref().map_or(DEFAULT_PUK, Secret::expose);
-    let key = opts
-        .admin_key
-        .clone()
-        .unwrap_or_else(|| Secret::from_slice(&DEFAULT_ADMIN_KEY));
-    let alg = SymAlg::with_key_len(opts.admin_key_aes, key.len()).ok_or(Status::WrongData)?;
-    let key = SymKey::from_bytes(alg, key.expose()).map_err(|_| Status::WrongData)?;
+    let pin_value = opts
+        .pin
+        .as_ref()
+        .map_or(identity.default_pin(), Secret::expose);
+    let puk_value = opts
+        .puk
+        .as_ref()
+        .map_or(identity.default_puk(), Secret::expose);
+    let key = match &opts.admin_key {
+        Some(key) => {
+            let alg =
+                SymAlg::with_key_len(opts.admin_key_aes, key.len()).ok_or(Status::WrongData)?;
+            SymKey::from_bytes(alg, key.expose()).map_err(|_| Status::WrongData)?
+        }
+        None => default_mgmt_key(identity)?,
+    };
     Ok(Persistent {
         pin: Pin::new(pin_value, PIN_POLICY)?,
         puk: Pin::new(puk_value, PIN_POLICY)?,
-        pin_default: pin_value == DEFAULT_PIN,
-        puk_default: puk_value == DEFAULT_PUK,
+        pin_default: pin_value == identity.default_pin(),
+        puk_default: puk_value == identity.default_puk(),
         mgmt: MgmtKey {
-            default: is_default(&key),
+            default: is_default(&key, identity),
             key,
             touch: TouchPolicy::Never,
         },
@@ -57,15 +67,22 @@ pub fn fresh_state(
     })
 }
 
-/// Whether `key` is the well-known default management key (3DES only).
-fn is_default(key: &SymKey) -> bool {
-    key.algorithm() == SymAlg::Tdes && ct_eq(key.as_bytes(), &DEFAULT_ADMIN_KEY)
+/// The identity's default management key: the well-known bytes under its default algorithm.
+fn default_mgmt_key(identity: Identity) -> Result<SymKey, Status> {
+    SymKey::from_bytes(identity.default_mgmt_alg(), &DEFAULT_ADMIN_KEY)
+        .map_err(|_| Status::WrongData)
+}
+
+/// Whether `key` is the well-known default management key: its bytes under the identity's
+/// default algorithm (3DES; AES-192 on a YubiKey 5.7).
+fn is_default(key: &SymKey, identity: Identity) -> bool {
+    key.algorithm() == identity.default_mgmt_alg() && ct_eq(key.as_bytes(), &DEFAULT_ADMIN_KEY)
 }
 
 impl PivApplet {
-    /// GET VERSION: three bytes, major minor patch.
+    /// GET VERSION: three bytes, major minor patch (the identity's firmware).
     pub(super) fn get_version(&self) -> Vec<u8> {
-        VERSION.to_vec()
+        self.identity.version().to_vec()
     }
 
     /// GET SERIAL: four bytes, big-endian.
@@ -124,7 +141,7 @@ impl PivApplet {
     ) -> Result<(), Status> {
         self.require_mgmt()?;
         self.state.mgmt = MgmtKey {
-            default: is_default(&key),
+            default: is_default(&key, self.identity),
             key,
             touch,
         };
@@ -132,13 +149,14 @@ impl PivApplet {
     }
 
     /// RESET: only when both the PIN and the PUK are blocked (else 6985). Everything
-    /// returns to the defaults but the serial number and the attestation key.
+    /// returns to the identity's defaults (a YubiKey's: PIN 123456, AES-192 management
+    /// key) but the serial number and the attestation key.
     pub(super) fn reset_card(&mut self, rng: &mut dyn CardRng) -> Result<(), Status> {
         if !(self.state.pin.is_blocked() && self.state.puk.is_blocked()) {
             return Err(Status::ConditionsNotSatisfied);
         }
-        let defaults = CardOptions::new(crate::Profile::Piv);
-        let mut fresh = fresh_state(&defaults, self.state.serial, rng)?;
+        let defaults = CardOptions::new(self.identity.profile());
+        let mut fresh = fresh_state(&defaults, self.identity, self.state.serial, rng)?;
         if let Some(att) = self.state.keys.remove(&Slot::Attestation) {
             fresh.keys.insert(Slot::Attestation, att);
         }
@@ -159,9 +177,9 @@ impl PivApplet {
         if !(1..=15).contains(&pin) || !(1..=15).contains(&puk) {
             return Err(Status::IncorrectP1P2);
         }
-        let mut new_pin = Pin::new(DEFAULT_PIN, PIN_POLICY)?;
+        let mut new_pin = Pin::new(self.identity.default_pin(), PIN_POLICY)?;
         new_pin.set_max_tries(pin)?;
-        let mut new_puk = Pin::new(DEFAULT_PUK, PIN_POLICY)?;
+        let mut new_puk = Pin::new(self.identity.default_puk(), PIN_POLICY)?;
         new_puk.set_max_tries(puk)?;
         self.state.pin = new_pin;
         self.state.puk = new_puk;
@@ -192,6 +210,7 @@ impl PivApplet {
             pin_policy: record.pin_policy,
             touch_policy: record.touch_policy,
             serial: self.state.serial,
+            firmware: self.identity.version(),
         };
         attest::attest(&signer.key, &subject, rng)
     }

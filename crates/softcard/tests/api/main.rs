@@ -1,6 +1,6 @@
 //! The core crate's integration tests, one binary: the card engine with a test applet,
 //! the crypto backends, the typed card description, PIV and GIDS flows, golden images,
-//! property tests and APDU transcripts.
+//! property tests, APDU transcripts and the `yubikey` card.
 
 mod auth_mutations;
 mod card;
@@ -14,3 +14,4 @@ mod properties;
 mod secrets;
 mod session;
 mod transcripts;
+mod yubikey;
