@@ -107,8 +107,10 @@ fn key_usage(spec: KeySpec, key: &PublicKey) -> KeyUsage {
         (KeySpec::Exchange, PublicKey::Rsa { .. }) => {
             KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment
         }
-        (KeySpec::Exchange, PublicKey::P256 { .. } | PublicKey::P384 { .. }) => {
-            KeyUsages::DigitalSignature | KeyUsages::KeyAgreement
-        }
+        (
+            KeySpec::Exchange,
+            PublicKey::P256 { .. } | PublicKey::P384 { .. } | PublicKey::X25519 { .. },
+        ) => KeyUsages::DigitalSignature | KeyUsages::KeyAgreement,
+        (KeySpec::Exchange, PublicKey::Ed25519 { .. }) => KeyUsages::DigitalSignature.into(),
     })
 }

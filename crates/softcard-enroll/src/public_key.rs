@@ -24,6 +24,8 @@ pub(crate) fn algorithm(key: &PublicKey) -> Result<KeyAlgorithm, EnrollError> {
         }
         PublicKey::P256 { .. } => Ok(KeyAlgorithm::P256),
         PublicKey::P384 { .. } => Ok(KeyAlgorithm::P384),
+        PublicKey::Ed25519 { .. } => Ok(KeyAlgorithm::Ed25519),
+        PublicKey::X25519 { .. } => Ok(KeyAlgorithm::X25519),
     }
 }
 
@@ -40,7 +42,10 @@ fn key_bits(key: &PublicKey) -> Result<Vec<u8>, EnrollError> {
             .to_der()
             .map_err(malformed)
         }
-        PublicKey::P256 { point } | PublicKey::P384 { point } => Ok(point.clone()),
+        PublicKey::P256 { point }
+        | PublicKey::P384 { point }
+        | PublicKey::Ed25519 { point }
+        | PublicKey::X25519 { point } => Ok(point.clone()),
     }
 }
 
@@ -54,6 +59,11 @@ pub(crate) fn encode(key: &PublicKey) -> Result<SubjectPublicKeyInfoOwned, Enrol
         PublicKey::Rsa { .. } => (oid::RSA_ENCRYPTION, der::Any::null()),
         PublicKey::P256 { .. } => (oid::EC_PUBLIC_KEY, oid::SECP256R1.into()),
         PublicKey::P384 { .. } => (oid::EC_PUBLIC_KEY, oid::SECP384R1.into()),
+        PublicKey::Ed25519 { .. } | PublicKey::X25519 { .. } => {
+            return Err(EnrollError::Unsupported(
+                "enrollment of Ed25519 and X25519 keys".into(),
+            ));
+        }
     };
     Ok(SubjectPublicKeyInfoOwned {
         algorithm: AlgorithmIdentifierOwned {

@@ -63,11 +63,16 @@ impl SignatureAlgorithm {
     /// The algorithm a key of this kind signs with, using `hash`.
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for key types without a signature algorithm.
+    /// [`EnrollError::Unsupported`] for Ed25519 and X25519 keys.
     pub fn for_key(key: &PublicKey, hash: HashAlg) -> Result<Self, EnrollError> {
         Ok(match key {
             PublicKey::Rsa { .. } => SignatureAlgorithm::RsaPkcs1(hash),
             PublicKey::P256 { .. } | PublicKey::P384 { .. } => SignatureAlgorithm::Ecdsa(hash),
+            PublicKey::Ed25519 { .. } | PublicKey::X25519 { .. } => {
+                return Err(EnrollError::Unsupported(
+                    "enrollment of Ed25519 and X25519 keys".into(),
+                ));
+            }
         })
     }
 

@@ -43,6 +43,9 @@ impl<R: CardRng> RequestSigner for KeySigner<'_, R> {
             PublicKey::P256 { .. } | PublicKey::P384 { .. } => {
                 self.key.ecdsa_sign(&digest, &mut self.rng)
             }
+            PublicKey::Ed25519 { .. } | PublicKey::X25519 { .. } => {
+                Err(softcard::crypto::CryptoError::WrongKeyType)
+            }
         };
         signature.map_err(|e| EnrollError::Signer(Box::new(e)))
     }

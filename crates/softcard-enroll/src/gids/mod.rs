@@ -54,9 +54,11 @@ fn algorithm_id(alg: KeyAlgorithm) -> Result<u8, EnrollError> {
         KeyAlgorithm::Rsa2048 => Ok(0x07),
         KeyAlgorithm::Rsa3072 => Ok(0x08),
         KeyAlgorithm::Rsa4096 => Ok(0x09),
-        KeyAlgorithm::P256 | KeyAlgorithm::P384 => Err(EnrollError::Unsupported(
-            "GIDS cards hold RSA keys only (1024 to 4096 bits)".into(),
-        )),
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 | KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => {
+            Err(EnrollError::Unsupported(
+                "GIDS cards hold RSA keys only (1024 to 4096 bits)".into(),
+            ))
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! | `rsa_raw` | RustCrypto: aws-lc-rs exposes no raw private operation |
 //! | `rsa_sign_pkcs1v15` of a SHA-1 DigestInfo or of any other block | RustCrypto: aws-lc-rs signs SHA-256/384/512 digests only |
 //! | `rsa_sign_pss` with SHA-1 | RustCrypto: no SHA-1 PSS encoding in aws-lc-rs |
+//! | every operation of an Ed25519 or X25519 key | `ed25519-dalek` and `x25519-dalek`, as on the RustCrypto backend |
 //!
 //! Everything else (PKCS#1 v1.5 signing of SHA-256/384/512 DigestInfos, PSS with SHA-2,
 //! PKCS#1 v1.5 and OAEP decryption, ECDSA, ECDH) runs in AWS-LC. AWS-LC draws the PSS salt
@@ -59,6 +60,10 @@ impl CryptoBackend for AwsLc {
             KeyMaterial::Rsa { .. } => Box::new(AwsRsa::load(material)?),
             KeyMaterial::P256 { d } => Box::new(AwsEc::load(KeyAlgorithm::P256, d)?),
             KeyMaterial::P384 { d } => Box::new(AwsEc::load(KeyAlgorithm::P384, d)?),
+            // Ed25519 and X25519 keys are the same pure-Rust keys on every backend.
+            KeyMaterial::Ed25519 { .. } | KeyMaterial::X25519 { .. } => {
+                super::curve25519::load(material)?
+            }
         })
     }
 }

@@ -29,11 +29,21 @@ pub enum KeyMaterial {
         /// The scalar.
         d: Vec<u8>,
     },
-    /// P-384: the private scalar, 48 bytes big-endian. Appended last: card images index
-    /// the variants, so earlier images keep their meaning.
+    /// P-384: the private scalar, 48 bytes big-endian. Appended: card images index the
+    /// variants, so earlier images keep their meaning.
     P384 {
         /// The scalar.
         d: Vec<u8>,
+    },
+    /// Ed25519: the 32-byte private key (the seed of RFC 8032 section 5.1.5).
+    Ed25519 {
+        /// The seed.
+        seed: Vec<u8>,
+    },
+    /// X25519: the 32-byte private scalar (RFC 7748; clamped when used).
+    X25519 {
+        /// The scalar.
+        k: Vec<u8>,
     },
 }
 
@@ -54,6 +64,8 @@ impl KeyMaterial {
             }
             KeyMaterial::P256 { .. } => Ok(KeyAlgorithm::P256),
             KeyMaterial::P384 { .. } => Ok(KeyAlgorithm::P384),
+            KeyMaterial::Ed25519 { .. } => Ok(KeyAlgorithm::Ed25519),
+            KeyMaterial::X25519 { .. } => Ok(KeyAlgorithm::X25519),
         }
     }
 
@@ -66,6 +78,7 @@ impl KeyMaterial {
     ///   whose product is n. (The backend then checks that d inverts e.)
     /// - P-256 and P-384: a scalar of the field size (32 or 48 bytes), in `1..n` (the order
     ///   n of the curve's base point).
+    /// - Ed25519 and X25519: 32 bytes (every 32-byte string is a key).
     ///
     /// # Errors
     /// [`CryptoError::InvalidKey`] naming no detail.
@@ -93,6 +106,13 @@ impl KeyMaterial {
             }
             KeyMaterial::P256 { d } => ec_scalar(d, &P256_ORDER, alg),
             KeyMaterial::P384 { d } => ec_scalar(d, &P384_ORDER, alg),
+            KeyMaterial::Ed25519 { seed: k } | KeyMaterial::X25519 { k } => {
+                if k.len() == 32 {
+                    Ok(alg)
+                } else {
+                    Err(CryptoError::InvalidKey)
+                }
+            }
         }
     }
 }
@@ -181,6 +201,8 @@ impl fmt::Debug for KeyMaterial {
             }
             KeyMaterial::P256 { .. } => f.write_str("KeyMaterial::P256([REDACTED])"),
             KeyMaterial::P384 { .. } => f.write_str("KeyMaterial::P384([REDACTED])"),
+            KeyMaterial::Ed25519 { .. } => f.write_str("KeyMaterial::Ed25519([REDACTED])"),
+            KeyMaterial::X25519 { .. } => f.write_str("KeyMaterial::X25519([REDACTED])"),
         }
     }
 }

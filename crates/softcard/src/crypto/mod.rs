@@ -13,6 +13,7 @@
 
 #[cfg(feature = "aws-lc")]
 mod awslc;
+mod curve25519;
 mod key;
 mod pad;
 mod rustcrypto;
@@ -109,19 +110,25 @@ pub enum KeyAlgorithm {
     Rsa4096,
     /// ECC on NIST P-256 (secp256r1).
     P256,
-    /// ECC on NIST P-384 (secp384r1). Appended last: card images index variants.
+    /// ECC on NIST P-384 (secp384r1). Appended: card images index variants.
     P384,
+    /// Ed25519 signatures (RFC 8032), as YubiKeys from firmware 5.7 have them.
+    Ed25519,
+    /// X25519 key agreement (RFC 7748), as YubiKeys from firmware 5.7 have it.
+    X25519,
 }
 
 impl KeyAlgorithm {
     /// Every algorithm.
-    pub const ALL: [KeyAlgorithm; 6] = [
+    pub const ALL: [KeyAlgorithm; 8] = [
         KeyAlgorithm::Rsa1024,
         KeyAlgorithm::Rsa2048,
         KeyAlgorithm::Rsa3072,
         KeyAlgorithm::Rsa4096,
         KeyAlgorithm::P256,
         KeyAlgorithm::P384,
+        KeyAlgorithm::Ed25519,
+        KeyAlgorithm::X25519,
     ];
 
     /// Key size in bits (modulus or field size).
@@ -131,17 +138,23 @@ impl KeyAlgorithm {
             KeyAlgorithm::Rsa2048 => 2048,
             KeyAlgorithm::Rsa3072 => 3072,
             KeyAlgorithm::Rsa4096 => 4096,
-            KeyAlgorithm::P256 => 256,
+            KeyAlgorithm::P256 | KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => 256,
             KeyAlgorithm::P384 => 384,
         }
     }
 
     /// Whether this is an RSA algorithm.
     pub const fn is_rsa(self) -> bool {
-        !self.is_ec()
+        matches!(
+            self,
+            KeyAlgorithm::Rsa1024
+                | KeyAlgorithm::Rsa2048
+                | KeyAlgorithm::Rsa3072
+                | KeyAlgorithm::Rsa4096
+        )
     }
 
-    /// Whether this is an elliptic-curve algorithm.
+    /// Whether this is ECDSA and ECDH on a NIST curve (P-256, P-384).
     pub const fn is_ec(self) -> bool {
         matches!(self, KeyAlgorithm::P256 | KeyAlgorithm::P384)
     }
@@ -183,19 +196,29 @@ pub enum PublicKey {
         /// The point.
         point: Vec<u8>,
     },
-    /// An uncompressed SEC1 point `04 || X || Y` (97 bytes). Appended last, as every new
+    /// An uncompressed SEC1 point `04 || X || Y` (97 bytes). Appended, as every new
     /// variant must be.
     P384 {
+        /// The point.
+        point: Vec<u8>,
+    },
+    /// An Ed25519 public key: the 32-byte compressed point (RFC 8032).
+    Ed25519 {
+        /// The point.
+        point: Vec<u8>,
+    },
+    /// An X25519 public key: the 32-byte u-coordinate (RFC 7748).
+    X25519 {
         /// The point.
         point: Vec<u8>,
     },
 }
 
 impl PublicKey {
-    /// ECC: the uncompressed SEC1 point; `None` for RSA.
+    /// ECC on a NIST curve: the uncompressed SEC1 point; `None` for RSA, Ed25519, X25519.
     pub fn ec_point(&self) -> Option<&[u8]> {
         match self {
-            PublicKey::Rsa { .. } => None,
+            PublicKey::Rsa { .. } | PublicKey::Ed25519 { .. } | PublicKey::X25519 { .. } => None,
             PublicKey::P256 { point } | PublicKey::P384 { point } => Some(point),
         }
     }
@@ -209,6 +232,8 @@ impl fmt::Debug for PublicKey {
             }
             PublicKey::P256 { point } => write!(f, "P256({:02x?}...)", point.get(..9)),
             PublicKey::P384 { point } => write!(f, "P384({:02x?}...)", point.get(..9)),
+            PublicKey::Ed25519 { point } => write!(f, "Ed25519({:02x?}...)", point.get(..8)),
+            PublicKey::X25519 { point } => write!(f, "X25519({:02x?}...)", point.get(..8)),
         }
     }
 }
@@ -350,9 +375,16 @@ pub trait PrivateKeyOps: Send + Sync {
         Err(CryptoError::WrongKeyType)
     }
 
-    /// ECC: the ECDH shared secret (the X coordinate) with a peer's uncompressed point.
+    /// ECC: the ECDH shared secret (the X coordinate) with a peer's uncompressed point;
+    /// X25519: the shared secret with a peer's 32-byte public key.
     fn ecdh(&self, peer_point: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, CryptoError> {
         let _ = peer_point;
+        Err(CryptoError::WrongKeyType)
+    }
+
+    /// Ed25519: the 64-byte signature of a whole message (RFC 8032, pure EdDSA).
+    fn ed25519_sign(&self, message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let _ = message;
         Err(CryptoError::WrongKeyType)
     }
 }

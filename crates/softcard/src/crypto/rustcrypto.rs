@@ -45,6 +45,9 @@ impl CryptoBackend for RustCrypto {
                 bytes.zeroize();
                 return Ok(KeyMaterial::P384 { d });
             }
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => {
+                return super::curve25519::generate(alg, rng);
+            }
             KeyAlgorithm::Rsa1024
             | KeyAlgorithm::Rsa2048
             | KeyAlgorithm::Rsa3072
@@ -68,6 +71,9 @@ impl CryptoBackend for RustCrypto {
             KeyMaterial::Rsa { .. } => Box::new(RsaKey::load(material)?),
             KeyMaterial::P256 { d } => Box::new(EcKey::load(KeyAlgorithm::P256, d)?),
             KeyMaterial::P384 { d } => Box::new(EcKey::load(KeyAlgorithm::P384, d)?),
+            KeyMaterial::Ed25519 { .. } | KeyMaterial::X25519 { .. } => {
+                super::curve25519::load(material)?
+            }
         })
     }
 }
@@ -262,6 +268,7 @@ impl EcKey {
                     public: PublicKey::P384 { point },
                 }
             }
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => return Err(CryptoError::WrongKeyType),
             KeyAlgorithm::Rsa1024
             | KeyAlgorithm::Rsa2048
             | KeyAlgorithm::Rsa3072

@@ -20,7 +20,10 @@ pub(super) fn public_template(key: &PrivateKey) -> Result<Vec<u8>, Status> {
             tlv::write(&mut inner, 0x82, e);
             Ok(tlv::encode(0x7F49, &inner))
         }
-        PublicKey::P256 { .. } | PublicKey::P384 { .. } => Err(Status::ConditionsNotSatisfied),
+        PublicKey::P256 { .. }
+        | PublicKey::P384 { .. }
+        | PublicKey::Ed25519 { .. }
+        | PublicKey::X25519 { .. } => Err(Status::ConditionsNotSatisfied),
     }
 }
 

@@ -18,6 +18,9 @@ const ECDSA_SHA256: [u32; 7] = [1, 2, 840, 10045, 4, 3, 2];
 const EC_PUBLIC_KEY: [u32; 6] = [1, 2, 840, 10045, 2, 1];
 const PRIME256V1: [u32; 7] = [1, 2, 840, 10045, 3, 1, 7];
 const SECP384R1: [u32; 5] = [1, 3, 132, 0, 34];
+/// id-Ed25519 and id-X25519 (RFC 8410 section 3): no parameters.
+const ED25519: [u32; 4] = [1, 3, 101, 112];
+const X25519: [u32; 4] = [1, 3, 101, 110];
 const RSA_ENCRYPTION: [u32; 7] = [1, 2, 840, 113_549, 1, 1, 1];
 const COMMON_NAME: [u32; 4] = [2, 5, 4, 3];
 const BASIC_CONSTRAINTS: [u32; 4] = [2, 5, 29, 19];
@@ -61,6 +64,12 @@ fn spki(public: &PublicKey) -> Vec<u8> {
             &der::seq(&[&der::oid(&EC_PUBLIC_KEY), &der::oid(&SECP384R1)]),
             &der::bit_string(point),
         ]),
+        PublicKey::Ed25519 { point } => {
+            der::seq(&[&der::seq(&[&der::oid(&ED25519)]), &der::bit_string(point)])
+        }
+        PublicKey::X25519 { point } => {
+            der::seq(&[&der::seq(&[&der::oid(&X25519)]), &der::bit_string(point)])
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! Where the YubiKey sources disagree, a YubiKey 5.7 is the reference; each item names the
 //! source followed.
 
+use super::command::PivCommand;
 use crate::{
     Profile,
     crypto::{KeyAlgorithm, sym::SymAlg},
@@ -56,6 +57,15 @@ impl Identity {
         match self {
             Identity::Generic => [5, 4, 3],
             Identity::YubiKey => [5, 7, 1],
+        }
+    }
+
+    /// Whether the card has this command: MOVE KEY and DELETE KEY came with firmware 5.7
+    /// (yubikit `move_key`, `delete_key`), so the generic card (5.4.3) answers 6D00.
+    pub(super) fn has(self, cmd: &PivCommand<'_>) -> bool {
+        match cmd {
+            PivCommand::MoveKey { .. } => self == Identity::YubiKey,
+            _ => true,
         }
     }
 

@@ -18,7 +18,8 @@ use crate::{
     tlv,
 };
 
-/// The public key's data objects: `81 n 82 e` (RSA) or `86 point` (EC).
+/// The public key's data objects: `81 n 82 e` (RSA) or `86 point` (EC; the 32 raw bytes
+/// of an Ed25519 or X25519 key, as yubikit reads them).
 pub fn public_key_fields(public: &PublicKey) -> Vec<u8> {
     let mut out = Vec::new();
     match public {
@@ -26,7 +27,10 @@ pub fn public_key_fields(public: &PublicKey) -> Vec<u8> {
             tlv::write(&mut out, 0x81, n);
             tlv::write(&mut out, 0x82, e);
         }
-        PublicKey::P256 { point } | PublicKey::P384 { point } => tlv::write(&mut out, 0x86, point),
+        PublicKey::P256 { point }
+        | PublicKey::P384 { point }
+        | PublicKey::Ed25519 { point }
+        | PublicKey::X25519 { point } => tlv::write(&mut out, 0x86, point),
     }
     out
 }
@@ -64,10 +68,14 @@ impl PivApplet {
             return Err(Status::SecurityStatusNotSatisfied);
         }
         let key = &record.key;
-        let result = match (op, key_alg.is_rsa()) {
-            (PrivateOp::Sign(block), true) => key.rsa_raw(block, ctx.rng)?,
-            (PrivateOp::Sign(digest), false) => key.ecdsa_sign(digest, ctx.rng)?,
-            (PrivateOp::KeyAgreement(point), false) => key.ecdh(point)?.to_vec(),
+        let result = match (op, key_alg) {
+            (PrivateOp::Sign(block), alg) if alg.is_rsa() => key.rsa_raw(block, ctx.rng)?,
+            (PrivateOp::Sign(digest), alg) if alg.is_ec() => key.ecdsa_sign(digest, ctx.rng)?,
+            // Ed25519 signs the whole message (yubikit sends it unhashed).
+            (PrivateOp::Sign(message), KeyAlgorithm::Ed25519) => key.ed25519_sign(message)?,
+            (PrivateOp::KeyAgreement(point), alg) if alg.is_ec() || alg == KeyAlgorithm::X25519 => {
+                key.ecdh(point)?.to_vec()
+            }
             _ => return Err(Status::WrongData),
         };
         Ok(tlv::encode(0x7C, &tlv::encode(0x82, &result)))
@@ -114,6 +122,13 @@ impl PivApplet {
                 let q = tlv::find(data, 0x02)?.ok_or(Status::WrongData)?;
                 rsa_from_primes(p, q)?
             }
+            // yubikit `put_key`: the raw 32-byte private key in 07 (Ed25519) or 08 (X25519).
+            KeyAlgorithm::Ed25519 => KeyMaterial::Ed25519 {
+                seed: tlv::find(data, 0x07)?.ok_or(Status::WrongData)?.to_vec(),
+            },
+            KeyAlgorithm::X25519 => KeyMaterial::X25519 {
+                k: tlv::find(data, 0x08)?.ok_or(Status::WrongData)?.to_vec(),
+            },
         };
         let key =
             PrivateKey::from_material(ctx.backend, material).map_err(|_| Status::WrongData)?;
@@ -164,5 +179,7 @@ pub fn describe_alg(alg: KeyAlgorithm) -> &'static str {
         KeyAlgorithm::Rsa4096 => "RSA-4096",
         KeyAlgorithm::P256 => "ECC P-256",
         KeyAlgorithm::P384 => "ECC P-384",
+        KeyAlgorithm::Ed25519 => "Ed25519",
+        KeyAlgorithm::X25519 => "X25519",
     }
 }

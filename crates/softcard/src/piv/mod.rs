@@ -170,6 +170,7 @@ impl PivApplet {
             PivCommand::Reset => none(self.reset_card(ctx.rng)),
             PivCommand::SetPinRetries { pin, puk } => none(self.set_pin_retries(pin, puk)),
             PivCommand::Attest(slot) => self.attest(slot, ctx.rng),
+            PivCommand::MoveKey { from, to } => none(self.move_key(from, to)),
         }
     }
 }
@@ -186,7 +187,8 @@ fn effect(cmd: &PivCommand<'_>) -> Effect {
         | PivCommand::Import { .. }
         | PivCommand::SetManagementKey { .. }
         | PivCommand::Reset
-        | PivCommand::SetPinRetries { .. } => Effect::Changed,
+        | PivCommand::SetPinRetries { .. }
+        | PivCommand::MoveKey { .. } => Effect::Changed,
         PivCommand::GetData(_)
         | PivCommand::Verify(_)
         | PivCommand::Authenticate { .. }
@@ -234,6 +236,9 @@ impl Applet for PivApplet {
 
     fn process(&mut self, cmd: &Command<'_>, ctx: &mut Context<'_>) -> Result<Outcome, Status> {
         let parsed = PivCommand::try_from(cmd)?;
+        if !self.identity.has(&parsed) {
+            return Err(Status::InsNotSupported);
+        }
         let effect = effect(&parsed);
         let data = self.run(parsed, ctx)?;
         Ok(Outcome { data, effect })

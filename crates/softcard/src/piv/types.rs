@@ -108,7 +108,8 @@ pub fn key_alg_id(alg: KeyAlgorithm) -> u8 {
 /// The PIV identifiers of the asymmetric key algorithms (SP 800-78-4 Table 6-2): PIV's
 /// table, kept with the PIV application rather than with the crypto backends.
 impl KeyAlgorithm {
-    /// The algorithm identifier PIV uses for it (0x16 is Yubico's RSA-4096).
+    /// The algorithm identifier PIV uses for it (0x16 is Yubico's RSA-4096; E0 and E1 are
+    /// Yubico's Ed25519 and X25519).
     pub const fn piv_id(self) -> u8 {
         match self {
             KeyAlgorithm::Rsa1024 => 0x06,
@@ -117,6 +118,8 @@ impl KeyAlgorithm {
             KeyAlgorithm::Rsa4096 => 0x16,
             KeyAlgorithm::P256 => 0x11,
             KeyAlgorithm::P384 => 0x14,
+            KeyAlgorithm::Ed25519 => 0xE0,
+            KeyAlgorithm::X25519 => 0xE1,
         }
     }
 }

@@ -188,6 +188,31 @@ impl PivApplet {
         Ok(())
     }
 
+    /// MOVE KEY (firmware 5.7): needs the management key. The key of `from`, with its
+    /// policies and origin, moves to the empty slot `to` (6A80 if `to` holds a key, as ykman
+    /// reads it: "DEST slot is not empty"); `to` = `None` deletes it. 6A88 when `from` is
+    /// empty. Certificates are data objects and stay where they are (yubikit).
+    pub(super) fn move_key(&mut self, from: Slot, to: Option<Slot>) -> Result<(), Status> {
+        self.require_mgmt()?;
+        if !self.state.keys.contains_key(&from) {
+            return Err(Status::ReferencedDataNotFound);
+        }
+        if let Some(to) = to {
+            if to == from || self.state.keys.contains_key(&to) {
+                return Err(Status::WrongData);
+            }
+        }
+        let record = self
+            .state
+            .keys
+            .remove(&from)
+            .ok_or(Status::ReferencedDataNotFound)?;
+        if let Some(to) = to {
+            self.state.keys.insert(to, record);
+        }
+        Ok(())
+    }
+
     /// ATTEST: the certificate of a key generated in `slot`, signed by the attestation
     /// key. 6A80 for an empty slot and for an imported key, as a YubiKey answers (piv-go's
     /// `Attest` reads 6A80 as "no key in the slot").

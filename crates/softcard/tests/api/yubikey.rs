@@ -163,3 +163,173 @@ fn a_yubikey_card_is_never_blank() {
     let err = Card::create_seeded(&opts, 1, Box::new(softcard::NoStorage)).unwrap_err();
     assert!(matches!(err, softcard::Error::InvalidOption(_)), "{err:?}");
 }
+
+/// GENERAL AUTHENTICATE key agreement (`7C { 82 00, 85 peer }`); the shared secret and SW.
+fn agree(card: &mut Card, alg: u8, slot: u8, peer: &[u8]) -> (Vec<u8>, u16) {
+    let data = softcard_test_support::piv::template(&[(0x82, &[]), (0x85, peer)]);
+    let (r, sw) = send(card, 0x87, alg, slot, &data);
+    if sw != 0x9000 {
+        return (r, sw);
+    }
+    let inner = tlv::expect_single(&r, 0x7C).unwrap();
+    (tlv::expect_single(inner, 0x82).unwrap().to_vec(), sw)
+}
+
+/// An authenticated `yubikey` card with PIV selected.
+fn keyed(seed: u64) -> (Card, softcard::MemoryStorage) {
+    let (mut c, storage) = yubikey(seed);
+    ok_apdu(&mut c, SELECT_PIV);
+    assert_eq!(
+        mgmt_auth(&mut c, SymAlg::Aes192, &DEFAULT_ADMIN_KEY),
+        0x9000
+    );
+    (c, storage)
+}
+
+#[test]
+fn ed25519_generate_sign_verify_attest_and_reload() {
+    use ed25519_dalek::Verifier;
+    let (mut c, storage) = keyed(8);
+    let public = generate(&mut c, 0x9A, 0xE0);
+    let point: [u8; 32] = tlv::expect_single(&public, 0x86)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&point).unwrap();
+    let message = b"the whole message, not a digest";
+    assert_eq!(
+        softcard_test_support::piv::sign(&mut c, 0xE0, 0x9A, message).1,
+        0x6982,
+        "PIN once: not yet verified"
+    );
+    ok(&mut c, 0x20, 0, 0x80, b"123456\xFF\xFF");
+    let (sig, sw) = softcard_test_support::piv::sign(&mut c, 0xE0, 0x9A, message);
+    assert_eq!(sw, 0x9000);
+    let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
+    vk.verify(message, &sig).unwrap();
+    assert!(vk.verify(b"another message", &sig).is_err(), "the twin");
+    // Another algorithm identifier, or key agreement with a signing key: 6A80.
+    assert_eq!(
+        softcard_test_support::piv::sign(&mut c, 0x11, 0x9A, message).1,
+        0x6A80
+    );
+    assert_eq!(agree(&mut c, 0xE0, 0x9A, &[9; 32]).1, 0x6A80);
+    // Metadata: Ed25519, PIN once, touch never, generated, the public key.
+    let meta = ok(&mut c, 0xF7, 0, 0x9A, &[]);
+    assert_eq!(tlv::find(&meta, 0x01).unwrap(), Some(&[0xE0][..]));
+    assert_eq!(tlv::find(&meta, 0x03).unwrap(), Some(&[0x01][..]));
+    assert_eq!(tlv::find(&meta, 0x04).unwrap(), Some(&public[..]));
+    // The attestation certificate carries the key as id-Ed25519 (1.3.101.112).
+    let cert = ok(&mut c, 0xF9, 0x9A, 0, &[]);
+    let mut spki = vec![
+        0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(&point);
+    assert!(
+        cert.windows(spki.len()).any(|w| w == spki),
+        "SPKI in the certificate"
+    );
+    // The key survives the image.
+    let mut again = load(&storage.image().unwrap(), 9, BackendKind::RustCrypto);
+    ok_apdu(&mut again, SELECT_PIV);
+    ok(&mut again, 0x20, 0, 0x80, b"123456\xFF\xFF");
+    let (sig, _) = softcard_test_support::piv::sign(&mut again, 0xE0, 0x9A, message);
+    vk.verify(
+        message,
+        &ed25519_dalek::Signature::from_slice(&sig).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn ed25519_import_signs_as_rfc8032_says() {
+    let (mut c, _) = keyed(10);
+    // RFC 8032 section 7.1, test 2: the seed, the public key, the signature of 72.
+    let seed =
+        hex::decode("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb").unwrap();
+    let mut data = tlv::encode(0x07, &seed);
+    tlv::write(&mut data, 0xAA, &[0x01]);
+    ok(&mut c, 0xFE, 0xE0, 0x9C, &data);
+    let meta = ok(&mut c, 0xF7, 0, 0x9C, &[]);
+    assert_eq!(
+        tlv::find(&meta, 0x03).unwrap(),
+        Some(&[0x02][..]),
+        "imported"
+    );
+    assert_eq!(
+        hex::encode(
+            tlv::find(tlv::find(&meta, 0x04).unwrap().unwrap(), 0x86)
+                .unwrap()
+                .unwrap()
+        ),
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    );
+    let (sig, sw) = softcard_test_support::piv::sign(&mut c, 0xE0, 0x9C, &[0x72]);
+    assert_eq!(sw, 0x9000);
+    assert_eq!(
+        hex::encode(sig),
+        concat!(
+            "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da",
+            "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+        )
+    );
+    // A key of the wrong length, or in the wrong tag, is refused and changes nothing.
+    let short = tlv::encode(0x07, &seed[..31]);
+    assert_eq!(send(&mut c, 0xFE, 0xE0, 0x9D, &short).1, 0x6A80);
+    assert_eq!(
+        send(&mut c, 0xFE, 0xE0, 0x9D, &tlv::encode(0x08, &seed)).1,
+        0x6A80
+    );
+    assert_eq!(send(&mut c, 0xF7, 0, 0x9D, &[]).1, 0x6A88);
+}
+
+#[test]
+fn x25519_generate_agree_import_and_refuse() {
+    let (mut c, _) = keyed(11);
+    let public = generate(&mut c, 0x9D, 0xE1);
+    let point: [u8; 32] = tlv::expect_single(&public, 0x86)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let mut seed = [0u8; 32];
+    seed[0] = 7;
+    let peer = x25519_dalek::StaticSecret::from(seed);
+    let peer_public = x25519_dalek::PublicKey::from(&peer);
+    ok(&mut c, 0x20, 0, 0x80, b"123456\xFF\xFF");
+    let (shared, sw) = agree(&mut c, 0xE1, 0x9D, peer_public.as_bytes());
+    assert_eq!(sw, 0x9000);
+    let expected = peer.diffie_hellman(&x25519_dalek::PublicKey::from(point));
+    assert_eq!(shared, expected.as_bytes());
+    // A low-order peer key, a key of the wrong length, a signature: 6A80.
+    assert_eq!(agree(&mut c, 0xE1, 0x9D, &[0; 32]).1, 0x6A80);
+    assert_eq!(agree(&mut c, 0xE1, 0x9D, &[9; 31]).1, 0x6A80);
+    assert_eq!(
+        softcard_test_support::piv::sign(&mut c, 0xE1, 0x9D, b"x").1,
+        0x6A80
+    );
+    // RFC 7748 section 6.1: Alice's key imported, Bob's public key, their shared secret.
+    let alice =
+        hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a").unwrap();
+    ok(&mut c, 0xFE, 0xE1, 0x9E, &tlv::encode(0x08, &alice));
+    let bob =
+        hex::decode("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f").unwrap();
+    let (shared, _) = agree(&mut c, 0xE1, 0x9E, &bob);
+    assert_eq!(
+        hex::encode(shared),
+        "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
+    );
+}
+
+#[test]
+fn the_piv_card_offers_no_ed25519_or_x25519() {
+    let (mut c, _) = softcard_test_support::piv_card(12);
+    softcard_test_support::piv::authenticate(&mut c);
+    let template = |alg| tlv::encode(0xAC, &tlv::encode(0x80, &[alg]));
+    assert_eq!(send(&mut c, 0x47, 0, 0x9A, &template(0xE0)).1, 0x6A80);
+    assert_eq!(send(&mut c, 0x47, 0, 0x9A, &template(0xE1)).1, 0x6A80);
+    assert_eq!(
+        send(&mut c, 0xFE, 0xE0, 0x9A, &tlv::encode(0x07, &[1; 32])).1,
+        0x6A86
+    );
+    assert_eq!(send(&mut c, 0xF7, 0, 0x9A, &[]).1, 0x6A88, "nothing stored");
+}

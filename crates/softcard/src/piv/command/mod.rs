@@ -142,6 +142,14 @@ pub enum PivCommand<'a> {
     },
     /// Yubico ATTEST (INS F9) of a slot.
     Attest(Slot),
+    /// Yubico MOVE KEY (INS F6, firmware 5.7): the key of `from` into `to`, or with P1 = FF
+    /// (DELETE KEY) out of the card. Never the attestation key (6A86).
+    MoveKey {
+        /// P2: the slot whose key moves.
+        from: Slot,
+        /// P1: the slot it moves to; `None` deletes it.
+        to: Option<Slot>,
+    },
 }
 
 impl<'a> TryFrom<&Command<'a>> for PivCommand<'a> {
@@ -230,6 +238,17 @@ impl<'a> TryFrom<&Command<'a>> for PivCommand<'a> {
             0xFB => PivCommand::Reset,
             0xFA => PivCommand::SetPinRetries { pin: p1, puk: p2 },
             0xF9 => PivCommand::Attest(Slot::from_ref(p1).ok_or(Status::IncorrectP1P2)?),
+            0xF6 => {
+                let slot = |r| {
+                    Slot::from_ref(r)
+                        .filter(|s| *s != Slot::Attestation)
+                        .ok_or(Status::IncorrectP1P2)
+                };
+                PivCommand::MoveKey {
+                    from: slot(p2)?,
+                    to: if p1 == 0xFF { None } else { Some(slot(p1)?) },
+                }
+            }
             _ => return Err(Status::InsNotSupported),
         })
     }

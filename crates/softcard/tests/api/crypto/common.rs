@@ -65,7 +65,9 @@ pub fn verify_ecdsa(public: &PublicKey, digest: &[u8], der: &[u8]) -> bool {
             };
             PrehashVerifier::<p384::ecdsa::DerSignature>::verify_prehash(&key, digest, &sig).is_ok()
         }
-        PublicKey::Rsa { .. } => panic!("not an EC key: {public:?}"),
+        PublicKey::Rsa { .. } | PublicKey::Ed25519 { .. } | PublicKey::X25519 { .. } => {
+            panic!("not an ECDSA key: {public:?}")
+        }
     }
 }
 
