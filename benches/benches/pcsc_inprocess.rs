@@ -59,7 +59,9 @@ fn connect(
     match profile {
         Profile::Piv => login_piv(&mut connected),
         Profile::WindowsVsc => login_gids(&mut connected),
-        Profile::Yubikey => unreachable!("provisioned_card makes no yubikey card"),
+        Profile::Yubikey | Profile::Yubikey54 => {
+            unreachable!("provisioned_card makes no yubikey card")
+        }
     }
     .expect("logged in");
     (connected, public)

@@ -115,7 +115,7 @@ fn run(mut c: Command) -> (String, String) {
 
 /// The ATR of an image's card, as OpenSC prints it (`3b:8d:...`).
 fn atr_of(image: &Path) -> Vec<u8> {
-    FileStorage::load_card(image, BackendKind::default())
+    FileStorage::load_card(image, BackendKind::default(), None)
         .unwrap()
         .atr()
         .to_vec()
@@ -247,4 +247,185 @@ fn exec_propagates_the_exit_code() {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(7));
+}
+
+/// An image encrypted at rest, served by the drop-in in process (the passphrase from
+/// `SOFTCARD_PASSPHRASE_FILE`) and by `softcard exec` (from `SOFTCARD_PASSPHRASE`, which the
+/// program exec starts does not get): yubico-piv-tool verifies the PIN on both routes, the
+/// image stays encrypted, and without the passphrase, or with a wrong one, no reader is
+/// offered and the message says why without showing it.
+#[test]
+fn an_encrypted_image_is_served_with_its_passphrase_only() {
+    let setup = Setup::new(&[]);
+    let image = setup.dir.path().join("sealed.img");
+    let pass = setup.dir.path().join("pass");
+    let wrong = setup.dir.path().join("wrong");
+    std::fs::write(&pass, "s3cret words\n").unwrap();
+    std::fs::write(&wrong, "other words\n").unwrap();
+    let mut init = Command::new(built("softcard"));
+    init.args([
+        "init",
+        "--profile",
+        "piv",
+        "--seed",
+        "9",
+        "--passphrase-file",
+    ])
+    .arg(&pass)
+    .arg(&image);
+    run(init);
+    let setup = Setup {
+        images: vec![image.clone()],
+        ..setup
+    };
+
+    let verify = [
+        "yubico-piv-tool",
+        "-r",
+        "softcard",
+        "-a",
+        "verify-pin",
+        "-P",
+        "12345678",
+    ];
+    let mut c = setup.command(verify[0]);
+    c.args(&verify[1..]).env("SOFTCARD_PASSPHRASE_FILE", &pass);
+    let (_, stderr) = run(c);
+    assert!(stderr.contains("Successfully verified PIN"), "{stderr}");
+
+    let mut c = setup.exec(&[
+        "sh",
+        "-c",
+        "env | grep -c '^SOFTCARD_PASSPHRASE=' ; exec \"$@\"",
+        "sh",
+    ]);
+    c.args(verify).env("SOFTCARD_PASSPHRASE", "s3cret words");
+    let (stdout, stderr) = run(c);
+    assert_eq!(
+        stdout.trim(),
+        "0",
+        "the program does not get the passphrase"
+    );
+    assert!(stderr.contains("Successfully verified PIN"), "{stderr}");
+    let bytes = std::fs::read(&image).unwrap();
+    assert!(bytes.starts_with(b"SOFTSEAL"), "still encrypted");
+
+    for (var, value) in [
+        ("SOFTCARD_PASSPHRASE_FILE", wrong.as_os_str()),
+        ("SOFTCARD_NO_PASSPHRASE", wrong.as_os_str()),
+    ] {
+        let mut c = setup.command("pcsc_scan");
+        c.arg("-r")
+            .env(var, value)
+            .env_remove("SOFTCARD_PASSPHRASE");
+        let out = c.output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            !stdout.contains("softcard PIV"),
+            "{var}: no reader: {stdout}"
+        );
+        assert!(
+            stderr.contains("passphrase") && stderr.contains("sealed.img"),
+            "{var}: {stderr}"
+        );
+        assert!(!stderr.contains("other words"), "never shown: {stderr}");
+    }
+    let mut c = setup.exec(&["true"]);
+    c.env_remove("SOFTCARD_PASSPHRASE")
+        .env("SOFTCARD_PASSPHRASE_FILE", &wrong);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("passphrase is wrong"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&image).unwrap(),
+        bytes,
+        "failures change nothing"
+    );
+}
+
+#[test]
+fn a_backend_name_the_build_cannot_honour_is_named_and_no_card_served() {
+    let setup = Setup::new(&["piv"]);
+    let mut c = setup.command("pcsc_scan");
+    c.arg("-r").env("SOFTCARD_BACKEND", "openssl");
+    let out = c.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains("SOFTCARD_BACKEND") && stderr.contains("unknown backend"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("softcard PIV"), "no reader: {stdout}");
+}
+
+/// `softcard exec [--backend B]` running `sh -c SCRIPT` with `$IMG` the image and `$SC`
+/// the softcard binary.
+fn exec_script(setup: &Setup, backend: Option<&str>, script: &str) -> (String, String) {
+    let mut c = Command::new(built("softcard"));
+    c.arg("exec");
+    if let Some(b) = backend {
+        c.args(["--backend", b]);
+    }
+    c.arg("--image")
+        .arg(&setup.images[0])
+        .args(["--", "timeout", "120", "sh", "-c", script])
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("SOFTCARD_BACKEND")
+        .env("IMG", &setup.images[0])
+        .env("SC", built("softcard"))
+        .env("HOME", setup.dir.path());
+    run(c)
+}
+
+#[test]
+fn exec_serves_its_cards_on_its_backend_and_one_shot_commands_follow_or_are_refused() {
+    let setup = Setup::new(&["piv"]);
+    let default = BackendKind::default().name();
+    // Without --backend: the default, told to the program; `info` on the held image names
+    // the holder's backend even when the caller's environment says nothing.
+    let (stdout, _) = exec_script(
+        &setup,
+        None,
+        r#"echo "env=$SOFTCARD_BACKEND"; env -u SOFTCARD_BACKEND "$SC" info --json "$IMG""#,
+    );
+    assert!(stdout.contains(&format!("env={default}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"backend\": \"{default}\"")),
+        "{stdout}"
+    );
+
+    let script = r#"
+echo "env=$SOFTCARD_BACKEND"
+env -u SOFTCARD_BACKEND "$SC" info --json "$IMG"
+"$SC" pin verify "$IMG" && echo "verify ok"
+"$SC" pin verify --backend "$OTHER" "$IMG"; echo "other exit $?"
+"$SC" info --backend "$OTHER" "$IMG"; echo "info other exit $?"
+"#;
+    if default == "rustcrypto" {
+        // A pure-Rust build has one backend: nothing to refuse.
+        return;
+    }
+    let other = "rustcrypto";
+    let script = script.replace("$OTHER", default);
+    let (stdout, stderr) = exec_script(&setup, Some(other), &script);
+    assert!(stdout.contains(&format!("env={other}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"backend\": \"{other}\"")),
+        "info names the holder's backend:\n{stdout}"
+    );
+    assert!(stdout.contains("verify ok"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("other exit 2"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("info other exit 2"), "{stdout}\n{stderr}");
+    let refusal = format!("runs its cards on the {other} backend; --backend {default}");
+    assert_eq!(
+        stderr.matches(&refusal).count(),
+        2,
+        "both refusals name the holder's backend:\n{stderr}"
+    );
 }

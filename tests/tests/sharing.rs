@@ -1277,8 +1277,18 @@ for p in $pids; do wait $p || echo "a stress client exited $?"; done
         gids.transmit(&[&[0x00, 0x20, 0x00, 0x80, 0x08][..], OLD_PIN.as_bytes()].concat());
     assert_sw(sw, 0x9000, "VERIFY in the GIDS image");
     let mut lost = Vec::new();
+    // Summed over the processes: writes acknowledged, refused, transactions.
+    let mut totals = [0u64; 3];
     for p in 0..PROCESSES {
         let report = cards.read(&format!("stress-{p}.txt"));
+        let counts = report
+            .lines()
+            .find_map(|l| l.strip_prefix("counts ")?.split(" refusals ").next())
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+            .unwrap_or_else(|| panic!("process {p} reported no counts:\n{report}"));
+        for (total, name) in totals.iter_mut().zip(["acked", "refused", "transactions"]) {
+            *total += counts[name].as_u64().unwrap_or_default();
+        }
         assert!(
             !report.contains("mismatch"),
             "process {p} read back other values inside its own transactions:\n{report}"
@@ -1318,5 +1328,10 @@ for p in $pids; do wait $p || echo "a stress client exited $?"; done
         lost.is_empty(),
         "last acknowledged values missing from the images:\n{}\nrun:\n{text}",
         lost.join("\n")
+    );
+    let [acked, refused, transactions] = totals;
+    eprintln!(
+        "stress: {PROCESSES} processes, {SECONDS} s: {acked} writes acknowledged, {refused} \
+         refused, {transactions} transactions; none lost"
     );
 }

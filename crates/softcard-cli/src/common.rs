@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use softcard::crypto::BackendKind;
+use softcard_file::sealed::Passphrase;
 
 /// A failure to report: a message naming the problem, the card's status word when the
 /// card refused something, and the exit code.
@@ -183,13 +184,54 @@ impl Drop for TempDir {
     }
 }
 
+/// Where the passphrase of an encrypted card image comes from.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PassphraseArg {
+    /// The file holding the passphrase of an encrypted card image (one final line end is
+    /// dropped). Without it: the file named by SOFTCARD_PASSPHRASE_FILE, else the value of
+    /// SOFTCARD_PASSPHRASE. Refused for an image in clear.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl PassphraseArg {
+    /// The passphrase given: the option's file, else the environment's; `None` if neither.
+    ///
+    /// # Errors
+    /// The file cannot be read, or holds no passphrase (the message never shows one).
+    pub fn resolve(&self) -> Result<Option<Passphrase>, CliError> {
+        match &self.passphrase_file {
+            Some(file) => Passphrase::from_file(file)
+                .map(Some)
+                .map_err(CliError::usage),
+            None => Passphrase::from_env().map_err(CliError::usage),
+        }
+    }
+}
+
+/// How a command opens an existing card image: the crypto backend its keys go to, and the
+/// passphrase of an encrypted image.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    pub backend: BackendArg,
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
+}
+
 /// Loads the card image at `path` to look at it, without locking it: another process may
 /// be serving it (its changes are on disk when its card answers).
 ///
 /// # Errors
 /// As [`load_error`] describes, except that an image in use is no error.
-pub fn read_card(path: &Path, backend: BackendKind) -> Result<softcard::Card, CliError> {
-    softcard_file::FileStorage::read_card(path, backend).map_err(|e| load_error(path, &e))
+pub fn read_card(
+    path: &Path,
+    backend: BackendKind,
+    passphrase: &PassphraseArg,
+) -> Result<softcard::Card, CliError> {
+    let passphrase = passphrase.resolve()?;
+    softcard_file::FileStorage::read_card(path, backend, passphrase.as_ref())
+        .map_err(|e| load_error(path, &e))
 }
 
 /// Parses hex digits; spaces and colons between bytes are allowed.
@@ -318,17 +360,35 @@ pub fn hex(bytes: &[u8]) -> String {
 /// # Errors
 /// Unknown names, and backends not compiled into this build.
 pub fn parse_backend(name: &str) -> Result<BackendKind, String> {
-    let all = [BackendKind::RustCrypto, BackendKind::AwsLc];
-    let kind = all
-        .into_iter()
-        .find(|k| k.name() == name)
-        .ok_or_else(|| format!("unknown backend {name:?} (expected rustcrypto or aws-lc)"))?;
-    if kind.backend().is_none() {
-        return Err(format!(
-            "backend {name} is not compiled into this build (cargo feature aws-lc)"
-        ));
+    name.parse()
+}
+
+/// `--backend`: the crypto backend the cards' keys run on in this run. Every command that
+/// loads a card takes it; nothing records it in the image.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct BackendArg {
+    /// Crypto backend for the card's keys in this run: aws-lc or rustcrypto. Default: the
+    /// fastest compiled in (aws-lc). On an image a `softcard exec` or `serve` holds, the
+    /// holder's backend serves; a different one asked for is refused.
+    #[arg(
+        long = "backend",
+        env = softcard_file::BACKEND_VAR,
+        value_name = "NAME",
+        value_parser = parse_backend
+    )]
+    requested: Option<BackendKind>,
+}
+
+impl BackendArg {
+    /// The backend asked for (`--backend`, or `SOFTCARD_BACKEND`), if any.
+    pub fn requested(self) -> Option<BackendKind> {
+        self.requested
     }
-    Ok(kind)
+
+    /// The backend to load keys into: the one asked for, else the default.
+    pub fn kind(self) -> BackendKind {
+        self.requested.unwrap_or_default()
+    }
 }
 
 /// Prints a JSON value on stdout, pretty.
@@ -365,5 +425,23 @@ mod tests {
             BackendKind::RustCrypto
         );
         assert!(parse_backend("openssl").unwrap_err().contains("unknown"));
+        #[cfg(feature = "aws-lc")]
+        assert_eq!(parse_backend("aws-lc").unwrap(), BackendKind::AwsLc);
+        #[cfg(not(feature = "aws-lc"))]
+        assert!(
+            parse_backend("aws-lc")
+                .unwrap_err()
+                .contains("not compiled")
+        );
+    }
+
+    #[test]
+    fn the_default_backend_is_the_fastest_compiled_in() {
+        let expected = if cfg!(feature = "aws-lc") {
+            BackendKind::AwsLc
+        } else {
+            BackendKind::RustCrypto
+        };
+        assert_eq!(BackendKind::default(), expected);
     }
 }

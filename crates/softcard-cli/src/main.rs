@@ -46,6 +46,8 @@ enum Command {
     Sign(cmd::sign::Args),
     /// Verify, change or unblock the PIN.
     Pin(cmd::pin::Args),
+    /// Encrypt a card image at rest with a passphrase, change it, or decrypt the image.
+    Passphrase(cmd::passphrase::Args),
     /// Control a running exec or serve: list its readers, remove and insert its cards.
     Ctl(cmd::ctl::Args),
     /// Run the enrollment flow end to end on a new card, with a built-in test CA.
@@ -63,6 +65,7 @@ impl Command {
             Command::Cert(a) => cmd::cert::run(a),
             Command::Sign(a) => cmd::sign::run(a),
             Command::Pin(a) => cmd::pin::run(a),
+            Command::Passphrase(a) => cmd::passphrase::run(a),
             Command::Ctl(a) => cmd::ctl::run(a),
             Command::Demo(a) => cmd::demo::run(a),
         }
@@ -77,6 +80,7 @@ impl Command {
             Command::Cert(a) => a.json,
             Command::Sign(a) => a.json,
             Command::Pin(a) => a.json,
+            Command::Passphrase(a) => a.json,
             Command::Ctl(a) => a.json,
             Command::Serve(_) | Command::Exec(_) | Command::Demo(_) => false,
         }

@@ -12,7 +12,10 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use softcard::crypto::BackendKind;
 
+use zeroize::Zeroizing;
+
 use crate::image_lock::{ImageLock, LockError};
+use crate::sealed::{KdfParams, Passphrase, SealError, SealKey, is_sealed};
 
 /// A [`softcard::Storage`] writing each image to a temporary file in the target's folder,
 /// syncing it, renaming it over the target and syncing the folder: after a crash either
@@ -33,10 +36,15 @@ use crate::image_lock::{ImageLock, LockError};
 /// named as this storage names its temporary files (`.<name>.tmp<pid>-<counter>-<random>`,
 /// or `.<name>.tmp<pid>` of earlier versions); links and other images' files are left
 /// alone. [`FileStorage::read_card`] takes nothing and removes nothing.
+///
+/// An image encrypted with a passphrase ([`crate::sealed`]) is opened with it and each new
+/// image is encrypted again, under the key derived when it was opened and a new nonce:
+/// neither the image nor a temporary file ever holds the card in clear.
 #[derive(Clone, Debug)]
 pub struct FileStorage {
     path: PathBuf,
     lock: Option<Arc<ImageLock>>,
+    seal: Option<Arc<SealKey>>,
 }
 
 /// Why a card file could not be opened.
@@ -57,12 +65,21 @@ pub enum LoadError {
     /// The file has this many bytes, more than any card image ([`MAX_IMAGE_FILE_LEN`]); it
     /// was not read.
     TooLarge(u64),
+    /// The image is encrypted and no passphrase was given.
+    Encrypted,
+    /// A passphrase was given, and the image is not encrypted: the passphrase would be
+    /// ignored (and the image stays in clear), so nothing is loaded.
+    NotEncrypted,
+    /// The encrypted image cannot be opened: a wrong passphrase, a modified or foreign file.
+    Seal(SealError),
 }
 
 /// The largest file a card image can be: its header and the largest body a reader accepts
-/// ([`softcard::image::HEADER_LEN`] + [`softcard::image::MAX_BODY_LEN`]).
-pub const MAX_IMAGE_FILE_LEN: u64 =
-    (softcard::image::HEADER_LEN + softcard::image::MAX_BODY_LEN) as u64;
+/// ([`softcard::image::HEADER_LEN`] + [`softcard::image::MAX_BODY_LEN`]), and what
+/// encryption adds ([`crate::sealed::SEAL_OVERHEAD`]).
+pub const MAX_IMAGE_FILE_LEN: u64 = (softcard::image::HEADER_LEN
+    + softcard::image::MAX_BODY_LEN
+    + crate::sealed::SEAL_OVERHEAD) as u64;
 
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,6 +96,15 @@ impl std::fmt::Display for LoadError {
                 "the file of {len} bytes is larger than any card image \
                  ({MAX_IMAGE_FILE_LEN} bytes)"
             ),
+            LoadError::Encrypted => f.write_str(
+                "the card image is encrypted: give its passphrase (--passphrase-file, or \
+                 SOFTCARD_PASSPHRASE_FILE or SOFTCARD_PASSPHRASE in the environment)",
+            ),
+            LoadError::NotEncrypted => f.write_str(
+                "a passphrase was given, but the card image is not encrypted \
+                 (`softcard passphrase` encrypts it)",
+            ),
+            LoadError::Seal(e) => e.fmt(f),
         }
     }
 }
@@ -111,7 +137,22 @@ impl FileStorage {
         FileStorage {
             path: path.into(),
             lock: None,
+            seal: None,
         }
+    }
+
+    /// A storage for `path` that encrypts every image it writes under `key` (see
+    /// [`crate::sealed`]).
+    pub fn sealed(path: impl Into<PathBuf>, key: SealKey) -> Self {
+        FileStorage {
+            seal: Some(Arc::new(key)),
+            ..FileStorage::new(path)
+        }
+    }
+
+    /// Whether this storage encrypts what it writes.
+    pub fn is_sealed(&self) -> bool {
+        self.seal.is_some()
     }
 
     /// The image's lock, when this storage holds one.
@@ -135,16 +176,19 @@ impl FileStorage {
     /// larger than any image (it is not read), [`LoadError::Lock`] when another
     /// process holds the image or it is read-only, [`LoadError::Card`] with a
     /// [`softcard::ImageError`] if it is corrupted, foreign or newer (the file is not
-    /// touched), [`LoadError::Random`].
+    /// touched), [`LoadError::Random`]; for `passphrase`, [`LoadError::Encrypted`] (an
+    /// encrypted image and none given), [`LoadError::NotEncrypted`] (one given for an image
+    /// in clear) and [`LoadError::Seal`] (a wrong one, or a modified file).
     pub fn load_card(
         path: impl Into<PathBuf>,
         backend: BackendKind,
+        passphrase: Option<&Passphrase>,
     ) -> Result<softcard::Card, LoadError> {
         let path = path.into();
         // Checked before the lock too: no lock file is made beside a FIFO or a device.
         check_image_file(&fs::metadata(&path).map_err(LoadError::Io)?)?;
         let lock = ImageLock::acquire(&path).map_err(LoadError::Lock)?;
-        FileStorage::load_locked(lock, backend)
+        FileStorage::load_locked(lock, backend, passphrase)
     }
 
     /// As [`FileStorage::load_card`], for an image this process has locked already (a host
@@ -152,16 +196,52 @@ impl FileStorage {
     ///
     /// # Errors
     /// As [`FileStorage::load_card`].
-    pub fn load_locked(lock: ImageLock, backend: BackendKind) -> Result<softcard::Card, LoadError> {
+    pub fn load_locked(
+        lock: ImageLock,
+        backend: BackendKind,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<softcard::Card, LoadError> {
+        let path = lock.image().to_owned();
+        remove_leftovers(&path);
+        let (bytes, seal) = unlock(read_image(&path)?, passphrase)?;
         let storage = FileStorage {
-            path: lock.image().to_owned(),
+            path,
             lock: Some(Arc::new(lock)),
+            seal: seal.map(Arc::new),
         };
-        remove_leftovers(&storage.path);
-        let bytes = read_image(&storage.path)?;
         let rng = os_rng().map_err(LoadError::Random)?;
         softcard::Card::load(&bytes, Box::new(rng), Box::new(storage), backend)
             .map_err(LoadError::Card)
+    }
+
+    /// Encrypts the image at `path` with the new passphrase and parameters (and a new
+    /// salt), or decrypts it when `new` is `None`; `current` opens it if it is encrypted.
+    /// The image is locked meanwhile, checked by loading it, and replaced atomically: on any
+    /// error it is left as it was.
+    ///
+    /// # Errors
+    /// As [`FileStorage::load_card`]; [`LoadError::Seal`] when no key can be derived; the
+    /// write's I/O error.
+    pub fn reseal(
+        path: &Path,
+        current: Option<&Passphrase>,
+        new: Option<(&Passphrase, KdfParams)>,
+    ) -> Result<(), LoadError> {
+        let card = FileStorage::load_card(path, BackendKind::default(), current)?;
+        let image = Zeroizing::new(card.image().map_err(|e| LoadError::Card(e.into()))?);
+        let mut storage = FileStorage {
+            path: path.to_owned(),
+            lock: None,
+            seal: None,
+        };
+        if let Some((new, params)) = new {
+            let key = SealKey::new(new, params).map_err(LoadError::Seal)?;
+            storage.seal = Some(Arc::new(key));
+        }
+        // The card (and with it the image's lock) lives until the new file is in place.
+        let written = softcard::Storage::save(&mut storage, &image).map_err(LoadError::Io);
+        drop(card);
+        written
     }
 
     /// Loads the card in `path` to look at it, without locking the image: its changes are
@@ -173,8 +253,9 @@ impl FileStorage {
     pub fn read_card(
         path: impl AsRef<Path>,
         backend: BackendKind,
+        passphrase: Option<&Passphrase>,
     ) -> Result<softcard::Card, LoadError> {
-        let bytes = read_image(path.as_ref())?;
+        let (bytes, _) = unlock(read_image(path.as_ref())?, passphrase)?;
         let rng = os_rng().map_err(LoadError::Random)?;
         softcard::Card::load(
             &bytes,
@@ -186,6 +267,14 @@ impl FileStorage {
     }
 
     fn write_atomically(&self, image: &[u8]) -> io::Result<()> {
+        let sealed;
+        let image = match &self.seal {
+            Some(key) => {
+                sealed = key.seal(image).map_err(io::Error::other)?;
+                &sealed[..]
+            }
+            None => image,
+        };
         let dir = match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -271,6 +360,25 @@ fn read_image(path: &Path) -> Result<Vec<u8>, LoadError> {
         return Err(LoadError::TooLarge(read.max(meta.len())));
     }
     Ok(bytes)
+}
+
+/// The plain image in `bytes`, opened with `passphrase` if it is encrypted, and the key that
+/// encrypts the card's next images.
+fn unlock(
+    bytes: Vec<u8>,
+    passphrase: Option<&Passphrase>,
+) -> Result<(Zeroizing<Vec<u8>>, Option<SealKey>), LoadError> {
+    match (is_sealed(&bytes), passphrase) {
+        (true, Some(p)) => SealKey::open(&bytes, p)
+            .map(|(plain, key)| (plain, Some(key)))
+            .map_err(LoadError::Seal),
+        (true, None) => Err(LoadError::Encrypted),
+        // Neither sealed nor a card image: the image reader names the problem.
+        (false, Some(_)) if bytes.starts_with(softcard::image::MAGIC) => {
+            Err(LoadError::NotEncrypted)
+        }
+        (false, _) => Ok((Zeroizing::new(bytes), None)),
+    }
 }
 
 /// Refuses a file that cannot be a card image: not a regular file, or too large.

@@ -181,7 +181,7 @@ fn bad_images_give_typed_errors_and_stay_untouched() {
     for (bytes, expected) in cases {
         fs::write(&path, bytes).unwrap();
         let before = fs::metadata(&path).unwrap();
-        let err = FileStorage::load_card(&path, BackendKind::default()).unwrap_err();
+        let err = FileStorage::load_card(&path, BackendKind::default(), None).unwrap_err();
         let image_err = err
             .image_error()
             .unwrap_or_else(|| panic!("not an image error: {err}"));
@@ -192,8 +192,8 @@ fn bad_images_give_typed_errors_and_stay_untouched() {
             before.mtime_nsec()
         );
     }
-    let missing =
-        FileStorage::load_card(dir.path().join("absent"), BackendKind::default()).unwrap_err();
+    let missing = FileStorage::load_card(dir.path().join("absent"), BackendKind::default(), None)
+        .unwrap_err();
     assert!(missing.image_error().is_none());
 }
 
@@ -202,7 +202,7 @@ fn a_loaded_card_writes_back_to_its_file_before_answering() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("card.img");
     drop(create(&path));
-    let mut card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+    let mut card = FileStorage::load_card(&path, BackendKind::default(), None).unwrap();
     card.power_on();
     let commands: [&[u8]; 3] = [
         piv::SELECT,
@@ -247,11 +247,11 @@ fn taking_an_image_removes_the_temporary_files_its_interrupted_writes_left() {
 
     // Reading the image without taking it leaves them: a writer may be at work.
     plant();
-    FileStorage::read_card(&path, BackendKind::default()).unwrap();
+    FileStorage::read_card(&path, BackendKind::default(), None).unwrap();
     assert!(leftover.exists() && older.exists());
 
     // Taking it (load_card) removes this image's leftovers, and only those.
-    let card = FileStorage::load_card(&path, BackendKind::default()).unwrap();
+    let card = FileStorage::load_card(&path, BackendKind::default(), None).unwrap();
     assert!(!leftover.exists(), "the leftover image is still there");
     assert!(!older.exists(), "the older leftover is still there");
     assert_eq!(card.image().unwrap(), good);
@@ -266,7 +266,7 @@ fn taking_an_image_removes_the_temporary_files_its_interrupted_writes_left() {
     // As does load_locked, for a process that took the lock itself (a host).
     plant();
     let lock = softcard_file::image_lock::ImageLock::acquire(&path).unwrap();
-    let card = FileStorage::load_locked(lock, BackendKind::default()).unwrap();
+    let card = FileStorage::load_locked(lock, BackendKind::default(), None).unwrap();
     assert!(!leftover.exists() && !older.exists());
     assert_eq!(card.image().unwrap(), good);
     for other in &others {
@@ -309,15 +309,15 @@ fn only_regular_files_are_read_as_images() {
     .unwrap();
     let loads: [(&str, Load<std::path::PathBuf>); 3] = [
         ("read_card", |p| {
-            FileStorage::read_card(p, BackendKind::default())
+            FileStorage::read_card(p, BackendKind::default(), None)
         }),
         ("load_card", |p| {
-            FileStorage::load_card(p, BackendKind::default())
+            FileStorage::load_card(p, BackendKind::default(), None)
         }),
         ("load_locked", |p| {
             let lock = softcard_file::image_lock::ImageLock::acquire(&p)
                 .map_err(softcard_file::LoadError::Lock)?;
-            FileStorage::load_locked(lock, BackendKind::default())
+            FileStorage::load_locked(lock, BackendKind::default(), None)
         }),
     ];
     for (name, load) in loads {
@@ -335,15 +335,19 @@ fn only_regular_files_are_read_as_images() {
     // A device: read_card, and load_card before it takes the image (no lock file in /dev).
     let zero = Path::new("/dev/zero");
     let err = load_error(promptly(move || {
-        FileStorage::read_card(zero, BackendKind::default())
+        FileStorage::read_card(zero, BackendKind::default(), None)
     }));
     assert!(err.to_string().contains("not a regular file"), "{err}");
     let err = load_error(promptly(move || {
-        FileStorage::load_card(zero, BackendKind::default())
+        FileStorage::load_card(zero, BackendKind::default(), None)
     }));
     assert!(err.to_string().contains("not a regular file"), "{err}");
     // A folder.
-    let err = load_error(FileStorage::read_card(dir.path(), BackendKind::default()));
+    let err = load_error(FileStorage::read_card(
+        dir.path(),
+        BackendKind::default(),
+        None,
+    ));
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }
 
@@ -353,10 +357,13 @@ fn a_file_larger_than_any_image_is_refused_unread() {
     let path = dir.path().join("huge.img");
     // 1 GiB of holes: nothing on disk, and reading it whole would take a GiB of memory.
     fs::File::create(&path).unwrap().set_len(1 << 30).unwrap();
-    let max = (softcard::image::HEADER_LEN + softcard::image::MAX_BODY_LEN) as u64;
+    // The largest plain image, and what encryption adds to it.
+    let max = (softcard::image::HEADER_LEN
+        + softcard::image::MAX_BODY_LEN
+        + softcard_file::sealed::SEAL_OVERHEAD) as u64;
     let loads: [Load<std::path::PathBuf>; 2] = [
-        |p| FileStorage::read_card(p, BackendKind::default()),
-        |p| FileStorage::load_card(p, BackendKind::default()),
+        |p| FileStorage::read_card(p, BackendKind::default(), None),
+        |p| FileStorage::load_card(p, BackendKind::default(), None),
     ];
     for load in loads {
         let path = path.clone();
@@ -373,6 +380,6 @@ fn a_file_larger_than_any_image_is_refused_unread() {
     }
     // The largest a valid image can be is not refused for its size (it is not a card).
     fs::File::create(&path).unwrap().set_len(max).unwrap();
-    let err = load_error(FileStorage::read_card(&path, BackendKind::default()));
+    let err = load_error(FileStorage::read_card(&path, BackendKind::default(), None));
     assert!(err.image_error().is_some(), "{err:?}");
 }

@@ -55,6 +55,8 @@ struct HostState {
     next: AtomicUsize,
     /// The crypto backend of the cards the host loads.
     backend: softcard::crypto::BackendKind,
+    /// The passphrase of the encrypted images the host loads.
+    passphrase: Mutex<Option<softcard_file::sealed::Passphrase>>,
     clients: AtomicUsize,
     stop: AtomicBool,
 }
@@ -93,8 +95,10 @@ impl HostState {
         }
         let image_lock = softcard_file::image_lock::ImageLock::acquire(&real).map_err(load)?;
         image_lock.announce(Some(&self.path)).map_err(io)?;
-        let card = softcard_file::FileStorage::load_locked(image_lock, self.backend)
-            .map_err(AddError::Load)?;
+        let passphrase = lock(&self.passphrase).clone();
+        let card =
+            softcard_file::FileStorage::load_locked(image_lock, self.backend, passphrase.as_ref())
+                .map_err(AddError::Load)?;
         let taken = self.registry.readers();
         // The next number no reader has, whatever its kind.
         let reader = loop {
@@ -163,6 +167,7 @@ impl Host {
                 parked: Mutex::default(),
                 next: AtomicUsize::new(0),
                 backend,
+                passphrase: Mutex::default(),
                 clients: AtomicUsize::new(0),
                 stop: AtomicBool::new(false),
             }),
@@ -180,6 +185,14 @@ impl Host {
     /// read-only) or loaded.
     pub fn add_image(&self, image: &Path) -> Result<String, AddError> {
         self.state.add_image(image)
+    }
+
+    /// The passphrase that opens the encrypted images this host loads, from now on (by
+    /// [`Host::add_image`] and by the control interface's inserts); `None` for images in
+    /// clear. An image in clear is refused while a passphrase is set, and the other way
+    /// round (see [`softcard_file::LoadError`]).
+    pub fn set_passphrase(&self, passphrase: Option<softcard_file::sealed::Passphrase>) {
+        *lock(&self.state.passphrase) = passphrase;
     }
 
     /// Starts accepting clients on a thread of its own.
@@ -388,11 +401,15 @@ fn handle(
             let mut w = ok().u32(names.len() as u32);
             for n in names {
                 let image = images.get(&n).map(|p| p.to_string_lossy().into_owned());
-                let present = state.registry.with_card(&n, |_| ()).is_ok();
+                let backend = state.registry.with_card(&n, |c| c.backend());
+                let present = backend.is_ok();
+                // A card out of its reader (parked) was loaded by this host.
+                let backend = backend.unwrap_or(state.backend);
                 w = w
                     .bytes(n.as_bytes())
                     .bytes(image.unwrap_or_default().as_bytes())
-                    .u8(u8::from(present));
+                    .u8(u8::from(present))
+                    .bytes(backend.name().as_bytes());
             }
             Ok(w)
         }
@@ -475,6 +492,9 @@ pub struct ReaderInfo {
     pub image: Option<PathBuf>,
     /// Whether the card is in the reader.
     pub present: bool,
+    /// The name of the crypto backend its card's keys run on
+    /// ([`BackendKind::name`](softcard::crypto::BackendKind::name)).
+    pub backend: String,
 }
 
 fn control(socket: &Path, request: Writer) -> Result<Vec<u8>, Error> {
@@ -503,6 +523,7 @@ pub fn list(socket: &Path) -> Result<Vec<ReaderInfo>, Error> {
                 image: (!image.is_empty())
                     .then(|| PathBuf::from(String::from_utf8_lossy(image).into_owned())),
                 present: r.u8()? != 0,
+                backend: String::from_utf8_lossy(r.bytes()?).into_owned(),
             })
         })
         .collect()

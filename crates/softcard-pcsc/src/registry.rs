@@ -145,7 +145,7 @@ impl Hub {
 
 /// The reader name softcard gives the `index`-th card it serves (from 0):
 /// `softcard <KIND> <nn> 00`, KIND being `PIV` or `GIDS`. The names start with `softcard`,
-/// which is what `yubico-piv-tool -r softcard` matches. A `yubikey` card sits in the reader
+/// which is what `yubico-piv-tool -r softcard` matches. A YubiKey card sits in the reader
 /// a YubiKey 5 is given, `Yubico YubiKey OTP+FIDO+CCID <nn> 00`: clients find YubiKeys by
 /// that name (piv-go and the `yubikey` crate look for "yubikey", ykman reads the USB
 /// interfaces from it).
@@ -153,7 +153,7 @@ pub fn served_reader_name(profile: softcard::Profile, index: usize) -> String {
     let kind = match profile {
         softcard::Profile::Piv => "softcard PIV",
         softcard::Profile::WindowsVsc => "softcard GIDS",
-        softcard::Profile::Yubikey => "Yubico YubiKey OTP+FIDO+CCID",
+        softcard::Profile::Yubikey | softcard::Profile::Yubikey54 => "Yubico YubiKey OTP+FIDO+CCID",
     };
     format!("{kind} {index:02} 00")
 }

@@ -45,7 +45,7 @@ pub enum Op {
     /// `SCardCancel`: context (sent on a connection of its own).
     Cancel = 12,
     /// Control: the readers with the image each serves -> count u32, then reader, image
-    /// path (empty for none), present u8.
+    /// path (empty for none), present u8, the card's crypto backend (its name).
     CtlList = 20,
     /// Control: take the card out of a reader (kept by the host): reader.
     CtlRemove = 21,

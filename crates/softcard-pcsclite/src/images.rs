@@ -8,7 +8,13 @@
 //! problem, and no reader; the other cards are served. Changes the card makes (PINs,
 //! keys, objects) are written back to its file atomically. Each image is locked for this
 //! process: an image another process holds (a `softcard exec` or `serve`, another program
-//! with this library) is not served here, and the message names that process.
+//! with this library) is not served here, and the message names that process. An image
+//! encrypted at rest is opened with the passphrase in the file named by
+//! `SOFTCARD_PASSPHRASE_FILE`, or in `SOFTCARD_PASSPHRASE`.
+//!
+//! The keys run on the backend `SOFTCARD_BACKEND` names (`aws-lc` or `rustcrypto`), by
+//! default the fastest compiled in (aws-lc); a name this build cannot honour is reported
+//! on standard error and no card is served.
 
 use std::path::Path;
 use std::sync::{Once, OnceLock};
@@ -16,6 +22,7 @@ use std::sync::{Once, OnceLock};
 use softcard::Profile;
 use softcard::crypto::BackendKind;
 use softcard_file::FileStorage;
+use softcard_file::sealed::Passphrase;
 use softcard_pcsc::Registry;
 
 /// The environment variable naming the card images.
@@ -60,8 +67,15 @@ pub fn load_once() {
             return;
         };
         let list = list.to_string_lossy().into_owned();
+        let backend = match softcard_file::backend_from_env() {
+            Ok(backend) => backend,
+            Err(message) => {
+                eprintln!("softcard: {message}; no card is served");
+                return;
+            }
+        };
         for (index, path) in list.split(':').filter(|p| !p.is_empty()).enumerate() {
-            if let Err(message) = load(Registry::global(), Path::new(path), index) {
+            if let Err(message) = load(Registry::global(), Path::new(path), index, backend) {
                 eprintln!(
                     "softcard: card image {path}: {message}; its reader is not offered \
                      (run the programs that share a card under one `softcard exec`)"
@@ -71,12 +85,19 @@ pub fn load_once() {
     });
 }
 
-/// Loads one image into `registry` as the `index`-th card.
+/// Loads one image into `registry` as the `index`-th card, its keys on `backend`.
 ///
 /// # Errors
 /// A message saying why the image cannot be served.
-pub fn load(registry: &Registry, path: &Path, index: usize) -> Result<String, String> {
-    let card = FileStorage::load_card(path, BackendKind::default()).map_err(|e| e.to_string())?;
+pub fn load(
+    registry: &Registry,
+    path: &Path,
+    index: usize,
+    backend: BackendKind,
+) -> Result<String, String> {
+    let passphrase = Passphrase::from_env()?;
+    let card =
+        FileStorage::load_card(path, backend, passphrase.as_ref()).map_err(|e| e.to_string())?;
     let name = reader_name(card.profile(), index);
     registry
         .insert_card(&name, card)

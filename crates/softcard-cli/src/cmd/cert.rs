@@ -2,13 +2,11 @@
 
 use std::path::PathBuf;
 
-use softcard::crypto::{BackendKind, HashAlg};
+use softcard::crypto::HashAlg;
 use softcard_enroll::{Certificate, parse_certificates, select_for_key};
 
 use super::enroll::{check_out_dir, connect, fail, write_out};
-use crate::common::{
-    CliError, HexKey, HexKeyParser, PinArg, hex, parse_backend, parse_pin, print_json,
-};
+use crate::common::{CliError, HexKey, HexKeyParser, OpenArgs, PinArg, hex, parse_pin, print_json};
 
 /// Arguments of `softcard cert`.
 #[derive(Debug, clap::Args)]
@@ -40,9 +38,8 @@ pub enum CertCommand {
         /// PIV management key in hex (the default key when not given).
         #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
         management_key: Option<HexKey>,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        open: OpenArgs,
     },
     /// Write a container's certificate as PEM (with --json, in the JSON when no --out).
     Export {
@@ -54,17 +51,15 @@ pub enum CertCommand {
         /// The output file (standard output when not given).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        open: OpenArgs,
     },
     /// List the key containers and whether they hold a certificate.
     List {
         /// The card image file.
         image: PathBuf,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        open: OpenArgs,
     },
 }
 
@@ -81,11 +76,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             file,
             pin,
             management_key,
-            backend,
+            open,
         } => {
             let input = std::fs::read(&file)
                 .map_err(|e| CliError::new(format!("cannot read {}: {e}", file.display())))?;
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             let target = client.container(&container).map_err(fail)?;
             // Checked before the PIN is presented, so a refused file leaves the card as it was.
             let certs = parse_certificates(&input).map_err(fail)?;
@@ -111,12 +106,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
             image,
             container,
             out,
-            backend,
+            open,
         } => {
             if let Some(out) = &out {
                 check_out_dir(out)?;
             }
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             let target = client.container(&container).map_err(fail)?;
             let cert = client
                 .read_certificate(&target)
@@ -142,8 +137,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
             }
             Ok(())
         }
-        CertCommand::List { image, backend } => {
-            let mut client = connect(&image, backend)?;
+        CertCommand::List { image, open } => {
+            let mut client = connect(&image, &open)?;
             let all = client.containers().map_err(fail)?;
             if args.json {
                 let list: Vec<_> = all

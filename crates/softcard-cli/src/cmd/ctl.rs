@@ -32,7 +32,8 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// The host's readers, the image each serves, and whether its card is in.
+    /// The host's readers, the image each serves, and whether its card is in (with
+    /// `--json`, also the crypto `backend` its card runs on).
     List,
     /// Take the card out of a reader (the host keeps it).
     Remove {
@@ -75,6 +76,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                             "reader": r.name,
                             "image": r.image.as_ref().map(|p| p.display().to_string()),
                             "present": r.present,
+                            "backend": r.backend,
                         })
                     })
                     .collect();

@@ -14,7 +14,7 @@ use softcard_enroll::{
 };
 
 use super::enroll::{fail, write_out};
-use crate::common::CliError;
+use crate::common::{BackendArg, CliError};
 
 /// Arguments of `softcard demo`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +25,8 @@ pub struct Args {
     /// Keep the card image, request and certificates in this folder (created if needed).
     #[arg(long)]
     pub keep: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
 
 /// Prints a step with its duration.
@@ -56,15 +58,18 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let user = std::env::var("USER").unwrap_or_else(|_| "softcard user".into());
     let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
     println!(
-        "softcard demo: profile {}, folder {}",
+        "softcard demo: profile {}, backend {}, folder {}",
         args.profile,
+        args.backend.kind().name(),
         dir.display()
     );
     let total = Instant::now();
     let mut client = step(1, "create the card image (PIN 12345678)", || {
         let storage = Box::new(softcard_file::FileStorage::new(&image));
         let rng = softcard_file::os_rng().map_err(CliError::new)?;
-        let card = Card::create(&CardOptions::new(args.profile), Box::new(rng), storage)
+        let mut opts = CardOptions::new(args.profile);
+        opts.backend = args.backend.kind();
+        let card = Card::create(&opts, Box::new(rng), storage)
             .map_err(|e| CliError::new(e.to_string()))?;
         CardClient::connect(card).map_err(fail)
     })?;

@@ -4,14 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::card::CliCard;
-use softcard::crypto::BackendKind;
 use softcard_enroll::{
     CardClient, ContainerName, EnrollError, HashAlg, KeyAlgorithm, KeyRequest, KeySpec, Request,
     RequestFormat, RequestOptions,
 };
 
 use super::progress::Dots;
-use crate::common::{CliError, HexKey, HexKeyParser, PinArg, parse_backend, parse_pin, print_json};
+use crate::common::{CliError, HexKey, HexKeyParser, OpenArgs, PinArg, parse_pin, print_json};
 
 /// Key algorithms offered.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -127,9 +126,8 @@ pub struct Args {
     /// PIV management key in hex, to create the key (the default key when not given).
     #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub management_key: Option<HexKey>,
-    /// Crypto backend to load the card's keys into.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub open: OpenArgs,
 }
 
 /// An enrollment failure as the command line reports it, with the card's status word.
@@ -154,8 +152,8 @@ pub fn status_word(e: &EnrollError) -> Option<u16> {
 ///
 /// # Errors
 /// The image cannot be opened, or holds no GIDS or PIV application.
-pub fn connect(image: &Path, backend: BackendKind) -> Result<CardClient<CliCard>, CliError> {
-    CardClient::connect(crate::card::open(image, backend)?).map_err(fail)
+pub fn connect(image: &Path, open: &OpenArgs) -> Result<CardClient<CliCard>, CliError> {
+    CardClient::connect(crate::card::open(image, open)?).map_err(fail)
 }
 
 /// Fails when the folder of `out` does not exist, before anything is done.
@@ -280,7 +278,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let out = OutFile::open(&args.out)?;
     let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
 
-    let mut client = connect(&args.image, args.backend)?;
+    let mut client = connect(&args.image, &args.open)?;
     if let Some(key) = &args.management_key {
         client.set_management_key(key.bytes());
     }

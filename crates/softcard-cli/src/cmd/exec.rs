@@ -11,6 +11,10 @@
 //! is never answered from a stale cache). The drop-in in each process is a thin client of
 //! the host; it finds the socket beside itself when the environment was cleared.
 //!
+//! The cards' keys run on the backend `--backend` names (or `SOFTCARD_BACKEND`; by default
+//! the fastest compiled in, aws-lc); the program gets `SOFTCARD_BACKEND` set to it, so that
+//! what it sees in its environment is what serves its cards.
+//!
 //! The images are locked while softcard serves them: a second `exec` or `serve` on one of
 //! them is refused naming this process, and one-shot commands (`softcard pin`, `cert
 //! import`, `enroll`, `sign`) on them are served by this host.
@@ -29,11 +33,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
-use softcard::crypto::BackendKind;
 use softcard_pcsc::Registry;
 use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 
-use crate::common::{CliError, TempDir, serve_images};
+use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
 /// The environment variable that overrides where the drop-in library is found.
 pub const LIBRARY_VAR: &str = "SOFTCARD_PCSCLITE";
@@ -47,6 +50,12 @@ pub struct Args {
     /// `softcard PIV 00 00`, `softcard GIDS 01 00`... in this order.
     #[arg(long = "image", value_name = "IMAGE", required = true)]
     pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    /// The passphrase of encrypted images (the program started does not get
+    /// SOFTCARD_PASSPHRASE: it reaches the cards through this process).
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
     /// The program and its arguments (after `--`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     pub command: Vec<OsString>,
@@ -67,8 +76,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let dir = TempDir::create("softcard-exec")?;
     let socket = dir.path().join(SOCKET_FILE);
     let registry = Registry::new();
-    let host = Host::bind(&socket, registry.clone(), BackendKind::default())
+    let backend = args.backend.kind();
+    let host = Host::bind(&socket, registry.clone(), backend)
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    host.set_passphrase(args.passphrase.resolve()?);
     serve_images(&host, &args.images)?;
     let link = dir.path().join("libpcsclite.so.1");
     std::os::unix::fs::symlink(&library, &link).map_err(|e| {
@@ -103,6 +114,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .env("LD_LIBRARY_PATH", library_path)
         .env(HOST_VAR, &socket)
         .env_remove("SOFTCARD_IMAGES")
+        .env_remove(softcard_file::sealed::PASSPHRASE_VAR)
+        .env(softcard_file::BACKEND_VAR, backend.name())
         .env("OPENSC_CONF", &conf)
         .spawn()
         .map_err(|e| CliError::new(format!("cannot run {}: {e}", program.to_string_lossy())))?;
@@ -253,7 +266,7 @@ mod tests {
         let host = Host::bind(
             &dir.path().join("s.sock"),
             Registry::new(),
-            BackendKind::default(),
+            softcard::crypto::BackendKind::default(),
         )
         .unwrap();
         let err = serve_images(&host, &[PathBuf::from("/nonexistent/card.img")]).unwrap_err();

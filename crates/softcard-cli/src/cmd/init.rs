@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use softcard::crypto::BackendKind;
 use softcard::{Card, CardOptions, Profile};
 use softcard_file::FileStorage;
+use softcard_file::sealed::{KdfParams, SealKey};
 
 use crate::common::{
-    CliError, HexKey, HexKeyParser, PinArg, hex, parse_backend, parse_pin, print_json,
+    BackendArg, CliError, HexKey, HexKeyParser, PassphraseArg, PinArg, hex, parse_pin, print_json,
 };
 
 /// Arguments of `softcard init`.
@@ -15,10 +15,11 @@ use crate::common::{
 pub struct Args {
     /// The card image file to create.
     pub image: PathBuf,
-    /// The kind of card: piv, windows-vsc or yubikey (a YubiKey 5 with firmware 5.7).
+    /// The kind of card: piv, windows-vsc, yubikey (a YubiKey 5 with firmware 5.7) or
+    /// yubikey-5.4 (firmware 5.4.3).
     #[arg(long, value_parser = parse_profile)]
     pub profile: Profile,
-    /// User PIN (default 12345678; 123456 on a yubikey card).
+    /// User PIN (default 12345678; 123456 on the yubikey cards).
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<PinArg>,
     /// PUK / unblock PIN (default 12345678).
@@ -38,9 +39,8 @@ pub struct Args {
     /// Derive all randomness from this seed: reproducible, predictable keys. Tests only.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Crypto backend for the card's keys: rustcrypto or aws-lc.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Overwrite an existing image.
     #[arg(long)]
     pub force: bool,
@@ -48,9 +48,13 @@ pub struct Args {
     /// be initialized by a client such as `gids-tool -X`.
     #[arg(long)]
     pub blank: bool,
-    /// Print JSON (image, profile, serial, ATR) instead of text.
+    /// Print JSON (image, profile, serial, ATR, encrypted) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// A passphrase given here (or by the environment) encrypts the image at rest:
+    /// Argon2id, then XChaCha20-Poly1305. Every command that opens the image needs it.
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -109,8 +113,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
     opts.admin_key = args.admin_key.map(HexKey::into_secret);
     opts.admin_key_aes = args.admin_key_aes;
     opts.serial = args.serial;
-    opts.backend = args.backend;
-    let storage = Box::new(FileStorage::new(path));
+    opts.backend = args.backend.kind();
+    let storage = Box::new(match args.passphrase.resolve()? {
+        Some(passphrase) => FileStorage::sealed(
+            path,
+            SealKey::new(&passphrase, KdfParams::DEFAULT)
+                .map_err(|e| CliError::new(format!("cannot encrypt the card image: {e}")))?,
+        ),
+        None => FileStorage::new(path),
+    });
+    let encrypted = storage.is_sealed();
     let card = match args.seed {
         Some(seed) => {
             eprintln!(
@@ -139,13 +151,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "atr": hex(card.atr()),
             "backend": card.backend().name(),
             "blank": args.blank,
+            "encrypted": encrypted,
         }));
     }
     println!(
-        "created {} card, serial {}, in {}",
+        "created {} card, serial {}, in {}{}",
         card.profile(),
         card.serial(),
-        path.display()
+        path.display(),
+        if encrypted { " (encrypted)" } else { "" }
     );
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod enroll;
 pub mod exec;
 pub mod info;
 pub mod init;
+pub mod passphrase;
 pub mod pin;
 mod progress;
 pub mod serve;

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use softcard_enroll::Transport;
 
 use crate::card::CliCard;
-use softcard::crypto::BackendKind;
 use softcard::crypto::sym::SymAlg;
 use softcard_enroll::{Application, CardClient, EnrollError, Unblock};
 
 use super::enroll::{connect, fail};
-use crate::common::{CliError, HexKey, HexKeyParser, PinArg, parse_backend, parse_pin, print_json};
+use crate::common::{CliError, HexKey, HexKeyParser, OpenArgs, PinArg, parse_pin, print_json};
 
 /// Arguments of `softcard pin`.
 #[derive(Debug, clap::Args)]
@@ -33,9 +32,8 @@ pub enum PinCommand {
         /// The PIN.
         #[arg(long, value_parser = parse_pin, default_value = "12345678")]
         pin: PinArg,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        open: OpenArgs,
     },
     /// Change the PIN.
     Change {
@@ -47,9 +45,8 @@ pub enum PinCommand {
         /// The new PIN.
         #[arg(long, value_parser = parse_pin)]
         new: PinArg,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        open: OpenArgs,
     },
     /// Set a new PIN and reset its tries: with the PUK (PIV) or the administrator key
     /// (GIDS).
@@ -69,9 +66,8 @@ pub enum PinCommand {
         /// `softcard init --admin-key-aes`).
         #[arg(long, requires = "admin_key")]
         admin_key_aes: bool,
-        /// Crypto backend to load the card's keys into.
-        #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-        backend: BackendKind,
+        #[command(flatten)]
+        open: OpenArgs,
     },
 }
 
@@ -81,12 +77,8 @@ pub enum PinCommand {
 /// Wrong PIN, PUK or administrator key (with the tries left), blocked PIN.
 pub fn run(args: Args) -> Result<(), CliError> {
     let (client, done) = match args.command {
-        PinCommand::Verify {
-            image,
-            pin,
-            backend,
-        } => {
-            let mut client = connect(&image, backend)?;
+        PinCommand::Verify { image, pin, open } => {
+            let mut client = connect(&image, &open)?;
             client.verify_pin(pin.bytes()).map_err(fail)?;
             (client, "verified")
         }
@@ -94,9 +86,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
             image,
             pin,
             new,
-            backend,
+            open,
         } => {
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             client.change_pin(pin.bytes(), new.bytes()).map_err(fail)?;
             (client, "changed")
         }
@@ -106,9 +98,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
             puk,
             admin_key,
             admin_key_aes,
-            backend,
+            open,
         } => {
-            let mut client = connect(&image, backend)?;
+            let mut client = connect(&image, &open)?;
             let key = admin_key
                 .as_ref()
                 .map_or(&softcard::profile::DEFAULT_ADMIN_KEY[..], HexKey::bytes);

@@ -11,12 +11,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use softcard::crypto::BackendKind;
 use softcard_pcsc::Registry;
 use softcard_pcsc::host::{Host, SOCKET_FILE};
 use softcard_pcsc::vpcd::{Bridge, RegistryCard};
 
-use crate::common::{CliError, TempDir, parse_backend, serve_images};
+use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
 /// Arguments of `softcard serve`.
 #[derive(Debug, clap::Args)]
@@ -27,9 +26,11 @@ pub struct Args {
     /// vpcd's address for the first card (reader "Virtual PCD 00 00").
     #[arg(long, default_value = "127.0.0.1:35963")]
     pub vpcd: SocketAddr,
-    /// Crypto backend for the cards' keys.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    /// The passphrase of encrypted images.
+    #[command(flatten)]
+    pub passphrase: PassphraseArg,
 }
 
 /// Serves until interrupted. Every card state change is already on disk when the card
@@ -46,8 +47,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let dir = TempDir::create("softcard-serve")?;
     let socket = dir.path().join(SOCKET_FILE);
     let registry = Registry::new();
-    let host = Host::bind(&socket, registry.clone(), args.backend)
+    let host = Host::bind(&socket, registry.clone(), args.backend.kind())
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
+    host.set_passphrase(args.passphrase.resolve()?);
     let readers = serve_images(&host, &args.images)?;
     let mut bridges = Vec::new();
     for (i, (reader, given)) in readers.into_iter().zip(&args.images).enumerate() {

@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use softcard::crypto::BackendKind;
 use softcard_enroll::SignatureAlgorithm;
 
 use super::enroll::{HashChoice, check_out_dir, connect, fail, write_out};
-use crate::common::{CliError, PinArg, hex, parse_backend, parse_pin, print_json};
+use crate::common::{CliError, OpenArgs, PinArg, hex, parse_pin, print_json};
 
 /// Arguments of `softcard sign`.
 #[derive(Debug, clap::Args)]
@@ -29,9 +28,8 @@ pub struct Args {
     /// Where to write the signature (PKCS#1 v1.5 for RSA, DER ECDSA for P-256).
     #[arg(long)]
     pub out: PathBuf,
-    /// Crypto backend to load the card's keys into.
-    #[arg(long, value_parser = parse_backend, default_value = "rustcrypto")]
-    pub backend: BackendKind,
+    #[command(flatten)]
+    pub open: OpenArgs,
     /// Print JSON (container, algorithm, hash, signature file and hex) instead of nothing.
     #[arg(long)]
     pub json: bool,
@@ -45,7 +43,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     check_out_dir(&args.out)?;
     let message = std::fs::read(&args.input)
         .map_err(|e| CliError::new(format!("cannot read {}: {e}", args.input.display())))?;
-    let mut client = connect(&args.image, args.backend)?;
+    let mut client = connect(&args.image, &args.open)?;
     let container = client.container(&args.container).map_err(fail)?;
     // Refused before the PIN is verified (which writes the image): a refused command
     // changes nothing.

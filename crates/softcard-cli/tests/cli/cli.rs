@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use super::{ok, softcard, text};
+use super::{ok, softcard, softcard_env, text};
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
@@ -397,4 +397,71 @@ fn an_enroll_the_card_cannot_do_is_refused_before_the_pin_is_verified() {
         "the refused command changed nothing (no PIN try spent)"
     );
     assert!(!req.exists());
+}
+
+/// The `backend` an `info --json` run reports, with these extra arguments and environment.
+fn info_backend(image: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut all = vec!["info", p(image), "--json"];
+    all.extend_from_slice(args);
+    let out = softcard_env(&all, env);
+    assert!(out.status.success(), "{all:?}: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["backend"].as_str().expect("a backend").to_owned()
+}
+
+#[test]
+fn the_backend_is_chosen_per_run_the_fastest_by_default_and_info_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    let default = if cfg!(feature = "aws-lc") {
+        "aws-lc"
+    } else {
+        "rustcrypto"
+    };
+    let out = softcard(&[
+        "init",
+        p(&image),
+        "--profile",
+        "piv",
+        "--seed",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["backend"], default, "init without --backend");
+    assert_eq!(info_backend(&image, &[], &[]), default);
+    assert_eq!(
+        info_backend(&image, &["--backend", "rustcrypto"], &[]),
+        "rustcrypto"
+    );
+    assert_eq!(
+        info_backend(&image, &[], &[("SOFTCARD_BACKEND", "rustcrypto")]),
+        "rustcrypto"
+    );
+    // The option wins over the environment.
+    assert_eq!(
+        info_backend(
+            &image,
+            &["--backend", default],
+            &[("SOFTCARD_BACKEND", "rustcrypto")]
+        ),
+        default
+    );
+    let bad = softcard_env(&["info", p(&image)], &[("SOFTCARD_BACKEND", "openssl")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("unknown backend"),
+        "{}",
+        text(&bad.stderr)
+    );
+    // A card made on one backend is used on the other: the image does not record it.
+    for backend in ["rustcrypto", default] {
+        let verify = softcard(&["pin", "verify", p(&image), "--backend", backend]);
+        assert!(
+            verify.status.success(),
+            "{backend}: {}",
+            text(&verify.stderr)
+        );
+    }
 }

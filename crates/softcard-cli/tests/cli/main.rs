@@ -1,17 +1,26 @@
 //! The `softcard` command line as scripts call it: `init`, `info`, `pin` (cli), `--json`
-//! output (json), and `enroll`, `cert`, `sign` and `demo` judged by OpenSSL (enroll).
+//! output (json), and `enroll`, `cert`, `sign` and `demo` judged by OpenSSL (enroll);
+//! images encrypted at rest (encrypted).
 
 mod cli;
+mod encrypted;
 mod enroll;
 mod json;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `softcard` with `args`.
+/// Runs `softcard` with `args` (without `SOFTCARD_BACKEND`: the default backend).
 fn softcard(args: &[&str]) -> Output {
+    softcard_env(args, &[])
+}
+
+/// Runs `softcard` with `args` and these environment variables.
+fn softcard_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_softcard"))
         .args(args)
+        .env_remove("SOFTCARD_BACKEND")
+        .envs(env.iter().copied())
         .output()
         .expect("softcard runs")
 }

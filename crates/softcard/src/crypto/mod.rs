@@ -1,10 +1,12 @@
 //! Cryptography behind one backend trait.
 //!
-//! Two backends implement [`CryptoBackend`]: [`BackendKind::RustCrypto`] (`rsa` 0.10 with
-//! blinding, `p256`, `p384`; the default, pure Rust) and, with the cargo feature `aws-lc`,
-//! [`BackendKind::AwsLc`]. Key material is stored as [`KeyMaterial`] (zeroized on drop) and
-//! turned once, when a card is loaded or a key generated, into a ready [`PrivateKey`]: nothing
-//! on the signing path parses DER.
+//! Two backends implement [`CryptoBackend`]: [`BackendKind::AwsLc`] (aws-lc-rs, the cargo
+//! feature `aws-lc`, on by default; the default backend when compiled in) and
+//! [`BackendKind::RustCrypto`] (`rsa` 0.10 with blinding, `p256`, `p384`; pure Rust, always
+//! compiled in, the default of a build without `aws-lc`). Key material is stored as
+//! [`KeyMaterial`] (zeroized on drop) and turned once, when a card is loaded or a key
+//! generated, into a ready [`PrivateKey`]: nothing on the signing path parses DER. Both
+//! backends generate keys with RustCrypto (see the `awslc` module).
 //!
 //! Key material comes from card images and from key imports: every check of it is total
 //! (no panic, no overflow on any input), and arithmetic here is checked or saturating.
@@ -390,13 +392,45 @@ pub trait PrivateKeyOps: Send + Sync {
 }
 
 /// The backends, a closed set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// The default is the fastest one compiled in: [`BackendKind::AwsLc`] with the cargo feature
+/// `aws-lc` (on by default), else [`BackendKind::RustCrypto`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BackendKind {
-    /// RustCrypto: `rsa` 0.10 (constant-time, blinded), `p256` and `p384`. Pure Rust.
-    #[default]
+    /// RustCrypto: `rsa` 0.10 (constant-time, blinded), `p256` and `p384`. Pure Rust,
+    /// always compiled in.
     RustCrypto,
-    /// aws-lc-rs (cargo feature `aws-lc`).
+    /// aws-lc-rs (cargo feature `aws-lc`, a default feature): OpenSSL-class RSA speed.
     AwsLc,
+}
+
+impl Default for BackendKind {
+    fn default() -> Self {
+        if cfg!(feature = "aws-lc") {
+            BackendKind::AwsLc
+        } else {
+            BackendKind::RustCrypto
+        }
+    }
+}
+
+impl core::str::FromStr for BackendKind {
+    type Err = String;
+
+    /// Parses a backend's [`name`](BackendKind::name): `rustcrypto` or `aws-lc`. A backend
+    /// not compiled into this build is an error too.
+    fn from_str(name: &str) -> Result<Self, String> {
+        let kind = [BackendKind::RustCrypto, BackendKind::AwsLc]
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| format!("unknown backend {name:?} (expected rustcrypto or aws-lc)"))?;
+        if kind.backend().is_none() {
+            return Err(format!(
+                "backend {name} is not compiled into this build (cargo feature aws-lc)"
+            ));
+        }
+        Ok(kind)
+    }
 }
 
 impl BackendKind {

@@ -57,7 +57,7 @@ const LABEL: &[u8] = b"softcard PIV";
 
 /// Algorithms the generic card announces in its SELECT response (tag AC): the management
 /// key's (3DES, AES-128/192/256), then the key pairs' (RSA-1024/2048/3072/4096, P-256,
-/// P-384): those [`Identity::key_algorithms`] gives.
+/// P-384): those [`Identity::offers`] accepts.
 const ALGORITHMS: [u8; 10] = [0x03, 0x08, 0x0A, 0x0C, 0x06, 0x07, 0x05, 0x16, 0x11, 0x14];
 
 /// The PIV applet.
@@ -123,7 +123,7 @@ impl PivApplet {
 
     /// `refusal` unless the card generates and imports keys of `alg`.
     fn offers(&self, alg: KeyAlgorithm, refusal: Status) -> Result<(), Status> {
-        if self.identity.key_algorithms().contains(&alg) {
+        if self.identity.offers(alg) {
             Ok(())
         } else {
             Err(refusal)
@@ -221,7 +221,7 @@ impl Applet for PivApplet {
             0x79,
             &tlv::encode(0x4F, AID.get(..5).unwrap_or_default()),
         );
-        if self.identity == Identity::YubiKey {
+        if self.identity.is_yubikey() {
             return Ok(tlv::encode(0x61, &apt));
         }
         let mut algs = Vec::new();

@@ -1,6 +1,6 @@
 //! Mutated authentication answers never authenticate: PIV management-key mutual and
 //! challenge-response authentication (3DES and AES), the GIDS administrator's mutual
-//! authentication, PIN VERIFY on both cards and the PUK of PIV RESET RETRY COUNTER. Each test
+//! authentication (3DES and AES) and external authentication (AES), PIN VERIFY on both cards and the PUK of PIV RESET RETRY COUNTER. Each test
 //! first runs the correct exchange (it reaches `9000` and unlocks the guarded operation),
 //! then every mutation of the answer: each single-bit flip, truncations by 1..len bytes,
 //! extensions by 1..8 bytes, and where they apply a replay of an earlier session's answer,
@@ -260,16 +260,39 @@ fn admin_probe(card: &mut Card) -> u16 {
     gids::put_do(card, 0xA012, 0xDF30, b"probe")
 }
 
+/// CBC encryption (zero IV) of data under a key.
+type Encrypt = fn(&[u8], &[u8]) -> Vec<u8>;
+
+/// A GIDS administrator key and the CBC encryption with it (3DES or AES).
+struct GidsAdmin {
+    key: Vec<u8>,
+    /// The MSE SET P1 of the mutual authentication (as gids-tool and the minidriver send).
+    mse_p1: u8,
+    encrypt: Encrypt,
+    /// The cipher's block size: challenges are 16 bytes whatever it is; the padding fills
+    /// the last block.
+    block: usize,
+}
+
+impl GidsAdmin {
+    fn card(&self, seed: u64) -> Card {
+        let mut opts = CardOptions::new(Profile::WindowsVsc);
+        opts.admin_key = Some(Secret::from_slice(&self.key));
+        opts.admin_key_aes = self.block == 16;
+        card_with(&opts, seed).0
+    }
+}
+
 /// The GIDS mutual authentication whose cryptogram is `answer(correct cryptogram, plain,
 /// R2)`; the SW of the second step and the correct cryptogram.
-fn gids_mutual(card: &mut Card, key: &[u8], answer: ThreeWay) -> (u16, Vec<u8>) {
+fn gids_mutual(card: &mut Card, admin: &GidsAdmin, answer: ThreeWay) -> (u16, Vec<u8>) {
     let r1 = [0x5Au8; 16];
-    let r2 = gids::mutual_challenge(card, 0xC1, &r1);
+    let r2 = gids::mutual_challenge(card, admin.mse_p1, &r1);
     let mut plain = r2.clone();
     plain.extend_from_slice(&r1);
-    plain.extend_from_slice(&[0x33; 7]);
+    plain.extend_from_slice(&vec![0x33; admin.block - 1]);
     plain.push(0x80);
-    let enc = gids::tdes_cbc(key, &plain, true);
+    let enc = (admin.encrypt)(&admin.key, &plain);
     let sent = answer(&enc, &plain, &r2);
     let sw = send(
         card,
@@ -285,10 +308,38 @@ fn gids_mutual(card: &mut Card, key: &[u8], answer: ThreeWay) -> (u16, Vec<u8>) 
     (sw, enc)
 }
 
-#[test]
-fn gids_administrator_key() {
-    let key = gids::DEFAULT_ADMIN_KEY;
-    let (mut card, _) = softcard_test_support::gids_card(53);
+/// The GIDS external authentication (the card's 16-byte challenge encrypted under the
+/// key) with the answer `answer(correct answer, challenge)`; its SW and the correct answer.
+fn gids_external(card: &mut Card, admin: &GidsAdmin, answer: TwoWay) -> (u16, Vec<u8>) {
+    let mse = [0, 0x22, admin.mse_p1, 0xA4, 3, 0x83, 1, 0x80];
+    assert_eq!(send(card, &mse).1, 0x9000, "MSE SET");
+    let resp = send(card, &cmd(0x87, 0, 0, &[0x7C, 2, 0x81, 0], Some(256))).0;
+    assert_eq!(
+        &resp[..4],
+        &[0x7C, 0x12, 0x81, 0x10],
+        "the card's challenge"
+    );
+    let challenge = resp[4..].to_vec();
+    let right = (admin.encrypt)(&admin.key, &challenge);
+    let sent = answer(&right, &challenge);
+    let sw = send(
+        card,
+        &cmd(
+            0x87,
+            0,
+            0,
+            &tlv::encode(0x7C, &tlv::encode(0x82, &sent)),
+            None,
+        ),
+    )
+    .1;
+    (sw, right)
+}
+
+/// Every wrong answer to the administrator's mutual authentication, and (AES, where the
+/// card offers it) to its external authentication; the number tried.
+fn gids_administrator_key(admin: &GidsAdmin, seed: u64) -> usize {
+    let mut card = admin.card(seed);
     let mut tried = 0;
     let mut refused = |card: &mut Card, sw: u16, what: &str| {
         assert_ne!(sw, 0x9000, "{what} authenticated");
@@ -297,24 +348,73 @@ fn gids_administrator_key() {
     };
     fresh_gids_session(&mut card);
     assert_eq!(admin_probe(&mut card), 0x6982);
-    let (sw, old) = gids_mutual(&mut card, &key, &|e, _, _| e.to_vec());
+    let (sw, old) = gids_mutual(&mut card, admin, &|e, _, _| e.to_vec());
     assert_eq!(sw, 0x9000, "the correct cryptogram");
     assert_eq!(admin_probe(&mut card), 0x9000);
     for m in 0..mutations(&old).len() {
         fresh_gids_session(&mut card);
-        let (sw, _) = gids_mutual(&mut card, &key, &|e, _, _| mutations(e)[m].clone());
+        let (sw, _) = gids_mutual(&mut card, admin, &|e, _, _| mutations(e)[m].clone());
         refused(&mut card, sw, &format!("mutation {m}"));
     }
     fresh_gids_session(&mut card);
-    let (sw, _) = gids_mutual(&mut card, &key, &|_, _, _| old.clone());
+    let (sw, _) = gids_mutual(&mut card, admin, &|_, _, _| old.clone());
     refused(&mut card, sw, "a replayed cryptogram");
     fresh_gids_session(&mut card);
-    let (sw, _) = gids_mutual(&mut card, &key, &|_, p, _| p.to_vec());
+    let (sw, _) = gids_mutual(&mut card, admin, &|_, p, _| p.to_vec());
     refused(&mut card, sw, "the plain text unencrypted");
     fresh_gids_session(&mut card);
-    let (sw, _) = gids_mutual(&mut card, &key, &|_, _, r2| r2.to_vec());
+    let (sw, _) = gids_mutual(&mut card, admin, &|_, _, r2| r2.to_vec());
     refused(&mut card, sw, "the card's challenge echoed");
-    eprintln!("GIDS administrator key: {tried} wrong answers, none authenticated");
+    if admin.block == 16 {
+        fresh_gids_session(&mut card);
+        let (sw, old) = gids_external(&mut card, admin, &|right, _| right.to_vec());
+        assert_eq!(sw, 0x9000, "the correct external answer");
+        assert_eq!(admin_probe(&mut card), 0x9000);
+        for m in 0..mutations(&old).len() {
+            fresh_gids_session(&mut card);
+            let (sw, _) = gids_external(&mut card, admin, &|r, _| mutations(r)[m].clone());
+            refused(&mut card, sw, &format!("external mutation {m}"));
+        }
+        fresh_gids_session(&mut card);
+        let (sw, _) = gids_external(&mut card, admin, &|_, _| old.clone());
+        refused(&mut card, sw, "a replayed external answer");
+        fresh_gids_session(&mut card);
+        let (sw, _) = gids_external(&mut card, admin, &|_, c| c.to_vec());
+        refused(&mut card, sw, "the external challenge echoed");
+    }
+    tried
+}
+
+#[test]
+fn gids_administrator_key_3des() {
+    let admin = GidsAdmin {
+        key: gids::DEFAULT_ADMIN_KEY.to_vec(),
+        mse_p1: 0xC1,
+        encrypt: |k, d| gids::tdes_cbc(k, d, true),
+        block: 8,
+    };
+    let tried = gids_administrator_key(&admin, 53);
+    eprintln!("GIDS 3DES administrator key: {tried} wrong answers, none authenticated");
+}
+
+#[test]
+fn gids_administrator_key_aes() {
+    let mut tried = 0;
+    let ciphers: [(usize, Encrypt); 3] = [
+        (16, |k, d| gids::cbc::<aes::Aes128>(k, d, true)),
+        (24, |k, d| gids::cbc::<aes::Aes192>(k, d, true)),
+        (32, |k, d| gids::cbc::<aes::Aes256>(k, d, true)),
+    ];
+    for (len, encrypt) in ciphers {
+        let admin = GidsAdmin {
+            key: (0..len as u8).map(|i| i.wrapping_mul(37) ^ 0x5C).collect(),
+            mse_p1: 0x81,
+            encrypt,
+            block: 16,
+        };
+        tried += gids_administrator_key(&admin, 55 + len as u64);
+    }
+    eprintln!("GIDS AES administrator keys: {tried} wrong answers, none authenticated");
 }
 
 const GIDS_PIN: &[u8] = b"gids-mutation-pin-5";
