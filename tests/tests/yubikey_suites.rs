@@ -86,7 +86,7 @@ const RECORDS: &[Record] = &[
 ];
 
 /// ykman's tests run on the pcscd route in the test command: its `test_piv.py`. Its
-/// `cli/piv` tests take about 8 minutes there (ykman retries for 3 s to open vpcd's second,
+/// `cli/piv` tests take 8 to 17 minutes there (ykman retries for 3 s to open vpcd's second,
 /// empty slot at each command); `scripts/yubikey-suites run` runs them all.
 const YKMAN_PCSCD_TESTS: &str = "tests/device/test_piv.py";
 
