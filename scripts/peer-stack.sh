@@ -14,11 +14,14 @@
 #   SOFTCARD_VPCD_PORT  first vpcd port (default 35963)
 #   SOFTCARD_PEER_WAIT  seconds to wait for the readers (default 20)
 #   SOFTCARD_PCSCD_ARGS extra pcscd arguments (e.g. "--debug --apdu")
+#   SOFTCARD_VPCD_NAME  the readers' name without the numbers (default "Virtual PCD"; the
+#                       YubiKey suites use "Yubico YubiKey OTP+FIDO+CCID", a YubiKey's)
 set -euo pipefail
 
 DIR=${SOFTCARD_PEER_DIR:-${TMPDIR:-/tmp}/softcard-peer-stack}
 PORT=${SOFTCARD_VPCD_PORT:-35963}
 WAIT=${SOFTCARD_PEER_WAIT:-20}
+NAME=${SOFTCARD_VPCD_NAME:-Virtual PCD}
 PIDFILE=$DIR/pcscd.pid
 LOG=$DIR/pcscd.log
 DRIVER=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
@@ -52,7 +55,7 @@ ours_by_cmdline() {
 our_pid() { [ -s "$PIDFILE" ] && tr -dc 0-9 <"$PIDFILE"; }
 
 readers_listed() {
-    timeout 5 pcsc_scan -r 2>/dev/null | grep -q 'Virtual PCD 00 00'
+    timeout 5 pcsc_scan -r 2>/dev/null | grep -qF "$NAME 00 00"
 }
 
 cmd_install() {
@@ -105,8 +108,8 @@ cmd_start() {
 
     # A private reader configuration: pcscd --config replaces /etc/reader.conf.d.
     mkdir -p "$DIR/reader.conf.d"
-    printf 'FRIENDLYNAME "Virtual PCD"\nDEVICENAME   /dev/null:%s\nLIBPATH      %s\nCHANNELID    %s\n' \
-        "$PORT" "$DRIVER" "$PORT" >"$DIR/reader.conf.d/vpcd"
+    printf 'FRIENDLYNAME "%s"\nDEVICENAME   /dev/null:%s\nLIBPATH      %s\nCHANNELID    %s\n' \
+        "$NAME" "$PORT" "$DRIVER" "$PORT" >"$DIR/reader.conf.d/vpcd"
 
     # shellcheck disable=SC2086
     setsid pcscd --foreground --config "$DIR/reader.conf.d" ${SOFTCARD_PCSCD_ARGS:-} \
@@ -123,7 +126,7 @@ cmd_start() {
         if [ $SECONDS -ge "$deadline" ]; then cmd_stop; fail "readers not listed after ${WAIT}s"; fi
         sleep 0.2
     done
-    say "readers: $(timeout 5 pcsc_scan -r 2>/dev/null | grep -o 'Virtual PCD 0[0-9] 0[0-9]' | tr '\n' ' ')"
+    say "readers: $(timeout 5 pcsc_scan -r 2>/dev/null | grep -F "$NAME" | tr '\n' ' ')"
 }
 
 cmd_stop() {

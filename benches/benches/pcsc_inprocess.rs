@@ -59,7 +59,9 @@ fn connect(
     match profile {
         Profile::Piv => login_piv(&mut connected),
         Profile::WindowsVsc => login_gids(&mut connected),
-        Profile::Yubikey => unreachable!("provisioned_card makes no yubikey card"),
+        Profile::Yubikey | Profile::Yubikey54 => {
+            unreachable!("provisioned_card makes no yubikey card")
+        }
     }
     .expect("logged in");
     (connected, public)
@@ -99,5 +101,37 @@ fn sign(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sign);
+/// What recording a trace costs: the GET VERSION round trip on a private registry, without
+/// a tap and with a recorder writing every line (to a sink, so the disk is not measured).
+fn trace(c: &mut Criterion) {
+    use softcard_pcsc::trace::{Recorder, Secrets, Tap};
+    let mut group = c.benchmark_group("softcard_pcsc_trace");
+    for recorded in [false, true] {
+        let registry = Registry::new();
+        let (card, _) =
+            provisioned_card(Profile::Piv, BackendKind::RustCrypto, Box::new(NoStorage))
+                .expect("a card");
+        registry.insert_card("R", card).expect("inserting the card");
+        if recorded {
+            let recorder = Recorder::new(std::io::sink(), Secrets::Redacted).expect("a recorder");
+            registry.set_tap(Some(Tap::Record(std::sync::Arc::new(recorder))));
+        }
+        let ctx = registry
+            .establish(Scope::User)
+            .expect("SCardEstablishContext");
+        let mut card = Connected {
+            card: ctx
+                .connect(c"R", ShareMode::Shared, Protocols::ANY)
+                .expect("SCardConnect"),
+            buffer: vec![0; MAX_BUFFER_SIZE_EXTENDED],
+        };
+        let label = if recorded { "recorded" } else { "untraced" };
+        group.bench_function(format!("PIV GET VERSION {label}"), |b| {
+            b.iter(|| card.send(black_box(&apdu::PIV_GET_VERSION)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sign, trace);
 criterion_main!(benches);

@@ -315,7 +315,9 @@ pub fn provisioned_card(
             public
         }
         Profile::WindowsVsc => provision_gids(&mut card)?,
-        Profile::Yubikey => return Err("the benchmarks provision piv and windows-vsc cards".into()),
+        Profile::Yubikey | Profile::Yubikey54 => {
+            return Err("the benchmarks provision piv and windows-vsc cards".into());
+        }
     };
     Ok((card, public))
 }

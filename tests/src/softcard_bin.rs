@@ -82,8 +82,16 @@ impl Serve {
     /// # Panics
     /// If it cannot be started.
     pub fn start(images: &[&Path], vpcd: &str, log: &Path) -> Serve {
+        Serve::start_with(images, vpcd, log, &[])
+    }
+
+    /// As [`Serve::start`], with more options for `softcard serve` (`--trace FILE`).
+    ///
+    /// # Panics
+    /// As [`Serve::start`].
+    pub fn start_with(images: &[&Path], vpcd: &str, log: &Path, options: &[&str]) -> Serve {
         let mut c = Command::new(path());
-        c.arg("serve").arg("--vpcd").arg(vpcd);
+        c.arg("serve").arg("--vpcd").arg(vpcd).args(options);
         for i in images {
             c.arg("--image").arg(i);
         }

@@ -71,6 +71,10 @@ enum Command {
     /// Run the enrollment flow end to end on a new card, with a built-in test CA.
     #[command(after_help = cmd::demo::HELP)]
     Demo(cmd::demo::Args),
+    /// Show an APDU trace with commands and status words named, or compare two.
+    Trace(cmd::trace::Args),
+    /// Save a card image's whole state to a file, or restore it.
+    Snapshot(cmd::snapshot::Args),
 }
 
 impl Command {
@@ -87,6 +91,8 @@ impl Command {
             Command::Passphrase(a) => cmd::passphrase::run(a),
             Command::Ctl(a) => cmd::ctl::run(a),
             Command::Demo(a) => cmd::demo::run(a),
+            Command::Trace(a) => cmd::trace::run(a),
+            Command::Snapshot(a) => cmd::snapshot::run(a),
         }
     }
 
@@ -101,7 +107,11 @@ impl Command {
             Command::Pin(a) => a.json,
             Command::Passphrase(a) => a.json,
             Command::Ctl(a) => a.json,
-            Command::Serve(_) | Command::Exec(_) | Command::Demo(_) => false,
+            Command::Serve(_)
+            | Command::Exec(_)
+            | Command::Demo(_)
+            | Command::Trace(_)
+            | Command::Snapshot(_) => false,
         }
     }
 }

@@ -8,6 +8,8 @@
 //!   [`Registry`]; cards are inserted and removed at run time.
 //! - [`vpcd`]: the card side of vsmartcard's vpcd protocol, which puts a card in the
 //!   real pcscd daemon.
+//! - [`trace`]: every exchange with the registry's cards recorded to a trace file, or
+//!   answered from a recorded one.
 //! - [`host`]: serves the cards of a registry to other processes over a Unix socket; the
 //!   card images it loads are files of `softcard-file` ([`softcard_file::FileStorage`]).
 //!
@@ -36,6 +38,7 @@ mod link;
 mod ops;
 mod registry;
 mod status_change;
+pub mod trace;
 mod types;
 pub mod vpcd;
 pub mod wire;

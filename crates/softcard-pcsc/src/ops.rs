@@ -299,6 +299,9 @@ impl Shared {
         let h = Self::handle(&hub, id)?;
         let slot = h.slot.clone().ok_or(Error::NoSmartcard)?;
         let epoch = h.epoch;
+        // The reader's name is copied only for a tap: no allocation on the plain path.
+        let tap = self.tap();
+        let reader = tap.as_ref().map(|_| h.reader.clone());
         drop(hub);
         let mut s = lock(&slot);
         usable(&s, epoch)?;
@@ -307,7 +310,10 @@ impl Shared {
             return Err(Error::SharingViolation);
         }
         let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
-        Ok(card.transmit(apdu))
+        Ok(match (&tap, &reader) {
+            (Some(tap), Some(reader)) => Self::exchange(Some(tap), reader, card, apdu),
+            _ => card.transmit(apdu),
+        })
     }
 
     /// `SCardStatus`.

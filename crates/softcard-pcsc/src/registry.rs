@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+
+use crate::trace::Tap;
 
 use crate::{Context, Error, Scope, ShareMode};
 
@@ -33,6 +35,8 @@ pub(crate) struct Shared {
     /// Notified on every change: card or reader added or removed, connection, transaction
     /// end, cancel.
     pub(crate) changed: Condvar,
+    /// What the exchanges pass through: recorded, or answered from a trace.
+    tap: RwLock<Option<Tap>>,
 }
 
 /// The registry's bookkeeping, behind one mutex. A card itself sits behind its own mutex
@@ -78,6 +82,27 @@ pub(crate) struct Handle {
 }
 
 impl Shared {
+    /// The tap exchanges pass through now, if any.
+    pub(crate) fn tap(&self) -> Option<Tap> {
+        self.tap
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sends a command to the card in `reader` through `tap` if there is one.
+    pub(crate) fn exchange(
+        tap: Option<&Tap>,
+        reader: &CStr,
+        card: &mut softcard::Card,
+        apdu: &[u8],
+    ) -> Vec<u8> {
+        match tap {
+            None => card.transmit(apdu),
+            Some(tap) => tap.exchange(&reader.to_string_lossy(), card, apdu),
+        }
+    }
+
     /// Waits for a change (see [`Shared::changed`]) for at most `timeout` (`None`: until
     /// one comes), giving the hub back.
     pub(crate) fn wait<'a>(
@@ -145,7 +170,7 @@ impl Hub {
 
 /// The reader name softcard gives the `index`-th card it serves (from 0):
 /// `softcard <KIND> <nn> 00`, KIND being `PIV` or `GIDS`. The names start with `softcard`,
-/// which is what `yubico-piv-tool -r softcard` matches. A `yubikey` card sits in the reader
+/// which is what `yubico-piv-tool -r softcard` matches. A YubiKey card sits in the reader
 /// a YubiKey 5 is given, `Yubico YubiKey OTP+FIDO+CCID <nn> 00`: clients find YubiKeys by
 /// that name (piv-go and the `yubikey` crate look for "yubikey", ykman reads the USB
 /// interfaces from it).
@@ -153,7 +178,7 @@ pub fn served_reader_name(profile: softcard::Profile, index: usize) -> String {
     let kind = match profile {
         softcard::Profile::Piv => "softcard PIV",
         softcard::Profile::WindowsVsc => "softcard GIDS",
-        softcard::Profile::Yubikey => "Yubico YubiKey OTP+FIDO+CCID",
+        softcard::Profile::Yubikey | softcard::Profile::Yubikey54 => "Yubico YubiKey OTP+FIDO+CCID",
     };
     format!("{kind} {index:02} 00")
 }
@@ -178,6 +203,7 @@ impl Registry {
             shared: Arc::new(Shared {
                 hub: Mutex::new(Hub::default()),
                 changed: Condvar::new(),
+                tap: RwLock::new(None),
             }),
         }
     }
@@ -343,11 +369,23 @@ impl Registry {
             if s.transaction.is_none() {
                 drop(hub);
                 let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
-                return Ok(card.transmit(apdu));
+                let tap = self.shared.tap();
+                return Ok(Shared::exchange(tap.as_ref(), &name, card, apdu));
             }
             drop(s);
             hub = self.shared.wait(hub, None);
         }
+    }
+
+    /// Sets what every exchange with this registry's cards passes through from now on:
+    /// a [`Tap::Record`] writes them to a trace, a [`Tap::Replay`] answers them from one
+    /// (see [`crate::trace`]); `None` talks to the cards directly again.
+    pub fn set_tap(&self, tap: Option<Tap>) {
+        *self
+            .shared
+            .tap
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = tap;
     }
 
     /// The reader names, in the order they were added.

@@ -293,12 +293,10 @@ fn commands_from_outside_wait_for_the_transaction_and_resets_reach_connections()
     );
 }
 
-/// Whether the PIN stays verified across a new connection, decided from the YubiKey
-/// clients: yubico-piv-tool (`ykpiv_get_pin_retries`) and the `yubikey` crate re-select the
-/// PIV application, or select another one first, to read the retry counter, because a
-/// YubiKey keeps the PIN verified across SELECT of PIV itself; only a reset of the card (or,
-/// on a `yubikey` card, selecting another application) forgets it. So: disconnect with
-/// `LeaveCard`, connect, SELECT keeps it; disconnect with `ResetCard` forgets it.
+/// Whether the PIN stays verified across a new connection. On the generic `piv` card the
+/// security state lives until the card is reset: disconnect with `LeaveCard`, connect,
+/// SELECT keeps the PIN verified; `ResetCard` forgets it. A YubiKey forgets it at SELECT of
+/// PIV (the next test).
 #[test]
 fn the_pin_stays_verified_after_leave_card_reconnect_and_select_not_after_reset() {
     const VERIFY_PIN: &[u8] = softcard_test_support::piv::VERIFY_DEFAULT_PIN;
@@ -322,5 +320,46 @@ fn the_pin_stays_verified_after_leave_card_reconnect_and_select_not_after_reset(
         send(&c, &PIN_STATUS).map(|sw| sw & 0xFFF0),
         Ok(0x63C0),
         "ResetCard forgets the PIN"
+    );
+}
+
+/// On a `yubikey` card, as on a YubiKey, SELECT of PIV starts a new session: after
+/// disconnect with `LeaveCard`, connect and SELECT the PIN must be verified again (piv-go's
+/// `TestYubiKeyPINRetries` reads 63Cx there; the `yubikey` crate and libykpiv re-select PIV
+/// to log the PIN out). Without a new SELECT the new connection still finds it verified.
+#[test]
+fn on_a_yubikey_card_select_forgets_the_pin() {
+    const VERIFY_PIN: &[u8] = &[
+        0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', 0xFF, 0xFF,
+    ];
+    const PIN_STATUS: [u8; 5] = [0x00, 0x20, 0x00, 0x80, 0x00];
+    let reg = softcard_pcsc::Registry::new();
+    let card = softcard::Card::create_seeded(
+        &softcard::CardOptions::new(softcard::Profile::Yubikey),
+        8,
+        Box::new(softcard::NoStorage),
+    )
+    .unwrap();
+    reg.insert_card("Y", card).unwrap();
+    let ctx = reg.establish(Scope::User).unwrap();
+    let connect = || {
+        ctx.connect(c"Y", ShareMode::Shared, Protocols::ANY)
+            .unwrap()
+    };
+    let a = connect();
+    assert_eq!(send(&a, SELECT_PIV), Ok(0x9000));
+    assert_eq!(send(&a, VERIFY_PIN), Ok(0x9000));
+    a.disconnect(Disposition::LeaveCard).unwrap();
+    let b = connect();
+    assert_eq!(
+        send(&b, &PIN_STATUS),
+        Ok(0x9000),
+        "no SELECT: still verified"
+    );
+    assert_eq!(send(&b, SELECT_PIV), Ok(0x9000));
+    assert_eq!(
+        send(&b, &PIN_STATUS).map(|sw| sw & 0xFFF0),
+        Ok(0x63C0),
+        "SELECT forgets the PIN"
     );
 }

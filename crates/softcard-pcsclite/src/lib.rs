@@ -14,7 +14,9 @@
 //! the cards come from the images named in `SOFTCARD_IMAGES` (paths separated by `:`),
 //! loaded on the first `SCardEstablishContext` and locked for this process; see
 //! [`images`] for the reader names and what happens to an image that cannot be loaded.
-//! Changes are written back to the images.
+//! Changes are written back to the images. Their keys run on the crypto backend
+//! `SOFTCARD_BACKEND` names (`aws-lc`, the default, or `rustcrypto`); under a host, on the
+//! host's (`softcard exec --backend`, which sets `SOFTCARD_BACKEND` for its program).
 //!
 //! The library holds no card logic: it maps the C handles to the in-process API of
 //! `softcard-pcsc`. Every exported function catches panics and returns

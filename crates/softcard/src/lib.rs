@@ -28,7 +28,7 @@ pub mod yubikey;
 
 pub use apdu::Command;
 pub use applet::{Applet, Context, Effect, Outcome};
-pub use card::{Card, Error, seeded_rng};
+pub use card::{Card, Error, Snapshot, seeded_rng};
 pub use description::CardDescription;
 pub use image::ImageError;
 pub use options::{CardOptions, Profile};

@@ -17,30 +17,47 @@ pub enum Profile {
     /// A Windows TPM virtual smart card: a GIDS card.
     WindowsVsc,
     /// A YubiKey 5 with firmware 5.7: its ATR, PIV with the YubiKey defaults and the
-    /// firmware 5.7 commands, and the YubiKey Management application. Appended last: card
+    /// firmware 5.7 commands, and the YubiKey Management application. Appended: card
     /// images index the variants.
     Yubikey,
+    /// A YubiKey 5 with firmware 5.4.3: as [`Profile::Yubikey`], with the 3DES default
+    /// management key and without the commands and key types of 5.7, for the clients that
+    /// know 3DES management keys only.
+    Yubikey54,
 }
 
 impl Profile {
     /// Every profile.
-    pub const ALL: [Profile; 3] = [Profile::Piv, Profile::WindowsVsc, Profile::Yubikey];
+    pub const ALL: [Profile; 4] = [
+        Profile::Piv,
+        Profile::WindowsVsc,
+        Profile::Yubikey,
+        Profile::Yubikey54,
+    ];
 
-    /// The name used on the command line: `piv`, `windows-vsc`, `yubikey`.
+    /// The name used on the command line: `piv`, `windows-vsc`, `yubikey`, `yubikey-5.4`.
     pub const fn name(self) -> &'static str {
         match self {
             Profile::Piv => "piv",
             Profile::WindowsVsc => "windows-vsc",
             Profile::Yubikey => "yubikey",
+            Profile::Yubikey54 => "yubikey-5.4",
         }
     }
 
-    /// The user PIN a new card has when none is given: `123456` on a `yubikey` card (a
-    /// YubiKey's factory PIN), `12345678` on the others.
+    /// Whether the card is a YubiKey (`yubikey`, `yubikey-5.4`): the YubiKey ATR, reader
+    /// name, defaults and Management application.
+    pub const fn is_yubikey(self) -> bool {
+        matches!(self, Profile::Yubikey | Profile::Yubikey54)
+    }
+
+    /// The user PIN a new card has when none is given: `123456` on a YubiKey (its factory
+    /// PIN), `12345678` on the others.
     pub const fn default_pin(self) -> &'static [u8] {
-        match self {
-            Profile::Yubikey => YUBIKEY_DEFAULT_PIN,
-            Profile::Piv | Profile::WindowsVsc => DEFAULT_PIN,
+        if self.is_yubikey() {
+            YUBIKEY_DEFAULT_PIN
+        } else {
+            DEFAULT_PIN
         }
     }
 
@@ -64,7 +81,9 @@ impl FromStr for Profile {
         Profile::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown profile {s:?} (expected piv, windows-vsc or yubikey)"))
+            .ok_or_else(|| {
+                format!("unknown profile {s:?} (expected piv, windows-vsc, yubikey or yubikey-5.4)")
+            })
     }
 }
 

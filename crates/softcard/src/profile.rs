@@ -21,7 +21,7 @@ impl Profile {
         match self {
             Profile::Piv => piv::ATR,
             Profile::WindowsVsc => gids::ATR,
-            Profile::Yubikey => piv::YUBIKEY_ATR,
+            Profile::Yubikey | Profile::Yubikey54 => piv::YUBIKEY_ATR,
         }
     }
 
@@ -36,8 +36,10 @@ impl Profile {
             Profile::Piv => vec![Box::new(piv::PivApplet::create(opts, rng)?)],
             Profile::WindowsVsc if opts.blank => vec![Box::new(gids::GidsApplet::create_blank())],
             Profile::WindowsVsc => vec![Box::new(gids::GidsApplet::create(opts, rng)?)],
-            Profile::Yubikey if opts.blank => return Err(Status::FunctionNotSupported),
-            Profile::Yubikey => vec![
+            Profile::Yubikey | Profile::Yubikey54 if opts.blank => {
+                return Err(Status::FunctionNotSupported);
+            }
+            Profile::Yubikey | Profile::Yubikey54 => vec![
                 Box::new(piv::PivApplet::create(opts, rng)?),
                 Box::new(yubikey::ManagementApplet::create(opts)?),
             ],
@@ -51,14 +53,12 @@ impl Profile {
         backend: BackendKind,
     ) -> Result<Box<dyn Applet>, ImageError> {
         Ok(match self {
-            Profile::Piv | Profile::Yubikey if aid == piv::AID => Box::new(piv::PivApplet::load(
-                state,
-                backend,
-                piv::Identity::of(self),
-            )?),
-            Profile::Yubikey if aid == yubikey::MANAGEMENT_AID => {
-                Box::new(yubikey::ManagementApplet::load(state)?)
-            }
+            Profile::Piv | Profile::Yubikey | Profile::Yubikey54 if aid == piv::AID => Box::new(
+                piv::PivApplet::load(state, backend, piv::Identity::of(self))?,
+            ),
+            Profile::Yubikey | Profile::Yubikey54 if aid == yubikey::MANAGEMENT_AID => Box::new(
+                yubikey::ManagementApplet::load(state, piv::Identity::of(self))?,
+            ),
             Profile::WindowsVsc if aid == gids::AID => {
                 Box::new(gids::GidsApplet::load(state, backend)?)
             }

@@ -25,6 +25,10 @@
 //! would fall through to the system's PC/SC library). The folder is removed at the end,
 //! and softcard exits with the program's exit code (128 + the signal number if a signal
 //! ended it).
+//!
+//! `--trace FILE` records every APDU the cards exchange; `--replay FILE` serves a recorded
+//! trace instead of images (docs/traces.md). A replay that deviated, or a trace that could
+//! not be written completely, makes exec exit 1 when the program itself succeeded.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -36,6 +40,7 @@ use std::time::Duration;
 use softcard_pcsc::Registry;
 use softcard_pcsc::host::{HOST_VAR, Host, SOCKET_FILE};
 
+use crate::cmd::trace;
 use crate::common::{BackendArg, CliError, PassphraseArg, TempDir, serve_images};
 
 /// What `softcard exec --help` says after the options.
@@ -84,8 +89,21 @@ enum Library {
 pub struct Args {
     /// A card image to serve (repeat for several cards). Readers are named
     /// `softcard PIV 00 00`, `softcard GIDS 01 00`... in this order.
-    #[arg(long = "image", value_name = "IMAGE", required = true)]
+    #[arg(
+        long = "image",
+        value_name = "IMAGE",
+        required_unless_present = "replay",
+        conflicts_with = "replay"
+    )]
     pub images: Vec<PathBuf>,
+    /// Record the APDUs exchanged with the cards.
+    #[command(flatten)]
+    pub record: crate::cmd::trace::RecordArgs,
+    /// Serve a recorded trace as a scripted card instead of images: the program must send
+    /// the recorded commands and gets the recorded answers. A deviation is answered 6F00
+    /// and reported with both commands, and exec then exits non-zero.
+    #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+    pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArg,
     /// The passphrase of encrypted images (the program started does not get
@@ -116,7 +134,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let host = Host::bind(&socket, registry.clone(), backend)
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
     host.set_passphrase(args.passphrase.resolve()?);
-    serve_images(&host, &args.images)?;
+    let replay = match &args.replay {
+        Some(path) => Some(trace::start_replay(path, &registry)?),
+        None => {
+            serve_images(&host, &args.images)?;
+            None
+        }
+    };
+    let recorder = args.record.start(&registry)?;
     let link = dir.path().join(LIBRARY_SONAME);
     place_library(&library, &link)?;
     let conf = dir.path().join("opensc.conf");
@@ -162,10 +187,22 @@ pub fn run(args: Args) -> Result<(), CliError> {
     drop(host);
     drop(registry);
     drop(dir);
-    let code = status.code().unwrap_or_else(|| {
+    let mut code = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(0)
     });
+    let mut failed = |e: CliError| {
+        e.report(false);
+        if code == 0 {
+            code = 1;
+        }
+    };
+    if let Err(e) = trace::check_recorder(recorder.as_deref(), args.record.trace.as_deref()) {
+        failed(e);
+    }
+    if let Some(Err(d)) = replay.as_ref().map(|r| r.finish()) {
+        failed(CliError::new(d.to_string()));
+    }
     std::process::exit(code);
 }
 

@@ -15,10 +15,11 @@ use crate::common::{
 pub struct Args {
     /// The card image file to create.
     pub image: PathBuf,
-    /// The kind of card: piv, windows-vsc or yubikey (a YubiKey 5 with firmware 5.7).
+    /// The kind of card: piv, windows-vsc, yubikey (a YubiKey 5 with firmware 5.7) or
+    /// yubikey-5.4 (firmware 5.4.3).
     #[arg(long, value_parser = parse_profile)]
     pub profile: Profile,
-    /// User PIN (default 12345678; 123456 on a yubikey card).
+    /// User PIN (default 12345678; 123456 on the yubikey cards).
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<PinArg>,
     /// PUK / unblock PIN (default 12345678).

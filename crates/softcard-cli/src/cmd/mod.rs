@@ -12,3 +12,5 @@ pub mod pin;
 mod progress;
 pub mod serve;
 pub mod sign;
+pub mod snapshot;
+pub mod trace;

@@ -5,6 +5,9 @@
 //! on a served image (`softcard pin`, `cert import`, `enroll`, `sign`) are served through
 //! it, so pcscd's clients see their changes at once and nothing is overwritten. A second
 //! `exec` or `serve` on a served image is refused, naming this process.
+//!
+//! `--trace FILE` records every APDU the cards exchange, from pcscd's clients and the
+//! one-shot commands alike (docs/traces.md).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +43,9 @@ pub struct Args {
     /// The passphrase of encrypted images.
     #[command(flatten)]
     pub passphrase: PassphraseArg,
+    /// Record the APDUs exchanged with the cards.
+    #[command(flatten)]
+    pub record: crate::cmd::trace::RecordArgs,
 }
 
 /// Serves until interrupted. Every card state change is already on disk when the card
@@ -60,6 +66,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
     host.set_passphrase(args.passphrase.resolve()?);
     let readers = serve_images(&host, &args.images)?;
+    let recorder = args.record.start(&registry)?;
     let mut bridges = Vec::new();
     for (i, (reader, given)) in readers.into_iter().zip(&args.images).enumerate() {
         let port = u16::try_from(i)
@@ -97,5 +104,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
     drop(host);
     drop(registry);
     drop(dir);
+    crate::cmd::trace::check_recorder(recorder.as_deref(), args.record.trace.as_deref())?;
     failure.map_or(Ok(()), Err)
 }

@@ -16,6 +16,7 @@
 mod error;
 mod framing;
 mod persist;
+mod snapshot;
 
 use core::fmt;
 
@@ -23,6 +24,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 pub use self::error::Error;
+pub use self::snapshot::Snapshot;
 use self::{
     framing::Framing,
     persist::{Slot, Store},

@@ -103,7 +103,7 @@ impl Store {
 
     /// Writes the image of these `(aid, state)` records, or refuses one that would grow
     /// past [`MAX_IMAGE_LEN`].
-    fn write(&mut self, records: &[(&[u8], &[u8])]) -> Result<(), WriteError> {
+    pub(super) fn write(&mut self, records: &[(&[u8], &[u8])]) -> Result<(), WriteError> {
         let bytes =
             image::encode_records(self.profile, self.serial, records).map_err(WriteError::Image)?;
         if bytes.len() > MAX_IMAGE_LEN && bytes.len() > self.image_len {

@@ -1,6 +1,6 @@
 //! What a PIV applet says it is: the generic card of the `piv` profile, or a YubiKey 5 with
-//! firmware 5.7 (`yubikey`). The identity follows from the card's profile, which the image
-//! records: it is not part of the applet's own state.
+//! firmware 5.7 (`yubikey`) or 5.4.3 (`yubikey-5.4`). The identity follows from the card's
+//! profile, which the image records: it is not part of the applet's own state.
 //!
 //! Where the YubiKey sources disagree, a YubiKey 5.7 is the reference; each item names the
 //! source followed.
@@ -9,7 +9,7 @@ use super::command::PivCommand;
 use crate::{
     Profile,
     crypto::{KeyAlgorithm, sym::SymAlg},
-    options::{DEFAULT_PIN, DEFAULT_PUK, YUBIKEY_DEFAULT_PIN},
+    options::DEFAULT_PUK,
 };
 
 /// The kinds of PIV card (a closed set).
@@ -19,24 +19,17 @@ pub enum Identity {
     Generic,
     /// The `yubikey` profile: a YubiKey 5 with firmware 5.7.
     YubiKey,
+    /// The `yubikey-5.4` profile: a YubiKey 5 with firmware 5.4.3 (3DES default management
+    /// key; no Ed25519, X25519, RSA-3072/4096, MOVE KEY).
+    YubiKey54,
 }
-
-/// Key-pair algorithms GENERATE and IMPORT KEY take on the generic card: RSA-1024/2048/
-/// 3072/4096, P-256, P-384.
-const GENERIC_KEY_ALGORITHMS: &[KeyAlgorithm] = &[
-    KeyAlgorithm::Rsa1024,
-    KeyAlgorithm::Rsa2048,
-    KeyAlgorithm::Rsa3072,
-    KeyAlgorithm::Rsa4096,
-    KeyAlgorithm::P256,
-    KeyAlgorithm::P384,
-];
 
 impl Identity {
     /// The identity of a card of `profile`.
     pub fn of(profile: Profile) -> Identity {
         match profile {
             Profile::Yubikey => Identity::YubiKey,
+            Profile::Yubikey54 => Identity::YubiKey54,
             Profile::Piv | Profile::WindowsVsc => Identity::Generic,
         }
     }
@@ -46,7 +39,14 @@ impl Identity {
         match self {
             Identity::Generic => Profile::Piv,
             Identity::YubiKey => Profile::Yubikey,
+            Identity::YubiKey54 => Profile::Yubikey54,
         }
+    }
+
+    /// Whether the card answers as a YubiKey does where the generic card says more (the
+    /// short SELECT template).
+    pub const fn is_yubikey(self) -> bool {
+        matches!(self, Identity::YubiKey | Identity::YubiKey54)
     }
 
     /// What GET VERSION answers. The generic card: 5.4.3, whose feature set (AES
@@ -55,13 +55,13 @@ impl Identity {
     /// Ed25519, X25519, MOVE KEY and DELETE KEY on 5.7.0).
     pub const fn version(self) -> [u8; 3] {
         match self {
-            Identity::Generic => [5, 4, 3],
+            Identity::Generic | Identity::YubiKey54 => [5, 4, 3],
             Identity::YubiKey => [5, 7, 1],
         }
     }
 
     /// Whether the card has this command: MOVE KEY and DELETE KEY came with firmware 5.7
-    /// (yubikit `move_key`, `delete_key`), so the generic card (5.4.3) answers 6D00.
+    /// (yubikit `move_key`, `delete_key`), so the cards at 5.4.3 answer 6D00.
     pub(super) fn has(self, cmd: &PivCommand<'_>) -> bool {
         match cmd {
             PivCommand::MoveKey { .. } => self == Identity::YubiKey,
@@ -69,20 +69,23 @@ impl Identity {
         }
     }
 
-    /// The key-pair algorithms GENERATE and IMPORT KEY take.
-    pub fn key_algorithms(self) -> &'static [KeyAlgorithm] {
-        match self {
-            Identity::Generic => GENERIC_KEY_ALGORITHMS,
-            Identity::YubiKey => &KeyAlgorithm::ALL,
+    /// Whether GENERATE and IMPORT KEY take keys of `alg`: RSA-1024/2048, P-256 and P-384
+    /// on every card; RSA-3072/4096 on the generic card and the YubiKey 5.7; Ed25519 and
+    /// X25519 on the YubiKey 5.7 only (yubikit `check_key_support` gates those on 5.7.0).
+    pub fn offers(self, alg: KeyAlgorithm) -> bool {
+        match alg {
+            KeyAlgorithm::Ed25519 | KeyAlgorithm::X25519 => self == Identity::YubiKey,
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa4096 => self != Identity::YubiKey54,
+            KeyAlgorithm::Rsa1024
+            | KeyAlgorithm::Rsa2048
+            | KeyAlgorithm::P256
+            | KeyAlgorithm::P384 => true,
         }
     }
 
     /// The PIN that RESET and SET PIN RETRIES restore.
     pub fn default_pin(self) -> &'static [u8] {
-        match self {
-            Identity::Generic => DEFAULT_PIN,
-            Identity::YubiKey => YUBIKEY_DEFAULT_PIN,
-        }
+        self.profile().default_pin()
     }
 
     /// The PUK that RESET and SET PIN RETRIES restore.

@@ -57,7 +57,7 @@ const LABEL: &[u8] = b"softcard PIV";
 
 /// Algorithms the generic card announces in its SELECT response (tag AC): the management
 /// key's (3DES, AES-128/192/256), then the key pairs' (RSA-1024/2048/3072/4096, P-256,
-/// P-384): those [`Identity::key_algorithms`] gives.
+/// P-384): those [`Identity::offers`] accepts.
 const ALGORITHMS: [u8; 10] = [0x03, 0x08, 0x0A, 0x0C, 0x06, 0x07, 0x05, 0x16, 0x11, 0x14];
 
 /// The PIV applet.
@@ -123,7 +123,7 @@ impl PivApplet {
 
     /// `refusal` unless the card generates and imports keys of `alg`.
     fn offers(&self, alg: KeyAlgorithm, refusal: Status) -> Result<(), Status> {
-        if self.identity.key_algorithms().contains(&alg) {
+        if self.identity.offers(alg) {
             Ok(())
         } else {
             Err(refusal)
@@ -210,10 +210,18 @@ impl Applet for PivApplet {
 
     /// SELECT, SP 800-73-4 Part 2 section 3.1.1: the application property template. A
     /// YubiKey's has the AID's PIX and RID only (`61 11 4F 06 ... 79 07 4F 05 ...`); the
-    /// generic card adds its label and algorithms. Re-selecting the applet keeps the
-    /// security state: a YubiKey keeps the PIN verified (clients that want it forgotten
-    /// select another application first, or log out with VERIFY P1 = FF).
+    /// generic card adds its label and algorithms.
+    ///
+    /// On a YubiKey, SELECT starts a new PIV session: the PIN verification and the
+    /// management-key authentication are forgotten. The YubiKey clients count on it: the
+    /// `yubikey` crate's `get_pin_retries` and libykpiv re-select PIV "to unverify" before
+    /// an empty VERIFY, and piv-go's `TestYubiKeyPINRetries` expects 63Cx from a new
+    /// connection's SELECT and VERIFY after earlier tests verified the PIN. The generic card
+    /// keeps its security state across a re-selection.
     fn select(&mut self, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
+        if self.identity.is_yubikey() {
+            self.vol.clear();
+        }
         let mut apt = Vec::new();
         tlv::write(&mut apt, 0x4F, AID.get(5..).unwrap_or_default());
         tlv::write(
@@ -221,7 +229,7 @@ impl Applet for PivApplet {
             0x79,
             &tlv::encode(0x4F, AID.get(..5).unwrap_or_default()),
         );
-        if self.identity == Identity::YubiKey {
+        if self.identity.is_yubikey() {
             return Ok(tlv::encode(0x61, &apt));
         }
         let mut algs = Vec::new();

@@ -48,10 +48,12 @@ struct State {
     form_factor: u8,
 }
 
-/// The Management application of a `yubikey` card.
+/// The Management application of a `yubikey` or `yubikey-5.4` card.
 #[derive(Debug)]
 pub struct ManagementApplet {
     state: State,
+    /// The card's PIV identity, whose firmware version this application reports.
+    identity: Identity,
 }
 
 /// One Management command, parsed.
@@ -89,22 +91,23 @@ impl ManagementApplet {
                 serial: opts.serial.ok_or(Status::WrongData)?,
                 form_factor: FORM_FACTOR_USB_A_KEYCHAIN,
             },
+            identity: Identity::of(opts.profile),
         })
     }
 
-    /// Restores the application from its saved state.
+    /// Restores the application of a card of `identity` from its saved state.
     ///
     /// # Errors
     /// [`ImageError::Corrupt`] if the state does not decode.
-    pub fn load(state: &[u8]) -> Result<Self, ImageError> {
+    pub fn load(state: &[u8], identity: Identity) -> Result<Self, ImageError> {
         let state = postcard::from_bytes::<State>(state)
             .map_err(|e| ImageError::Corrupt(format!("Management state: {e}")))?;
-        Ok(ManagementApplet { state })
+        Ok(ManagementApplet { state, identity })
     }
 
     /// The firmware version: the PIV application's, as on a YubiKey.
-    fn version() -> [u8; 3] {
-        Identity::YubiKey.version()
+    fn version(&self) -> [u8; 3] {
+        self.identity.version()
     }
 
     /// READ CONFIG: one length byte, then the device information TLVs of `page`. Page 0
@@ -117,7 +120,7 @@ impl ManagementApplet {
             tlv::write(&mut tlvs, tag::SERIAL, &self.state.serial.to_be_bytes());
             tlv::write(&mut tlvs, tag::USB_ENABLED, &piv);
             tlv::write(&mut tlvs, tag::FORM_FACTOR, &[self.state.form_factor]);
-            tlv::write(&mut tlvs, tag::VERSION, &Self::version());
+            tlv::write(&mut tlvs, tag::VERSION, &self.version());
             tlv::write(&mut tlvs, tag::CONFIG_LOCK, &[0x00]);
             tlv::write(&mut tlvs, tag::NFC_SUPPORTED, &piv);
             tlv::write(&mut tlvs, tag::NFC_ENABLED, &piv);
@@ -141,7 +144,7 @@ impl Applet for ManagementApplet {
     /// SELECT: the firmware version as text, "Virtual mgr - FW version 5.7.1", the string a
     /// YubiKey 5 answers (yubikit reads the version from it with a regular expression).
     fn select(&mut self, _ctx: &mut Context<'_>) -> Result<Vec<u8>, Status> {
-        let [major, minor, patch] = Self::version();
+        let [major, minor, patch] = self.version();
         Ok(format!("Virtual mgr - FW version {major}.{minor}.{patch}").into_bytes())
     }
 
@@ -158,12 +161,12 @@ impl Applet for ManagementApplet {
     }
 
     fn restore(&mut self, state: &[u8], _backend: BackendKind) -> Result<(), Status> {
-        *self = ManagementApplet::load(state).map_err(|_| Status::MemoryFailure)?;
+        *self = ManagementApplet::load(state, self.identity).map_err(|_| Status::MemoryFailure)?;
         Ok(())
     }
 
     fn description(&self) -> AppletState {
-        let [major, minor, patch] = Self::version();
+        let [major, minor, patch] = self.version();
         AppletState::Other {
             lines: vec![
                 format!("firmware {major}.{minor}.{patch}"),

@@ -13,5 +13,6 @@ mod piv;
 mod properties;
 mod secrets;
 mod session;
+mod snapshot;
 mod transcripts;
 mod yubikey;
