@@ -306,7 +306,10 @@ impl SystemPcsc {
             .collect();
         let mut cards = Vec::new();
         for reader in readers {
-            let Ok(card) = ctx.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            // A context for each card, as pcsc-lite advises for threads: a context is one
+            // connection (to pcscd, or to softcard's host), whose calls follow each other.
+            let own = pcsc::Context::establish(pcsc::Scope::User).expect("SCardEstablishContext");
+            let Ok(card) = own.connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
             else {
                 continue;
             };
