@@ -397,8 +397,23 @@ impl BackendArg {
 /// If it cannot be serialized (it always can for `serde_json::Value`).
 pub fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::new(e.to_string()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
+}
+
+/// Writes to standard output. When the reader has gone away (a closed pipe), the process
+/// ends at once with status 141, the shell's for a SIGPIPE, without a message; another
+/// write error ends it with a message and status 1.
+pub fn out(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("softcard: error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 #[cfg(test)]

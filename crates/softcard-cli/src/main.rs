@@ -9,6 +9,22 @@
 //! `--json` one JSON line `{"error": ..., "status": ...}` on stderr ([`CliError::report`]);
 //! the exit code is non-zero either way.
 
+/// `println!` for results on standard output: a reader that went away (`softcard info |
+/// head -1`) ends the process quietly, as other Unix tools do, instead of a panic
+/// ([`common::out`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::common::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for results on standard output, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::common::out(format_args!($($arg)*))
+    };
+}
+
 mod card;
 mod cmd;
 mod common;

@@ -97,7 +97,7 @@ pub struct CardOptions {
     pub profile: Profile,
     /// User PIN.
     pub pin: Option<Secret>,
-    /// PUK (PIV) / unblock PIN.
+    /// PUK (PIV cards). A GIDS card has none: one given is refused.
     pub puk: Option<Secret>,
     /// Management key (PIV) or administrator key (GIDS), raw bytes: 24 bytes are 3DES,
     /// 16/24/32 bytes with `admin_key_aes` are AES.

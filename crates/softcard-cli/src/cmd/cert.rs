@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                     &cert,
                 ));
             }
-            println!("installed in container {}", target.name);
+            outln!("installed in container {}", target.name);
             Ok(())
         }
         CertCommand::Export {
@@ -133,7 +133,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 ));
             }
             if out.is_none() {
-                print!("{}", cert.to_pem());
+                out!("{}", cert.to_pem());
             }
             Ok(())
         }
@@ -158,10 +158,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 }));
             }
             if all.is_empty() {
-                println!("no key container");
+                outln!("no key container");
             }
             for c in all {
-                println!(
+                outln!(
                     "{}  {:?}  {:?}  certificate: {}",
                     c.name,
                     c.key_spec,

@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             for r in readers {
                 let image = r.image.map(|p| p.display().to_string()).unwrap_or_default();
                 let state = if r.present { "card" } else { "empty" };
-                println!("{}\t{state}\t{image}", r.name);
+                outln!("{}\t{state}\t{image}", r.name);
             }
             Ok(())
         }
@@ -99,7 +99,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                     "image": new_image.display().to_string(),
                 }));
             }
-            println!("{reader}: serving {}", new_image.display());
+            outln!("{reader}: serving {}", new_image.display());
             Ok(())
         }
         Action::Detach { reader } => {
@@ -111,7 +111,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             if args.json {
                 return print_json(&serde_json::json!({ "reader": reader, "detached": true }));
             }
-            println!("{reader}: detached");
+            outln!("{reader}: detached");
             Ok(())
         }
         Action::Remove { reader } | Action::Insert { reader } => {
@@ -138,7 +138,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             if args.json {
                 return print_json(&serde_json::json!({ "reader": reader, "card": done }));
             }
-            println!("{reader}: card {done}");
+            outln!("{reader}: card {done}");
             Ok(())
         }
     }

@@ -40,7 +40,7 @@ pub struct Args {
 fn step<T>(n: u32, what: &str, f: impl FnOnce() -> Result<T, CliError>) -> Result<T, CliError> {
     let start = Instant::now();
     let value = f().map_err(|e| CliError::new(format!("step {n} ({what}): {e}")))?;
-    println!("[{n}] {what} ... ok ({} ms)", start.elapsed().as_millis());
+    outln!("[{n}] {what} ... ok ({} ms)", start.elapsed().as_millis());
     Ok(value)
 }
 
@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let image = dir.join("card.img");
     let user = std::env::var("USER").unwrap_or_else(|_| "softcard user".into());
     let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
-    println!(
+    outln!(
         "softcard demo: profile {}, backend {}, folder {}",
         args.profile,
         args.backend.kind().name(),
@@ -98,7 +98,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 .map_err(fail)
         },
     )?;
-    println!("    container: {}", container.name);
+    outln!("    container: {}", container.name);
     let ca = step(4, "create the test CA", || {
         TestCa::new(&mut rng).map_err(fail)
     })?;
@@ -139,7 +139,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         write_out(&dir.join("ca.pem"), ca.certificate().to_pem().as_bytes())?;
         write_out(&dir.join("cert.pem"), cert.to_pem().as_bytes())?;
     }
-    println!(
+    outln!(
         "done in {} ms; friendly name {:?} (Windows keeps it in its certificate store, not on the card)",
         total.elapsed().as_millis(),
         request.friendly_name.as_deref().unwrap_or_default()

@@ -321,15 +321,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "out": args.out.display().to_string(),
         }));
     }
-    println!("container: {}", container.name);
-    println!(
+    outln!("container: {}", container.name);
+    outln!(
         "request: {} ({format:?}, {:?}, {})",
         args.out.display(),
         options.hash,
         if args.der { "DER" } else { "PEM" }
     );
     if let Some(name) = &request.friendly_name {
-        println!(
+        outln!(
             "friendly name: {name} (for the certificate store; not in the request, not on the card)"
         );
     }

@@ -63,9 +63,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         print_json(&value)
     } else {
-        println!("image: {}", args.image.display());
+        outln!("image: {}", args.image.display());
         for l in lines {
-            println!("{l}");
+            outln!("{l}");
         }
         Ok(())
     }

@@ -22,7 +22,7 @@ pub struct Args {
     /// User PIN (default 12345678; 123456 on the yubikey cards).
     #[arg(long, value_parser = parse_pin)]
     pub pin: Option<PinArg>,
-    /// PUK / unblock PIN (default 12345678).
+    /// PUK (piv and yubikey cards; default 12345678). A windows-vsc card has none.
     #[arg(long, value_parser = parse_pin)]
     pub puk: Option<PinArg>,
     /// Management key (PIV) or administrator key (GIDS), hex: 24 bytes 3DES, or AES (default
@@ -106,6 +106,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "--blank: a blank card has no PIN, PUK or administrator key; the client that initializes it sets them",
         ));
     }
+    if args.puk.is_some() && args.profile == Profile::WindowsVsc {
+        return Err(CliError::usage(
+            "--puk: a windows-vsc card has no PUK; its PIN is unblocked with the \
+             administrator key (--admin-key)",
+        ));
+    }
     let mut opts = CardOptions::new(args.profile);
     opts.blank = args.blank;
     opts.pin = args.pin.map(PinArg::into_secret);
@@ -154,7 +160,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "encrypted": encrypted,
         }));
     }
-    println!(
+    outln!(
         "created {} card, serial {}, in {}{}",
         card.profile(),
         card.serial(),

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "encrypted": encrypted,
         }));
     }
-    println!(
+    outln!(
         "{}: {}",
         args.image.display(),
         if encrypted {

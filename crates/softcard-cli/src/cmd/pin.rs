@@ -135,7 +135,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     };
     if !args.json {
-        println!("PIN {done}");
+        outln!("PIN {done}");
         return Ok(());
     }
     let application = client.application().name();

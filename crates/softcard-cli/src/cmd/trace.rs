@@ -116,7 +116,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let trace = read(&file)?;
             let start = trace.exchanges.first().map(|x| x.time).unwrap_or_default();
             for x in &trace.exchanges {
-                println!("{}", names::exchange(x, start, reader_name(&trace, x)));
+                outln!("{}", names::exchange(x, start, reader_name(&trace, x)));
             }
             Ok(())
         }
@@ -124,11 +124,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let (ta, tb) = (read(&a)?, read(&b)?);
             match first_difference(&ta, &tb) {
                 None => {
-                    println!("same {} exchanges", ta.exchanges.len());
+                    outln!("same {} exchanges", ta.exchanges.len());
                     Ok(())
                 }
                 Some(text) => {
-                    println!("{text}");
+                    outln!("{text}");
                     std::process::exit(1);
                 }
             }

@@ -50,8 +50,12 @@ fn init_creates_a_private_image_and_refuses_to_overwrite_it() {
 fn init_names_bad_options() {
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("card.img");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--profile", "openpgp"], "unknown profile"),
+        (
+            &["--profile", "windows-vsc", "--puk", "11112222"],
+            "has no PUK",
+        ),
         (&["--profile", "piv", "--admin-key", "0102zz"], "not hex"),
         (
             &["--profile", "piv", "--backend", "openssl"],
@@ -463,5 +467,32 @@ fn the_backend_is_chosen_per_run_the_fastest_by_default_and_info_names_it() {
             "{backend}: {}",
             text(&verify.stderr)
         );
+    }
+}
+
+/// A reader that goes away (`softcard info IMAGE | head -1`) ends softcard quietly with the
+/// shell's status for a SIGPIPE (141), not with a panic.
+#[test]
+fn a_closed_standard_output_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("card.img");
+    assert!(
+        softcard(&["init", p(&image), "--profile", "piv", "--seed", "2"])
+            .status
+            .success()
+    );
+    for args in [&["info", p(&image)][..], &["info", p(&image), "--json"]] {
+        // The pipe's reading end is closed before softcard starts: its first write fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_softcard"))
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }

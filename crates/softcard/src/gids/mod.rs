@@ -91,8 +91,13 @@ impl GidsApplet {
     /// default 3DES key (AES with `admin_key_aes`).
     ///
     /// # Errors
-    /// [`Status::WrongData`] for a PIN or administrator key of the wrong length.
+    /// [`Status::WrongData`] for a PIN or administrator key of the wrong length, and for a
+    /// PUK: a GIDS card has none (its PIN is unblocked with the administrator key), so one
+    /// given is refused rather than ignored.
     pub fn create(opts: &CardOptions, rng: &mut dyn CardRng) -> Result<Self, Status> {
+        if opts.puk.is_some() {
+            return Err(Status::WrongData);
+        }
         let pin = Pin::new(
             opts.pin.as_ref().map_or(DEFAULT_PIN, Secret::expose),
             auth::WINDOWS_PIN_POLICY,

@@ -236,3 +236,15 @@ fn ef_create_and_delete_need_the_administrator() {
         0x6A82
     );
 }
+
+/// A GIDS card has no PUK (its PIN is unblocked with the administrator key): a PUK given at
+/// creation is refused, not ignored.
+#[test]
+fn a_puk_for_a_gids_card_is_refused() {
+    let mut opts = CardOptions::new(Profile::WindowsVsc);
+    opts.puk = Some(softcard::Secret::from_slice(b"11112222"));
+    let err = Card::create_seeded(&opts, 15, Box::new(MemoryStorage::new())).unwrap_err();
+    assert!(matches!(err, softcard::Error::InvalidOption(_)), "{err:?}");
+    opts.puk = None;
+    Card::create_seeded(&opts, 15, Box::new(MemoryStorage::new())).unwrap();
+}
