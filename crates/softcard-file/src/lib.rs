@@ -34,7 +34,7 @@ pub mod image_lock;
 pub mod sealed;
 mod storage;
 
-pub use storage::{FileStorage, LoadError, MAX_IMAGE_FILE_LEN, os_rng};
+pub use storage::{FileStorage, LoadError, MAX_IMAGE_FILE_LEN, os_rng, read_image};
 
 use softcard::crypto::BackendKind;
 

@@ -338,8 +338,12 @@ fn create_temp(dir: &Path, name: &OsStr) -> io::Result<(PathBuf, File)> {
 /// The bytes of the image file at `path`, refusing what cannot be a card image before
 /// reading it: anything but a regular file (opened without waiting, so a FIFO is refused
 /// rather than waited on), and a file larger than [`MAX_IMAGE_FILE_LEN`]. At most that many
-/// bytes are read, should the file grow meanwhile.
-fn read_image(path: &Path) -> Result<Vec<u8>, LoadError> {
+/// bytes are read, should the file grow meanwhile. Every reader of image files (and of
+/// snapshots, which are image files) goes through it.
+///
+/// # Errors
+/// [`LoadError::Io`], [`LoadError::NotAFile`], [`LoadError::TooLarge`].
+pub fn read_image(path: &Path) -> Result<Vec<u8>, LoadError> {
     use rustix::fs::OFlags;
     use std::io::Read;
     let flags = (OFlags::NONBLOCK | OFlags::NOCTTY).bits();

@@ -74,7 +74,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// The key derivation's parameters of the image at `path`, if it is encrypted (the card was
 /// opened from it just before, so the header is known to be good).
 fn encryption(path: &Path) -> Option<softcard_file::sealed::KdfParams> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = softcard_file::read_image(path).ok()?;
     softcard_file::sealed::is_sealed(&bytes)
         .then(|| softcard_file::sealed::Header::parse(&bytes).ok())
         .flatten()

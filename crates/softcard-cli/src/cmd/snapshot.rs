@@ -50,9 +50,9 @@ enum Kind {
 
 /// Reads an image or snapshot file and checks that it is one.
 fn read_checked(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Kind), CliError> {
+    // Refuses a FIFO, a device or an oversized file unread, as every image reader does.
     let bytes = Zeroizing::new(
-        std::fs::read(path)
-            .map_err(|e| CliError::new(format!("{}: cannot read: {e}", path.display())))?,
+        softcard_file::read_image(path).map_err(|e| crate::common::load_error(path, &e))?,
     );
     let kind = if sealed::is_sealed(&bytes) {
         sealed::Header::parse(&bytes)

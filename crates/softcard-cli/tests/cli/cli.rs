@@ -182,10 +182,21 @@ fn a_fifo_or_device_given_as_image_is_refused_promptly() {
         .expect("mkfifo runs");
     assert!(made.success());
     let fifo = p(&fifo);
+    let image = dir.path().join("card.img");
+    assert!(
+        softcard(&["init", p(&image), "--profile", "piv", "--seed", "8"])
+            .status
+            .success()
+    );
+    let before = std::fs::read(&image).unwrap();
+    let image = p(&image);
     for args in [
         &["info", fifo][..],
         &["pin", "verify", fifo, "--pin", "123456"],
         &["info", "/dev/zero"],
+        // A snapshot is an image file too: read as one.
+        &["snapshot", "restore", image, fifo],
+        &["snapshot", "restore", image, "/dev/zero"],
     ] {
         let out = softcard_promptly(args);
         assert_eq!(out.status.code(), Some(1), "softcard {args:?}");
@@ -198,6 +209,11 @@ fn a_fifo_or_device_given_as_image_is_refused_promptly() {
             "{err}"
         );
     }
+    assert_eq!(
+        std::fs::read(image).unwrap(),
+        before,
+        "the image is untouched"
+    );
 }
 
 /// A 24-byte key other than the default one.
