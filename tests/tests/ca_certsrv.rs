@@ -7,7 +7,7 @@
 //! `RequestDeniedException` with the CA's message, a 10 MB body refused with 413, and a
 //! wrong password refused with 401.
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -150,4 +150,49 @@ fn the_certsrv_package_enrolls_against_softcard_ca() {
     let issued = list.lines().filter(|l| l.contains("\tissued\t")).count();
     let denied = list.lines().filter(|l| l.contains("\tdenied\t")).count();
     assert_eq!((issued, denied), (3, 5), "{list}");
+
+    // The manager's commands refuse what they cannot do, and say why.
+    let refused = |args: &[&str]| {
+        let out = Command::new(softcard_bin::path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "softcard {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = refused(&["ca", "approve", "--state", &state, "1"]);
+    assert!(
+        err.contains("request 1 is not pending (it is issued)"),
+        "{err}"
+    );
+    let err = refused(&["ca", "deny", "--state", &state, "999"]);
+    assert!(err.contains("no request 999"), "{err}");
+    let err = refused(&["ca", "list", "--state", &text(&path("nowhere"))]);
+    assert!(err.contains("is not a CA state directory"), "{err}");
+
+    // --http: plain HTTP on the same state, open without --user.
+    let mut child = Command::new(softcard_bin::path())
+        .args(["ca", "serve", "--http", "--state", &state])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start softcard ca serve --http");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _http = Serve(child);
+    let addr = line
+        .trim()
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix("/certsrv/"))
+        .unwrap_or_else(|| panic!("first line is not the http URL: {line:?}"));
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /certsrv/certnew.cer?ReqID=1&Enc=b64 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("-----BEGIN CERTIFICATE-----"), "{answer}");
 }

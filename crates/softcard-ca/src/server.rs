@@ -96,9 +96,29 @@ impl core::fmt::Debug for Server {
     }
 }
 
+/// The TLS configuration (nothing can be one without the `aws-lc` feature).
+#[cfg(feature = "aws-lc")]
+type TlsConfig = Arc<rustls::ServerConfig>;
+#[cfg(not(feature = "aws-lc"))]
+type TlsConfig = std::convert::Infallible;
+
+#[cfg(feature = "aws-lc")]
+fn tls_config(state: &State) -> Result<TlsConfig, String> {
+    let (chain, key) = state.tls_files().map_err(|e| e.to_string())?;
+    crate::tls::server_config(&chain, &key)
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn tls_config(_state: &State) -> Result<TlsConfig, String> {
+    Err(
+        "HTTPS needs the aws-lc feature (rustls on aws-lc-rs); this build serves plain HTTP only"
+            .into(),
+    )
+}
+
 struct Shared {
     state: State,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<TlsConfig>,
     credentials: Option<Credentials>,
 }
 
@@ -109,8 +129,7 @@ impl Server {
     /// A message when the address cannot be bound or the TLS files are unusable.
     pub fn bind(state: State, options: ServerOptions) -> Result<Self, String> {
         let tls = if options.https {
-            let (chain, key) = state.tls_files().map_err(|e| e.to_string())?;
-            Some(crate::tls::server_config(&chain, &key)?)
+            Some(tls_config(&state)?)
         } else {
             None
         };
@@ -158,6 +177,9 @@ impl Shared {
         let _ = tcp.set_read_timeout(Some(Duration::from_secs(30)));
         let _ = tcp.set_write_timeout(Some(Duration::from_secs(30)));
         match &self.tls {
+            #[cfg(not(feature = "aws-lc"))]
+            Some(never) => match *never {},
+            #[cfg(feature = "aws-lc")]
             Some(config) => {
                 let Ok(conn) = rustls::ServerConnection::new(Arc::clone(config)) else {
                     return;

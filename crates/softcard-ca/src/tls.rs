@@ -2,7 +2,6 @@
 //! client trusting the CA certificate trusts the server), and the rustls configuration.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use const_oid::AssociatedOid as _;
@@ -122,11 +121,16 @@ fn ip(addr: IpAddr) -> Result<GeneralName, StateError> {
 }
 
 /// The rustls server configuration for a PEM chain and PKCS#8 PEM key.
+#[cfg(feature = "aws-lc")]
 ///
 /// # Errors
 /// A message when the PEM does not decode or rustls refuses the key.
-pub(crate) fn server_config(chain: &str, key: &str) -> Result<Arc<rustls::ServerConfig>, String> {
+pub(crate) fn server_config(
+    chain: &str,
+    key: &str,
+) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use std::sync::Arc;
     let certs = softcard_enroll::parse_certificates(chain.as_bytes())
         .map_err(|e| format!("TLS certificate: {e}"))?
         .into_iter()
