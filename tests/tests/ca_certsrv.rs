@@ -36,6 +36,22 @@ impl Drop for Serve {
     }
 }
 
+/// Starts `softcard ca serve ARGS`; returns it and the first line it prints (the URL).
+fn serve(args: &[&str]) -> (Serve, String) {
+    let mut child = Command::new(softcard_bin::path())
+        .args(["ca", "serve"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start softcard ca serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (Serve(child), line)
+}
+
 fn softcard(args: &[&str]) -> String {
     let out = Command::new(softcard_bin::path())
         .args(args)
@@ -95,23 +111,16 @@ fn the_certsrv_package_enrolls_against_softcard_ca() {
         &p10,
     ]);
 
-    let mut child = Command::new(softcard_bin::path())
-        .args(["ca", "serve", "--state", &state, "--listen", "127.0.0.1:0"])
-        .args([
-            "--user",
-            "jane",
-            "--password-file",
-            &text(&path("password")),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start softcard ca serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _serve = Serve(child);
+    let (_serve, line) = serve(&[
+        "--state",
+        &state,
+        "--listen",
+        "127.0.0.1:0",
+        "--user",
+        "jane",
+        "--password-file",
+        &text(&path("password")),
+    ]);
     let url = line.trim();
     let server = url
         .strip_prefix("https://")
@@ -171,17 +180,7 @@ fn the_certsrv_package_enrolls_against_softcard_ca() {
     assert!(err.contains("is not a CA state directory"), "{err}");
 
     // --http: plain HTTP on the same state, open without --user.
-    let mut child = Command::new(softcard_bin::path())
-        .args(["ca", "serve", "--http", "--state", &state])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start softcard ca serve --http");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _http = Serve(child);
+    let (_http, line) = serve(&["--http", "--state", &state]);
     let addr = line
         .trim()
         .strip_prefix("http://")

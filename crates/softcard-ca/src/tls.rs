@@ -8,15 +8,12 @@ use const_oid::AssociatedOid as _;
 use der::asn1::{Ia5String, OctetString};
 use p256::pkcs8::EncodePrivateKey as _;
 use softcard::crypto::{BackendKind, CardRng, KeyAlgorithm, KeyMaterial, PrivateKey};
-use softcard_enroll::testca::{self, TestCa};
-use x509_cert::ext::Extension;
+use softcard_enroll::testca::TestCa;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
-    SubjectKeyIdentifier,
-};
+use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 
 use crate::StateError;
+use crate::ca::{extension, key_identifiers};
 
 /// `id-kp-serverAuth`.
 const SERVER_AUTH: const_oid::ObjectIdentifier = const_oid::db::rfc5280::ID_KP_SERVER_AUTH;
@@ -39,17 +36,6 @@ pub(crate) fn make(ca: &TestCa, rng: &mut dyn CardRng) -> Result<(String, String
         .map_err(|e| fail(&e))?
         .to_string();
     let public = key.public();
-    let ext = |oid, critical, value: &dyn DerValue| -> Result<Extension, StateError> {
-        Ok(Extension {
-            extn_id: oid,
-            critical,
-            extn_value: OctetString::new(value.der().map_err(|e| fail(&e))?)
-                .map_err(|e| fail(&e))?,
-        })
-    };
-    let id = |k| -> Result<OctetString, StateError> {
-        OctetString::new(testca::key_identifier(k).map_err(|e| fail(&e))?).map_err(|e| fail(&e))
-    };
     let ca_key = ca
         .certificate()
         .public_key()
@@ -59,33 +45,23 @@ pub(crate) fn make(ca: &TestCa, rng: &mut dyn CardRng) -> Result<(String, String
         ip(IpAddr::V4(Ipv4Addr::LOCALHOST))?,
         ip(IpAddr::V6(Ipv6Addr::LOCALHOST))?,
     ]);
-    let extensions = vec![
-        ext(
+    let der_fail = |e: der::Error| fail(&e);
+    let mut extensions = vec![
+        extension(
             KeyUsage::OID,
             true,
             &KeyUsage(KeyUsages::DigitalSignature.into()),
-        )?,
-        ext(
+        )
+        .map_err(der_fail)?,
+        extension(
             ExtendedKeyUsage::OID,
             false,
             &ExtendedKeyUsage(vec![SERVER_AUTH]),
-        )?,
-        ext(SubjectAltName::OID, false, &names)?,
-        ext(
-            SubjectKeyIdentifier::OID,
-            false,
-            &SubjectKeyIdentifier(id(public)?),
-        )?,
-        ext(
-            AuthorityKeyIdentifier::OID,
-            false,
-            &AuthorityKeyIdentifier {
-                key_identifier: Some(id(ca_key)?),
-                authority_cert_issuer: None,
-                authority_cert_serial_number: None,
-            },
-        )?,
+        )
+        .map_err(der_fail)?,
+        extension(SubjectAltName::OID, false, &names).map_err(der_fail)?,
     ];
+    extensions.extend(key_identifiers(public, ca_key).map_err(der_fail)?);
     let subject = x509_cert::name::Name::default();
     let cert = ca
         .sign(
@@ -97,17 +73,6 @@ pub(crate) fn make(ca: &TestCa, rng: &mut dyn CardRng) -> Result<(String, String
         )
         .map_err(|e| fail(&e))?;
     Ok((pkcs8, cert.to_pem() + &ca.certificate().to_pem()))
-}
-
-/// Something that encodes to DER (the extension values above).
-trait DerValue {
-    fn der(&self) -> Result<Vec<u8>, der::Error>;
-}
-
-impl<T: der::Encode> DerValue for T {
-    fn der(&self) -> Result<Vec<u8>, der::Error> {
-        self.to_der()
-    }
 }
 
 fn ip(addr: IpAddr) -> Result<GeneralName, StateError> {

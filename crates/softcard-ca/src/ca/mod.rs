@@ -279,22 +279,34 @@ impl Ca {
                 &SubjectAltName(vec![name]),
             )?);
         }
-        let id = |k: &PublicKey| {
-            testca::key_identifier(k)
-                .map_err(|_| der::Error::from(der::ErrorKind::Failed))
-                .and_then(OctetString::new)
-        };
         let ca_key = self
             .ca
             .certificate()
             .public_key()
             .ok_or_else(|| der::Error::from(der::ErrorKind::Failed))?;
-        out.push(extension(
+        out.extend(key_identifiers(key, ca_key)?);
+        Ok(out)
+    }
+}
+
+/// The subject and authority key identifier extensions of a certificate for `key`
+/// issued by `ca_key` (RFC 5280 sections 4.2.1.1 and 4.2.1.2).
+pub(crate) fn key_identifiers(
+    key: &PublicKey,
+    ca_key: &PublicKey,
+) -> Result<[Extension; 2], der::Error> {
+    let id = |k: &PublicKey| {
+        testca::key_identifier(k)
+            .map_err(|_| der::Error::from(der::ErrorKind::Failed))
+            .and_then(OctetString::new)
+    };
+    Ok([
+        extension(
             SubjectKeyIdentifier::OID,
             false,
             &SubjectKeyIdentifier(id(key)?),
-        )?);
-        out.push(extension(
+        )?,
+        extension(
             AuthorityKeyIdentifier::OID,
             false,
             &AuthorityKeyIdentifier {
@@ -302,13 +314,12 @@ impl Ca {
                 authority_cert_issuer: None,
                 authority_cert_serial_number: None,
             },
-        )?);
-        Ok(out)
-    }
+        )?,
+    ])
 }
 
 /// An extension holding `value`'s DER.
-fn extension(
+pub(crate) fn extension(
     oid: ObjectIdentifier,
     critical: bool,
     value: &impl der::Encode,
