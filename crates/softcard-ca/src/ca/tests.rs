@@ -433,3 +433,46 @@ fn an_enrollment_agent_enrolls_another_user() {
     let der = cmc(csr, &pairs, &user, Signer::OwnKeyId, None);
     assert_eq!(refusal(decide(&ca, &der, &[], false)).hresult, 0x8009_4012);
 }
+
+#[test]
+fn an_expired_agent_certificate_is_refused() {
+    let ca = ca(1);
+    let agent = key(KeyAlgorithm::Rsa2048, 20);
+    let template = ca.template("EnrollmentAgent").unwrap().clone();
+    let mut extensions = ca
+        .extensions(&template, agent.public(), None, false)
+        .unwrap();
+    extensions.retain(|e| e.extn_id != SubjectAltName::OID);
+    // Valid from an hour ago until now: expired by the time it is used.
+    let subject = CertReq::from_der(&request(&agent, RequestFormat::Pkcs10, None))
+        .unwrap()
+        .info
+        .subject;
+    let cert = ca
+        .test_ca()
+        .sign(
+            subject,
+            agent.public(),
+            extensions,
+            Duration::ZERO,
+            &mut rng(3),
+        )
+        .unwrap();
+    let user = key(KeyAlgorithm::Rsa2048, 21);
+    let csr = CertReq::from_der(&request(
+        &user,
+        RequestFormat::Pkcs10,
+        Some("SmartcardUser"),
+    ))
+    .unwrap();
+    let pairs = [("RequesterName", "x@example.test")];
+    std::thread::sleep(Duration::from_millis(1100));
+    let der = cmc(
+        csr,
+        &pairs,
+        &agent,
+        Signer::Certificate(cert.der().to_vec()),
+        None,
+    );
+    assert_eq!(refusal(decide(&ca, &der, &[], false)).hresult, 0x800B_0101);
+}
