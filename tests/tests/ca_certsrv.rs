@@ -194,4 +194,48 @@ fn the_certsrv_package_enrolls_against_softcard_ca() {
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.contains("-----BEGIN CERTIFICATE-----"), "{answer}");
+
+    // --templates: the form offers exactly the file's templates; a bad file is refused.
+    let templates = path("templates.json");
+    std::fs::write(
+        &templates,
+        r#"[{"name": "OnlyThis", "display_name": "Only this", "ekus": ["1.3.6.1.5.5.7.3.2"],
+            "key_usage": ["digitalSignature"], "upn": false, "min_key_bits": 2048,
+            "validity_days": 7}]"#,
+    )
+    .unwrap();
+    let other = text(&path("other-state"));
+    let (_templated, line) = serve(&[
+        "--http",
+        "--state",
+        &other,
+        "--templates",
+        &text(&templates),
+    ]);
+    let addr = line
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches("/certsrv/");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(b"GET /certsrv/certrqxt.asp HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut form = String::new();
+    stream.read_to_string(&mut form).unwrap();
+    assert!(
+        form.contains("value=\"CertificateTemplate:OnlyThis\""),
+        "{form}"
+    );
+    assert!(!form.contains("SmartcardUser"), "{form}");
+    std::fs::write(&templates, r#"[{"name": "X", "ekus": ["not an oid"]}]"#).unwrap();
+    let err = refused(&[
+        "ca",
+        "serve",
+        "--http",
+        "--state",
+        &other,
+        "--templates",
+        &text(&templates),
+    ]);
+    assert!(err.contains("templates file"), "{err}");
 }
