@@ -96,7 +96,7 @@ impl SignatureAlgorithm {
     ];
 
     /// The algorithm an `AlgorithmIdentifier` names, if this crate knows it.
-    pub(crate) fn from_identifier(identifier: AlgorithmIdentifierRef<'_>) -> Option<Self> {
+    pub fn from_identifier(identifier: AlgorithmIdentifierRef<'_>) -> Option<Self> {
         Self::ALL
             .iter()
             .find(|(_, oid)| *oid == identifier.oid)
