@@ -10,13 +10,24 @@
 //! that holds the new key without a certificate.
 
 use softcard_enroll::certsrv::Disposition;
-use softcard_enroll::{Certificate, Container, parse_certificates};
+use softcard_enroll::{
+    CardClient, Certificate, Container, Oid, Request, RequestFormat, parse_certificates,
+};
 
 use super::http::{CaClient, CaOptions, Retrieved};
 use super::{
-    Args, OutFile, connect, create_and_sign, fail, key_request, request_format, request_options,
+    Args, OutFile, connect, create_and_sign, create_key, fail, key_request, request_format,
+    request_options, signing_failed,
 };
+use crate::card::CliCard;
 use crate::common::{CliError, print_json};
+
+/// The enrollment agent's card, its container and certificate, PIN verified.
+struct AgentCard {
+    client: CardClient<CliCard>,
+    container: Container,
+    certificate: Certificate,
+}
 
 /// The exit status of a request the CA left pending (the request ID is printed).
 pub const PENDING_EXIT_CODE: u8 = 3;
@@ -42,9 +53,33 @@ pub fn run(args: &Args) -> Result<(), CliError> {
     let out = args.out.as_deref().map(OutFile::open).transpose()?;
     ca.check()?;
 
+    let mut agent = match &args.on_behalf_of {
+        Some(_) if request_format(args) != RequestFormat::Cmc => {
+            return Err(CliError::usage(
+                "--on-behalf-of makes a CMC request (the agent signs it); --format pkcs10 cannot carry the agent's signature",
+            ));
+        }
+        Some(_) => Some(agent_card(args)?),
+        None => None,
+    };
+
     let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
     let mut client = connect(&args.image, &args.open)?;
-    let (container, request) = create_and_sign(&mut client, args, &key, &options, &mut rng)?;
+    let (container, request) = match (&args.on_behalf_of, agent.as_mut()) {
+        (Some(user), Some(agent)) => {
+            let container = create_key(&mut client, args, &key, &mut rng)?;
+            let request = Request::build_on_behalf_of(
+                &options,
+                user,
+                &mut client.signer(&container),
+                agent.certificate.der(),
+                &mut agent.client.signer(&agent.container),
+            )
+            .map_err(|e| signing_failed(&e, &container))?;
+            (container, request)
+        }
+        _ => create_and_sign(&mut client, args, &key, &options, &mut rng)?,
+    };
     if let Some(out) = out {
         out.write(&if args.der {
             request.der.clone()
@@ -95,6 +130,54 @@ pub fn run(args: &Args) -> Result<(), CliError> {
         &cert,
         client.application(),
     )
+}
+
+/// The agent's card (`--agent-image`): its container (`--agent-container`, else the one
+/// whose certificate has the Certificate Request Agent usage) and certificate, and its
+/// PIN verified, all before the user's card is touched.
+fn agent_card(args: &Args) -> Result<AgentCard, CliError> {
+    let image = args
+        .agent_image
+        .as_deref()
+        .unwrap_or(std::path::Path::new(""));
+    let what = |e: CliError| CliError::new(format!("the agent's card {}: {e}", image.display()));
+    let mut client = connect(image, &args.open).map_err(what)?;
+    let mut found = None;
+    for container in client.containers().map_err(|e| what(fail(e)))? {
+        if args
+            .agent_container
+            .as_deref()
+            .is_some_and(|n| !n.eq_ignore_ascii_case(&container.name))
+        {
+            continue;
+        }
+        let Some(cert) = client
+            .read_certificate(&container)
+            .map_err(|e| what(fail(e)))?
+        else {
+            continue;
+        };
+        if args.agent_container.is_some() || cert.has_extended_key_usage(&Oid::ENROLLMENT_AGENT) {
+            found = Some((container, cert));
+            break;
+        }
+    }
+    let (container, certificate) = found.ok_or_else(|| {
+        what(CliError::new(match &args.agent_container {
+            Some(name) => format!("no container {name} with a certificate"),
+            None => "no container whose certificate has the Certificate Request Agent \
+                     usage (1.3.6.1.4.1.311.20.2.1); name one with --agent-container"
+                .to_owned(),
+        }))
+    })?;
+    client
+        .verify_pin(args.agent_pin.bytes())
+        .map_err(|e| what(fail(e)))?;
+    Ok(AgentCard {
+        client,
+        container,
+        certificate,
+    })
 }
 
 /// `--retrieve N`: the certificate of a pending request, installed in the container that

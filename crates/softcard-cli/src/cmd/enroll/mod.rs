@@ -159,6 +159,21 @@ pub struct Args {
         conflicts_with_all = ["container", "key", "keyspec", "format", "hash", "subject", "upn", "out", "der", "template"]
     )]
     pub retrieve: Option<u32>,
+    /// Enroll on behalf of this user (`DOMAIN\user` or a UPN) as an enrollment agent: a
+    /// CMC request signed by the agent's key on `--agent-image`, carrying its Certificate
+    /// Request Agent certificate; the new key and certificate go on IMAGE.
+    #[arg(long, value_name = "USER", requires_all = ["ca", "agent_image"])]
+    pub on_behalf_of: Option<String>,
+    /// The enrollment agent's card image.
+    #[arg(long, value_name = "IMAGE", requires = "on_behalf_of")]
+    pub agent_image: Option<PathBuf>,
+    /// The agent's container (a GIDS name or a PIV slot); default: the one whose
+    /// certificate has the Certificate Request Agent usage.
+    #[arg(long, value_name = "NAME", requires = "on_behalf_of")]
+    pub agent_container: Option<String>,
+    /// The PIN of the agent's card.
+    #[arg(long, value_parser = parse_pin, default_value = "12345678", requires = "on_behalf_of")]
+    pub agent_pin: PinArg,
     #[command(flatten)]
     pub open: OpenArgs,
 }
@@ -385,6 +400,36 @@ fn create_and_sign(
     options: &RequestOptions,
     rng: &mut dyn softcard::crypto::CardRng,
 ) -> Result<(softcard_enroll::Container, Request), CliError> {
+    let container = create_key(client, args, key, rng)?;
+    let request = Request::build(
+        request_format(args),
+        options,
+        &mut client.signer(&container),
+    )
+    .map_err(|e| signing_failed(&e, &container))?;
+    Ok((container, request))
+}
+
+/// A request the card did not sign, naming the container left with the new key.
+fn signing_failed(e: &EnrollError, container: &softcard_enroll::Container) -> CliError {
+    CliError::new(format!(
+        "{e} (the key created in container {} stays on the card)",
+        container.name
+    ))
+    .with_status(status_word(e))
+}
+
+/// The checks that need no PIN, the PIN, and the key (with dots on stderr while the card
+/// generates it).
+///
+/// # Errors
+/// A refused key request or PIN (the card unchanged but for the PIN's counter).
+fn create_key(
+    client: &mut CardClient<CliCard>,
+    args: &Args,
+    key: &KeyRequest,
+    rng: &mut dyn softcard::crypto::CardRng,
+) -> Result<softcard_enroll::Container, CliError> {
     if let Some(key) = &args.management_key {
         client.set_management_key(key.bytes());
     }
@@ -401,17 +446,5 @@ fn create_and_sign(
         }
         created.map_err(fail)?
     };
-    let request = Request::build(
-        request_format(args),
-        options,
-        &mut client.signer(&container),
-    )
-    .map_err(|e| {
-        CliError::new(format!(
-            "{e} (the key created in container {} stays on the card)",
-            container.name
-        ))
-        .with_status(status_word(&e))
-    })?;
-    Ok((container, request))
+    Ok(container)
 }
