@@ -106,6 +106,19 @@ fn base64_body(pem: &str) -> String {
         .collect()
 }
 
+/// Checks that the page at the certsrv folder is Web Enrollment's welcome page: it links
+/// to `certrqus.asp` ("Request a certificate"), in any language AD CS speaks.
+///
+/// # Errors
+/// [`EnrollError::UnexpectedPage`] naming the page by its title.
+pub fn check_welcome(page: &str) -> Result<(), EnrollError> {
+    if page.to_ascii_lowercase().contains("certrqus.asp") {
+        Ok(())
+    } else {
+        Err(EnrollError::UnexpectedPage(describe(page)))
+    }
+}
+
 /// What a CA decided about a request, as its answer page says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Disposition {

@@ -183,3 +183,14 @@ fn entities_decode_and_unknown_ones_stay() {
     );
     assert_eq!(strip_tags("<b>x</b> &lt;y&gt;"), "x <y>");
 }
+
+#[test]
+fn the_welcome_page_is_known_by_its_request_link() {
+    let welcome = "<title>Microsoft Active Directory Certificate Services</title>\r\n\
+        <A Href=\"/certsrv/CertRqUs.asp\">Request a certificate</A>";
+    check_welcome(welcome).unwrap();
+    assert!(matches!(
+        check_welcome("<title>Router login</title>"),
+        Err(EnrollError::UnexpectedPage(t)) if t == "Router login"
+    ));
+}

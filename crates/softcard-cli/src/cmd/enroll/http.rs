@@ -139,13 +139,17 @@ impl CaClient {
     }
 
     /// Loads the welcome page (`certsrv/`), as a browser does first: the CA is reachable,
-    /// its TLS certificate is trusted, the credentials are taken. Done before the card is
-    /// touched, so that these failures leave nothing behind.
+    /// its TLS certificate is trusted, the credentials are taken, and the page is Web
+    /// Enrollment's. Done before the card is touched, so that these failures leave
+    /// nothing behind.
     ///
     /// # Errors
-    /// As [`CaClient::get`].
+    /// As [`CaClient::get`]; a page that is not the welcome page.
     pub fn check(&self) -> Result<(), CliError> {
-        self.get(&format!("{}/", self.base)).map(drop)
+        let url = format!("{}/", self.base);
+        let (_, page) = self.get(&url)?;
+        certsrv::check_welcome(&String::from_utf8_lossy(&page))
+            .map_err(|e| CliError::new(format!("{url}: {e}")))
     }
 
     /// Submits `request` for `template` (`certfnsh.asp`, `Mode=newreq`).
