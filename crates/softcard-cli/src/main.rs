@@ -87,6 +87,9 @@ enum Command {
     /// Run the enrollment flow end to end on a new card, with a built-in test CA.
     #[command(after_help = cmd::demo::HELP)]
     Demo(cmd::demo::Args),
+    /// A test CA serving the AD CS Web Enrollment pages; approve, deny, list requests.
+    #[command(after_help = cmd::ca::HELP)]
+    Ca(cmd::ca::Args),
     /// Show an APDU trace with commands and status words named, or compare two.
     Trace(cmd::trace::Args),
     /// Save a card image's whole state to a file, or restore it.
@@ -107,6 +110,7 @@ impl Command {
             Command::Passphrase(a) => cmd::passphrase::run(a),
             Command::Ctl(a) => cmd::ctl::run(a),
             Command::Demo(a) => cmd::demo::run(a),
+            Command::Ca(a) => cmd::ca::run(a),
             Command::Trace(a) => cmd::trace::run(a),
             Command::Snapshot(a) => cmd::snapshot::run(a),
         }
@@ -126,6 +130,7 @@ impl Command {
             Command::Serve(_)
             | Command::Exec(_)
             | Command::Demo(_)
+            | Command::Ca(_)
             | Command::Trace(_)
             | Command::Snapshot(_) => false,
         }

@@ -84,9 +84,19 @@ impl TestCa {
     /// # Errors
     /// [`EnrollError::Signer`] if the key cannot be made.
     pub fn new(rng: &mut dyn CardRng) -> Result<Self, EnrollError> {
+        Self::with_name("CN=softcard Test CA,O=softcard", rng)
+    }
+
+    /// A new CA named `name` (a subject string as `softcard enroll --subject` takes it),
+    /// valid from an hour ago for a year.
+    ///
+    /// # Errors
+    /// [`EnrollError::InvalidName`] for a bad name; [`EnrollError::Signer`] if the key
+    /// cannot be made.
+    pub fn with_name(name: &str, rng: &mut dyn CardRng) -> Result<Self, EnrollError> {
         let key = PrivateKey::generate(BackendKind::RustCrypto, KeyAlgorithm::Rsa2048, rng)
             .map_err(|e| EnrollError::Signer(Box::new(e)))?;
-        let name = name::parse("CN=softcard Test CA,O=softcard")?;
+        let name = name::parse(name)?;
         let public = key.public().clone();
         let key_id = SubjectKeyIdentifier(
             OctetString::new(public_key::key_identifier(&public)?).map_err(encode)?,
@@ -117,9 +127,57 @@ impl TestCa {
         })
     }
 
+    /// A CA from a key and its certificate, as kept by a CA that persists its state; the
+    /// issuer name of what it signs is the certificate's subject.
+    ///
+    /// # Errors
+    /// [`EnrollError::Malformed`] if the certificate does not decode,
+    /// [`EnrollError::InvalidOption`] if it does not certify `key`.
+    pub fn from_parts(key: PrivateKey, certificate: Certificate) -> Result<Self, EnrollError> {
+        if !certificate.certifies(key.public()) {
+            return Err(EnrollError::InvalidOption(
+                "the CA certificate does not certify the CA key".into(),
+            ));
+        }
+        let cert = x509_cert::Certificate::from_der(certificate.der())
+            .map_err(|_| EnrollError::Malformed("Certificate"))?;
+        Ok(TestCa {
+            name: cert.tbs_certificate().subject().clone(),
+            key,
+            certificate,
+        })
+    }
+
     /// The CA's certificate.
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
+    }
+
+    /// The CA's private key (to persist it).
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    /// Signs a certificate for `public` named `subject` with exactly `extensions`, valid
+    /// from an hour ago for `validity` (SHA-256 with RSA, random positive serial number):
+    /// the CA decides everything, nothing is copied from a request.
+    ///
+    /// # Errors
+    /// [`EnrollError::Encode`] if the certificate cannot be encoded; the key's errors.
+    pub fn sign(
+        &self,
+        subject: Name,
+        public: &PublicKey,
+        extensions: Vec<Extension>,
+        validity: Duration,
+        rng: &mut dyn CardRng,
+    ) -> Result<Certificate, EnrollError> {
+        let issuance = Issuance {
+            issuer: self.name.clone(),
+            subject,
+            extensions,
+        };
+        sign_certificate_for(&self.key, issuance, public, validity, rng)
     }
 
     /// Issues a certificate for a request (DER PKCS#10, or a DER CMC full PKI request
@@ -136,20 +194,7 @@ impl TestCa {
         } else {
             CertReq::from_der(request).map_err(|_| EnrollError::Malformed("PKCS#10 request"))?
         };
-        let public = public_key::decode(&csr.info.public_key)?
-            .ok_or_else(|| EnrollError::Unsupported("the request's key algorithm".into()))?;
-        let algorithm = SignatureAlgorithm::from_identifier(csr.algorithm.owned_to_ref())
-            .ok_or_else(|| EnrollError::Unsupported("the request's signature algorithm".into()))?;
-        let signature = csr
-            .signature
-            .as_bytes()
-            .ok_or(EnrollError::Malformed("PKCS#10 request"))?;
-        verify_signature(
-            &public,
-            algorithm,
-            &csr.info.to_der().map_err(encode)?,
-            signature,
-        )?;
+        let public = verify_request(&csr)?;
 
         let set_by_ca = [
             BasicConstraints::OID,
@@ -193,6 +238,62 @@ impl TestCa {
     }
 }
 
+/// Verifies a PKCS#10 request's signature with the key it carries, and returns that key.
+///
+/// # Errors
+/// [`EnrollError::Unsupported`] for a key or signature algorithm this crate does not
+/// know, [`EnrollError::Malformed`] for an unaligned signature, [`EnrollError::BadSignature`]
+/// when it does not verify.
+pub fn verify_request(csr: &CertReq) -> Result<PublicKey, EnrollError> {
+    let public = public_key_of(&csr.info.public_key)?;
+    let signature = csr
+        .signature
+        .as_bytes()
+        .ok_or(EnrollError::Malformed("PKCS#10 request"))?;
+    verify_with_identifier(
+        &public,
+        csr.algorithm.owned_to_ref(),
+        &csr.info.to_der().map_err(encode)?,
+        signature,
+    )?;
+    Ok(public)
+}
+
+/// The key of a `SubjectPublicKeyInfo`.
+///
+/// # Errors
+/// [`EnrollError::Unsupported`] for an algorithm other than RSA, P-256 and P-384;
+/// [`EnrollError::Malformed`] for a broken key.
+pub fn public_key_of(info: &spki::SubjectPublicKeyInfoOwned) -> Result<PublicKey, EnrollError> {
+    public_key::decode(info)?
+        .ok_or_else(|| EnrollError::Unsupported("the request's key algorithm".into()))
+}
+
+/// The key identifier of `key`: SHA-1 of its subjectPublicKey bits (RFC 5280 section
+/// 4.2.1.2, method 1), as a CMC signer or a certificate names it.
+///
+/// # Errors
+/// [`EnrollError::Encode`] for a key that cannot be encoded.
+pub fn key_identifier(key: &PublicKey) -> Result<Vec<u8>, EnrollError> {
+    public_key::key_identifier(key)
+}
+
+/// [`verify_signature`] with the algorithm given by its `AlgorithmIdentifier` (a
+/// certificate's or a request's `signatureAlgorithm`).
+///
+/// # Errors
+/// [`EnrollError::Unsupported`] for an unknown algorithm; as [`verify_signature`].
+pub fn verify_with_identifier(
+    key: &PublicKey,
+    algorithm: spki::AlgorithmIdentifierRef<'_>,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), EnrollError> {
+    let algorithm = SignatureAlgorithm::from_identifier(algorithm)
+        .ok_or_else(|| EnrollError::Unsupported("the signature algorithm".into()))?;
+    verify_signature(key, algorithm, message, signature)
+}
+
 /// The extensions a PKCS#10 request asks for (its `extensionRequest` attributes).
 fn requested_extensions(csr: &CertReq) -> Result<Vec<Extension>, EnrollError> {
     let mut extensions = Vec::new();
@@ -218,6 +319,17 @@ fn sign_certificate(
     public: &PublicKey,
     rng: &mut dyn CardRng,
 ) -> Result<Certificate, EnrollError> {
+    sign_certificate_for(key, issuance, public, VALIDITY, rng)
+}
+
+/// As [`sign_certificate`], valid for `validity` from an hour ago.
+fn sign_certificate_for(
+    key: &PrivateKey,
+    issuance: Issuance,
+    public: &PublicKey,
+    validity: Duration,
+    rng: &mut dyn CardRng,
+) -> Result<Certificate, EnrollError> {
     let mut serial = [0u8; 16];
     rng.fill_bytes(&mut serial);
     serial[0] &= 0x7F;
@@ -226,7 +338,7 @@ fn sign_certificate(
     let time = |t: SystemTime| Time::try_from(t).map_err(encode);
     let validity = Validity::new(
         time(now - Duration::from_secs(3600))?,
-        time(now + VALIDITY)?,
+        time(now + validity)?,
     );
     let builder = CertificateBuilder::new(
         issuance,

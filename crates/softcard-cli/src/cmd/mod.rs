@@ -1,5 +1,6 @@
 //! One module per subcommand: `Args` (clap) and `run`.
 
+pub mod ca;
 pub mod cert;
 pub mod ctl;
 pub mod demo;
