@@ -260,6 +260,18 @@ impl CaClient {
                     .to_owned()
             }
             ureq::Error::Rustls(tls) => format!("TLS failure: {tls}"),
+            ureq::Error::Io(io)
+                if io
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some() =>
+            {
+                format!(
+                    "TLS failure: {} (is --ca-cert the certificate of the CA that issued the \
+                     server's?)",
+                    io.get_ref().map(ToString::to_string).unwrap_or_default()
+                )
+            }
             ureq::Error::HostNotFound => "the host is not found".to_owned(),
             ureq::Error::Timeout(_) => format!("no answer within {} s", TIMEOUT.as_secs()),
             ureq::Error::BodyExceedsLimit(_) => {
