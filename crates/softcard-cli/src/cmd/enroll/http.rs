@@ -152,6 +152,15 @@ impl CaClient {
             .map_err(|e| CliError::new(format!("{url}: {e}")))
     }
 
+    /// The page `name` under the certsrv folder (`certrqus.asp`...), as text.
+    ///
+    /// # Errors
+    /// As [`CaClient::get`].
+    pub fn page(&self, name: &str) -> Result<String, CliError> {
+        let (_, page) = self.get(&format!("{}/{name}", self.base))?;
+        Ok(String::from_utf8_lossy(&page).into_owned())
+    }
+
     /// Submits `request` for `template` (`certfnsh.asp`, `Mode=newreq`).
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 //! submitted to a CA's Web Enrollment pages and the certificate installed on the card.
 
 mod ca;
-mod http;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 
