@@ -5,7 +5,8 @@
 # (scripts/icount), for the benchmarks SoftHSM2, PyKCS11 and vsmartcard's Python card
 # (vpicc), and the YubiKey ecosystem's test suites (Go with Debian's piv-go, ykcs11; then
 # `scripts/yubikey-suites install` fetches yubikey-manager from PyPI and the `yubikey` crate
-# from crates.io and builds the suites once); then the cargo tools the packaging checks
+# from crates.io and builds the suites once), a venv with the Python certsrv package (PyPI)
+# for the Web Enrollment test of `softcard ca`; then the cargo tools the packaging checks
 # use, at pinned versions, each only when that version is not on PATH already (`cargo
 # install --locked`): cargo-deb (the Debian package) and cargo-deny (licenses, bans,
 # sources, advisories). Idempotent; needs root for apt-get. Prints what it does.
@@ -41,6 +42,16 @@ for p in "${PINNED[@]}"; do
     [ "$have" = "${p#*=}" ] || echo "install-deps: warning: ${p%%=*} is $have, the suites were recorded with ${p#*=}" >&2
 done
 "$(dirname "$0")/yubikey-suites" install
+
+# The Python `certsrv` package (an AD CS Web Enrollment client) from PyPI, pinned, in a
+# venv of its own, for tests/tests/ca_certsrv.rs (which finds it at the same place).
+CERTSRV_VERSION=2.1.1
+CERTSRV_VENV=${SOFTCARD_CERTSRV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/softcard-certsrv-venv}
+if ! "$CERTSRV_VENV/bin/python" -c "import certsrv, sys; sys.exit(certsrv.__version__ != '$CERTSRV_VERSION')" 2>/dev/null; then
+    echo "install-deps: certsrv $CERTSRV_VERSION (PyPI) in $CERTSRV_VENV"
+    /usr/bin/python3 -m venv "$CERTSRV_VENV"
+    "$CERTSRV_VENV/bin/pip" install -q --no-input "certsrv==$CERTSRV_VERSION"
+fi
 
 # cargo tools: name, pinned version.
 CARGO_TOOLS=("cargo-deb 3.8.0" "cargo-deny 0.20.2")

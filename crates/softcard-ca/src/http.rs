@@ -52,8 +52,9 @@ pub(crate) enum ReadError {
     Io,
     /// Not HTTP/1.x as this server reads it (400).
     Malformed(&'static str),
-    /// A body over the limit (413); `length` is what was announced.
-    TooLarge { length: usize },
+    /// A body over the limit (413); `length` is what was announced, `received` what
+    /// came with the head.
+    TooLarge { length: usize, received: usize },
     /// A body without `Content-Length` (411).
     LengthRequired,
 }
@@ -116,7 +117,8 @@ pub(crate) fn read_request(stream: &mut dyn Read, limit: usize) -> Result<Reques
         None => 0,
     };
     if length > limit {
-        return Err(ReadError::TooLarge { length });
+        let received = buf.len().saturating_sub(head_end + 4);
+        return Err(ReadError::TooLarge { length, received });
     }
     let mut body = buf.split_off(head_end + 4);
     if body.len() > length {
@@ -277,7 +279,10 @@ mod tests {
         let raw = b"POST / HTTP/1.1\r\nContent-Length: 10485760\r\n\r\n";
         assert!(matches!(
             read_request(&mut &raw[..], 1000),
-            Err(ReadError::TooLarge { length: 10_485_760 })
+            Err(ReadError::TooLarge {
+                length: 10_485_760,
+                received: 0
+            })
         ));
         let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert!(matches!(

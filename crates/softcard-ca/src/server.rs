@@ -190,7 +190,7 @@ impl Shared {
             Err(ReadError::LengthRequired) => {
                 Response::error(411, "a request body needs a Content-Length")
             }
-            Err(ReadError::TooLarge { length }) => {
+            Err(ReadError::TooLarge { length, received }) => {
                 eprintln!("softcard ca: refused a {length}-byte body (413)");
                 let response = Response::error(
                     413,
@@ -202,7 +202,7 @@ impl Shared {
                 // Read what the client still sends (within limits), so that it sees the
                 // answer instead of a reset connection.
                 let mut sink = [0u8; 16 * 1024];
-                let mut left = length.min(64 * 1024 * 1024);
+                let mut left = length.saturating_sub(received).min(64 * 1024 * 1024);
                 while left > 0 {
                     match stream.read(&mut sink) {
                         Ok(0) | Err(_) => break,

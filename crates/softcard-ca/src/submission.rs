@@ -28,12 +28,13 @@ use x509_cert::request::{CertReq, ExtensionReq};
 use crate::Refusal;
 
 /// `id-cct-PKIData` (RFC 5272 section 3.2).
-const PKI_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.12.2");
+pub(crate) const PKI_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.12.2");
 /// Microsoft's CMC add-attributes control ([MS-WCCE] 2.2.2.7.9).
-const CMC_ADD_ATTRIBUTES: ObjectIdentifier =
+pub(crate) const CMC_ADD_ATTRIBUTES: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.10.1");
 /// `szOID_ENROLLMENT_NAME_VALUE_PAIR` ([MS-WCCE] 2.2.2.7.10).
-const NAME_VALUE_PAIR: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.13.2.1");
+pub(crate) const NAME_VALUE_PAIR: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.13.2.1");
 /// The version 1 template name extension ([MS-WCCE] 2.2.2.7.7.1).
 const TEMPLATE_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.20.2");
 /// The UPN otherName (`szOID_NT_PRINCIPAL_NAME`).
@@ -60,48 +61,48 @@ const DIGESTS: [(ObjectIdentifier, HashAlg); 4] = [
 
 /// `PKIData` (RFC 5272 section 3.2.1), as read.
 #[derive(Clone, Debug, Sequence)]
-struct PkiData {
-    control_sequence: Vec<TaggedAttribute>,
-    req_sequence: Vec<TaggedRequest>,
-    cms_sequence: Vec<Any>,
-    other_msg_sequence: Vec<Any>,
+pub(crate) struct PkiData {
+    pub(crate) control_sequence: Vec<TaggedAttribute>,
+    pub(crate) req_sequence: Vec<TaggedRequest>,
+    pub(crate) cms_sequence: Vec<Any>,
+    pub(crate) other_msg_sequence: Vec<Any>,
 }
 
 /// `TaggedAttribute` (RFC 5272 section 3.2.1.2).
 #[derive(Clone, Debug, Sequence)]
-struct TaggedAttribute {
-    body_part_id: u32,
-    attr_type: ObjectIdentifier,
-    attr_values: SetOfVec<Any>,
+pub(crate) struct TaggedAttribute {
+    pub(crate) body_part_id: u32,
+    pub(crate) attr_type: ObjectIdentifier,
+    pub(crate) attr_values: SetOfVec<Any>,
 }
 
 /// `TaggedRequest` (RFC 5272 section 3.2.1.3); only the PKCS#10 choice is taken.
 #[derive(Clone, Debug, Choice)]
-enum TaggedRequest {
+pub(crate) enum TaggedRequest {
     #[asn1(context_specific = "0", tag_mode = "IMPLICIT", constructed = "true")]
     Tcr(TaggedCertificationRequest),
 }
 
 /// `TaggedCertificationRequest` (RFC 5272 section 3.2.1.3.2).
 #[derive(Clone, Debug, Sequence)]
-struct TaggedCertificationRequest {
-    body_part_id: u32,
-    certification_request: CertReq,
+pub(crate) struct TaggedCertificationRequest {
+    pub(crate) body_part_id: u32,
+    pub(crate) certification_request: CertReq,
 }
 
 /// `CmcAddAttributes` ([MS-WCCE] 2.2.2.7.9).
 #[derive(Clone, Debug, Sequence)]
-struct CmcAddAttributes {
-    pki_data_reference: u32,
-    cert_references: Vec<u32>,
-    attributes: SetOfVec<Attribute>,
+pub(crate) struct CmcAddAttributes {
+    pub(crate) pki_data_reference: u32,
+    pub(crate) cert_references: Vec<u32>,
+    pub(crate) attributes: SetOfVec<Attribute>,
 }
 
 /// A name-value pair ([MS-WCCE] 2.2.2.7.10).
 #[derive(Clone, Debug, Sequence)]
-struct NameValuePair {
-    name: BmpString,
-    value: BmpString,
+pub(crate) struct NameValuePair {
+    pub(crate) name: BmpString,
+    pub(crate) value: BmpString,
 }
 
 /// The form a request came in.

@@ -47,8 +47,11 @@ pub struct Template {
     pub key_usage: Vec<KeyUsageBit>,
     /// Whether the certificate carries the requester's UPN in its subjectAltName.
     pub upn: bool,
-    /// Smallest key accepted, in bits (the RSA modulus, or the curve size).
+    /// Smallest RSA key accepted, in bits of the modulus.
     pub min_key_bits: usize,
+    /// Smallest elliptic curve accepted, in bits (256: P-256 and P-384).
+    #[serde(default = "default_min_ec_bits")]
+    pub min_ec_bits: usize,
     /// Whether requests wait for `softcard ca approve`.
     #[serde(default)]
     pub requires_approval: bool,
@@ -86,6 +89,10 @@ pub enum TemplateError {
     },
 }
 
+fn default_min_ec_bits() -> usize {
+    256
+}
+
 impl Template {
     fn new(
         name: &str,
@@ -101,6 +108,7 @@ impl Template {
             key_usage: key_usage.to_vec(),
             upn: true,
             min_key_bits,
+            min_ec_bits: default_min_ec_bits(),
             requires_approval: false,
             validity_days: 365,
         }

@@ -125,8 +125,12 @@ impl Ca {
             .template(&name)
             .ok_or_else(|| Refusal::unsupported_template(&name))?;
         let bits = submission.key_bits();
-        if bits < template.min_key_bits {
-            return Err(Refusal::key_length(bits, template.min_key_bits));
+        let minimum = match submission.public_key {
+            PublicKey::Rsa { .. } => template.min_key_bits,
+            _ => template.min_ec_bits,
+        };
+        if bits < minimum {
+            return Err(Refusal::key_length(bits, minimum));
         }
         let on_behalf_of = form("RequesterName").or_else(|| {
             submission
@@ -315,3 +319,6 @@ fn extension(
         extn_value: OctetString::new(value.to_der()?)?,
     })
 }
+
+#[cfg(test)]
+mod tests;
