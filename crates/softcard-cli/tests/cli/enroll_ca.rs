@@ -551,3 +551,41 @@ with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=c
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)
 }
+
+#[test]
+fn the_password_comes_from_the_environment_or_is_asked_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = CaServer::start(dir.path());
+    let image = new_card(dir.path(), "card.img", "piv");
+    let ca_cert = ca.ca_cert();
+    let base = [
+        "enroll",
+        &image,
+        "--ca",
+        &ca.url,
+        "--ca-cert",
+        &ca_cert,
+        "--user",
+        "jane",
+    ];
+    let before = std::fs::read(&image).expect("read");
+    let missing = softcard(&base);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("SOFTCARD_CA_PASSWORD"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let wrong = path_in(dir.path(), "wrong");
+    std::fs::write(&wrong, "nope").expect("write");
+    let refused = super::softcard_env(&base, &[("SOFTCARD_CA_PASSWORD_FILE", wrong.as_str())]);
+    assert!(
+        text(&refused.stderr).contains("HTTP 401"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(std::fs::read(&image).expect("read"), before);
+    let issued = super::softcard_env(&base, &[("SOFTCARD_CA_PASSWORD", PASSWORD)]);
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    assert!(text(&issued.stdout).contains("installed on the card"));
+}
