@@ -249,8 +249,19 @@ fn a_pending_request_is_retrieved_after_approval() {
 
     // --retrieve takes no option of a new request, and a certificate for no key on the
     // card is refused.
-    let refused = ca.enroll(&image, &["--retrieve", &id, "--subject", "CN=x"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    for option in [
+        &["--subject", "CN=x"][..],
+        &["--der"],
+        &["--on-behalf-of", "x"],
+    ] {
+        let refused = ca.enroll(&image, &[&["--retrieve", id.as_str()][..], option].concat());
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{option:?}: {}",
+            text(&refused.stderr)
+        );
+    }
     let other = new_card(dir.path(), "other.img", "windows-vsc");
     let before = std::fs::read(&other).expect("read");
     let foreign = ca.enroll(&other, &["--retrieve", &id]);

@@ -121,8 +121,8 @@ pub struct Args {
     /// Where to write the request (with `--ca`, a copy of what is submitted).
     #[arg(long, required_unless_present = "ca")]
     pub out: Option<PathBuf>,
-    /// Write DER instead of PEM.
-    #[arg(long)]
+    /// Write the request in DER instead of PEM.
+    #[arg(long, requires = "out")]
     pub der: bool,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -156,7 +156,7 @@ pub struct Args {
         long,
         value_name = "ID",
         requires = "ca",
-        conflicts_with_all = ["container", "key", "keyspec", "format", "hash", "subject", "upn", "out", "der", "template"]
+        conflicts_with_all = ["container", "key", "keyspec", "format", "hash", "subject", "upn", "out", "der", "template", "on_behalf_of"]
     )]
     pub retrieve: Option<u32>,
     /// Enroll on behalf of this user (`DOMAIN\user` or a UPN) as an enrollment agent: a
