@@ -39,6 +39,12 @@ impl CliError {
         self
     }
 
+    /// The same failure with another exit code (e.g. 3: a certificate request pending).
+    pub fn with_code(mut self, code: u8) -> Self {
+        self.code = code;
+        self
+    }
+
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         self.code

@@ -73,7 +73,7 @@ enum Command {
     #[command(after_help = cmd::exec::HELP)]
     Exec(cmd::exec::Args),
     /// Create a key on the card and write a certificate request signed by it.
-    Enroll(cmd::enroll::Args),
+    Enroll(Box<cmd::enroll::Args>),
     /// Import, export and list the certificates of key containers.
     Cert(cmd::cert::Args),
     /// Sign a file's hash with a container's key.
@@ -103,7 +103,7 @@ impl Command {
             Command::Info(a) => cmd::info::run(a),
             Command::Serve(a) => cmd::serve::run(a),
             Command::Exec(a) => cmd::exec::run(a),
-            Command::Enroll(a) => cmd::enroll::run(a),
+            Command::Enroll(a) => cmd::enroll::run(*a),
             Command::Cert(a) => cmd::cert::run(a),
             Command::Sign(a) => cmd::sign::run(a),
             Command::Pin(a) => cmd::pin::run(a),

@@ -67,6 +67,20 @@ impl Certificate {
             .is_some_and(|k| public_key::same_key(k, key))
     }
 
+    /// Whether the certificate's extended key usage extension lists `usage` (RFC 5280
+    /// section 4.2.1.12); false without the extension.
+    pub fn has_extended_key_usage(&self, usage: &crate::Oid) -> bool {
+        use x509_cert::ext::pkix::ExtendedKeyUsage;
+        let Ok(cert) = x509_cert::Certificate::from_der(&self.der) else {
+            return false;
+        };
+        cert.tbs_certificate()
+            .get_extension::<ExtendedKeyUsage>()
+            .ok()
+            .flatten()
+            .is_some_and(|(_, eku)| eku.0.contains(&usage.object_identifier()))
+    }
+
     /// The certificate in PEM.
     pub fn to_pem(&self) -> String {
         pem::encode("CERTIFICATE", &self.der)

@@ -97,6 +97,20 @@ const REQUEST_BODY_PART: BodyPartId = 1;
 /// The body part of the add-attributes control.
 const ATTRIBUTES_BODY_PART: BodyPartId = 2;
 
+/// An enrollment agent signing a CMC request on behalf of another user, as Windows
+/// builds "enroll on behalf of" ([MS-WCCE] 3.1.1.4.3.1.3): the agent's key signs the
+/// SignedData, its Certificate Request Agent certificate travels in it and names the
+/// signer (issuer and serial number), and the user goes in the `RequesterName`
+/// name-value pair of the add-attributes control.
+pub(crate) struct Agent<'a> {
+    /// The user the certificate is for (`DOMAIN\user` or a UPN).
+    pub requester: &'a str,
+    /// The agent's certificate (DER).
+    pub certificate: &'a [u8],
+    /// The agent's key.
+    pub signer: &'a mut dyn RequestSigner,
+}
+
 /// Wraps a signed PKCS#10 in a CMC full PKI request signed by the same key.
 ///
 /// # Errors
@@ -106,8 +120,59 @@ pub(crate) fn build(
     options: &RequestOptions,
     signer: &mut dyn RequestSigner,
 ) -> Result<ContentInfo, EnrollError> {
+    let pki_data = pki_data(csr, options, &[])?.to_der().map_err(encode)?;
+    let ski = public_key::key_identifier(signer.public_key())?;
+    let sid = SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(
+        OctetString::new(ski).map_err(encode)?,
+    ));
+    sign(pki_data, options, signer, sid, None)
+}
+
+/// Wraps a PKCS#10 signed by the user's key in a CMC full PKI request signed by an
+/// enrollment agent.
+///
+/// # Errors
+/// [`EnrollError::Malformed`] for an agent certificate that does not decode;
+/// [`EnrollError::InvalidOption`] for one that does not certify the agent's key or a
+/// requester name that is empty; the signer's errors.
+pub(crate) fn build_for(
+    csr: CertReq,
+    options: &RequestOptions,
+    agent: Agent<'_>,
+) -> Result<ContentInfo, EnrollError> {
+    if agent.requester.is_empty() {
+        return Err(EnrollError::InvalidOption("an empty requester name".into()));
+    }
+    let cert = x509_cert::Certificate::from_der(agent.certificate)
+        .map_err(|_| EnrollError::Malformed("enrollment agent certificate"))?;
+    if !crate::Certificate::from_der(agent.certificate)?.certifies(agent.signer.public_key()) {
+        return Err(EnrollError::InvalidOption(
+            "the enrollment agent's certificate does not certify the agent's key".into(),
+        ));
+    }
+    let pairs = [("RequesterName", agent.requester)];
+    let pki_data = pki_data(csr, options, &pairs)?.to_der().map_err(encode)?;
+    let tbs = cert.tbs_certificate();
+    let sid = SignerIdentifier::IssuerAndSerialNumber(cms::cert::IssuerAndSerialNumber {
+        issuer: tbs.issuer().clone(),
+        serial_number: tbs.serial_number().clone(),
+    });
+    let certificates = cms::signed_data::CertificateSet(
+        SetOfVec::try_from(vec![cms::cert::CertificateChoices::Certificate(cert)])
+            .map_err(encode)?,
+    );
+    sign(pki_data, options, agent.signer, sid, Some(certificates))
+}
+
+/// The SignedData over `pki_data` (DER), signed by `signer` named by `sid`.
+fn sign(
+    pki_data: Vec<u8>,
+    options: &RequestOptions,
+    signer: &mut dyn RequestSigner,
+    sid: SignerIdentifier,
+    certificates: Option<cms::signed_data::CertificateSet>,
+) -> Result<ContentInfo, EnrollError> {
     let hash = options.hash;
-    let pki_data = pki_data(csr, options)?.to_der().map_err(encode)?;
     let digest_alg = digest_identifier(hash);
     let algorithm = signer.signature_algorithm(hash)?;
 
@@ -120,13 +185,16 @@ pub(crate) fn build(
     // The signature covers the attributes encoded as a SET OF (RFC 5652 section 5.4);
     // the SignerInfo carries the same values under the [0] IMPLICIT tag.
     let signature = signer.sign(&signed_attrs.to_der().map_err(encode)?, hash)?;
-    let ski = public_key::key_identifier(signer.public_key())?;
 
+    // RFC 5652 section 5.3: version 1 with issuer and serial number, 3 with a key
+    // identifier.
+    let version = match sid {
+        SignerIdentifier::IssuerAndSerialNumber(_) => CmsVersion::V1,
+        SignerIdentifier::SubjectKeyIdentifier(_) => CmsVersion::V3,
+    };
     let signer_info = SignerInfo {
-        version: CmsVersion::V3,
-        sid: SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(
-            OctetString::new(ski).map_err(encode)?,
-        )),
+        version,
+        sid,
         digest_alg: digest_alg.clone(),
         signed_attrs: Some(signed_attrs),
         signature_algorithm: algorithm.cms_signature_identifier(),
@@ -142,7 +210,7 @@ pub(crate) fn build(
                 Any::encode_from(&OctetString::new(pki_data).map_err(encode)?).map_err(encode)?,
             ),
         },
-        certificates: None,
+        certificates,
         crls: None,
         signer_infos: SignerInfos(SetOfVec::try_from(vec![signer_info]).map_err(encode)?),
     };
@@ -152,16 +220,27 @@ pub(crate) fn build(
     })
 }
 
-/// The `PKIData`: the template as an add-attributes control, and the request.
-fn pki_data(csr: CertReq, options: &RequestOptions) -> Result<PkiData, EnrollError> {
+/// The `PKIData`: the template and the other name-value `pairs` as an add-attributes
+/// control, and the request.
+fn pki_data(
+    csr: CertReq,
+    options: &RequestOptions,
+    pairs: &[(&str, &str)],
+) -> Result<PkiData, EnrollError> {
     let mut control_sequence = Vec::new();
+    let mut attributes = Vec::new();
     if let Some(template) = options.template_pair_value() {
+        attributes.push(NameValuePair::certificate_template(&template)?.to_attribute_value()?);
+    }
+    for (name, value) in pairs {
+        attributes.push(NameValuePair::new(name, value)?.to_attribute_value()?);
+    }
+    if !attributes.is_empty() {
         // Data reference 0 is this PKIData, the certificate reference is the request.
-        let pair = NameValuePair::certificate_template(&template)?.to_attribute_value()?;
         let add = CmcAddAttributes {
             pki_data_reference: 0,
             cert_references: vec![REQUEST_BODY_PART],
-            attributes: SetOfVec::try_from(vec![pair]).map_err(encode)?,
+            attributes: SetOfVec::try_from(attributes).map_err(encode)?,
         };
         control_sequence.push(TaggedAttribute {
             body_part_id: ATTRIBUTES_BODY_PART,

@@ -93,6 +93,10 @@ pub enum EnrollError {
     /// A container of that name already exists.
     #[error("a key container {0:?} already exists on the card")]
     ContainerExists(String),
+    /// A certsrv endpoint answered with a page that is none of the pages of Web Enrollment
+    /// (issued, pending, denied, disposition message): names the page by its title.
+    #[error("the CA answered with a page that is not a Web Enrollment answer: {0:?}")]
+    UnexpectedPage(String),
     /// The card, or this client, cannot do what was asked (says what).
     #[error("unsupported: {0}")]
     Unsupported(String),

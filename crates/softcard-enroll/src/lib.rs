@@ -17,6 +17,8 @@
 //!   installation.
 //! - [`minidriver`] writes what a client writes in a GIDS card's minidriver file system:
 //!   compressed certificates, container names, `cmapfile` records, the key map.
+//! - [`certsrv`] speaks AD CS Web Enrollment's pages without I/O: the request form, the
+//!   URLs, and the issued, pending and denied answers.
 //! - [`testca`] is a throwaway certification authority for tests and demonstrations.
 //!
 //! Subject names are strings in RFC 4514 order (`CN=Jane Doe,O=Example,C=US`) or in
@@ -27,6 +29,7 @@
 mod applet;
 mod card;
 mod cert;
+pub mod certsrv;
 mod client;
 mod cmc;
 mod error;

@@ -48,9 +48,14 @@ impl AsAttribute for NameValuePair {}
 impl NameValuePair {
     /// The `CertificateTemplate` pair naming `template`.
     pub(crate) fn certificate_template(template: &str) -> Result<Self, EnrollError> {
+        Self::new("CertificateTemplate", template)
+    }
+
+    /// The pair `name`, `value` (e.g. `RequesterName`, `DOMAIN\user`).
+    pub(crate) fn new(name: &str, value: &str) -> Result<Self, EnrollError> {
         Ok(NameValuePair {
-            name: bmp("CertificateTemplate")?,
-            value: bmp(template)?,
+            name: bmp(name)?,
+            value: bmp(value)?,
         })
     }
 

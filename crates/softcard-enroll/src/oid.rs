@@ -37,6 +37,9 @@ impl Oid {
     pub const EMAIL_PROTECTION: Oid = Oid(const_oid::db::rfc5280::ID_KP_EMAIL_PROTECTION);
     /// Extended key usage: Microsoft smart card logon (`szOID_KP_SMARTCARD_LOGON`).
     pub const SMART_CARD_LOGON: Oid = Oid::new_unwrap("1.3.6.1.4.1.311.20.2.2");
+    /// Extended key usage: Microsoft Certificate Request Agent, an enrollment agent
+    /// (`szOID_ENROLLMENT_AGENT`).
+    pub const ENROLLMENT_AGENT: Oid = Oid::new_unwrap("1.3.6.1.4.1.311.20.2.1");
 }
 
 impl From<ObjectIdentifier> for Oid {

@@ -199,6 +199,42 @@ impl Request {
         })
     }
 
+    /// A CMC request on behalf of another user, as an enrollment agent makes it: the
+    /// PKCS#10 is signed by the user's new key (`user_key`, on the user's card), the CMC
+    /// by the agent's key (`agent`, on the agent's card), whose Certificate Request Agent
+    /// certificate (`agent_certificate`, DER) travels in the SignedData and names the
+    /// signer; the user is the `RequesterName` name-value pair (`requester`, e.g.
+    /// `EXAMPLE\jane` or `jane@example.com`) of the add-attributes control, beside the
+    /// template.
+    ///
+    /// # Errors
+    /// As [`Request::build`]; [`EnrollError::InvalidOption`] for an agent certificate
+    /// that does not certify the agent's key, or an empty requester;
+    /// [`EnrollError::Malformed`] for an agent certificate that does not decode.
+    pub fn build_on_behalf_of(
+        options: &RequestOptions,
+        requester: &str,
+        user_key: &mut dyn RequestSigner,
+        agent_certificate: &[u8],
+        agent: &mut dyn RequestSigner,
+    ) -> Result<Self, EnrollError> {
+        options.check()?;
+        let csr = pkcs10::build(options, user_key)?;
+        let agent = cmc::Agent {
+            requester,
+            certificate: agent_certificate,
+            signer: agent,
+        };
+        let der = cmc::build_for(csr, options, agent)?
+            .to_der()
+            .map_err(crate::ms::encode)?;
+        Ok(Request {
+            format: RequestFormat::Cmc,
+            der,
+            friendly_name: options.friendly_name.clone(),
+        })
+    }
+
     /// The request in PEM, under [`RequestFormat::pem_label`].
     pub fn to_pem(&self) -> String {
         pem::encode(self.format.pem_label(), &self.der)

@@ -30,8 +30,16 @@ fn new_card(dir: &Path, profile: &str) -> String {
 fn demo_runs_on_both_profiles() {
     for profile in ["windows-vsc", "piv"] {
         let out = ok(&["demo", "--profile", profile]);
-        for step in 1..=8 {
+        // The seed's eleven steps, through the test CA's pages over HTTPS.
+        for step in 1..=11 {
             assert!(out.contains(&format!("[{step}] ")), "{out}");
+        }
+        for want in [
+            "request 1 issued",
+            "https://127.0.0.1:",
+            "[check] read the certificate back and sign a logon challenge",
+        ] {
+            assert!(out.contains(want), "{want:?} in {out}");
         }
         assert!(out.contains(" ms)") && out.contains("done in"), "{out}");
     }

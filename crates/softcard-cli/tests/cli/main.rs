@@ -5,6 +5,7 @@
 mod cli;
 mod encrypted;
 mod enroll;
+mod enroll_ca;
 mod json;
 
 use std::path::Path;

@@ -143,3 +143,103 @@ fn cmc_pem_is_read_by_openssl_cms() {
         Some("Smartcard Certificate")
     );
 }
+
+/// An enrollment agent's CMC request for another user: OpenSSL verifies the CMS signature
+/// with the agent's certificate carried inside (chained to the CA that issued it), the
+/// PKIData names the user in a `RequesterName` pair, and the PKCS#10 inside is signed by
+/// the user's key. A flipped signature bit, or an agent certificate of another key, fail.
+#[test]
+fn cmc_on_behalf_of_is_signed_by_the_agent_with_its_certificate_inside() {
+    let dir = Scratch::new();
+    let mut user = SoftRsa::from_pkcs8(&dir.genkey("user.der", RSA));
+    let mut agent = SoftRsa::from_pkcs8(&dir.genkey("agent.der", RSA));
+    dir.make_ca();
+    let mut agent_options = options();
+    agent_options.template = Some("EnrollmentAgent".into());
+    let agent_csr = build(RequestFormat::Pkcs10, &agent_options, &mut agent);
+    dir.issue(&dir.write("agent-csr.der", &agent_csr), "agent.pem");
+    dir.openssl_ok(&[
+        "x509",
+        "-in",
+        "agent.pem",
+        "-outform",
+        "DER",
+        "-out",
+        "agent-cert.der",
+    ]);
+    let agent_cert = dir.read("agent-cert.der");
+
+    let o = options();
+    let cmc = Request::build_on_behalf_of(&o, "EXAMPLE\\jane", &mut user, &agent_cert, &mut agent)
+        .expect("builds")
+        .der;
+    let cmc_path = dir.write("obo.der", &cmc);
+    let printed = dir.openssl_ok(&[
+        "cms", "-cmsout", "-print", "-inform", "DER", "-in", "obo.der",
+    ]);
+    assert!(printed.contains("d.issuerAndSerialNumber:"), "{printed}");
+    assert!(printed.contains("CN=Test CA"), "{printed}");
+    let verify = |input: &str| {
+        dir.openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            input,
+            "-CAfile",
+            "ca.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "obo-pkidata.der",
+        ])
+    };
+    let out = verify(path_str(&cmc_path));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pki_data = dir.read("obo-pkidata.der");
+    let bmp = |s: &str| {
+        s.encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect::<Vec<u8>>()
+    };
+    for pair in [
+        bmp("RequesterName"),
+        bmp("EXAMPLE\\jane"),
+        bmp("SmartcardUser"),
+    ] {
+        assert!(
+            pki_data.windows(pair.len()).any(|w| w == pair),
+            "the add-attributes control holds each pair"
+        );
+    }
+    let tagged = nth_child(nth_child(&pki_data, 1), 0);
+    let inner_path = dir.write("obo-inner.der", nth_child(tagged, 1));
+    let user_pub = dir.openssl_ok(&["pkey", "-in", "user.der.pem", "-pubout"]);
+    let req_pub = dir.openssl_ok(&[
+        "req",
+        "-in",
+        path_str(&inner_path),
+        "-inform",
+        "DER",
+        "-pubkey",
+        "-noout",
+    ]);
+    assert_eq!(req_pub, user_pub, "the PKCS#10 asks for the user's key");
+    dir.verified_request(&inner_path, &[]);
+
+    let mut tampered = cmc.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let tampered_path = dir.write("obo-bad.der", &tampered);
+    assert!(!verify(path_str(&tampered_path)).status.success());
+
+    let mut other = SoftRsa::from_pkcs8(&dir.genkey("other.der", RSA));
+    let err = Request::build_on_behalf_of(&o, "EXAMPLE\\jane", &mut user, &agent_cert, &mut other)
+        .unwrap_err();
+    assert!(err.to_string().contains("does not certify"), "{err}");
+}

@@ -1,5 +1,9 @@
 //! `softcard enroll`: the seed's enrollment on a card image: a key created in a container
-//! and a PKCS#10 or CMC request signed by the card.
+//! and a PKCS#10 or CMC request signed by the card, written to a file, or (`--ca`)
+//! submitted to a CA's Web Enrollment pages and the certificate installed on the card.
+
+mod ca;
+pub mod http;
 
 use std::path::{Path, PathBuf};
 
@@ -97,8 +101,8 @@ pub struct Args {
     /// The key specification.
     #[arg(long, value_enum, default_value = "exchange")]
     pub keyspec: KeySpecChoice,
-    /// The request format.
-    #[arg(long, value_enum, default_value = "cmc")]
+    /// The request format (`--request` as the Web Enrollment page calls it).
+    #[arg(long, visible_alias = "request", value_enum, default_value = "cmc")]
     pub format: FormatChoice,
     /// The hash of the request's signatures.
     #[arg(long, value_enum, default_value = "sha1")]
@@ -114,11 +118,11 @@ pub struct Args {
     /// it nowhere.
     #[arg(long, default_value = "Smartcard Certificate")]
     pub friendly_name: String,
-    /// Where to write the request.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Write DER instead of PEM.
-    #[arg(long)]
+    /// Where to write the request (with `--ca`, a copy of what is submitted).
+    #[arg(long, required_unless_present = "ca")]
+    pub out: Option<PathBuf>,
+    /// Write the request in DER instead of PEM.
+    #[arg(long, requires = "out")]
     pub der: bool,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -126,6 +130,50 @@ pub struct Args {
     /// PIV management key in hex, to create the key (the default key when not given).
     #[arg(long, value_name = "HEX", value_parser = HexKeyParser)]
     pub management_key: Option<HexKey>,
+    /// The certificate template: in the request (template extension and name-value pair)
+    /// and, with `--ca`, the form's `CertificateTemplate` attribute.
+    #[arg(long, default_value = "SmartcardUser")]
+    pub template: String,
+    /// The CA's Web Enrollment URL (`https://host/certsrv`): submit the request there
+    /// (certfnsh.asp), fetch the issued certificate (certnew.cer) and install it on the card.
+    #[arg(long, value_name = "URL")]
+    pub ca: Option<String>,
+    /// The user name for the CA's basic authentication; the password comes from
+    /// `--password-file`, else the file named by SOFTCARD_CA_PASSWORD_FILE, else
+    /// SOFTCARD_CA_PASSWORD.
+    #[arg(long, requires = "ca")]
+    pub user: Option<String>,
+    /// The file holding the password of `--user` (one final line end is dropped).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub password_file: Option<PathBuf>,
+    /// The PEM certificate(s) to trust for the CA's HTTPS (default: the system's,
+    /// SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt).
+    #[arg(long, value_name = "PEM", requires = "ca")]
+    pub ca_cert: Option<PathBuf>,
+    /// Fetch the certificate of a request the CA left pending, and install it on the card
+    /// in the container holding its key (no new key, no new request).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "ca",
+        conflicts_with_all = ["container", "key", "keyspec", "format", "hash", "subject", "upn", "out", "der", "template", "on_behalf_of"]
+    )]
+    pub retrieve: Option<u32>,
+    /// Enroll on behalf of this user (`DOMAIN\user` or a UPN) as an enrollment agent: a
+    /// CMC request signed by the agent's key on `--agent-image`, carrying its Certificate
+    /// Request Agent certificate; the new key and certificate go on IMAGE.
+    #[arg(long, value_name = "USER", requires_all = ["ca", "agent_image"])]
+    pub on_behalf_of: Option<String>,
+    /// The enrollment agent's card image.
+    #[arg(long, value_name = "IMAGE", requires = "on_behalf_of")]
+    pub agent_image: Option<PathBuf>,
+    /// The agent's container (a GIDS name or a PIV slot); default: the one whose
+    /// certificate has the Certificate Request Agent usage.
+    #[arg(long, value_name = "NAME", requires = "on_behalf_of")]
+    pub agent_container: Option<String>,
+    /// The PIN of the agent's card.
+    #[arg(long, value_parser = parse_pin, default_value = "12345678", requires = "on_behalf_of")]
+    pub agent_pin: PinArg,
     #[command(flatten)]
     pub open: OpenArgs,
 }
@@ -254,55 +302,21 @@ impl Drop for OutFile {
 /// # Errors
 /// Bad options or output path, image, wrong PIN (with the tries left), card errors.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let key = KeyRequest {
-        container: match args.container.as_str() {
-            "auto" => ContainerName::Automatic,
-            name => ContainerName::Named(name.to_owned()),
-        },
-        algorithm: args.key.algorithm(),
-        key_spec: match args.keyspec {
-            KeySpecChoice::Exchange => KeySpec::Exchange,
-            KeySpecChoice::Signature => KeySpec::Signature,
-        },
-    };
-    let mut options = RequestOptions::smartcard_user(args.subject.clone());
-    options.key_spec = key.key_spec;
-    options.hash = args.hash.hash();
-    options.upn = args.upn.clone();
-    options.friendly_name = Some(args.friendly_name.clone());
-    options.check().map_err(fail)?;
-    let format = match args.format {
-        FormatChoice::Pkcs10 => RequestFormat::Pkcs10,
-        FormatChoice::Cmc => RequestFormat::Cmc,
-    };
-    let out = OutFile::open(&args.out)?;
+    if args.ca.is_some() {
+        return ca::run(&args);
+    }
+    let key = key_request(&args);
+    let options = request_options(&args, key.key_spec)?;
+    let format = request_format(&args);
+    let out_path = args
+        .out
+        .clone()
+        .ok_or_else(|| CliError::usage("--out FILE is needed without --ca"))?;
+    let out = OutFile::open(&out_path)?;
     let mut rng = softcard_file::os_rng().map_err(CliError::new)?;
 
     let mut client = connect(&args.image, &args.open)?;
-    if let Some(key) = &args.management_key {
-        client.set_management_key(key.bytes());
-    }
-    // What can be refused without the PIN is refused first: verifying the PIN writes the
-    // image (its try counter), and a refused command changes nothing.
-    client.check_key_request(&key).map_err(fail)?;
-    client.verify_pin(args.pin.bytes()).map_err(fail)?;
-    let container = {
-        let dots = (!args.json)
-            .then(|| Dots::start(&format!("generating a {:?} key on the card", key.algorithm)));
-        let created = client.create_key(&key, &mut rng);
-        if let Some(dots) = dots {
-            dots.finish(created.is_ok());
-        }
-        created.map_err(fail)?
-    };
-    let request =
-        Request::build(format, &options, &mut client.signer(&container)).map_err(|e| {
-            CliError::new(format!(
-                "{e} (the key created in container {} stays on the card)",
-                container.name
-            ))
-            .with_status(status_word(&e))
-        })?;
+    let (container, request) = create_and_sign(&mut client, &args, &key, &options, &mut rng)?;
     let bytes = if args.der {
         request.der.clone()
     } else {
@@ -318,13 +332,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "format": format!("{format:?}"),
             "hash": format!("{:?}", options.hash),
             "friendly_name": request.friendly_name,
-            "out": args.out.display().to_string(),
+            "out": out_path.display().to_string(),
         }));
     }
     outln!("container: {}", container.name);
     outln!(
         "request: {} ({format:?}, {:?}, {})",
-        args.out.display(),
+        out_path.display(),
         options.hash,
         if args.der { "DER" } else { "PEM" }
     );
@@ -334,4 +348,103 @@ pub fn run(args: Args) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// The key the options ask for.
+fn key_request(args: &Args) -> KeyRequest {
+    KeyRequest {
+        container: match args.container.as_str() {
+            "auto" => ContainerName::Automatic,
+            name => ContainerName::Named(name.to_owned()),
+        },
+        algorithm: args.key.algorithm(),
+        key_spec: match args.keyspec {
+            KeySpecChoice::Exchange => KeySpec::Exchange,
+            KeySpecChoice::Signature => KeySpec::Signature,
+        },
+    }
+}
+
+/// What the request asks for, checked.
+///
+/// # Errors
+/// A subject, UPN or template that cannot be encoded.
+fn request_options(args: &Args, key_spec: KeySpec) -> Result<RequestOptions, CliError> {
+    let mut options = RequestOptions::smartcard_user(args.subject.clone());
+    options.key_spec = key_spec;
+    options.hash = args.hash.hash();
+    options.upn = args.upn.clone();
+    options.template = Some(args.template.clone());
+    options.friendly_name = Some(args.friendly_name.clone());
+    options.check().map_err(fail)?;
+    Ok(options)
+}
+
+fn request_format(args: &Args) -> RequestFormat {
+    match args.format {
+        FormatChoice::Pkcs10 => RequestFormat::Pkcs10,
+        FormatChoice::Cmc => RequestFormat::Cmc,
+    }
+}
+
+/// On an open card: the checks that need no PIN, the PIN, the key (with dots on stderr
+/// while the card generates it), and the request signed by the card.
+///
+/// # Errors
+/// A refused key request or PIN (the card unchanged but for the PIN's counter); a card
+/// that fails to sign, naming the container left with the new key.
+fn create_and_sign(
+    client: &mut CardClient<CliCard>,
+    args: &Args,
+    key: &KeyRequest,
+    options: &RequestOptions,
+    rng: &mut dyn softcard::crypto::CardRng,
+) -> Result<(softcard_enroll::Container, Request), CliError> {
+    let container = create_key(client, args, key, rng)?;
+    let request = Request::build(
+        request_format(args),
+        options,
+        &mut client.signer(&container),
+    )
+    .map_err(|e| signing_failed(&e, &container))?;
+    Ok((container, request))
+}
+
+/// A request the card did not sign, naming the container left with the new key.
+fn signing_failed(e: &EnrollError, container: &softcard_enroll::Container) -> CliError {
+    CliError::new(format!(
+        "{e} (the key created in container {} stays on the card)",
+        container.name
+    ))
+    .with_status(status_word(e))
+}
+
+/// The checks that need no PIN, the PIN, and the key (with dots on stderr while the card
+/// generates it).
+///
+/// # Errors
+/// A refused key request or PIN (the card unchanged but for the PIN's counter).
+fn create_key(
+    client: &mut CardClient<CliCard>,
+    args: &Args,
+    key: &KeyRequest,
+    rng: &mut dyn softcard::crypto::CardRng,
+) -> Result<softcard_enroll::Container, CliError> {
+    if let Some(key) = &args.management_key {
+        client.set_management_key(key.bytes());
+    }
+    // What can be refused without the PIN is refused first: verifying the PIN writes the
+    // image (its try counter), and a refused command changes nothing.
+    client.check_key_request(key).map_err(fail)?;
+    client.verify_pin(args.pin.bytes()).map_err(fail)?;
+    let container = {
+        let dots = (!args.json)
+            .then(|| Dots::start(&format!("generating a {:?} key on the card", key.algorithm)));
+        let created = client.create_key(key, rng);
+        if let Some(dots) = dots {
+            dots.finish(created.is_ok());
+        }
+        created.map_err(fail)?
+    };
+    Ok(container)
 }
