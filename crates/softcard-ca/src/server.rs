@@ -80,6 +80,8 @@ pub struct ServerOptions {
     pub https: bool,
     /// The user to let in; `None` lets everyone in.
     pub credentials: Option<Credentials>,
+    /// A line on standard error for each exchange and each decision (never a password).
+    pub log: bool,
 }
 
 /// A bound server.
@@ -120,6 +122,7 @@ struct Shared {
     state: State,
     tls: Option<TlsConfig>,
     credentials: Option<Credentials>,
+    log: bool,
 }
 
 impl Server {
@@ -141,6 +144,7 @@ impl Server {
                 state,
                 tls,
                 credentials: options.credentials,
+                log: options.log,
             }),
         })
     }
@@ -201,10 +205,12 @@ impl Shared {
         let response = match http::read_request(stream, BODY_LIMIT) {
             Ok(request) => {
                 let response = self.answer(&request);
-                eprintln!(
-                    "softcard ca: {} {} {}",
-                    request.method, request.path, response.status
-                );
+                if self.log {
+                    eprintln!(
+                        "softcard ca: {} {} {}",
+                        request.method, request.path, response.status
+                    );
+                }
                 response
             }
             Err(ReadError::Io) => return,
@@ -213,7 +219,9 @@ impl Shared {
                 Response::error(411, "a request body needs a Content-Length")
             }
             Err(ReadError::TooLarge { length, received }) => {
-                eprintln!("softcard ca: refused a {length}-byte body (413)");
+                if self.log {
+                    eprintln!("softcard ca: refused a {length}-byte body (413)");
+                }
                 let response = Response::error(
                     413,
                     &format!(
@@ -316,10 +324,12 @@ impl Shared {
             Ok(id) => id,
             Err(e) => return Response::error(500, &e.to_string()),
         };
-        eprintln!(
-            "softcard ca: request {id}: {} {}",
-            record.status, record.message
-        );
+        if self.log {
+            eprintln!(
+                "softcard ca: request {id}: {} {}",
+                record.status, record.message
+            );
+        }
         self.disposition_page(&ca, &record, id)
     }
 

@@ -22,6 +22,7 @@ fn start(dir: &std::path::Path) -> SocketAddr {
             listen: "127.0.0.1:0".parse().unwrap(),
             https: false,
             credentials: Some(Credentials::new("jane", Zeroizing::new("pw".into()))),
+            log: true,
         },
     )
     .unwrap();

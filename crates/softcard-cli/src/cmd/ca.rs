@@ -225,6 +225,7 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
             listen: a.listen,
             https: !a.http,
             credentials,
+            log: true,
         },
     )
     .map_err(|e| CliError::new(e.to_string()))?;

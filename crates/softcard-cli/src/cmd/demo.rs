@@ -88,6 +88,7 @@ fn start_ca(dir: &std::path::Path, user: &str) -> Result<CaOptions, CliError> {
                 user,
                 zeroize::Zeroizing::new(password),
             )),
+            log: false,
         },
     )
     .map_err(CliError::new)?;
