@@ -137,7 +137,7 @@ fn a_yubico_run_is_recorded_shown_replayed_and_a_changed_command_is_caught() {
 
     let text = read(&trace);
     assert!(
-        text.starts_with("softcard-trace 1 secrets=redacted\n"),
+        text.starts_with("softcard-trace 2 secrets=redacted\n"),
         "{text}"
     );
     assert!(text.contains("reader 0 piv softcard PIV 00 00"), "{text}");

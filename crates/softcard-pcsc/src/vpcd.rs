@@ -98,9 +98,6 @@ pub enum SessionEnd {
     /// The card left its reader ([`BridgedCard::present`]) or was power-cycled
     /// ([`BridgedCard::power_cycles`]): the bridge closed the connection.
     Removed,
-    /// A command got no answer ([`BridgedCard::transmit`] failed): the bridge closed the
-    /// connection.
-    TransmitFailed(crate::Error),
 }
 
 /// Counters, for tests and logs.
@@ -125,9 +122,11 @@ pub trait BridgedCard: Send {
     fn reset(&mut self);
     /// The ATR (0x04); empty when there is no card.
     fn atr(&self) -> Vec<u8>;
-    /// One command APDU, its response; an error (the card left, or an injected failed
-    /// transmission) drops the connection, which pcscd reports to its client as a failed
-    /// transmission and a removed card.
+    /// One command APDU, its response. An error means no answer: for a card that left
+    /// ([`crate::Error::RemovedCard`], [`crate::Error::NoSmartcard`]) the bridge closes the
+    /// connection; for another (an injected failed transmission) it replies an empty
+    /// frame, which pcscd hands its client as a response without a status word (OpenSC
+    /// reports "Transmit failed"), and the connection stays.
     ///
     /// # Errors
     /// The reason the command got no answer.
@@ -365,10 +364,6 @@ impl<C: BridgedCard> Bridge<C> {
                         "card removed or power-cycled: connection closed"
                     ));
                 }
-                Ok(SessionEnd::TransmitFailed(e)) => self.log(format_args!(
-                    "a command failed ({}): connection closed",
-                    e.name()
-                )),
                 Ok(SessionEnd::Unanswered) => self.log(format_args!(
                     "vpcd sent nothing within {:?}; reconnecting",
                     self.options.first_frame_timeout
@@ -468,7 +463,13 @@ impl<C: BridgedCard> Bridge<C> {
                     *powered = true;
                     match self.card.transmit(apdu) {
                         Ok(response) => Some(response),
-                        Err(e) => return Ok(SessionEnd::TransmitFailed(e)),
+                        Err(crate::Error::RemovedCard | crate::Error::NoSmartcard) => {
+                            return Ok(SessionEnd::Removed);
+                        }
+                        Err(e) => {
+                            self.log(format_args!("a command failed ({}): no answer", e.name()));
+                            Some(Vec::new())
+                        }
                     }
                 }
             };
