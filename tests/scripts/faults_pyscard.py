@@ -10,6 +10,7 @@ per step, `STEP: WHAT THE CLIENT SAW`, with PC/SC results by name; the test read
 import subprocess
 import sys
 import threading
+import time
 
 from smartcard import scard
 
@@ -76,7 +77,17 @@ def main():
     print("failed transmit:", transmit(card, SELECT_PIV))
     rv, state = wait_change(ctx, scard.SCARD_STATE_UNAWARE, 0)
     print("after the failure:", rv)
-    print("next transmit:", transmit(card, SELECT_PIV))
+    # Through pcscd the connection closed with the failed command: commands fail until the
+    # card is back, a moment later.
+    for _ in range(100):
+        answer = transmit(card, SELECT_PIV)
+        if not answer.startswith("SCARD_"):
+            break
+        if answer.startswith("SCARD_W_"):
+            scard.SCardReconnect(card, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T1,
+                                 scard.SCARD_LEAVE_CARD)
+        time.sleep(0.1)
+    print("next transmit:", answer)
 
     # An injected status word on the next matching SELECT; a pattern that does not match
     # (the GIDS AID) leaves the command alone.

@@ -68,6 +68,7 @@ impl Card {
             Route::Pcscd => {
                 let mut c = Command::new("env");
                 c.env("R", READER_0)
+                    .env("PCSCD", "1")
                     .env("OPENSC_CONF", self.path("opensc.conf"));
                 std::fs::write(self.path("opensc.conf"), "app default {}\n").unwrap();
                 c
@@ -181,8 +182,8 @@ fn pyscard_sees_each_fault(route: Route) {
             );
         }
         Route::Pcscd => {
-            // vpcd can carry no error code: the client gets a response without a status
-            // word.
+            // vpcd carries no error code: the connection closes with the command, and
+            // pcscd gives its client a response without a status word.
             assert_eq!(step(o, "failed transmit:"), ["no status word"], "{all}");
             // pcscd's driver interface cannot report a reset: a removal and an insertion.
             assert_eq!(step(o, "status change after reset:"), ["EMPTY"], "{all}");
@@ -226,6 +227,7 @@ fn opensc_reports_each_fault(route: Route) {
          $CTL fault 'fail count=always error=SCARD_F_COMM_ERROR'\n\
          opensc-tool -r \"$R\" -s '{select}' > fail.out 2>&1 || echo $? > fail.rc\n\
          $CTL clear-faults\n\
+         [ -z \"$PCSCD\" ] || {{ {wait_empty}; }}\n\
          {wait_card}\n\
          opensc-tool -r \"$R\" -s '{select}' > after.out 2>&1\n\
          $CTL remove\n\

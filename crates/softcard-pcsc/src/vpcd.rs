@@ -46,6 +46,11 @@ mod codec;
 use codec::Message;
 pub use codec::{CTRL_ATR, CTRL_OFF, CTRL_ON, CTRL_RESET, FrameError};
 
+/// How long a card the bridge took away (removed, power-cycled, failing a command) stays
+/// away at least: pcscd polls for the card about every 400 ms, so it sees the reader empty
+/// before the card comes back.
+pub const REMOVAL: Duration = Duration::from_secs(1);
+
 /// vpcd's default port (reader "Virtual PCD 00 00"; the next port is "... 00 01").
 pub const DEFAULT_PORT: u16 = 35963;
 
@@ -95,8 +100,9 @@ pub enum SessionEnd {
     Stopped,
     /// No frame came within [`Options::first_frame_timeout`] of connecting.
     Unanswered,
-    /// The card left its reader ([`BridgedCard::present`]) or was power-cycled
-    /// ([`BridgedCard::power_cycles`]): the bridge closed the connection.
+    /// The card left its reader ([`BridgedCard::present`]), was power-cycled
+    /// ([`BridgedCard::power_cycles`]) or failed a command: the bridge closed the
+    /// connection, and stays away for [`REMOVAL`] at least.
     Removed,
 }
 
@@ -122,11 +128,10 @@ pub trait BridgedCard: Send {
     fn reset(&mut self);
     /// The ATR (0x04); empty when there is no card.
     fn atr(&self) -> Vec<u8>;
-    /// One command APDU, its response. An error means no answer: for a card that left
-    /// ([`crate::Error::RemovedCard`], [`crate::Error::NoSmartcard`]) the bridge closes the
-    /// connection; for another (an injected failed transmission) it replies an empty
-    /// frame, which pcscd hands its client as a response without a status word (OpenSC
-    /// reports "Transmit failed"), and the connection stays.
+    /// One command APDU, its response. An error (the card left, or an injected failed
+    /// transmission) closes the connection: pcscd's client gets no status word, and the
+    /// reader is empty for [`REMOVAL`] before the card comes back (or until the card is
+    /// back in its reader).
     ///
     /// # Errors
     /// The reason the command got no answer.
@@ -463,12 +468,9 @@ impl<C: BridgedCard> Bridge<C> {
                     *powered = true;
                     match self.card.transmit(apdu) {
                         Ok(response) => Some(response),
-                        Err(crate::Error::RemovedCard | crate::Error::NoSmartcard) => {
-                            return Ok(SessionEnd::Removed);
-                        }
                         Err(e) => {
                             self.log(format_args!("a command failed ({}): no answer", e.name()));
-                            Some(Vec::new())
+                            return Ok(SessionEnd::Removed);
                         }
                     }
                 }
