@@ -48,6 +48,15 @@ impl Card {
         std::fs::read_to_string(self.path(name)).unwrap_or_default()
     }
 
+    /// The script's output and the files it wrote, for a failure's message.
+    fn report(&self, out: &Output, files: &[&str]) -> String {
+        let files: String = files
+            .iter()
+            .map(|f| format!("--- {f}\n{}", self.read(f)))
+            .collect();
+        format!("{}\n{files}", out.text())
+    }
+
     /// Runs `sh -ec SCRIPT` with the card: under `softcard exec OPTIONS` (drop-in), or
     /// directly with pcscd's reader (`softcard serve` runs meanwhile). The script gets `$R`
     /// (the reader), `$CTL` (`softcard ctl --image IMAGE`), `$SOFTCARD`, `$IMAGE`, `$M`
@@ -239,21 +248,20 @@ fn opensc_reports_each_fault(route: Route) {
          opensc-tool -r \"$R\" -a > inserted.out 2>&1\n"
     );
     let out = card.script(route, &[], &script);
-    let files: String = [
-        "twin.out",
-        "sw.out",
-        "fail.out",
-        "fail.rc",
-        "after.out",
-        "removed.out",
-        "removed.rc",
-        "slots.out",
-        "inserted.out",
-    ]
-    .iter()
-    .map(|f| format!("--- {f}\n{}", card.read(f)))
-    .collect();
-    let all = format!("{}\n{files}", out.text());
+    let all = card.report(
+        &out,
+        &[
+            "twin.out",
+            "sw.out",
+            "fail.out",
+            "fail.rc",
+            "after.out",
+            "removed.out",
+            "removed.rc",
+            "slots.out",
+            "inserted.out",
+        ],
+    );
     assert!(out.success, "{all}");
     assert!(
         card.read("twin.out").contains("SW1=0x90, SW2=0x00"),
@@ -344,17 +352,16 @@ fn yubico_test_signature_fails_once(route: Route) {
         Route::Pcscd => &[],
     };
     let out = card.script(route, exec_options, &script);
-    let files: String = [
-        "first.out",
-        "first.rc",
-        "second.out",
-        "twin.out",
-        "left.out",
-    ]
-    .iter()
-    .map(|f| format!("--- {f}\n{}", card.read(f)))
-    .collect();
-    let all = format!("{}\n{files}", out.text());
+    let all = card.report(
+        &out,
+        &[
+            "first.out",
+            "first.rc",
+            "second.out",
+            "twin.out",
+            "left.out",
+        ],
+    );
     assert!(out.success, "{all}");
     assert!(
         !card.read("first.rc").trim().is_empty(),
