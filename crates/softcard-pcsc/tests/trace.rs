@@ -7,7 +7,7 @@ mod common;
 
 use common::Buf;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use softcard::profile::DEFAULT_ADMIN_KEY;
 use softcard::{CardOptions, NoStorage, Profile, tlv};
