@@ -12,12 +12,13 @@ Clicks Request a certificate, advanced certificate request, pastes the request, 
 template's option, submits, and on the issued page clicks the Base 64 and DER download
 links. Writes a PNG of each page (enrollment-N-NAME.png) into SHOTS and the two downloads
 (certnew-b64.cer, certnew.cer) into OUT, and prints one `ok NAME` line per step.
-Any failure raises (non-zero exit).
+Any failure, or a run over 50 seconds, raises (non-zero exit).
 """
 
 import base64
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,15 @@ spki_der = subprocess.run(
      server_cert], check=True, capture_output=True).stdout
 assert spki_der[:1] == b"\x30", "SubjectPublicKeyInfo of " + server_cert
 spki = base64.b64encode(hashlib.sha256(spki_der).digest()).decode()
+
+
+def out_of_time(signum, frame):
+    raise TimeoutError("the browser steps took over 50 seconds")
+
+
+# The whole run is bounded: past 50 s the steps stop and the browser is closed.
+signal.signal(signal.SIGALRM, out_of_time)
+signal.alarm(50)
 
 
 def ok(name):
