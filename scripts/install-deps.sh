@@ -5,11 +5,10 @@
 # (scripts/icount), for the benchmarks SoftHSM2, PyKCS11 and vsmartcard's Python card
 # (vpicc), and the YubiKey ecosystem's test suites (Go with Debian's piv-go, ykcs11; then
 # `scripts/yubikey-suites install` fetches yubikey-manager from PyPI and the `yubikey` crate
-# from crates.io and builds the suites once), a venv with the Python certsrv package (PyPI)
-# and Selenium (PyPI) for the Web Enrollment tests of `softcard ca`, Debian's chromium and its
-# driver for the browser one; then the cargo tools the packaging checks
-# use, at pinned versions, each only when that version is not on PATH already (`cargo
-# install --locked`): cargo-deb (the Debian package) and cargo-deny (licenses, bans,
+# from crates.io and builds the suites once), for the Web Enrollment tests of `softcard ca`
+# Debian's chromium and chromium-driver and a venv with the Python certsrv package and
+# Selenium (PyPI); then the cargo tools the packaging checks use, at pinned versions, each
+# only when that version is not on PATH already (`cargo install --locked`): cargo-deb (the Debian package) and cargo-deny (licenses, bans,
 # sources, advisories). Idempotent; needs root for apt-get. Prints what it does.
 set -euo pipefail
 
