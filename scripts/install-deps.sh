@@ -8,8 +8,9 @@
 # from crates.io and builds the suites once), for the Web Enrollment tests of `softcard ca`
 # Debian's chromium and chromium-driver and a venv with the Python certsrv package and
 # Selenium (PyPI); then the cargo tools the packaging checks use, at pinned versions, each
-# only when that version is not on PATH already (`cargo install --locked`): cargo-deb (the Debian package) and cargo-deny (licenses, bans,
-# sources, advisories). Idempotent; needs root for apt-get. Prints what it does.
+# only when that version is not on PATH already (`cargo install --locked`): cargo-deb (the
+# Debian package) and cargo-deny (licenses, bans, sources, advisories). Idempotent; needs
+# root for apt-get. Prints what it does.
 set -euo pipefail
 
 PKGS=(pcscd libpcsclite-dev libpcsclite1 vsmartcard-vpcd opensc opensc-pkcs11 pcsc-tools
