@@ -1,6 +1,7 @@
 //! Helpers for softcard's end-to-end tests: the real PC/SC peer stack (pcscd + vpcd),
 //! the `softcard` binary, bounded waiting, real clients on either route, openssl.
 
+pub mod ca_serve;
 pub mod card_image;
 pub mod clients;
 pub mod gids_image;

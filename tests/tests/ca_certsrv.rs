@@ -7,63 +7,13 @@
 //! `RequestDeniedException` with the CA's message, a 10 MB body refused with 413, and a
 //! wrong password refused with 401.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::process::Command;
 
+use softcard_tests::ca_serve::{serve, softcard, venv};
 use softcard_tests::install::skip;
 use softcard_tests::softcard_bin;
-
-/// The venv with `certsrv` (`SOFTCARD_CERTSRV_VENV`, else the folder install-deps uses).
-fn venv() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SOFTCARD_CERTSRV_VENV") {
-        return dir.into();
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    cache.join("softcard-certsrv-venv")
-}
-
-/// `softcard ca serve`, killed on drop.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `softcard ca serve ARGS`; returns it and the first line it prints (the URL).
-fn serve(args: &[&str]) -> (Serve, String) {
-    let mut child = Command::new(softcard_bin::path())
-        .args(["ca", "serve"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start softcard ca serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (Serve(child), line)
-}
-
-fn softcard(args: &[&str]) -> String {
-    let out = Command::new(softcard_bin::path())
-        .args(args)
-        .output()
-        .expect("run softcard");
-    assert!(
-        out.status.success(),
-        "softcard {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn the_certsrv_package_enrolls_against_softcard_ca() {
