@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# softcard in a CI job, as a plain shell script: a PIV card gets a key and a certificate
-# (yubico-piv-tool), then OpenSC's PKCS#11 module signs with it and openssl checks the
+# softcard in a CI job, as a plain shell script: a PIV card gets a key (yubico-piv-tool)
+# and a certificate for it from a throw-away CA (openssl), then OpenSC's PKCS#11 module signs with it and openssl checks the
 # signature; a wrong PIN must fail with CKR_PIN_INCORRECT. Two ways:
 #
 #   softcard-ci.sh exec    no daemon: each program runs under `softcard exec`
@@ -17,7 +17,8 @@ set -euo pipefail
 exec_job() {
     softcard init card.img --profile piv --pin 123456
     softcard exec --image card.img -- yubico-piv-tool -r softcard -a generate -s 9a -A ECCP256 -o public.pem
-    softcard exec --image card.img -- yubico-piv-tool -r softcard -a verify-pin -P 123456 -a selfsign-certificate -s 9a -S /CN=ci/ -i public.pem -o cert.pem
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj /CN=ci-ca/ -days 1
+    openssl x509 -new -subj /CN=ci/ -force_pubkey public.pem -CA ca.pem -CAkey ca.key -days 1 -out cert.pem
     softcard exec --image card.img -- yubico-piv-tool -r softcard -a import-certificate -s 9a -i cert.pem
     echo "built by CI" > data.txt
     softcard exec --image card.img -- pkcs11-tool --module "$OPENSC_PKCS11" --login --pin 123456 --sign --mechanism ECDSA-SHA256 --signature-format openssl --input-file data.txt --output-file data.sig
@@ -31,7 +32,8 @@ serve_job() {
     softcard serve --image card.img &
     timeout 30 bash -c 'until opensc-tool --reader "Virtual PCD 00 00" --atr; do sleep 0.2; done'
     yubico-piv-tool -r "Virtual PCD 00 00" -a generate -s 9a -A ECCP256 -o public.pem
-    yubico-piv-tool -r "Virtual PCD 00 00" -a verify-pin -P 123456 -a selfsign-certificate -s 9a -S /CN=ci/ -i public.pem -o cert.pem
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj /CN=ci-ca/ -days 1
+    openssl x509 -new -subj /CN=ci/ -force_pubkey public.pem -CA ca.pem -CAkey ca.key -days 1 -out cert.pem
     yubico-piv-tool -r "Virtual PCD 00 00" -a import-certificate -s 9a -i cert.pem
     echo "built by CI" > data.txt
     pkcs11-tool --module "$OPENSC_PKCS11" --login --pin 123456 --sign --mechanism ECDSA-SHA256 --signature-format openssl --input-file data.txt --output-file data.sig
