@@ -23,6 +23,6 @@ def signing_card(softcard_card, tmp_path):
             "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=pytest CA", "-days", "1")
     openssl("x509", "-req", "-in", "request.pem", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-out", "cert.pem", "-days", "1")
-    run("cert", "import", card.image, "--container", "9A", tmp_path / "cert.pem")
+    run("cert", "import", card.image, "--pin", card.pin, "--container", "9A", tmp_path / "cert.pem")
     card.certificate = (tmp_path / "cert.pem").read_bytes()
     return card

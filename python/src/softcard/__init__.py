@@ -71,11 +71,11 @@ def opensc_pkcs11_module() -> Optional[str]:
     return next((m for m in _OPENSC_MODULES if os.path.exists(m)), None)
 
 
-def run(*args: Union[str, os.PathLike], secret_input: Optional[str] = None) -> dict:
+def run(*args: Union[str, os.PathLike]) -> dict:
     """Runs `softcard ARGS... --json` and returns its JSON result; a failure raises
     SoftcardError with the command's message and the card's status word."""
     command = [binary(), *map(str, args), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, input=secret_input)
+    done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         message, status = done.stderr.strip(), None
         for line in reversed(done.stderr.splitlines()):
