@@ -49,8 +49,6 @@ struct HostState {
     path: PathBuf,
     /// The image each reader's card came from (for `softcard ctl list`).
     images: Mutex<HashMap<String, PathBuf>>,
-    /// Cards taken out of their readers by the control interface, to be put back.
-    parked: Mutex<HashMap<String, softcard::Card>>,
     /// The index of the next card served (its reader's number).
     next: AtomicUsize,
     /// The crypto backend of the cards the host loads.
@@ -164,7 +162,6 @@ impl Host {
                 registry,
                 path: path.to_owned(),
                 images: Mutex::default(),
-                parked: Mutex::default(),
                 next: AtomicUsize::new(0),
                 backend,
                 passphrase: Mutex::default(),
@@ -414,11 +411,34 @@ fn handle(
             Ok(w)
         }
         Op::CtlRemove => {
-            let reader = utf8(r.bytes()?)?;
-            let mut card = state.registry.remove_card(&reader)?;
-            // A card out of its reader has no power: its security state is gone.
-            card.power_off();
-            lock(&state.parked).insert(reader, card);
+            state.registry.eject(&utf8(r.bytes()?)?)?;
+            Ok(ok())
+        }
+        Op::CtlPowerCycle => {
+            state.registry.power_cycle(&utf8(r.bytes()?)?)?;
+            Ok(ok())
+        }
+        Op::CtlFault => {
+            let text = utf8(r.bytes()?)?;
+            Ok(match crate::fault::parse_plan(&text) {
+                Ok(faults) => {
+                    let n = faults.len() as u32;
+                    state.registry.inject_all(faults);
+                    ok().u8(0).u32(n)
+                }
+                Err(e) => ok().u8(1).bytes(e.message.as_bytes()),
+            })
+        }
+        Op::CtlFaults => {
+            let faults = state.registry.faults();
+            let mut w = ok().u32(faults.len() as u32);
+            for f in faults {
+                w = w.bytes(f.to_string().as_bytes());
+            }
+            Ok(w)
+        }
+        Op::CtlClearFaults => {
+            state.registry.clear_faults();
             Ok(ok())
         }
         Op::CtlAttach => {
@@ -431,17 +451,12 @@ fn handle(
         Op::CtlDetach => {
             let reader = utf8(r.bytes()?)?;
             lock(&state.images).remove(&reader);
-            lock(&state.parked).remove(&reader);
             // The card (and with it the image's lock) goes with its reader.
             drop(state.registry.remove_reader(&reader)?);
             Ok(ok())
         }
         Op::CtlInsert => {
-            let reader = utf8(r.bytes()?)?;
-            let card = lock(&state.parked)
-                .remove(&reader)
-                .ok_or(Error::UnknownReader)?;
-            state.registry.insert_card(&reader, card)?;
+            state.registry.reinsert(&utf8(r.bytes()?)?)?;
             Ok(ok())
         }
     }
@@ -584,4 +599,52 @@ pub fn insert_card(socket: &Path, reader: &str) -> Result<(), Error> {
         Writer::request(Op::CtlInsert).bytes(reader.as_bytes()),
     )
     .map(drop)
+}
+
+/// Power-cycles the card in `reader` on the host on `socket` (see
+/// [`Registry::power_cycle`]): its connections get `SCARD_W_RESET_CARD`.
+///
+/// # Errors
+/// [`Error::NoService`], [`Error::UnknownReader`], [`Error::NoSmartcard`].
+pub fn power_cycle(socket: &Path, reader: &str) -> Result<(), Error> {
+    control(
+        socket,
+        Writer::request(Op::CtlPowerCycle).bytes(reader.as_bytes()),
+    )
+    .map(drop)
+}
+
+/// Injects the faults written in `text` (the text format of [`crate::fault`], one or more
+/// lines) in the host on `socket`; returns how many were injected, or the host's message
+/// naming a line that does not parse.
+///
+/// # Errors
+/// [`Error::NoService`].
+pub fn inject(socket: &Path, text: &str) -> Result<Result<u32, String>, Error> {
+    let out = control(socket, Writer::request(Op::CtlFault).bytes(text.as_bytes()))?;
+    let mut r = Reader::values(&out);
+    if r.u8()? != 0 {
+        return Ok(Err(String::from_utf8_lossy(r.bytes()?).into_owned()));
+    }
+    Ok(Ok(r.u32()?))
+}
+
+/// The faults in force in the host on `socket`, each as its line.
+///
+/// # Errors
+/// [`Error::NoService`].
+pub fn faults(socket: &Path) -> Result<Vec<String>, Error> {
+    let out = control(socket, Writer::request(Op::CtlFaults))?;
+    let mut r = Reader::values(&out);
+    (0..r.u32()?)
+        .map(|_| Ok(String::from_utf8_lossy(r.bytes()?).into_owned()))
+        .collect()
+}
+
+/// Removes every fault injected in the host on `socket`.
+///
+/// # Errors
+/// [`Error::NoService`].
+pub fn clear_faults(socket: &Path) -> Result<(), Error> {
+    control(socket, Writer::request(Op::CtlClearFaults)).map(drop)
 }

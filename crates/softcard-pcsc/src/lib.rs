@@ -10,6 +10,8 @@
 //!   order (`VirtualReader::builder().profile(Profile::Piv).pin("123456").seed(42).build()?`).
 //! - [`vpcd`]: the card side of vsmartcard's vpcd protocol, which puts a card in the
 //!   real pcscd daemon.
+//! - [`fault`]: faults injected on purpose: failed transmissions, status words, latency;
+//!   with [`Registry::eject`], [`Registry::reinsert`] and [`Registry::power_cycle`].
 //! - [`trace`]: every exchange with the registry's cards recorded to a trace file, or
 //!   answered from a recorded one.
 //! - [`host`]: serves the cards of a registry to other processes over a Unix socket; the
@@ -35,6 +37,7 @@ mod card;
 mod card_status;
 mod context;
 mod error;
+pub mod fault;
 pub mod host;
 mod link;
 mod ops;

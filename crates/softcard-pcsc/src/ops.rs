@@ -5,6 +5,7 @@
 use std::ffi::{CStr, CString};
 
 use crate::registry::{Handle, Hub, Shared, Slot, lock};
+use crate::trace::EventKind;
 use crate::{Disposition, Error, Protocol, Protocols, ShareMode};
 
 /// What [`Shared::status`] reports.
@@ -25,19 +26,33 @@ fn choose_protocol(share: ShareMode, wanted: Protocols) -> Result<Option<Protoco
     }
 }
 
-/// Applies a disposition to a card and bumps its epoch (other handles see the reset).
-pub(crate) fn dispose(slot: &mut Slot, disposition: Disposition) {
+/// Applies a disposition to the card in `reader` and bumps its epoch (other handles see
+/// the reset); a trace records it.
+pub(crate) fn dispose(shared: &Shared, reader: &CStr, slot: &mut Slot, disposition: Disposition) {
     let Some(card) = slot.card.as_mut() else {
         return;
     };
-    match disposition {
+    let event = match disposition {
         Disposition::LeaveCard => return,
         Disposition::ResetCard => {
             card.reset();
+            EventKind::Reset
         }
-        Disposition::UnpowerCard | Disposition::EjectCard => card.power_off(),
-    }
+        Disposition::UnpowerCard | Disposition::EjectCard => {
+            card.power_off();
+            EventKind::PowerOff
+        }
+    };
+    shared.note(reader, card.profile(), event);
     slot.epoch += 1;
+}
+
+/// Powers on the card in `reader` if it is off; a trace records it.
+pub(crate) fn power_on(shared: &Shared, reader: &CStr, slot: &mut Slot) {
+    if let Some(card) = slot.card.as_mut().filter(|c| !c.is_powered()) {
+        card.power_on();
+        shared.note(reader, card.profile(), EventKind::PowerOn);
+    }
 }
 
 /// The card a handle may talk to now.
@@ -96,9 +111,7 @@ impl Shared {
         let epoch = match &slot {
             Some(s) => {
                 let mut s = lock(s);
-                if let Some(card) = s.card.as_mut().filter(|c| !c.is_powered()) {
-                    card.power_on();
-                }
+                power_on(self, reader, &mut s);
                 s.epoch
             }
             None => 0,
@@ -143,10 +156,8 @@ impl Shared {
         let epoch = match &slot {
             Some(s) => {
                 let mut s = lock(s);
-                dispose(&mut s, initialization);
-                if let Some(card) = s.card.as_mut().filter(|c| !c.is_powered()) {
-                    card.power_on();
-                }
+                dispose(self, &reader, &mut s, initialization);
+                power_on(self, &reader, &mut s);
                 s.epoch
             }
             None => 0,
@@ -172,7 +183,7 @@ impl Shared {
             }
             // A handle that missed a reset does not reset the card again.
             if usable(&s, h.epoch).is_ok() {
-                dispose(&mut s, disposition);
+                dispose(self, &h.reader, &mut s, disposition);
             }
         }
         drop(hub);
@@ -261,6 +272,7 @@ impl Shared {
         let mut hub = lock(&self.hub);
         let h = Self::handle(&hub, id)?;
         let (slot, epoch) = (h.slot.clone().ok_or(Error::NoSmartcard)?, h.epoch);
+        let reader = h.reader.clone();
         let mut s = lock(&slot);
         match &mut s.transaction {
             Some((owner, depth)) if *owner == id => {
@@ -280,7 +292,7 @@ impl Shared {
                 });
             }
         }
-        dispose(&mut s, disposition);
+        dispose(self, &reader, &mut s, disposition);
         let new_epoch = s.epoch;
         drop(s);
         if let Some(h) = hub.handles.get_mut(&id) {
@@ -299,9 +311,10 @@ impl Shared {
         let h = Self::handle(&hub, id)?;
         let slot = h.slot.clone().ok_or(Error::NoSmartcard)?;
         let epoch = h.epoch;
-        // The reader's name is copied only for a tap: no allocation on the plain path.
+        // The reader's name is copied only for a tap or faults: no allocation on the plain
+        // path.
         let tap = self.tap();
-        let reader = tap.as_ref().map(|_| h.reader.clone());
+        let reader = (tap.is_some() || self.faulty()).then(|| h.reader.clone());
         drop(hub);
         let mut s = lock(&slot);
         usable(&s, epoch)?;
@@ -310,10 +323,10 @@ impl Shared {
             return Err(Error::SharingViolation);
         }
         let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
-        Ok(match (&tap, &reader) {
-            (Some(tap), Some(reader)) => Self::exchange(Some(tap), reader, card, apdu),
-            _ => card.transmit(apdu),
-        })
+        match &reader {
+            Some(reader) => self.exchange(tap.as_ref(), reader, card, apdu),
+            None => Ok(card.transmit(apdu)),
+        }
     }
 
     /// `SCardStatus`.

@@ -8,9 +8,12 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
-use crate::trace::Tap;
+use crate::fault::{Decision, Fault, FaultSet};
+use crate::trace::{EventKind, Tap};
 
 use crate::{Context, Error, Scope, ShareMode};
 
@@ -37,6 +40,12 @@ pub(crate) struct Shared {
     pub(crate) changed: Condvar,
     /// What the exchanges pass through: recorded, or answered from a trace.
     tap: RwLock<Option<Tap>>,
+    /// The faults injected (see [`crate::fault`]).
+    faults: Mutex<FaultSet>,
+    /// Whether `faults` holds any: the plain path checks this flag, not the lock.
+    faulty: AtomicBool,
+    /// Cards taken out of their readers by [`Registry::eject`], to be put back.
+    parked: Mutex<HashMap<CString, softcard::Card>>,
 }
 
 /// The registry's bookkeeping, behind one mutex. A card itself sits behind its own mutex
@@ -56,6 +65,9 @@ pub(crate) struct Reader {
     pub(crate) slot: Option<Arc<Mutex<Slot>>>,
     /// Insertions and removals so far (the high 16 bits of `SCARD_READERSTATE` events).
     pub(crate) events: u32,
+    /// Power cycles injected by [`Registry::power_cycle`] (a vpcd bridge shows each to
+    /// pcscd).
+    pub(crate) cycles: u64,
 }
 
 /// A card in a reader. `card` becomes `None` when the card is removed, which every handle
@@ -90,16 +102,75 @@ impl Shared {
             .clone()
     }
 
-    /// Sends a command to the card in `reader` through `tap` if there is one.
+    /// Records an event of the card in `reader` in the trace, if one is recorded.
+    pub(crate) fn note(&self, reader: &CStr, profile: softcard::Profile, kind: EventKind) {
+        if let Some(Tap::Record(r)) = self.tap() {
+            r.event(&reader.to_string_lossy(), profile, kind);
+        }
+    }
+
+    /// Whether faults are injected (the reader's name is then needed for an exchange).
+    pub(crate) fn faulty(&self) -> bool {
+        self.faulty.load(Ordering::Acquire)
+    }
+
+    /// Sends a command to the card in `reader` through the faults and `tap`, if any: a
+    /// failed transmission or an injected status word never reaches the card; a latency
+    /// makes the answer wait until the operation took at least that long.
+    ///
+    /// # Errors
+    /// The error of a [`FaultKind::FailTransmit`](crate::fault::FaultKind::FailTransmit).
     pub(crate) fn exchange(
+        &self,
         tap: Option<&Tap>,
         reader: &CStr,
         card: &mut softcard::Card,
         apdu: &[u8],
-    ) -> Vec<u8> {
-        match tap {
+    ) -> Result<Vec<u8>, Error> {
+        let pass = |card: &mut softcard::Card| match tap {
             None => card.transmit(apdu),
             Some(tap) => tap.exchange(&reader.to_string_lossy(), card, apdu),
+        };
+        if !self.faulty() {
+            return Ok(pass(card));
+        }
+        let name = reader.to_string_lossy();
+        let start = Instant::now();
+        let decision = {
+            let mut faults = lock(&self.faults);
+            let d = faults.decide(&name, card.profile(), apdu);
+            self.faulty.store(!faults.is_empty(), Ordering::Release);
+            d
+        };
+        match decision {
+            Decision::Fail(e) => {
+                if let Some(Tap::Record(r)) = tap {
+                    r.fault(
+                        &name,
+                        card.profile(),
+                        apdu,
+                        crate::trace::Injected::Failed(e),
+                    );
+                }
+                Err(e)
+            }
+            Decision::Answer(sw) => {
+                if let Some(Tap::Record(r)) = tap {
+                    r.fault(
+                        &name,
+                        card.profile(),
+                        apdu,
+                        crate::trace::Injected::Answered(sw),
+                    );
+                }
+                Ok(sw.to_be_bytes().to_vec())
+            }
+            Decision::Pass(delay) => {
+                let response = pass(card);
+                lock(&self.faults).answered(&name, apdu, &response);
+                sleep_until(start, delay);
+                Ok(response)
+            }
         }
     }
 
@@ -122,6 +193,13 @@ impl Shared {
                     .0
             }
         }
+    }
+}
+
+/// Sleeps until `delay` has passed since `start`.
+fn sleep_until(start: Instant, delay: Duration) {
+    if let Some(left) = delay.checked_sub(start.elapsed()) {
+        std::thread::sleep(left);
     }
 }
 
@@ -204,6 +282,9 @@ impl Registry {
                 hub: Mutex::new(Hub::default()),
                 changed: Condvar::new(),
                 tap: RwLock::new(None),
+                faults: Mutex::default(),
+                faulty: AtomicBool::new(false),
+                parked: Mutex::default(),
             }),
         }
     }
@@ -237,6 +318,7 @@ impl Registry {
             name,
             slot: None,
             events: 0,
+            cycles: 0,
         });
         drop(hub);
         self.shared.changed.notify_all();
@@ -258,7 +340,12 @@ impl Registry {
             .ok_or(Error::UnknownReader)?;
         let reader = hub.readers.remove(pos);
         drop(hub);
+        let parked = lock(&self.shared.parked).remove(&name);
         let card = reader.slot.and_then(|s| lock(&s).card.take());
+        if let Some(c) = &card {
+            self.shared.note(&name, c.profile(), EventKind::Removed);
+        }
+        let card = card.or(parked);
         self.shared.changed.notify_all();
         Ok(card)
     }
@@ -280,6 +367,7 @@ impl Registry {
                 name: name.clone(),
                 slot: None,
                 events: 0,
+                cycles: 0,
             });
         }
         let r = hub.reader_mut(&name).ok_or(Error::InternalError)?;
@@ -287,6 +375,10 @@ impl Registry {
         if old.is_some() {
             r.events = r.events.wrapping_add(1);
         }
+        if let Some(c) = &old {
+            self.shared.note(&name, c.profile(), EventKind::Removed);
+        }
+        self.shared.note(&name, card.profile(), EventKind::Inserted);
         r.slot = Some(Arc::new(Mutex::new(Slot {
             card: Some(card),
             epoch: 0,
@@ -311,6 +403,7 @@ impl Registry {
         r.events = r.events.wrapping_add(1);
         drop(hub);
         let card = lock(&slot).card.take().ok_or(Error::NoSmartcard)?;
+        self.shared.note(&name, card.profile(), EventKind::Removed);
         self.shared.changed.notify_all();
         Ok(card)
     }
@@ -344,7 +437,7 @@ impl Registry {
         let name = reader_name(reader)?;
         let hub = lock(&self.shared.hub);
         let slot = hub.slot_of(&name)?;
-        crate::ops::dispose(&mut lock(&slot), disposition);
+        crate::ops::dispose(&self.shared, &name, &mut lock(&slot), disposition);
         drop(hub);
         self.shared.changed.notify_all();
         Ok(())
@@ -355,7 +448,8 @@ impl Registry {
     /// transaction, so it never lands inside one.
     ///
     /// # Errors
-    /// [`Error::UnknownReader`], [`Error::NoSmartcard`], [`Error::RemovedCard`].
+    /// [`Error::UnknownReader`], [`Error::NoSmartcard`], [`Error::RemovedCard`]; the error of
+    /// an injected failed transmission.
     pub fn transmit_between_transactions(
         &self,
         reader: &str,
@@ -370,11 +464,121 @@ impl Registry {
                 drop(hub);
                 let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
                 let tap = self.shared.tap();
-                return Ok(Shared::exchange(tap.as_ref(), &name, card, apdu));
+                return self.shared.exchange(tap.as_ref(), &name, card, apdu);
             }
             drop(s);
             hub = self.shared.wait(hub, None);
         }
+    }
+
+    /// Takes the card out of `reader` as a user pulling it would: the card loses power
+    /// (its verified PINs and other security state), every connection sees the removal
+    /// ([`Error::RemovedCard`], the reader EMPTY in `get_status_change`), and a vpcd bridge
+    /// on the reader closes its connection, which pcscd takes for a removal. The registry
+    /// keeps the card for [`Registry::reinsert`].
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`], or [`Error::NoSmartcard`] if the reader is empty.
+    pub fn eject(&self, reader: &str) -> Result<(), Error> {
+        let mut card = self.remove_card(reader)?;
+        card.power_off();
+        let name = reader_name(reader)?;
+        lock(&self.shared.faults).forget(reader);
+        lock(&self.shared.parked).insert(name, card);
+        Ok(())
+    }
+
+    /// Puts back the card [`Registry::eject`] took out of `reader`: every client sees the
+    /// insertion.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`] when no card was taken out of this reader.
+    pub fn reinsert(&self, reader: &str) -> Result<(), Error> {
+        let name = reader_name(reader)?;
+        let card = lock(&self.shared.parked)
+            .remove(&name)
+            .ok_or(Error::UnknownReader)?;
+        self.insert_card(reader, card)?;
+        Ok(())
+    }
+
+    /// Power-cycles the card in `reader` (off, then on), as a reader losing power would:
+    /// its security state is gone, and every connection gets [`Error::ResetCard`] on its
+    /// next call until it reconnects. A vpcd bridge on the reader shows pcscd a removal
+    /// and an insertion: pcscd's driver interface has no way to report a reset, so pcscd's
+    /// clients get `SCARD_W_REMOVED_CARD`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`], [`Error::NoSmartcard`].
+    pub fn power_cycle(&self, reader: &str) -> Result<(), Error> {
+        let name = reader_name(reader)?;
+        let mut hub = lock(&self.shared.hub);
+        let slot = hub.slot_of(&name)?;
+        {
+            let mut s = lock(&slot);
+            let card = s.card.as_mut().ok_or(Error::NoSmartcard)?;
+            card.power_off();
+            self.shared.note(&name, card.profile(), EventKind::PowerOff);
+            card.power_on();
+            self.shared.note(&name, card.profile(), EventKind::PowerOn);
+            s.epoch += 1;
+        }
+        if let Some(r) = hub.reader_mut(&name) {
+            r.cycles += 1;
+        }
+        drop(hub);
+        lock(&self.shared.faults).forget(reader);
+        self.shared.changed.notify_all();
+        Ok(())
+    }
+
+    /// How many times [`Registry::power_cycle`] cycled the card in `reader` (0 for an
+    /// unknown reader).
+    pub(crate) fn power_cycles(&self, reader: &str) -> u64 {
+        reader_name(reader)
+            .ok()
+            .and_then(|n| lock(&self.shared.hub).reader(&n).map(|r| r.cycles))
+            .unwrap_or(0)
+    }
+
+    /// Powers on the card in `reader` if it is off (a trace records it).
+    pub(crate) fn power_on(&self, reader: &str) -> Result<(), Error> {
+        let name = reader_name(reader)?;
+        let slot = lock(&self.shared.hub).slot_of(&name)?;
+        crate::ops::power_on(&self.shared, &name, &mut lock(&slot));
+        Ok(())
+    }
+
+    /// Whether `reader` has a card in it.
+    pub fn has_card(&self, reader: &str) -> bool {
+        reader_name(reader).is_ok_and(|n| lock(&self.shared.hub).slot_of(&n).is_ok())
+    }
+
+    /// Injects a fault in the exchanges with this registry's cards (see [`crate::fault`]).
+    pub fn inject(&self, fault: Fault) {
+        let mut faults = lock(&self.shared.faults);
+        faults.add(fault);
+        self.shared
+            .faulty
+            .store(!faults.is_empty(), Ordering::Release);
+    }
+
+    /// Injects several faults, in order.
+    pub fn inject_all(&self, faults: impl IntoIterator<Item = Fault>) {
+        for f in faults {
+            self.inject(f);
+        }
+    }
+
+    /// The faults in force (those used up are gone), in the order they were injected.
+    pub fn faults(&self) -> Vec<Fault> {
+        lock(&self.shared.faults).list()
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+        self.shared.faulty.store(false, Ordering::Release);
     }
 
     /// Sets what every exchange with this registry's cards passes through from now on:

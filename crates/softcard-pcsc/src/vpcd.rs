@@ -95,6 +95,12 @@ pub enum SessionEnd {
     Stopped,
     /// No frame came within [`Options::first_frame_timeout`] of connecting.
     Unanswered,
+    /// The card left its reader ([`BridgedCard::present`]) or was power-cycled
+    /// ([`BridgedCard::power_cycles`]): the bridge closed the connection.
+    Removed,
+    /// A command got no answer ([`BridgedCard::transmit`] failed): the bridge closed the
+    /// connection.
+    TransmitFailed(crate::Error),
 }
 
 /// Counters, for tests and logs.
@@ -119,8 +125,24 @@ pub trait BridgedCard: Send {
     fn reset(&mut self);
     /// The ATR (0x04); empty when there is no card.
     fn atr(&self) -> Vec<u8>;
-    /// One command APDU, its response.
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8>;
+    /// One command APDU, its response; an error (the card left, or an injected failed
+    /// transmission) drops the connection, which pcscd reports to its client as a failed
+    /// transmission and a removed card.
+    ///
+    /// # Errors
+    /// The reason the command got no answer.
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, crate::Error>;
+    /// Whether the card is in its reader: while it is not, the bridge stays disconnected
+    /// (pcscd sees an empty reader).
+    fn present(&self) -> bool {
+        true
+    }
+    /// A number that changes each time the card is power-cycled on the card's side
+    /// ([`Registry::power_cycle`](crate::Registry::power_cycle)): the bridge then drops the
+    /// connection and connects again, which pcscd sees as a removal and an insertion.
+    fn power_cycles(&self) -> u64 {
+        0
+    }
 }
 
 impl BridgedCard for softcard::Card {
@@ -136,8 +158,8 @@ impl BridgedCard for softcard::Card {
     fn atr(&self) -> Vec<u8> {
         softcard::Card::atr(self).to_vec()
     }
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
-        softcard::Card::transmit(self, apdu)
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, crate::Error> {
+        Ok(softcard::Card::transmit(self, apdu))
     }
 }
 
@@ -165,16 +187,9 @@ impl RegistryCard {
 /// fit a frame.
 const WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
 
-/// SW 6F00 (no precise diagnosis): what pcscd's client gets when the card left its reader.
-const NO_CARD: [u8; 2] = [0x6F, 0x00];
-
 impl BridgedCard for RegistryCard {
     fn power_on(&mut self) {
-        let _ = self.registry.with_card(&self.reader, |c| {
-            if !c.is_powered() {
-                c.power_on();
-            }
-        });
+        let _ = self.registry.power_on(&self.reader);
     }
     fn power_off(&mut self) {
         let _ = self
@@ -191,10 +206,15 @@ impl BridgedCard for RegistryCard {
             .with_card(&self.reader, |c| c.atr().to_vec())
             .unwrap_or_default()
     }
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, crate::Error> {
         self.registry
             .transmit_between_transactions(&self.reader, apdu)
-            .unwrap_or_else(|_| NO_CARD.to_vec())
+    }
+    fn present(&self) -> bool {
+        self.registry.has_card(&self.reader)
+    }
+    fn power_cycles(&self) -> u64 {
+        self.registry.power_cycles(&self.reader)
     }
 }
 
@@ -312,6 +332,13 @@ impl<C: BridgedCard> Bridge<C> {
         let mut backoff = self.options.backoff_min;
         let mut waiting_logged = false;
         while !self.stopped() {
+            if !self.card.present() {
+                // pcscd sees an empty reader until the card is back.
+                if self.pause(self.options.poll) {
+                    break;
+                }
+                continue;
+            }
             let stream = match self.connect() {
                 Ok(s) => s,
                 Err(e) if e.kind() == ErrorKind::InvalidInput => return Err(e),
@@ -333,6 +360,15 @@ impl<C: BridgedCard> Bridge<C> {
             match self.serve(stream) {
                 Ok(SessionEnd::Stopped) => break,
                 Ok(SessionEnd::Closed) => self.log(format_args!("closed by vpcd; reconnecting")),
+                Ok(SessionEnd::Removed) => {
+                    self.log(format_args!(
+                        "card removed or power-cycled: connection closed"
+                    ));
+                }
+                Ok(SessionEnd::TransmitFailed(e)) => self.log(format_args!(
+                    "a command failed ({}): connection closed",
+                    e.name()
+                )),
                 Ok(SessionEnd::Unanswered) => self.log(format_args!(
                     "vpcd sent nothing within {:?}; reconnecting",
                     self.options.first_frame_timeout
@@ -388,6 +424,7 @@ impl<C: BridgedCard> Bridge<C> {
         // Only the first frame has a deadline: afterwards vpcd may be quiet for as long as
         // it likes.
         let mut deadline = Instant::now().checked_add(self.options.first_frame_timeout);
+        let cycles = self.card.power_cycles();
         loop {
             match self.read_full(&mut stream, &mut header, true, deadline)? {
                 Read2::Done => deadline = None,
@@ -401,6 +438,11 @@ impl<C: BridgedCard> Bridge<C> {
                 Read2::Done => {}
                 Read2::Eof | Read2::Silent => return Err(FrameError::Truncated),
                 Read2::Stopped => return Ok(SessionEnd::Stopped),
+            }
+            // A card that left (or was power-cycled) closes the connection at pcscd's next
+            // message: its presence poll comes every 400 ms or so.
+            if !self.card.present() || self.card.power_cycles() != cycles {
+                return Ok(SessionEnd::Removed);
             }
             // The response must fit a frame: the card chains what does not (61xx).
             codec::cap_le(&mut body);
@@ -424,7 +466,10 @@ impl<C: BridgedCard> Bridge<C> {
                 Message::Apdu(apdu) => {
                     self.stats.apdus += 1;
                     *powered = true;
-                    Some(self.card.transmit(apdu))
+                    match self.card.transmit(apdu) {
+                        Ok(response) => Some(response),
+                        Err(e) => return Ok(SessionEnd::TransmitFailed(e)),
+                    }
                 }
             };
             if let Some(mut reply) = reply {

@@ -56,6 +56,16 @@ pub enum Op {
     CtlAttach = 23,
     /// Control: take a reader away with its card: reader.
     CtlDetach = 24,
+    /// Control: power-cycle a reader's card: reader.
+    CtlPowerCycle = 25,
+    /// Control: inject faults: their lines (the text format of
+    /// [`fault`](crate::fault)) -> failed u8, then the number injected u32 (or, failed,
+    /// the reason).
+    CtlFault = 26,
+    /// Control: the faults in force -> count u32, then each as its line.
+    CtlFaults = 27,
+    /// Control: remove every injected fault.
+    CtlClearFaults = 28,
 }
 
 impl Op {
@@ -80,6 +90,10 @@ impl Op {
             CtlInsert,
             CtlAttach,
             CtlDetach,
+            CtlPowerCycle,
+            CtlFault,
+            CtlFaults,
+            CtlClearFaults,
         ]
         .into_iter()
         .find(|op| *op as u8 == b)

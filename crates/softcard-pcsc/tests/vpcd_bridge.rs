@@ -429,14 +429,14 @@ impl BridgedCard for Verbose {
     fn atr(&self) -> Vec<u8> {
         Profile::Piv.atr().to_vec()
     }
-    fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, softcard_pcsc::Error> {
         let mut r = if apdu.get(1) == Some(&0xCB) {
             vec![0x5A; 70_000]
         } else {
             Vec::new()
         };
         r.extend_from_slice(&[0x90, 0x00]);
-        r
+        Ok(r)
     }
 }
 

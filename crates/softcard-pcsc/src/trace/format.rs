@@ -13,8 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The first word of a trace file, and the format version after it.
 pub const MAGIC: &str = "softcard-trace";
-/// The format version this crate writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this crate writes; it reads this one and version 1 (which has no
+/// event lines).
+pub const VERSION: u32 = 2;
 
 /// Whether a trace holds secrets in clear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -216,6 +217,90 @@ impl fmt::Display for Exchange {
     }
 }
 
+/// Something that happened to a reader's card other than an exchange: a power event, a
+/// removal or insertion, or a command that an injected fault kept from the card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Its number in the trace (exchanges and events are numbered in one sequence).
+    pub number: u64,
+    /// When it happened.
+    pub time: Timestamp,
+    /// The reader's index (a `reader` line of the trace).
+    pub reader: usize,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What an [`Event`] is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The card was powered on (`power-on`).
+    PowerOn,
+    /// The card was powered off (`power-off`).
+    PowerOff,
+    /// The card was reset (`reset`).
+    Reset,
+    /// The card was taken out of the reader (`removed`).
+    Removed,
+    /// A card was put in the reader (`inserted`).
+    Inserted,
+    /// An injected fault failed the transmission of `command` with `error` (`fault
+    /// error=SCARD_... COMMAND`).
+    Failed {
+        /// The error the client got.
+        error: crate::Error,
+        /// The command, redacted as exchanges are.
+        command: Apdu,
+    },
+    /// An injected fault answered `command` with `sw` (`fault sw=XXXX COMMAND`).
+    Answered {
+        /// The status word the client got.
+        sw: u16,
+        /// The command, redacted as exchanges are.
+        command: Apdu,
+    },
+}
+
+impl EventKind {
+    /// The words of the event lines that are not faults.
+    const WORDS: [(&'static str, EventKind); 5] = [
+        ("power-on", EventKind::PowerOn),
+        ("power-off", EventKind::PowerOff),
+        ("reset", EventKind::Reset),
+        ("removed", EventKind::Removed),
+        ("inserted", EventKind::Inserted),
+    ];
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::Failed { error, command } => {
+                write!(f, "fault error={} {command}", error.name())
+            }
+            EventKind::Answered { sw, command } => write!(f, "fault sw={sw:04x} {command}"),
+            other => {
+                let word = EventKind::WORDS
+                    .iter()
+                    .find(|(_, k)| k == other)
+                    .map_or("?", |(w, _)| w);
+                f.write_str(word)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.number, self.time, self.reader, self.kind
+        )
+    }
+}
+
 /// A reader a trace names: its index, the profile of its card and its name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReaderLine {
@@ -247,6 +332,8 @@ pub struct Trace {
     pub readers: Vec<ReaderLine>,
     /// The exchanges, in order.
     pub exchanges: Vec<Exchange>,
+    /// The events (power, removal, insertion, injected faults), in order.
+    pub events: Vec<Event>,
 }
 
 /// Why a trace could not be read: the line number (from 1) and what is wrong.
@@ -287,6 +374,7 @@ impl Trace {
             secrets,
             readers: Vec::new(),
             exchanges: Vec::new(),
+            events: Vec::new(),
         };
         for (n, line) in lines {
             if let Some(rest) = line.strip_prefix("reader ") {
@@ -295,6 +383,11 @@ impl Trace {
                     return Err(err(n, format!("reader {} declared twice", r.index)));
                 }
                 trace.readers.push(r);
+            } else if let Some(e) = parse_event(line).map_err(|m| err(n, m))? {
+                if !trace.readers.iter().any(|r| r.index == e.reader) {
+                    return Err(err(n, format!("reader {} is not declared", e.reader)));
+                }
+                trace.events.push(e);
             } else {
                 let x = parse_exchange(line).map_err(|m| err(n, m))?;
                 if !trace.readers.iter().any(|r| r.index == x.reader) {
@@ -320,9 +413,9 @@ fn parse_header(line: &str) -> Result<Secrets, String> {
         ));
     }
     let version = words.next().unwrap_or_default();
-    if version != VERSION.to_string() {
+    if version != VERSION.to_string() && version != "1" {
         return Err(format!(
-            "trace format version {version:?}; this softcard reads version {VERSION}"
+            "trace format version {version:?}; this softcard reads versions 1 to {VERSION}"
         ));
     }
     match words.next() {
@@ -380,6 +473,64 @@ fn parse_piece(word: &str) -> Result<Piece, String> {
     }
     let bytes = hex::decode(word).map_err(|_| format!("{word:?} is not hexadecimal"))?;
     Ok(Piece::Bytes(bytes))
+}
+
+/// Number, time and reader: the first three words of exchange and event lines.
+fn line_start(number: &str, time: &str, reader: &str) -> Result<(u64, Timestamp, usize), String> {
+    let number = number
+        .parse()
+        .map_err(|_| format!("number {number:?} is not a number"))?;
+    let time = parse_time(time).ok_or_else(|| format!("{time:?} is not a time"))?;
+    let reader = reader
+        .parse()
+        .map_err(|_| format!("reader index {reader:?} is not a number"))?;
+    Ok((number, time, reader))
+}
+
+/// An event line, or `None` for a line that is not one (an exchange).
+fn parse_event(line: &str) -> Result<Option<Event>, String> {
+    let words = words(line)?;
+    let [number, time, reader, word, rest @ ..] = words.as_slice() else {
+        return Ok(None);
+    };
+    let kind = if let Some((_, k)) = EventKind::WORDS.iter().find(|(w, _)| w == word) {
+        k.clone()
+    } else if *word == "fault" {
+        let [what, command @ ..] = rest else {
+            return Err("a fault line needs error= or sw= and the command".into());
+        };
+        let command = Apdu::from_fields(
+            command
+                .iter()
+                .map(|w| parse_piece(w))
+                .collect::<Result<_, _>>()?,
+        );
+        if let Some(name) = what.strip_prefix("error=") {
+            let error = crate::Error::from_name(name)
+                .ok_or_else(|| format!("{name:?} is not an SCARD error name"))?;
+            EventKind::Failed { error, command }
+        } else if let Some(sw) = what.strip_prefix("sw=") {
+            let sw = u16::from_str_radix(sw, 16)
+                .ok()
+                .filter(|_| sw.len() == 4)
+                .ok_or_else(|| format!("{sw:?} is not a status word"))?;
+            EventKind::Answered { sw, command }
+        } else {
+            return Err(format!("{what:?}: a fault is error=SCARD_... or sw=XXXX"));
+        }
+    } else {
+        return Ok(None);
+    };
+    if !rest.is_empty() && !matches!(kind, EventKind::Failed { .. } | EventKind::Answered { .. }) {
+        return Err(format!("{word} takes nothing after it"));
+    }
+    let (number, time, reader) = line_start(number, time, reader)?;
+    Ok(Some(Event {
+        number,
+        time,
+        reader,
+        kind,
+    }))
 }
 
 fn parse_exchange(line: &str) -> Result<Exchange, String> {
@@ -468,10 +619,52 @@ mod tests {
     }
 
     #[test]
+    fn events_parse_back() {
+        let text = "softcard-trace 2 secrets=redacted\nreader 0 piv r\n\
+                    1 1.000001 0 power-on\n\
+                    2 1.000002 0 fault error=SCARD_E_COMM_DATA_LOST 00fd0000\n\
+                    3 1.000003 0 fault sw=6982 00200080 08 <redacted 8 bytes>\n\
+                    4 1.000004 0 00fd0000 -> 050403 9000\n\
+                    5 1.000005 0 reset\n6 1.000006 0 removed\n7 1.000007 0 inserted\n\
+                    8 1.000008 0 power-off\n";
+        let trace = Trace::parse(text).unwrap();
+        assert_eq!(trace.exchanges.len(), 1);
+        assert_eq!(trace.events.len(), 7);
+        let lines: Vec<String> = trace.events.iter().map(ToString::to_string).collect();
+        for l in &lines {
+            assert!(text.contains(l.as_str()), "{l}");
+        }
+        assert!(matches!(
+            trace.events[1].kind,
+            EventKind::Failed {
+                error: crate::Error::CommDataLost,
+                ..
+            }
+        ));
+        // Version 1 traces are still read.
+        assert!(Trace::parse("softcard-trace 1\n").is_ok());
+    }
+
+    #[test]
     fn bad_lines_are_named() {
         let bad = [
             ("", 1, "empty"),
-            ("softcard-trace 2\n", 1, "version"),
+            ("softcard-trace 3\n", 1, "version"),
+            (
+                "softcard-trace 2\nreader 0 piv r\n1 1.000000 0 fault sw=69 00870000\n",
+                3,
+                "status word",
+            ),
+            (
+                "softcard-trace 2\nreader 0 piv r\n1 1.000000 0 reset now\n",
+                3,
+                "nothing after",
+            ),
+            (
+                "softcard-trace 2\nreader 0 piv r\n1 1.000000 1 removed\n",
+                3,
+                "not declared",
+            ),
             (
                 "softcard-trace 1\n1 1.000000 0 00a40000 -> 9000\n",
                 2,

@@ -41,7 +41,7 @@
 
 mod format;
 pub mod names;
-mod redact;
+pub(crate) mod redact;
 mod replay;
 
 use std::collections::HashMap;
@@ -51,7 +51,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub use format::{
-    Apdu, Exchange, MAGIC, ParseError, Piece, ReaderLine, Secrets, Timestamp, Trace, VERSION,
+    Apdu, Event, EventKind, Exchange, MAGIC, ParseError, Piece, ReaderLine, Secrets, Timestamp,
+    Trace, VERSION,
 };
 pub use replay::{Deviation, Replay};
 
@@ -106,6 +107,8 @@ struct RecorderState {
     /// Reader names by index, and what redaction knows of each.
     readers: HashMap<String, (usize, redact::ReaderState)>,
     exchanges: u64,
+    /// Lines numbered so far: exchanges and events.
+    numbered: u64,
     /// The first write that failed.
     error: Option<String>,
 }
@@ -124,6 +127,7 @@ impl Recorder {
                 out: Box::new(out),
                 readers: HashMap::new(),
                 exchanges: 0,
+                numbered: 0,
                 error: None,
             }),
         })
@@ -169,13 +173,13 @@ impl Recorder {
         lock(&self.state).error.clone()
     }
 
-    fn record(
+    /// Writes the lines of one record: the reader's line first if it is new; `line` makes
+    /// the record's line from the reader's index and redaction state and its number.
+    fn write(
         &self,
         reader: &str,
         profile: softcard::Profile,
-        at: SystemTime,
-        command: &[u8],
-        response: &[u8],
+        line: impl FnOnce(&mut redact::ReaderState, usize, u64) -> String,
     ) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
@@ -190,17 +194,9 @@ impl Recorder {
             text.push_str(&format!("{line}\n"));
             (next, redact::ReaderState::new(Some(profile)))
         });
-        let (command, response) =
-            redact::fields(rs, command, response, self.secrets == Secrets::Clear);
-        st.exchanges += 1;
-        let x = Exchange {
-            number: st.exchanges,
-            time: Timestamp::of(at),
-            reader: *index,
-            command,
-            response,
-        };
-        text.push_str(&format!("{x}\n"));
+        st.numbered += 1;
+        text.push_str(&line(rs, *index, st.numbered));
+        text.push('\n');
         if st.error.is_none() {
             if let Err(e) = st
                 .out
@@ -211,4 +207,82 @@ impl Recorder {
             }
         }
     }
+
+    fn record(
+        &self,
+        reader: &str,
+        profile: softcard::Profile,
+        at: SystemTime,
+        command: &[u8],
+        response: &[u8],
+    ) {
+        let clear = self.secrets == Secrets::Clear;
+        self.write(reader, profile, |rs, index, number| {
+            let (command, response) = redact::fields(rs, command, response, clear);
+            Exchange {
+                number,
+                time: Timestamp::of(at),
+                reader: index,
+                command,
+                response,
+            }
+            .to_string()
+        });
+        lock(&self.state).exchanges += 1;
+    }
+
+    /// Records an event of the card in `reader`.
+    pub(crate) fn event(&self, reader: &str, profile: softcard::Profile, kind: EventKind) {
+        let at = SystemTime::now();
+        self.write(reader, profile, |_, index, number| {
+            Event {
+                number,
+                time: Timestamp::of(at),
+                reader: index,
+                kind,
+            }
+            .to_string()
+        });
+    }
+
+    /// Records a command that an injected fault kept from the card in `reader`.
+    pub(crate) fn fault(
+        &self,
+        reader: &str,
+        profile: softcard::Profile,
+        command: &[u8],
+        injected: Injected,
+    ) {
+        let at = SystemTime::now();
+        let clear = self.secrets == Secrets::Clear;
+        self.write(reader, profile, |rs, index, number| {
+            // The redaction state is not advanced: the card saw nothing.
+            let mut scratch = *rs;
+            let sw = match injected {
+                Injected::Answered(sw) => sw,
+                Injected::Failed(_) => 0x6F00,
+            };
+            let (command, _) = redact::fields(&mut scratch, command, &sw.to_be_bytes(), clear);
+            let kind = match injected {
+                Injected::Answered(sw) => EventKind::Answered { sw, command },
+                Injected::Failed(error) => EventKind::Failed { error, command },
+            };
+            Event {
+                number,
+                time: Timestamp::of(at),
+                reader: index,
+                kind,
+            }
+            .to_string()
+        });
+    }
+}
+
+/// What an injected fault did to a command.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Injected {
+    /// The transmission failed with this error.
+    Failed(crate::Error),
+    /// The command was answered with this status word.
+    Answered(u16),
 }
