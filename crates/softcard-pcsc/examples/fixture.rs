@@ -1,10 +1,12 @@
 //! A virtual reader as a test fixture: one expression gives a reader holding a new card of
-//! the chosen profile, PIN and seed, reached through the `pcsc`-shaped API.
+//! the chosen profile, PIN and seed, failing on purpose where asked, reached through the
+//! `pcsc`-shaped API.
 //!
 //! `cargo run -p softcard-pcsc --example fixture` runs `main`; `cargo test -p softcard-pcsc
 //! --example fixture` runs the tests below (the workspace's `cargo test` runs them too).
 
 use softcard::Profile;
+use softcard_pcsc::fault::{Fault, Pattern};
 use softcard_pcsc::{Card, Error, MAX_BUFFER_SIZE, VirtualReader};
 
 /// SELECT the PIV application (SP 800-73-4 Part 2, 3.1.1).
@@ -33,8 +35,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .profile(Profile::Piv)
         .pin("123456")
         .seed(42)
+        .fault(Fault::answer(Pattern::Ins(0x20), 0x6982))
         .build()?;
     let card = connect(&reader)?;
+    println!(
+        "{}: PIN, with a fault injected -> {:04X}",
+        reader.name().to_string_lossy(),
+        verify_pin(&card, "123456")?
+    );
     println!(
         "{}: wrong PIN -> {:04X}",
         reader.name().to_string_lossy(),
@@ -76,6 +84,23 @@ mod tests {
         let card = connect(&reader)?;
         assert_eq!(verify_pin(&card, "654321")?, 0x63C2);
         assert_eq!(verify_pin(&card, "12345678")?, 0x63C1);
+        Ok(())
+    }
+
+    /// A card that fails on purpose: the next VERIFY is answered 6982 without reaching
+    /// the card (no try spent), the one after it is the card's.
+    #[test]
+    fn a_fault_answers_the_next_verify() -> Result<(), Box<dyn std::error::Error>> {
+        let reader = VirtualReader::builder()
+            .profile(Profile::Piv)
+            .pin("123456")
+            .seed(42)
+            .fault(Fault::answer(Pattern::Ins(0x20), 0x6982))
+            .build()?;
+        let card = connect(&reader)?;
+        assert_eq!(verify_pin(&card, "123456")?, 0x6982);
+        assert_eq!(verify_pin(&card, "654321")?, 0x63C2);
+        assert_eq!(verify_pin(&card, "123456")?, 0x9000);
         Ok(())
     }
 

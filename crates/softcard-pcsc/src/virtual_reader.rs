@@ -1,5 +1,6 @@
 //! [`VirtualReader`]: a test fixture in one expression, a reader holding a new card made to
-//! order (profile, PIN, seed, snapshot), reached through a pcsc-shaped [`Context`].
+//! order (profile, PIN, seed, snapshot) that fails on purpose if asked ([`Fault`]s),
+//! reached through a pcsc-shaped [`Context`].
 //!
 //! ```
 //! use softcard::Profile;
@@ -18,6 +19,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! With faults (see [`crate::fault`]): the first transmission fails with
+//! `SCARD_E_COMM_DATA_LOST`, the next SELECT is answered 6A82, then the card answers:
+//!
+//! ```
+//! use softcard::Profile;
+//! use softcard_pcsc::fault::{Fault, Pattern};
+//! use softcard_pcsc::{Error, VirtualReader, MAX_BUFFER_SIZE};
+//!
+//! let reader = VirtualReader::builder()
+//!     .profile(Profile::Piv)
+//!     .seed(42)
+//!     .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82))
+//!     .fault("fail error=SCARD_E_COMM_DATA_LOST".parse()?)
+//!     .build()?;
+//! let card = reader.connect()?;
+//! let mut buf = [0; MAX_BUFFER_SIZE];
+//! let select_piv = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08];
+//! assert_eq!(card.transmit(&select_piv, &mut buf), Err(Error::CommDataLost));
+//! assert_eq!(card.transmit(&select_piv, &mut buf)?, [0x6A, 0x82]);
+//! assert!(card.transmit(&select_piv, &mut buf)?.ends_with(&[0x90, 0x00]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Each reader lives in a registry of its own by default, so tests running in parallel
 //! threads do not see each other's cards; [`VirtualReaderBuilder::global`] puts it in
 //! [`Registry::global`] instead, for code that calls [`Context::establish`] itself (code
@@ -27,6 +51,7 @@ use std::ffi::{CStr, CString};
 
 use softcard::{Card, CardOptions, MemoryStorage, Profile, Secret, Snapshot, crypto::BackendKind};
 
+use crate::fault::Fault;
 use crate::{Context, Error, Protocols, Registry, Scope, ShareMode, served_reader_name};
 
 /// Why [`VirtualReaderBuilder::build`] failed.
@@ -81,6 +106,7 @@ pub struct VirtualReaderBuilder {
     snapshot: Option<Snapshot>,
     name: Option<String>,
     registry: Option<Registry>,
+    faults: Vec<Fault>,
 }
 
 impl VirtualReaderBuilder {
@@ -146,6 +172,21 @@ impl VirtualReaderBuilder {
         self
     }
 
+    /// Injects a fault in the card's exchanges from the start (see [`crate::fault`]); a
+    /// fault that names no reader is given this one, so that it touches no other reader
+    /// of the registry. Repeat for several, in order.
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// Injects several faults ([`Self::fault`]): a plan read with
+    /// [`crate::fault::parse_plan`], or [`crate::fault::LatencyProfile::faults`].
+    pub fn faults(mut self, faults: impl IntoIterator<Item = Fault>) -> Self {
+        self.faults.extend(faults);
+        self
+    }
+
     /// Adds the reader to `registry` instead of a new one of its own.
     pub fn registry(mut self, registry: &Registry) -> Self {
         self.registry = Some(registry.clone());
@@ -178,6 +219,10 @@ impl VirtualReaderBuilder {
             let _ = registry.remove_reader(&name);
             return Err(BuildError::Reader(e));
         }
+        registry.inject_all(self.faults.into_iter().map(|f| match f.reader {
+            Some(_) => f,
+            None => f.on_reader(name.clone()),
+        }));
         Ok(VirtualReader {
             registry,
             name: c_name,
@@ -298,7 +343,43 @@ impl VirtualReader {
             .dispose(self.reader(), crate::Disposition::ResetCard)
     }
 
-    /// Takes the card out (open connections get [`Error::RemovedCard`]); the reader stays.
+    /// Injects a fault in the card's exchanges now ([`VirtualReaderBuilder::fault`]).
+    pub fn inject(&self, fault: Fault) {
+        let fault = match fault.reader {
+            Some(_) => fault,
+            None => fault.on_reader(self.reader()),
+        };
+        self.registry.inject(fault);
+    }
+
+    /// Pulls the card out as a user would ([`Registry::eject`]): every connection sees
+    /// the removal; [`Self::reinsert`] puts it back.
+    ///
+    /// # Errors
+    /// [`Error::NoSmartcard`] if it is out already.
+    pub fn eject(&self) -> Result<(), Error> {
+        self.registry.eject(self.reader())
+    }
+
+    /// Puts back the card [`Self::eject`] took out: every client sees the insertion.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReader`] when no card was taken out.
+    pub fn reinsert(&self) -> Result<(), Error> {
+        self.registry.reinsert(self.reader())
+    }
+
+    /// Power-cycles the card ([`Registry::power_cycle`]): its security state is gone and
+    /// connections get [`Error::ResetCard`] until they reconnect.
+    ///
+    /// # Errors
+    /// [`Error::NoSmartcard`] if the card is out.
+    pub fn power_cycle(&self) -> Result<(), Error> {
+        self.registry.power_cycle(self.reader())
+    }
+
+    /// Takes the card out and gives it to the caller (open connections get
+    /// [`Error::RemovedCard`]); the reader stays.
     ///
     /// # Errors
     /// [`Error::NoSmartcard`] if it is out already.

@@ -3,6 +3,7 @@
 //! are refused, and the reader goes away with its handle.
 
 use softcard::Profile;
+use softcard_pcsc::fault::{Fault, Pattern};
 use softcard_pcsc::{
     BuildError, Context, Error, MAX_BUFFER_SIZE, Protocols, Registry, Scope, ShareMode,
     VirtualReader,
@@ -200,4 +201,55 @@ fn readers_share_a_registry_when_asked() {
     assert_eq!(a.connect().unwrap_err(), Error::NoSmartcard);
     a.insert_card(card).unwrap();
     a.connect().unwrap();
+}
+
+#[test]
+fn faults_touch_their_own_reader_only() {
+    let registry = Registry::new();
+    let faulty = VirtualReader::builder()
+        .registry(&registry)
+        .name("faulty")
+        .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82).times(softcard_pcsc::fault::Times::Always))
+        .build()
+        .unwrap();
+    let healthy = VirtualReader::builder()
+        .registry(&registry)
+        .name("healthy")
+        .build()
+        .unwrap();
+    let select = softcard_test_support::select_command(&[0xA0, 0, 0, 3, 8]);
+    let mut buf = [0; MAX_BUFFER_SIZE];
+    let faulty_card = faulty.connect().unwrap();
+    assert_eq!(sw(faulty_card.transmit(&select, &mut buf).unwrap()), 0x6A82);
+    assert_eq!(
+        sw(healthy
+            .connect()
+            .unwrap()
+            .transmit(&select, &mut buf)
+            .unwrap()),
+        0x9000
+    );
+    faulty.inject("fail error=SCARD_E_COMM_DATA_LOST".parse().unwrap());
+    assert_eq!(
+        faulty_card.transmit(&select, &mut buf).unwrap_err(),
+        Error::CommDataLost
+    );
+    assert_eq!(
+        sw(healthy
+            .connect()
+            .unwrap()
+            .transmit(&select, &mut buf)
+            .unwrap()),
+        0x9000
+    );
+
+    faulty.eject().unwrap();
+    assert_eq!(
+        faulty_card.transmit(&select, &mut buf).unwrap_err(),
+        Error::RemovedCard
+    );
+    faulty.reinsert().unwrap();
+    let again = faulty.connect().unwrap();
+    healthy.power_cycle().unwrap();
+    assert_eq!(sw(again.transmit(&select, &mut buf).unwrap()), 0x6A82);
 }
