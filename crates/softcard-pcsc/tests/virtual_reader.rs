@@ -209,7 +209,7 @@ fn faults_touch_their_own_reader_only() {
     let faulty = VirtualReader::builder()
         .registry(&registry)
         .name("faulty")
-        .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82).times(softcard_pcsc::fault::Times::Always))
+        .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82))
         .build()
         .unwrap();
     let healthy = VirtualReader::builder()
@@ -243,6 +243,9 @@ fn faults_touch_their_own_reader_only() {
         0x9000
     );
 
+    // Both faults fired once: the card answers again.
+    assert_eq!(sw(faulty_card.transmit(&select, &mut buf).unwrap()), 0x9000);
+
     faulty.eject().unwrap();
     assert_eq!(
         faulty_card.transmit(&select, &mut buf).unwrap_err(),
@@ -250,6 +253,11 @@ fn faults_touch_their_own_reader_only() {
     );
     faulty.reinsert().unwrap();
     let again = faulty.connect().unwrap();
+    let healthy_card = healthy.connect().unwrap();
     healthy.power_cycle().unwrap();
-    assert_eq!(sw(again.transmit(&select, &mut buf).unwrap()), 0x6A82);
+    assert_eq!(sw(again.transmit(&select, &mut buf).unwrap()), 0x9000);
+    assert_eq!(
+        healthy_card.transmit(&select, &mut buf).unwrap_err(),
+        Error::ResetCard
+    );
 }
