@@ -19,8 +19,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! With faults (see [`crate::fault`]): the first transmission fails with
-//! `SCARD_E_COMM_DATA_LOST`, the next SELECT is answered 6A82, then the card answers:
+//! With faults (see [`crate::fault`]; they fire in the order given): the first
+//! transmission fails with `SCARD_E_COMM_DATA_LOST`, the next SELECT is answered 6A82,
+//! then the card answers:
 //!
 //! ```
 //! use softcard::Profile;
@@ -30,8 +31,8 @@
 //! let reader = VirtualReader::builder()
 //!     .profile(Profile::Piv)
 //!     .seed(42)
-//!     .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82))
 //!     .fault("fail error=SCARD_E_COMM_DATA_LOST".parse()?)
+//!     .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82))
 //!     .build()?;
 //! let card = reader.connect()?;
 //! let mut buf = [0; MAX_BUFFER_SIZE];
