@@ -35,6 +35,16 @@ def verify_pin(connection, pin):
     return (sw1 << 8) | sw2
 
 
+def sign_digest(connection, digest):
+    """PIV GENERAL AUTHENTICATE with the P-256 key (11) in slot 9A over a SHA-256 digest:
+    7C { 82 (asks for the signature), 81 digest }; the signature and the status word."""
+    template = [0x82, 0x00, 0x81, len(digest), *digest]
+    apdu = [0x00, 0x87, 0x11, 0x9A, len(template) + 2, 0x7C, len(template), *template, 0x00]
+    response, sw1, sw2 = connection.transmit(apdu)
+    # 7C L 82 L signature (short lengths: a P-256 signature is at most 72 bytes)
+    return bytes(response[4:]), (sw1 << 8) | sw2
+
+
 def public_key(card):
     return x509.load_pem_x509_certificate(card.certificate).public_key()
 
@@ -44,11 +54,8 @@ def test_pyscard_signs_with_the_pin(signing_card):
     connection = connect(signing_card)
     assert verify_pin(connection, "123456") == 0x9000
     digest = hashlib.sha256(MESSAGE).digest()
-    # GENERAL AUTHENTICATE, ECC P-256 (11), slot 9A: 7C { 82 (response), 81 challenge }
-    template = [0x82, 0x00, 0x81, len(digest), *digest]
-    response, sw1, sw2 = connection.transmit([0x00, 0x87, 0x11, 0x9A, len(template) + 2, 0x7C, len(template), *template, 0x00])
-    assert (sw1, sw2) == (0x90, 0x00)
-    signature = bytes(response[4:]) if response[1] & 0x80 == 0 else bytes(response[5:])
+    signature, sw = sign_digest(connection, digest)
+    assert sw == 0x9000
     public_key(signing_card).verify(signature, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
 
 
@@ -56,10 +63,8 @@ def test_pyscard_signs_with_the_pin(signing_card):
 def test_pyscard_wrong_pin_is_refused_and_the_key_stays_locked(signing_card):
     connection = connect(signing_card)
     assert verify_pin(connection, "654321") == 0x63C2
-    digest = hashlib.sha256(MESSAGE).digest()
-    template = [0x82, 0x00, 0x81, len(digest), *digest]
-    _, sw1, sw2 = connection.transmit([0x00, 0x87, 0x11, 0x9A, len(template) + 2, 0x7C, len(template), *template, 0x00])
-    assert (sw1, sw2) == (0x69, 0x82)
+    _, sw = sign_digest(connection, hashlib.sha256(MESSAGE).digest())
+    assert sw == 0x6982
 
 
 def pkcs11_session(card):
