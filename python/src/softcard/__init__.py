@@ -156,9 +156,15 @@ class Card:
         run("ctl", "insert", self._attached())
 
     def save_snapshot(self, path: Union[str, os.PathLike]) -> Path:
-        """Saves the card's whole state to `path` (`softcard snapshot save`), to start other
-        cards from (`Card.create(..., snapshot=path)`)."""
-        _plain(binary(), "snapshot", "save", self.image, path)
+        """Saves the card's whole state to `path`, to start other cards from
+        (`Card.create(..., snapshot=path)`). A snapshot file is a copy of the image file
+        (`softcard snapshot save`); while the card is attached, the exec serving it holds
+        the image and `snapshot save` refuses it, so the file is copied here: the host
+        writes every change to it, atomically, before the card answers."""
+        if self.reader is None:
+            _plain(binary(), "snapshot", "save", self.image, path)
+        else:
+            shutil.copyfile(self.image, path)
         return Path(path)
 
     def info(self) -> dict:
