@@ -1,52 +1,5 @@
 //! [`VirtualReader`]: a test fixture in one expression, a reader holding a new card made to
-//! order (profile, PIN, seed, snapshot) that fails on purpose if asked ([`Fault`]s),
-//! reached through a pcsc-shaped [`Context`].
-//!
-//! ```
-//! use softcard::Profile;
-//! use softcard_pcsc::{Protocols, ShareMode, VirtualReader, MAX_BUFFER_SIZE};
-//!
-//! let reader = VirtualReader::builder().profile(Profile::Piv).pin("123456").seed(42).build()?;
-//! let ctx = reader.establish()?;
-//! let card = ctx.connect(reader.name(), ShareMode::Shared, Protocols::ANY)?;
-//! let mut buf = [0; MAX_BUFFER_SIZE];
-//! let select_piv = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08];
-//! assert!(card.transmit(&select_piv, &mut buf)?.ends_with(&[0x90, 0x00]));
-//! let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', 0xFF, 0xFF];
-//! assert_eq!(card.transmit(&verify, &mut buf)?, [0x90, 0x00]);
-//! let wrong = [0x00, 0x20, 0x00, 0x80, 0x08, b'6', b'5', b'4', b'3', b'2', b'1', 0xFF, 0xFF];
-//! assert_eq!(card.transmit(&wrong, &mut buf)?, [0x63, 0xC2]); // two tries left
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! With faults (see [`crate::fault`]; they fire in the order given): the first
-//! transmission fails with `SCARD_E_COMM_DATA_LOST`, the next SELECT is answered 6A82,
-//! then the card answers:
-//!
-//! ```
-//! use softcard::Profile;
-//! use softcard_pcsc::fault::{Fault, Pattern};
-//! use softcard_pcsc::{Error, VirtualReader, MAX_BUFFER_SIZE};
-//!
-//! let reader = VirtualReader::builder()
-//!     .profile(Profile::Piv)
-//!     .seed(42)
-//!     .fault("fail error=SCARD_E_COMM_DATA_LOST".parse()?)
-//!     .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82))
-//!     .build()?;
-//! let card = reader.connect()?;
-//! let mut buf = [0; MAX_BUFFER_SIZE];
-//! let select_piv = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08];
-//! assert_eq!(card.transmit(&select_piv, &mut buf), Err(Error::CommDataLost));
-//! assert_eq!(card.transmit(&select_piv, &mut buf)?, [0x6A, 0x82]);
-//! assert!(card.transmit(&select_piv, &mut buf)?.ends_with(&[0x90, 0x00]));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! Each reader lives in a registry of its own by default, so tests running in parallel
-//! threads do not see each other's cards; [`VirtualReaderBuilder::global`] puts it in
-//! [`Registry::global`] instead, for code that calls [`Context::establish`] itself (code
-//! written for the `pcsc` crate). The reader is taken away when the handle is dropped.
+//! order, reached through a pcsc-shaped [`Context`].
 
 use std::ffi::{CStr, CString};
 
@@ -91,8 +44,8 @@ impl std::error::Error for BuildError {
     }
 }
 
-/// Makes a [`VirtualReader`]; see the [module documentation](self). Unset options take
-/// the profile's defaults ([`CardOptions`]); the profile defaults to [`Profile::Piv`], or
+/// Makes a [`VirtualReader`]; see [`VirtualReader`]. Unset options take the profile's
+/// defaults ([`CardOptions`]); the profile defaults to [`Profile::Piv`], or
 /// to the snapshot's.
 #[derive(Debug, Default)]
 #[must_use]
@@ -272,8 +225,54 @@ impl VirtualReaderBuilder {
     }
 }
 
-/// A reader with a card in it, made by [`VirtualReader::builder`]. Dropping it takes the
-/// reader (and its card) out of its registry.
+/// A reader with a card in it, made by [`VirtualReader::builder`]: a test fixture in one
+/// expression. Dropping it takes the reader (and its card) out of its registry.
+///
+/// ```
+/// use softcard::Profile;
+/// use softcard_pcsc::{Protocols, ShareMode, VirtualReader, MAX_BUFFER_SIZE};
+///
+/// let reader = VirtualReader::builder().profile(Profile::Piv).pin("123456").seed(42).build()?;
+/// let ctx = reader.establish()?;
+/// let card = ctx.connect(reader.name(), ShareMode::Shared, Protocols::ANY)?;
+/// let mut buf = [0; MAX_BUFFER_SIZE];
+/// let select_piv = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08];
+/// assert!(card.transmit(&select_piv, &mut buf)?.ends_with(&[0x90, 0x00]));
+/// let verify = [0x00, 0x20, 0x00, 0x80, 0x08, b'1', b'2', b'3', b'4', b'5', b'6', 0xFF, 0xFF];
+/// assert_eq!(card.transmit(&verify, &mut buf)?, [0x90, 0x00]);
+/// let wrong = [0x00, 0x20, 0x00, 0x80, 0x08, b'6', b'5', b'4', b'3', b'2', b'1', 0xFF, 0xFF];
+/// assert_eq!(card.transmit(&wrong, &mut buf)?, [0x63, 0xC2]); // two tries left
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// With faults (see [`crate::fault`]; they fire in the order given): the first
+/// transmission fails with `SCARD_E_COMM_DATA_LOST`, the next SELECT is answered 6A82,
+/// then the card answers:
+///
+/// ```
+/// use softcard::Profile;
+/// use softcard_pcsc::fault::{Fault, Pattern};
+/// use softcard_pcsc::{Error, VirtualReader, MAX_BUFFER_SIZE};
+///
+/// let reader = VirtualReader::builder()
+///     .profile(Profile::Piv)
+///     .seed(42)
+///     .fault("fail error=SCARD_E_COMM_DATA_LOST".parse()?)
+///     .fault(Fault::answer(Pattern::Ins(0xA4), 0x6A82))
+///     .build()?;
+/// let card = reader.connect()?;
+/// let mut buf = [0; MAX_BUFFER_SIZE];
+/// let select_piv = [0x00, 0xA4, 0x04, 0x00, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08];
+/// assert_eq!(card.transmit(&select_piv, &mut buf), Err(Error::CommDataLost));
+/// assert_eq!(card.transmit(&select_piv, &mut buf)?, [0x6A, 0x82]);
+/// assert!(card.transmit(&select_piv, &mut buf)?.ends_with(&[0x90, 0x00]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Each reader lives in a registry of its own by default, so tests running in parallel
+/// threads do not see each other's cards; [`VirtualReaderBuilder::global`] puts it in
+/// [`Registry::global`] instead, for code that calls [`Context::establish`] itself (code
+/// written for the `pcsc` crate). The reader is taken away when the handle is dropped.
 #[derive(Debug)]
 pub struct VirtualReader {
     registry: Registry,
