@@ -137,7 +137,7 @@ fn a_yubico_run_is_recorded_shown_replayed_and_a_changed_command_is_caught() {
 
     let text = read(&trace);
     assert!(
-        text.starts_with("softcard-trace 1 secrets=redacted\n"),
+        text.starts_with("softcard-trace 2 secrets=redacted\n"),
         "{text}"
     );
     assert!(text.contains("reader 0 piv softcard PIV 00 00"), "{text}");
@@ -217,7 +217,7 @@ fn a_yubico_run_is_recorded_shown_replayed_and_a_changed_command_is_caught() {
     )
     .ok("the run recorded with secrets");
     let clear_text = read(&clear);
-    assert!(clear_text.starts_with("softcard-trace 1 secrets=clear\n"));
+    assert!(clear_text.starts_with("softcard-trace 2 secrets=clear\n"));
     assert!(
         clear_text.contains(&format!("00200080 08 {} -> 9000", hex(PIN))),
         "{clear_text}"
@@ -240,7 +240,8 @@ fn a_yubico_run_is_recorded_shown_replayed_and_a_changed_command_is_caught() {
     );
 }
 
-/// `softcard serve --trace`: what pcscd's clients send through vpcd is recorded, redacted.
+/// `softcard serve --trace`: what pcscd's clients send through vpcd is recorded, redacted;
+/// `softcard serve --replay` answers the same command from the trace and catches another.
 #[test]
 fn serve_records_what_pcscd_clients_send() {
     let Some(_stack) = PeerStack::acquire("serve_records_what_pcscd_clients_send") else {
@@ -292,6 +293,49 @@ fn serve_records_what_pcscd_clients_send() {
         "{text}"
     );
     assert!(!text.contains(&hex(PIN)), "{text}");
+
+    // `serve --replay`: the same command through pcscd gets the recorded answers; another
+    // one is caught, and serve reports it when stopped, exiting non-zero.
+    let verify = ["-a", "verify-pin", "-P", PIN];
+    let change = ["-a", "change-pin", "-P", PIN, "-N", "11223344"];
+    for (action, deviates) in [(&verify[..], false), (&change[..], true)] {
+        // pcscd must have seen the previous card go before the next one comes.
+        assert!(
+            peer::wait_reader_empty(READER_0, Duration::from_secs(20)),
+            "the previous card stayed"
+        );
+        let mut serve = Serve::start_with(
+            &[],
+            &format!("127.0.0.1:{VPCD_PORT}"),
+            &d.path("replay.log"),
+            &["--replay", arg(&trace)],
+        );
+        assert!(
+            peer::wait_reader_present(READER_0, Duration::from_secs(20)),
+            "no card in {READER_0}: {}",
+            serve.log()
+        );
+        let run: Run = Command::new("timeout")
+            .args(["120", "yubico-piv-tool", "-r", READER_0])
+            .args(action)
+            .output()
+            .unwrap()
+            .into();
+        let clean = serve.stop();
+        let log = serve.log();
+        if deviates {
+            assert!(!clean, "a deviating replay ended cleanly: {log}");
+            assert!(log.contains("replay deviates"), "{log}");
+            assert!(log.contains("got [softcard PIV 00 00] 00240080"), "{log}");
+        } else {
+            assert!(clean, "{log}");
+            assert_eq!(run.stdout, out.stdout, "{}", run.text());
+        }
+    }
+    assert!(
+        peer::wait_reader_empty(READER_0, Duration::from_secs(20)),
+        "the replayed card stayed"
+    );
 }
 
 #[test]
@@ -328,11 +372,14 @@ fn trace_diff_ignores_times_and_names_the_first_difference() {
 
     let differ = d.softcard(&["trace", "diff", arg(&traces[0]), arg(&traces[2])]);
     assert_eq!(differ.code, Some(1), "{}{}", differ.stdout, differ.stderr);
-    let n = read(&traces[0])
-        .lines()
-        .position(|l| l.contains("00200080 08"))
+    // Exchanges count from 1, events (power-on...) aside.
+    let n = softcard_pcsc::trace::Trace::parse(&read(&traces[0]))
         .unwrap()
-        - 1;
+        .exchanges
+        .iter()
+        .position(|x| x.command.to_string().starts_with("00200080 08"))
+        .unwrap()
+        + 1;
     assert!(
         differ.stdout.starts_with(&format!("exchange {n} differs:")),
         "{}",

@@ -426,7 +426,7 @@ fn handle(
                     state.registry.inject_all(faults);
                     ok().u8(0).u32(n)
                 }
-                Err(e) => ok().u8(1).bytes(e.message.as_bytes()),
+                Err(e) => ok().u8(1).bytes(e.to_string().as_bytes()),
             })
         }
         Op::CtlFaults => {

@@ -46,6 +46,11 @@ mod codec;
 use codec::Message;
 pub use codec::{CTRL_ATR, CTRL_OFF, CTRL_ON, CTRL_RESET, FrameError};
 
+/// How long a card the bridge took away (removed, power-cycled, failing a command) stays
+/// away at least: pcscd polls for the card about every 400 ms, so it sees the reader empty
+/// before the card comes back.
+pub const REMOVAL: Duration = Duration::from_secs(1);
+
 /// vpcd's default port (reader "Virtual PCD 00 00"; the next port is "... 00 01").
 pub const DEFAULT_PORT: u16 = 35963;
 
@@ -95,12 +100,10 @@ pub enum SessionEnd {
     Stopped,
     /// No frame came within [`Options::first_frame_timeout`] of connecting.
     Unanswered,
-    /// The card left its reader ([`BridgedCard::present`]) or was power-cycled
-    /// ([`BridgedCard::power_cycles`]): the bridge closed the connection.
+    /// The card left its reader ([`BridgedCard::present`]), was power-cycled
+    /// ([`BridgedCard::power_cycles`]) or failed a command: the bridge closed the
+    /// connection, and stays away for [`REMOVAL`] at least.
     Removed,
-    /// A command got no answer ([`BridgedCard::transmit`] failed): the bridge closed the
-    /// connection.
-    TransmitFailed(crate::Error),
 }
 
 /// Counters, for tests and logs.
@@ -125,9 +128,10 @@ pub trait BridgedCard: Send {
     fn reset(&mut self);
     /// The ATR (0x04); empty when there is no card.
     fn atr(&self) -> Vec<u8>;
-    /// One command APDU, its response; an error (the card left, or an injected failed
-    /// transmission) drops the connection, which pcscd reports to its client as a failed
-    /// transmission and a removed card.
+    /// One command APDU, its response. An error (the card left, or an injected failed
+    /// transmission) closes the connection: pcscd's client gets no status word, and the
+    /// reader is empty for [`REMOVAL`] before the card comes back (or until the card is
+    /// back in its reader).
     ///
     /// # Errors
     /// The reason the command got no answer.
@@ -365,10 +369,6 @@ impl<C: BridgedCard> Bridge<C> {
                         "card removed or power-cycled: connection closed"
                     ));
                 }
-                Ok(SessionEnd::TransmitFailed(e)) => self.log(format_args!(
-                    "a command failed ({}): connection closed",
-                    e.name()
-                )),
                 Ok(SessionEnd::Unanswered) => self.log(format_args!(
                     "vpcd sent nothing within {:?}; reconnecting",
                     self.options.first_frame_timeout
@@ -468,7 +468,10 @@ impl<C: BridgedCard> Bridge<C> {
                     *powered = true;
                     match self.card.transmit(apdu) {
                         Ok(response) => Some(response),
-                        Err(e) => return Ok(SessionEnd::TransmitFailed(e)),
+                        Err(e) => {
+                            self.log(format_args!("a command failed ({}): no answer", e.name()));
+                            return Ok(SessionEnd::Removed);
+                        }
                     }
                 }
             };

@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{SELECT_PIV, send, setup};
+use common::{Buf, SELECT_PIV, send, setup};
 use softcard_pcsc::fault::{Fault, LatencyProfile, Operation, Pattern, Times};
 use softcard_pcsc::trace::{EventKind, Recorder, Secrets, Tap, Trace};
 use softcard_pcsc::{Error, Protocols, ReaderState, ShareMode, State};
@@ -15,30 +15,20 @@ use softcard_test_support::piv::VERIFY_DEFAULT_PIN;
 use softcard_test_support::verify_command;
 
 const READER: &str = "Fault Reader";
+
+/// A shared connection to the card in [`READER`].
+fn connect(ctx: &softcard_pcsc::Context) -> softcard_pcsc::Card {
+    ctx.connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
+        .unwrap()
+}
 const PIV_GET_VERSION: &[u8] = &[0x00, 0xFD, 0x00, 0x00, 0x00];
 /// VERIFY with no data: the PIN's status (63Cx tries left, or 9000 when verified).
 const PIN_STATUS: &[u8] = &[0x00, 0x20, 0x00, 0x80];
 
-/// A writer the test can read back.
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn an_ejected_card_is_removed_for_every_handle_and_comes_back_unverified() {
     let (reg, ctx) = setup(READER);
-    let card = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let card = connect(&ctx);
     assert_eq!(send(&card, SELECT_PIV), Ok(0x9000));
     assert_eq!(send(&card, VERIFY_DEFAULT_PIN), Ok(0x9000));
 
@@ -58,9 +48,7 @@ fn an_ejected_card_is_removed_for_every_handle_and_comes_back_unverified() {
         .unwrap();
     assert!(states[0].event_state().contains(State::PRESENT));
     assert_eq!(reg.reinsert(READER), Err(Error::UnknownReader));
-    let again = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let again = connect(&ctx);
     assert_eq!(send(&again, SELECT_PIV), Ok(0x9000));
     // The same card, powered off meanwhile: the PIN is no longer verified.
     assert_eq!(send(&again, PIN_STATUS), Ok(0x63C3));
@@ -69,9 +57,7 @@ fn an_ejected_card_is_removed_for_every_handle_and_comes_back_unverified() {
 #[test]
 fn a_power_cycle_resets_open_handles_and_the_security_state() {
     let (reg, ctx) = setup(READER);
-    let card = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let card = connect(&ctx);
     send(&card, SELECT_PIV).unwrap();
     assert_eq!(send(&card, VERIFY_DEFAULT_PIN), Ok(0x9000));
     reg.power_cycle(READER).unwrap();
@@ -90,9 +76,7 @@ fn a_power_cycle_resets_open_handles_and_the_security_state() {
 #[test]
 fn failed_transmissions_fail_then_stop_and_the_card_never_sees_them() {
     let (reg, ctx) = setup(READER);
-    let card = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let card = connect(&ctx);
     send(&card, SELECT_PIV).unwrap();
     reg.inject(Fault::fail_transmit(2, Error::CommError));
     // A wrong PIN that fails in transit costs no try.
@@ -111,9 +95,7 @@ fn failed_transmissions_fail_then_stop_and_the_card_never_sees_them() {
 #[test]
 fn an_injected_status_word_changes_nothing_and_a_non_matching_pattern_leaves_commands_alone() {
     let (reg, ctx) = setup(READER);
-    let card = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let card = connect(&ctx);
     send(&card, SELECT_PIV).unwrap();
     // The failing twin: a pattern that matches nothing sent.
     reg.inject(Fault::answer(
@@ -146,9 +128,7 @@ fn an_injected_status_word_changes_nothing_and_a_non_matching_pattern_leaves_com
 fn a_fault_on_another_reader_leaves_this_one_alone() {
     let (reg, ctx) = setup(READER);
     reg.inject(Fault::fail_transmit(1, Error::CommDataLost).on_reader("Elsewhere"));
-    let card = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let card = connect(&ctx);
     assert_eq!(send(&card, SELECT_PIV), Ok(0x9000));
     assert_eq!(reg.faults().len(), 1);
 }
@@ -156,9 +136,7 @@ fn a_fault_on_another_reader_leaves_this_one_alone() {
 #[test]
 fn latency_is_applied_to_the_operation_it_names() {
     let (reg, ctx) = setup(READER);
-    let card = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let card = connect(&ctx);
     send(&card, SELECT_PIV).unwrap();
     reg.inject(Fault::latency(
         Operation::VerifyPin,
@@ -184,9 +162,7 @@ fn a_trace_records_power_events_removals_and_faults() {
     let buf = Buf::default();
     let recorder = Arc::new(Recorder::new(buf.clone(), Secrets::Redacted).unwrap());
     reg.set_tap(Some(Tap::Record(recorder.clone())));
-    let card = ctx
-        .connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
-        .unwrap();
+    let card = connect(&ctx);
     send(&card, SELECT_PIV).unwrap();
     reg.inject(Fault::answer(Pattern::Ins(0x20), 0x6982));
     assert_eq!(send(&card, VERIFY_DEFAULT_PIN), Ok(0x6982));
@@ -197,7 +173,7 @@ fn a_trace_records_power_events_removals_and_faults() {
     reg.reinsert(READER).unwrap();
     drop(card);
 
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let text = buf.text();
     assert!(!text.contains("3132333435363738"), "{text}");
     let trace = Trace::parse(&text).unwrap();
     assert_eq!(trace.exchanges.len(), 1, "{text}");

@@ -5,33 +5,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use common::Buf;
+
+use std::sync::Arc;
 
 use softcard::profile::DEFAULT_ADMIN_KEY;
 use softcard::{CardOptions, NoStorage, Profile, tlv};
 use softcard_pcsc::trace::{Recorder, Replay, Secrets, Tap, Trace, names};
 use softcard_pcsc::{MAX_BUFFER_SIZE, Protocols, Registry, Scope, ShareMode};
 use softcard_test_support::{cmd, gids, verify_command};
-
-/// A writer the test can read back.
-#[derive(Clone, Default)]
-struct Buf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buf {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -1,8 +1,12 @@
 //! `softcard ctl`: the control interface of a running host (`softcard exec`, `softcard
-//! serve`): list its readers, take a card out of its reader and put it back, serve one
-//! more image in a new reader, take a reader away. Every client
-//! sees a removal as with a real reader: `SCARD_W_REMOVED_CARD` on its connections, the
-//! reader EMPTY in `SCardGetStatusChange`; the card put back is the same card.
+//! serve`): list its readers, take a card out of its reader and put it back, power-cycle
+//! it, serve one more image in a new reader, take a reader away, and inject faults
+//! (docs/faults.md). Every client sees a removal as with a real reader:
+//! `SCARD_W_REMOVED_CARD` on its connections, the reader EMPTY in `SCardGetStatusChange`;
+//! the card put back is the same card.
+//!
+//! Also `--faults FILE`, the option of `exec` and `serve` that injects faults from the
+//! start of a run.
 //!
 //! The host is the one given with `--host SOCKET`, or the one serving `--image IMAGE`, or,
 //! for commands run under `softcard exec`, the one in `SOFTCARD_HOST`.
@@ -10,6 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use softcard_file::image_lock;
+use softcard_pcsc::Registry;
 use softcard_pcsc::host::{self, HOST_VAR, ReaderInfo};
 
 use crate::common::{CliError, print_json};
@@ -55,6 +60,51 @@ enum Action {
         /// The reader (default: the one serving `--image`).
         reader: Option<String>,
     },
+    /// Power-cycle a reader's card: its connections get SCARD_W_RESET_CARD (through pcscd,
+    /// the card is removed and inserted again).
+    #[command(alias = "power-cycle")]
+    Reset {
+        /// The reader (default: the one serving `--image`).
+        reader: Option<String>,
+    },
+    /// Inject faults, each argument one line of the format of docs/faults.md, e.g.
+    /// 'answer ins=87 sw=6982' or 'fail count=2 error=SCARD_E_COMM_DATA_LOST'.
+    Fault {
+        /// The fault lines.
+        #[arg(required = true, value_name = "LINE")]
+        lines: Vec<String>,
+    },
+    /// The faults in force, one line each.
+    Faults,
+    /// Remove every injected fault.
+    ClearFaults,
+}
+
+/// The option of `exec` and `serve` that injects faults from the start.
+#[derive(Debug, clap::Args)]
+pub struct FaultsArg {
+    /// Inject the faults of FILE (one per line, the format of docs/faults.md) from the
+    /// start; more can be injected, listed and cleared with `softcard ctl`.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+}
+
+impl FaultsArg {
+    /// Reads the file, if one is given, and injects its faults in `registry`.
+    ///
+    /// # Errors
+    /// The file cannot be read, or a line of it is not a fault (named).
+    pub fn start(&self, registry: &Registry) -> Result<(), CliError> {
+        let Some(path) = &self.faults else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::new(format!("{}: cannot read: {e}", path.display())))?;
+        let faults = softcard_pcsc::fault::parse_plan(&text)
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+        registry.inject_all(faults);
+        Ok(())
+    }
 }
 
 /// Runs the action.
@@ -112,6 +162,52 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 return print_json(&serde_json::json!({ "reader": reader, "detached": true }));
             }
             outln!("{reader}: detached");
+            Ok(())
+        }
+        Action::Reset { reader } => {
+            let reader = match reader {
+                Some(r) => r.clone(),
+                None => reader_of(&socket, args.image.as_deref())?,
+            };
+            host::power_cycle(&socket, &reader).map_err(|e| match e {
+                softcard_pcsc::Error::NoSmartcard => {
+                    CliError::new(format!("{reader}: no card in this reader"))
+                }
+                other => CliError::new(format!("{reader}: {other}")),
+            })?;
+            if args.json {
+                return print_json(&serde_json::json!({ "reader": reader, "card": "reset" }));
+            }
+            outln!("{reader}: card power-cycled");
+            Ok(())
+        }
+        Action::Fault { lines } => {
+            let n = host::inject(&socket, &lines.join("\n"))
+                .map_err(fail)?
+                // Line N is the N-th argument.
+                .map_err(|e| CliError::usage(format!("fault: {e}")))?;
+            if args.json {
+                return print_json(&serde_json::json!({ "injected": n }));
+            }
+            outln!("{n} fault(s) injected");
+            Ok(())
+        }
+        Action::Faults => {
+            let faults = host::faults(&socket).map_err(fail)?;
+            if args.json {
+                return print_json(&serde_json::json!({ "faults": faults }));
+            }
+            for f in faults {
+                outln!("{f}");
+            }
+            Ok(())
+        }
+        Action::ClearFaults => {
+            host::clear_faults(&socket).map_err(fail)?;
+            if args.json {
+                return print_json(&serde_json::json!({ "faults": [] }));
+            }
+            outln!("faults cleared");
             Ok(())
         }
         Action::Remove { reader } | Action::Insert { reader } => {

@@ -27,7 +27,8 @@
 //! ended it).
 //!
 //! `--trace FILE` records every APDU the cards exchange; `--replay FILE` serves a recorded
-//! trace instead of images (docs/traces.md). A replay that deviated, or a trace that could
+//! trace instead of images (docs/traces.md); `--faults FILE` injects faults
+//! (docs/faults.md). A replay that deviated, or a trace that could
 //! not be written completely, makes exec exit 1 when the program itself succeeded.
 
 use std::ffi::OsString;
@@ -100,6 +101,9 @@ pub struct Args {
     /// and reported with both commands, and exec then exits non-zero.
     #[arg(long, value_name = "FILE", conflicts_with = "trace")]
     pub replay: Option<PathBuf>,
+    /// Inject faults from the start.
+    #[command(flatten)]
+    pub faults: crate::cmd::ctl::FaultsArg,
     #[command(flatten)]
     pub backend: BackendArg,
     /// The passphrase of encrypted images (the program started does not get
@@ -138,6 +142,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     };
     let recorder = args.record.start(&registry)?;
+    args.faults.start(&registry)?;
     let link = dir.path().join(LIBRARY_SONAME);
     place_library(&library, &link)?;
     let conf = dir.path().join("opensc.conf");

@@ -7,7 +7,9 @@
 //! `exec` or `serve` on a served image is refused, naming this process.
 //!
 //! `--trace FILE` records every APDU the cards exchange, from pcscd's clients and the
-//! one-shot commands alike (docs/traces.md).
+//! one-shot commands alike (docs/traces.md); `--replay FILE` serves a recorded trace
+//! instead of images, reporting a deviation when stopped; `--faults FILE` injects faults
+//! (docs/faults.md).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +35,11 @@ Example: softcard serve --image card.img &   then   opensc-tool -r \"Virtual PCD
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A card image; repeat for more cards (the n-th goes to port + n).
-    #[arg(long = "image", required = true)]
+    #[arg(
+        long = "image",
+        required_unless_present = "replay",
+        conflicts_with = "replay"
+    )]
     pub images: Vec<PathBuf>,
     /// vpcd's address for the first card (reader "Virtual PCD 00 00").
     #[arg(long, default_value = "127.0.0.1:35963")]
@@ -46,6 +52,15 @@ pub struct Args {
     /// Record the APDUs exchanged with the cards.
     #[command(flatten)]
     pub record: crate::cmd::trace::RecordArgs,
+    /// Serve a recorded trace as scripted cards instead of images (one per recorded
+    /// reader, at port + n): pcscd's clients must send the recorded commands and get the
+    /// recorded answers. A deviation is answered 6F00 and reported when serve stops, which
+    /// then exits non-zero.
+    #[arg(long, value_name = "FILE", conflicts_with = "trace")]
+    pub replay: Option<PathBuf>,
+    /// Inject faults from the start.
+    #[command(flatten)]
+    pub faults: crate::cmd::ctl::FaultsArg,
 }
 
 /// Serves until interrupted. Every card state change is already on disk when the card
@@ -65,10 +80,25 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let host = Host::bind(&socket, registry.clone(), args.backend.kind())
         .map_err(|e| CliError::new(format!("{}: cannot listen: {e}", socket.display())))?;
     host.set_passphrase(args.passphrase.resolve()?);
-    let readers = serve_images(&host, &args.images)?;
+    let (readers, replay) = match &args.replay {
+        Some(path) => {
+            let replay = crate::cmd::trace::start_replay(path, &registry)?;
+            let readers = registry.readers();
+            let sources = vec![path.clone(); readers.len()];
+            (
+                readers.into_iter().zip(sources).collect::<Vec<_>>(),
+                Some(replay),
+            )
+        }
+        None => {
+            let readers = serve_images(&host, &args.images)?;
+            (readers.into_iter().zip(args.images.clone()).collect(), None)
+        }
+    };
     let recorder = args.record.start(&registry)?;
+    args.faults.start(&registry)?;
     let mut bridges = Vec::new();
-    for (i, (reader, given)) in readers.into_iter().zip(&args.images).enumerate() {
+    for (i, (reader, given)) in readers.into_iter().enumerate() {
         let port = u16::try_from(i)
             .ok()
             .and_then(|i| args.vpcd.port().checked_add(i))
@@ -105,5 +135,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
     drop(registry);
     drop(dir);
     crate::cmd::trace::check_recorder(recorder.as_deref(), args.record.trace.as_deref())?;
+    if let Some(Err(d)) = replay.as_ref().map(|r| r.finish()) {
+        return Err(CliError::new(d.to_string()));
+    }
     failure.map_or(Ok(()), Err)
 }

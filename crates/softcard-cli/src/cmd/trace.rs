@@ -114,9 +114,30 @@ pub fn run(args: Args) -> Result<(), CliError> {
     match args.action {
         Action::Show { file } => {
             let trace = read(&file)?;
-            let start = trace.exchanges.first().map(|x| x.time).unwrap_or_default();
-            for x in &trace.exchanges {
-                outln!("{}", names::exchange(x, start, reader_name(&trace, x)));
+            let start = [
+                trace.exchanges.first().map(|x| x.time),
+                trace.events.first().map(|e| e.time),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or_default();
+            let reader = |i| trace.reader(i).map_or("?", |r| r.name.as_str());
+            // Exchanges and events, in the order of their numbers.
+            let mut lines: Vec<(u64, String)> = trace
+                .exchanges
+                .iter()
+                .map(|x| (x.number, names::exchange(x, start, reader(x.reader))))
+                .chain(
+                    trace
+                        .events
+                        .iter()
+                        .map(|e| (e.number, names::event(e, start, reader(e.reader)))),
+                )
+                .collect();
+            lines.sort_by_key(|(n, _)| *n);
+            for (_, line) in lines {
+                outln!("{line}");
             }
             Ok(())
         }

@@ -2,7 +2,7 @@
 //! `docs/traces.md`).
 //!
 //! ```text
-//! softcard-trace 1 secrets=redacted
+//! softcard-trace 2 secrets=redacted
 //! reader 0 piv softcard PIV 00 00
 //! 1 1765000000.123456 0 00a40400 09 a00000030800001000 00 -> 61 11 ... 9000
 //! 2 1765000000.130021 0 00200080 08 <redacted 8 bytes> -> 9000

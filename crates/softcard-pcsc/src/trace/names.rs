@@ -185,15 +185,44 @@ pub fn response(apdu: &Apdu) -> String {
 
 /// One exchange on one line, as `softcard trace show` prints it.
 pub fn exchange(x: &Exchange, start: super::Timestamp, reader: &str) -> String {
-    let elapsed = x.time.0.saturating_sub(start.0);
     format!(
-        "{:>5} {:>4}.{:03}s [{reader}] {} -> {}",
-        x.number,
-        elapsed / 1_000_000,
-        elapsed % 1_000_000 / 1_000,
+        "{} {} -> {}",
+        line_start(x.number, x.time, start, reader),
         command(&x.command),
         response(&x.response)
     )
+}
+
+/// The number, time since `start` and reader that begin a line of `trace show`.
+fn line_start(
+    number: u64,
+    time: super::Timestamp,
+    start: super::Timestamp,
+    reader: &str,
+) -> String {
+    let elapsed = time.0.saturating_sub(start.0);
+    format!(
+        "{number:>5} {:>4}.{:03}s [{reader}]",
+        elapsed / 1_000_000,
+        elapsed % 1_000_000 / 1_000,
+    )
+}
+
+/// An event on one line, as [`exchange`] shows exchanges: a power event, a removal or
+/// insertion (`* power-off`, `* removed`), or a command an injected fault kept from the
+/// card, named, with what the client got instead.
+pub fn event(e: &super::Event, start: super::Timestamp, reader: &str) -> String {
+    use super::EventKind;
+    let what = match &e.kind {
+        EventKind::Failed { error, command: c } => {
+            format!("{} -> {} (injected fault)", command(c), error.name())
+        }
+        EventKind::Answered { sw, command: c } => {
+            format!("{} -> {} (injected fault)", command(c), status_word(*sw))
+        }
+        other => format!("* {other}"),
+    };
+    format!("{} {what}", line_start(e.number, e.time, start, reader))
 }
 
 #[cfg(test)]

@@ -30,3 +30,24 @@ pub fn send(card: &softcard_pcsc::Card, apdu: &[u8]) -> Result<u16, Error> {
     let mut buf = [0u8; MAX_BUFFER_SIZE];
     card.transmit(apdu, &mut buf).map(sw)
 }
+
+/// A writer the test can read back (a trace recorder's output).
+#[derive(Clone, Default)]
+pub struct Buf(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buf {
+    /// What was written, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
