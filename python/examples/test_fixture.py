@@ -1,6 +1,6 @@
 """What else the fixtures give a test: a card pulled out and put back as pyscard sees it, a
 card started from a snapshot ("a card with a blocked PIN"), the same card from the same
-seed, several cards in one test."""
+seed, several cards in one test, faults injected."""
 
 import pytest
 from smartcard.Exceptions import CardConnectionException
@@ -42,3 +42,14 @@ def test_a_seed_gives_the_same_card_and_an_indirect_parameter_chooses_it(softcar
     other = softcard_cards.new(profile="yubikey", seed=8)
     serial = lambda card: card.info()["serial"]
     assert serial(twin) == serial(softcard_card) != serial(other)
+
+
+@pytest.mark.softcard(profile="piv", pin="123456", faults=["answer ins=20 sw=6982"])
+def test_a_fault_answers_the_next_verify_and_another_fails_a_transmission(softcard_card):
+    connection = connect(softcard_card)
+    assert verify_pin(connection, "123456") == 0x6982
+    assert verify_pin(connection, "123456") == 0x9000
+    softcard_card.fault("fail error=SCARD_E_COMM_DATA_LOST")
+    with pytest.raises(CardConnectionException):
+        verify_pin(connection, "123456")
+    assert verify_pin(connection, "123456") == 0x9000

@@ -146,6 +146,19 @@ class Card:
             run("ctl", "detach", self.reader)
             self.reader = None
 
+    def fault(self, *lines: str) -> None:
+        """Injects faults in the card's exchanges (`softcard ctl fault`), each a line of the
+        format of softcard's docs/faults.md: 'answer ins=87 sw=6982', 'fail
+        error=SCARD_E_COMM_DATA_LOST', 'latency profile=tpm'. A line that names no reader
+        is given this card's."""
+        reader = self._attached()
+        run("ctl", "fault", *(line if "reader=" in line else f'{line} reader="{reader}"' for line in lines))
+
+    def reset(self) -> None:
+        """Power-cycles the card: open connections get SCARD_W_RESET_CARD (`softcard ctl
+        reset`)."""
+        run("ctl", "reset", self._attached())
+
     def remove(self) -> None:
         """Takes the card out of its reader, as a user pulling it would: open connections
         get SCARD_W_REMOVED_CARD (`softcard ctl remove`)."""

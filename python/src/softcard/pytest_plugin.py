@@ -28,7 +28,7 @@ _FIXTURES = ("softcard_card", "softcard_cards")
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "softcard(profile='piv', pin=None, puk=None, seed=None, snapshot=None): "
+        "softcard(profile='piv', pin=None, puk=None, seed=None, snapshot=None, faults=()): "
         "the card the softcard_card fixture makes for this test",
     )
 
@@ -76,6 +76,24 @@ def _session_ready() -> None:
         )
 
 
+def _attached_card(image, options: dict) -> Card:
+    """A new card made with `options` (Card.create's, and `faults`: lines injected once it
+    is in its reader), attached."""
+    options = dict(options)
+    faults = options.pop("faults", ())
+    if isinstance(faults, str):
+        faults = [faults]
+    card = Card.create(image, **options)
+    card.attach()
+    if faults:
+        try:
+            card.fault(*faults)
+        except BaseException:
+            card.detach()
+            raise
+    return card
+
+
 @pytest.fixture
 def softcard_card(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Card]:
     """A new card in a reader of its own for this test, detached after it.
@@ -83,13 +101,13 @@ def softcard_card(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     Options (keyword arguments of `@pytest.mark.softcard`, or a dict as the fixture's
     indirect parameter): profile ('piv', 'windows-vsc', 'yubikey', 'yubikey-5.4'), pin,
     puk, seed (the same keys every run), snapshot (a file saved by `softcard snapshot
-    save` or `Card.save_snapshot`). The card's `reader` is the name pyscard and OpenSC
+    save` or `Card.save_snapshot`), faults (lines of softcard's docs/faults.md, injected
+    on this card's reader: 'answer ins=87 sw=6982'). The card's `reader` is the name pyscard and OpenSC
     list; `image` is its image file.
     """
     _session_ready()
     image = tmp_path_factory.mktemp("softcard") / "card.img"
-    card = Card.create(image, **_options(request))
-    card.attach()
+    card = _attached_card(image, _options(request))
     try:
         yield card
     finally:
@@ -106,8 +124,7 @@ class Cards:
 
     def new(self, **options) -> Card:
         image = self._factory.mktemp("softcard") / "card.img"
-        card = Card.create(image, **options)
-        card.attach()
+        card = _attached_card(image, options)
         self.cards.append(card)
         return card
 
