@@ -7,17 +7,18 @@
 # `scripts/yubikey-suites install` fetches yubikey-manager from PyPI and the `yubikey` crate
 # from crates.io and builds the suites once), for the Web Enrollment tests of `softcard ca`
 # Debian's chromium and chromium-driver and a venv with the Python certsrv package and
-# Selenium (PyPI); then the cargo tools the packaging checks use, at pinned versions, each
-# only when that version is not on PATH already (`cargo install --locked`): cargo-deb (the
-# Debian package) and cargo-deny (licenses, bans, sources, advisories). Idempotent; needs
-# root for apt-get. Prints what it does.
+# Selenium (PyPI); python3-yaml (scripts/check-ci-snippets) and swig (pyscard built from
+# PyPI in scripts/test-python-fixture's venv); then the cargo tools the packaging checks
+# use, at pinned versions, each only when that version is not on PATH already (`cargo
+# install --locked`): cargo-deb (the Debian package) and cargo-deny (licenses, bans,
+# sources, advisories). Idempotent; needs root for apt-get. Prints what it does.
 set -euo pipefail
 
 PKGS=(pcscd libpcsclite-dev libpcsclite1 vsmartcard-vpcd opensc opensc-pkcs11 pcsc-tools
       yubico-piv-tool python3-pyscard softhsm2 openssl libssl-dev pkg-config zlib1g-dev cmake
       valgrind vsmartcard-vpicc python3-pykcs11
       python3-venv python3-dev gcc golang-go golang-github-go-piv-piv-go-dev ykcs11
-      dpkg-dev binutils chromium chromium-driver)
+      dpkg-dev binutils chromium chromium-driver python3-yaml swig)
 # The suites' pinned versions (Debian 12): the compatibility matrix names them.
 PINNED=(golang-github-go-piv-piv-go-dev=1.8.0-3 ykcs11=2.2.0-1.1)
 

@@ -6,6 +6,8 @@
 //!   codes), with the same names and signatures, so code written for `pcsc` runs on
 //!   virtual cards after `use softcard_pcsc as pcsc;`. The readers live in a
 //!   [`Registry`]; cards are inserted and removed at run time.
+//! - [`VirtualReader`]: a test fixture in one expression, a reader with a card made to
+//!   order (`VirtualReader::builder().profile(Profile::Piv).pin("123456").seed(42).build()?`).
 //! - [`vpcd`]: the card side of vsmartcard's vpcd protocol, which puts a card in the
 //!   real pcscd daemon.
 //! - [`fault`]: faults injected on purpose: failed transmissions, status words, latency;
@@ -43,6 +45,7 @@ mod registry;
 mod status_change;
 pub mod trace;
 mod types;
+mod virtual_reader;
 pub mod vpcd;
 pub mod wire;
 
@@ -57,3 +60,4 @@ pub use types::{
     MAX_BUFFER_SIZE_EXTENDED, PNP_NOTIFICATION, Protocol, Protocols, Scope, ShareMode, State,
     Status, ctl_code,
 };
+pub use virtual_reader::{BuildError, VirtualReader, VirtualReaderBuilder};

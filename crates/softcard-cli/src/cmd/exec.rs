@@ -89,13 +89,9 @@ enum Library {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A card image to serve (repeat for several cards). Readers are named
-    /// `softcard PIV 00 00`, `softcard GIDS 01 00`... in this order.
-    #[arg(
-        long = "image",
-        value_name = "IMAGE",
-        required_unless_present = "replay",
-        conflicts_with = "replay"
-    )]
+    /// `softcard PIV 00 00`, `softcard GIDS 01 00`... in this order. Without any, the
+    /// program starts with no reader: `softcard ctl attach IMAGE` adds one.
+    #[arg(long = "image", value_name = "IMAGE", conflicts_with = "replay")]
     pub images: Vec<PathBuf>,
     /// Record the APDUs exchanged with the cards.
     #[command(flatten)]
