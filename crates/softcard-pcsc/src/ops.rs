@@ -324,7 +324,12 @@ impl Shared {
         }
         let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
         match &reader {
-            Some(reader) => self.exchange(tap.as_ref(), reader, card, apdu),
+            Some(reader) => {
+                let result = self.exchange(tap.as_ref(), reader, card, apdu);
+                drop(s);
+                self.run_events();
+                result
+            }
             None => Ok(card.transmit(apdu)),
         }
     }

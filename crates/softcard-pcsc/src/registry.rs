@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::fault::{Decision, Fault, FaultSet};
+use crate::fault::{CardEvent, Decision, Fault, FaultSet};
 use crate::trace::{EventKind, Tap};
 
 use crate::{Context, Error, Scope, ShareMode};
@@ -46,6 +46,18 @@ pub(crate) struct Shared {
     faulty: AtomicBool,
     /// Cards taken out of their readers by [`Registry::eject`], to be put back.
     parked: Mutex<HashMap<CString, softcard::Card>>,
+    /// Card events that faults triggered during an exchange, carried out once the card's
+    /// lock is given back (see [`Shared::run_events`]).
+    events: Mutex<Vec<PendingEvent>>,
+    /// The registry itself, for the events (and the delayed re-insertions) they start.
+    me: Weak<Shared>,
+}
+
+/// A card event a fault triggered, to be carried out after the exchange.
+struct PendingEvent {
+    reader: String,
+    event: CardEvent,
+    back: Option<Duration>,
 }
 
 /// The registry's bookkeeping, behind one mutex. A card itself sits behind its own mutex
@@ -165,11 +177,66 @@ impl Shared {
                 }
                 Ok(sw.to_be_bytes().to_vec())
             }
+            Decision::Event { event, back } => {
+                let error = match event {
+                    CardEvent::Remove => Error::RemovedCard,
+                    CardEvent::Reset => Error::ResetCard,
+                };
+                if let Some(Tap::Record(r)) = tap {
+                    r.fault(
+                        &name,
+                        card.profile(),
+                        apdu,
+                        crate::trace::Injected::Failed(error),
+                    );
+                }
+                lock(&self.events).push(PendingEvent {
+                    reader: name.into_owned(),
+                    event,
+                    back,
+                });
+                Err(error)
+            }
             Decision::Pass(delay) => {
                 let response = pass(card);
                 lock(&self.faults).answered(&name, apdu, &response);
                 sleep_until(start, delay);
                 Ok(response)
+            }
+        }
+    }
+
+    /// Carries out the card events that faults triggered (a card pulled out or reset on a
+    /// command): called by the exchange's caller once it gave the card's lock back, before
+    /// it answers, so the client's next call sees the event. A removal with a `back` delay
+    /// puts the card back from a thread of its own.
+    pub(crate) fn run_events(&self) {
+        let events = std::mem::take(&mut *lock(&self.events));
+        if events.is_empty() {
+            return;
+        }
+        let Some(shared) = self.me.upgrade() else {
+            return;
+        };
+        let registry = Registry { shared };
+        for e in events {
+            match e.event {
+                CardEvent::Remove => {
+                    if registry.eject(&e.reader).is_ok() {
+                        if let Some(back) = e.back {
+                            let me = self.me.clone();
+                            std::thread::spawn(move || {
+                                std::thread::sleep(back);
+                                if let Some(shared) = me.upgrade() {
+                                    let _ = Registry { shared }.reinsert(&e.reader);
+                                }
+                            });
+                        }
+                    }
+                }
+                CardEvent::Reset => {
+                    let _ = registry.power_cycle(&e.reader);
+                }
             }
         }
     }
@@ -278,13 +345,15 @@ impl Registry {
     /// A new, empty registry, independent of [`Registry::global`].
     pub fn new() -> Self {
         Registry {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me| Shared {
                 hub: Mutex::new(Hub::default()),
                 changed: Condvar::new(),
                 tap: RwLock::new(None),
                 faults: Mutex::default(),
                 faulty: AtomicBool::new(false),
                 parked: Mutex::default(),
+                events: Mutex::default(),
+                me: me.clone(),
             }),
         }
     }
@@ -464,7 +533,10 @@ impl Registry {
                 drop(hub);
                 let card = s.card.as_mut().ok_or(Error::RemovedCard)?;
                 let tap = self.shared.tap();
-                return self.shared.exchange(tap.as_ref(), &name, card, apdu);
+                let result = self.shared.exchange(tap.as_ref(), &name, card, apdu);
+                drop(s);
+                self.shared.run_events();
+                return result;
             }
             drop(s);
             hub = self.shared.wait(hub, None);

@@ -192,3 +192,81 @@ fn a_trace_records_power_events_removals_and_faults() {
     );
     assert!(matches!(trace.events[4].kind, EventKind::Removed));
 }
+
+#[test]
+fn a_card_pulled_out_on_a_verify_loses_the_command_and_comes_back_after_the_delay() {
+    let (reg, ctx) = setup(READER);
+    let card = connect(&ctx);
+    send(&card, SELECT_PIV).unwrap();
+    // The failing twin first: a pattern that matches nothing sent leaves the card in.
+    reg.inject(Fault::remove_on(Pattern::Ins(0x47)).back_after(Duration::from_millis(300)));
+    assert_eq!(send(&card, PIN_STATUS), Ok(0x63C3));
+    reg.clear_faults();
+
+    let line = "remove op=verify-pin back=300ms";
+    reg.inject(line.parse().unwrap());
+    let mut states = [ReaderState::new(c"Fault Reader".to_owned(), State::UNAWARE)];
+    ctx.get_status_change(Duration::ZERO, &mut states).unwrap();
+    states[0].sync_current_state();
+    // The card leaves with the wrong PIN in flight: no try is spent.
+    assert_eq!(
+        send(&card, &verify_command(b"00000000")),
+        Err(Error::RemovedCard)
+    );
+    assert!(reg.faults().is_empty(), "a removal fires once by default");
+    // The removal happened before the client got its answer.
+    assert_eq!(send(&card, PIV_GET_VERSION), Err(Error::RemovedCard));
+    ctx.get_status_change(Duration::from_secs(5), &mut states)
+        .unwrap();
+    assert!(states[0].event_state().contains(State::EMPTY));
+    // And it is back after the delay.
+    states[0].sync_current_state();
+    ctx.get_status_change(Duration::from_secs(5), &mut states)
+        .unwrap();
+    assert!(states[0].event_state().contains(State::PRESENT));
+    let again = connect(&ctx);
+    send(&again, SELECT_PIV).unwrap();
+    assert_eq!(send(&again, PIN_STATUS), Ok(0x63C3));
+}
+
+#[test]
+fn a_card_pulled_out_without_a_delay_stays_out_until_reinserted() {
+    let (reg, ctx) = setup(READER);
+    let card = connect(&ctx);
+    send(&card, SELECT_PIV).unwrap();
+    reg.inject(Fault::remove_on(Pattern::Prefix(PIV_GET_VERSION.to_vec())));
+    assert_eq!(send(&card, PIV_GET_VERSION), Err(Error::RemovedCard));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        ctx.connect(c"Fault Reader", ShareMode::Shared, Protocols::ANY)
+            .is_err()
+    );
+    reg.reinsert(READER).unwrap();
+    let again = connect(&ctx);
+    assert_eq!(send(&again, SELECT_PIV), Ok(0x9000));
+}
+
+#[test]
+fn a_reset_on_a_sign_loses_the_verified_pin_for_every_handle() {
+    let (reg, ctx) = setup(READER);
+    let card = connect(&ctx);
+    send(&card, SELECT_PIV).unwrap();
+    assert_eq!(send(&card, VERIFY_DEFAULT_PIN), Ok(0x9000));
+    reg.inject("reset ins=87 times=2".parse().unwrap());
+    // GENERAL AUTHENTICATE with slot 9A: reset before the card sees it.
+    let sign = [0x00, 0x87, 0x07, 0x9A, 0x04, 0x7C, 0x02, 0x82, 0x00];
+    assert_eq!(send(&card, &sign), Err(Error::ResetCard));
+    assert_eq!(send(&card, PIN_STATUS), Err(Error::ResetCard));
+    let mut card = card;
+    card.reconnect(
+        ShareMode::Shared,
+        Protocols::ANY,
+        softcard_pcsc::Disposition::LeaveCard,
+    )
+    .unwrap();
+    send(&card, SELECT_PIV).unwrap();
+    assert_eq!(send(&card, PIN_STATUS), Ok(0x63C3));
+    // Fired once of twice: still in force.
+    assert_eq!(reg.faults().len(), 1);
+    assert_eq!(reg.faults()[0].to_string(), "reset ins=87 times=1");
+}

@@ -11,9 +11,13 @@
 //!   once, N times or always; the card does not see them, so its state does not change;
 //! - [`FaultKind::Latency`]: an [`Operation`] (sign, decrypt, key generation, PIN
 //!   verification, any APDU) takes at least a given time; [`LatencyProfile::Tpm`] makes
-//!   signatures and key generation as slow as a TPM-backed virtual smart card.
+//!   signatures and key generation as slow as a TPM-backed virtual smart card;
+//! - [`FaultKind::Event`]: a command that matches a [`Pattern`] makes the card leave its
+//!   reader (put back after a delay, or left out) or lose power, as a card pulled out in
+//!   the middle of a signature: the command fails with `SCARD_W_REMOVED_CARD` or
+//!   `SCARD_W_RESET_CARD` without reaching the card, and every client sees the event.
 //!
-//! Card events are registry calls: [`Registry::eject`](crate::Registry::eject) and
+//! Card events are also registry calls: [`Registry::eject`](crate::Registry::eject) and
 //! [`Registry::reinsert`](crate::Registry::reinsert) take the card out and put it back,
 //! [`Registry::power_cycle`](crate::Registry::power_cycle) resets it.
 //!
@@ -93,6 +97,32 @@ pub enum FaultKind {
         /// How long it takes at least.
         delay: Duration,
     },
+    /// Commands matching `pattern` trigger `event`, `times` times: the command fails
+    /// ([`Error::RemovedCard`] or [`Error::ResetCard`]) without reaching the card, then the
+    /// card leaves its reader or is power-cycled, as with
+    /// [`Registry::eject`](crate::Registry::eject) and
+    /// [`Registry::power_cycle`](crate::Registry::power_cycle).
+    Event {
+        /// Which commands.
+        pattern: Pattern,
+        /// What happens to the card.
+        event: CardEvent,
+        /// How many commands trigger it.
+        times: Times,
+        /// For a removal: the card is put back after this long (`None`: it stays out
+        /// until [`Registry::reinsert`](crate::Registry::reinsert) or `softcard ctl
+        /// insert`).
+        back: Option<Duration>,
+    },
+}
+
+/// What a [`FaultKind::Event`] does to the card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardEvent {
+    /// The card leaves its reader.
+    Remove,
+    /// The card loses power and gets it back (its security state is gone).
+    Reset,
 }
 
 /// How many times a fault fires.
@@ -253,6 +283,40 @@ impl Fault {
         Fault::every_reader(FaultKind::Latency { operation, delay })
     }
 
+    /// The next command matching `pattern` makes the card leave its reader (see
+    /// [`Fault::back_after`] and [`Fault::times`]).
+    pub fn remove_on(pattern: Pattern) -> Fault {
+        Fault::event(pattern, CardEvent::Remove)
+    }
+
+    /// The next command matching `pattern` power-cycles the card (see [`Fault::times`]).
+    pub fn reset_on(pattern: Pattern) -> Fault {
+        Fault::event(pattern, CardEvent::Reset)
+    }
+
+    fn event(pattern: Pattern, event: CardEvent) -> Fault {
+        Fault::every_reader(FaultKind::Event {
+            pattern,
+            event,
+            times: Times::Count(1),
+            back: None,
+        })
+    }
+
+    /// The same removal, with the card put back `delay` after it left; other faults are
+    /// left as they are.
+    pub fn back_after(mut self, delay: Duration) -> Fault {
+        if let FaultKind::Event {
+            event: CardEvent::Remove,
+            back,
+            ..
+        } = &mut self.kind
+        {
+            *back = Some(delay);
+        }
+        self
+    }
+
     fn every_reader(kind: FaultKind) -> Fault {
         Fault { kind, reader: None }
     }
@@ -268,7 +332,7 @@ impl Fault {
     /// count and is left as it is.
     pub fn times(mut self, times: Times) -> Fault {
         match &mut self.kind {
-            FaultKind::Answer { times: t, .. } => *t = times,
+            FaultKind::Answer { times: t, .. } | FaultKind::Event { times: t, .. } => *t = times,
             FaultKind::FailTransmit { count, .. } => {
                 *count = match times {
                     Times::Count(n) => n,
@@ -290,6 +354,31 @@ pub(crate) enum Decision {
     Answer(u16),
     /// The card answers, then the answer waits this long.
     Pass(Duration),
+    /// The transmission fails and the event happens to the card once the exchange is over.
+    Event {
+        event: CardEvent,
+        back: Option<Duration>,
+    },
+}
+
+/// Whether `apdu` (performing `operation`) matches `pattern`.
+fn matches(pattern: &Pattern, apdu: &[u8], operation: Option<Operation>) -> bool {
+    match pattern {
+        Pattern::Ins(ins) => apdu.get(1) == Some(ins),
+        Pattern::Prefix(p) => apdu.starts_with(p),
+        Pattern::Operation(o) => *o == Operation::Apdu || operation == Some(*o),
+    }
+}
+
+/// Uses up one firing of a fault that fires `times` times; whether it is spent.
+fn spend(times: &mut Times) -> bool {
+    match times {
+        Times::Always => false,
+        Times::Count(n) => {
+            *n = n.saturating_sub(1);
+            *n == 0
+        }
+    }
 }
 
 /// The faults of a registry, and what they need to remember of each reader.
@@ -361,22 +450,25 @@ impl FaultSet {
                     Some((i, d, *count == 0))
                 }
                 FaultKind::Answer { pattern, sw, times } => {
-                    let hit = match pattern {
-                        Pattern::Ins(ins) => apdu.get(1) == Some(ins),
-                        Pattern::Prefix(p) => apdu.starts_with(p),
-                        Pattern::Operation(o) => *o == Operation::Apdu || operation == Some(*o),
-                    };
-                    if !hit {
+                    if !matches(pattern, apdu, operation) {
                         return None;
                     }
-                    let spent = match times {
-                        Times::Always => false,
-                        Times::Count(n) => {
-                            *n = n.saturating_sub(1);
-                            *n == 0
-                        }
+                    Some((i, Decision::Answer(*sw), spend(times)))
+                }
+                FaultKind::Event {
+                    pattern,
+                    event,
+                    times,
+                    back,
+                } => {
+                    if !matches(pattern, apdu, operation) {
+                        return None;
+                    }
+                    let d = Decision::Event {
+                        event: *event,
+                        back: *back,
                     };
-                    Some((i, Decision::Answer(*sw), spent))
+                    Some((i, d, spend(times)))
                 }
                 FaultKind::Latency { .. } => None,
             }

@@ -195,3 +195,26 @@ fn scard_names_round_trip() {
         Some(Error::RemovedCard)
     );
 }
+
+#[test]
+fn event_lines_parse_print_back_and_refuse_what_does_not_apply() {
+    for line in [
+        "remove op=sign back=250ms times=1",
+        "remove ins=47 times=always",
+        "reset prefix=00a4 times=2",
+        "reset op=verify-pin times=1 reader=\"R 1\"",
+    ] {
+        let fault: Fault = line.parse().unwrap();
+        assert_eq!(fault.to_string(), line);
+    }
+    for (line, why) in [
+        ("remove back=1s", "ins=, prefix= or op= is missing"),
+        ("reset ins=20 back=1s", "unknown key \"back\""),
+        ("remove ins=20 op=sign", "give one of"),
+        ("remove ins=20 back=7200s", "from 0 to 1 hour"),
+        ("unplug ins=20", "is not a fault"),
+    ] {
+        let err = line.parse::<Fault>().unwrap_err().to_string();
+        assert!(err.contains(why), "{line}: {err}");
+    }
+}

@@ -6,13 +6,15 @@
 //! answer (ins=XX | prefix=HEX | op=OPERATION) sw=XXXX [times=N|always] [reader="NAME"]
 //! latency OPERATION=DURATION... [reader="NAME"]
 //! latency profile=tpm [reader="NAME"]
+//! remove (ins=XX | prefix=HEX | op=OPERATION) [back=DURATION] [times=N|always] [reader="NAME"]
+//! reset (ins=XX | prefix=HEX | op=OPERATION) [times=N|always] [reader="NAME"]
 //! ```
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{Fault, FaultKind, LatencyProfile, Operation, Pattern, Times};
+use super::{CardEvent, Fault, FaultKind, LatencyProfile, Operation, Pattern, Times};
 use crate::Error;
 
 /// A fault line that does not parse: its number (from 1) and what is wrong.
@@ -136,7 +138,7 @@ fn duration(value: &str) -> Result<Duration, String> {
     };
     let n: f64 = number.parse().map_err(|_| bad())?;
     if !n.is_finite() || n < 0.0 || n * scale > 3600.0 {
-        return Err(format!("{value:?}: a latency is from 0 to 1 hour"));
+        return Err(format!("{value:?}: a duration is from 0 to 1 hour"));
     }
     Ok(Duration::from_secs_f64(n * scale))
 }
@@ -147,6 +149,30 @@ fn show_duration(d: Duration) -> String {
     } else {
         format!("{}ms", d.as_millis())
     }
+}
+
+/// The pattern a `key=value` word gives (`ins=`, `prefix=`, `op=`), `None` for another key.
+fn pattern_word(k: &str, v: &str) -> Result<Option<Pattern>, String> {
+    Ok(match k {
+        "ins" => match hex(v)?.as_slice() {
+            [ins] => Some(Pattern::Ins(*ins)),
+            _ => return Err(format!("ins={v}: one byte in hex, e.g. ins=87")),
+        },
+        "prefix" => Some(Pattern::Prefix(hex(v)?)),
+        "op" => Some(Pattern::Operation(Operation::from_name(v).ok_or_else(
+            || format!("op={v}: one of sign, decrypt, keygen, verify-pin, apdu"),
+        )?)),
+        _ => None,
+    })
+}
+
+/// Sets `slot` to the pattern `p`, refusing a second one.
+fn one_pattern(verb: &str, slot: &mut Option<Pattern>, p: Pattern) -> Result<(), String> {
+    if slot.is_some() {
+        return Err(format!("{verb}: give one of ins=, prefix=, op="));
+    }
+    *slot = Some(p);
+    Ok(())
 }
 
 /// Parses one line (not empty, not a comment) into its faults.
@@ -188,33 +214,19 @@ fn parse_line(line: &str) -> Result<Vec<Fault>, String> {
         "answer" => {
             let (mut pattern, mut sw, mut times) = (None, None, Times::Count(1));
             for (k, v) in pairs {
-                let p = match k {
-                    "ins" => match hex(v)?.as_slice() {
-                        [ins] => Some(Pattern::Ins(*ins)),
-                        _ => return Err(format!("ins={v}: one byte in hex, e.g. ins=87")),
-                    },
-                    "prefix" => Some(Pattern::Prefix(hex(v)?)),
-                    "op" => Some(Pattern::Operation(Operation::from_name(v).ok_or_else(
-                        || format!("op={v}: one of sign, decrypt, keygen, verify-pin, apdu"),
-                    )?)),
+                if let Some(p) = pattern_word(k, v)? {
+                    one_pattern(verb, &mut pattern, p)?;
+                    continue;
+                }
+                match k {
                     "sw" => {
                         sw = match hex(v)?.as_slice() {
                             [a, b] => Some(u16::from_be_bytes([*a, *b])),
                             _ => return Err(format!("sw={v}: two bytes in hex, e.g. sw=6982")),
                         };
-                        None
                     }
-                    "times" => {
-                        times = count(v)?;
-                        None
-                    }
+                    "times" => times = count(v)?,
                     _ => return Err(unknown(k)),
-                };
-                if p.is_some() {
-                    if pattern.is_some() {
-                        return Err("answer: give one of ins=, prefix=, op=".into());
-                    }
-                    pattern = p;
                 }
             }
             vec![FaultKind::Answer {
@@ -247,8 +259,36 @@ fn parse_line(line: &str) -> Result<Vec<Fault>, String> {
             }
             kinds
         }
+        "remove" | "reset" => {
+            let event = if verb == "remove" {
+                CardEvent::Remove
+            } else {
+                CardEvent::Reset
+            };
+            let (mut pattern, mut times, mut back) = (None, Times::Count(1), None);
+            for (k, v) in pairs {
+                if let Some(p) = pattern_word(k, v)? {
+                    one_pattern(verb, &mut pattern, p)?;
+                    continue;
+                }
+                match k {
+                    "times" => times = count(v)?,
+                    "back" if event == CardEvent::Remove => back = Some(duration(v)?),
+                    _ => return Err(unknown(k)),
+                }
+            }
+            vec![FaultKind::Event {
+                pattern: pattern
+                    .ok_or_else(|| format!("{verb}: ins=, prefix= or op= is missing"))?,
+                event,
+                times,
+                back,
+            }]
+        }
         other => {
-            return Err(format!("{other:?} is not a fault (fail, answer, latency)"));
+            return Err(format!(
+                "{other:?} is not a fault (fail, answer, latency, remove, reset)"
+            ));
         }
     };
     Ok(kinds
@@ -272,22 +312,28 @@ impl fmt::Display for Fault {
                 write!(f, "fail count={count} error={}", error.name())?;
             }
             FaultKind::Answer { pattern, sw, times } => {
-                f.write_str("answer ")?;
-                match pattern {
-                    Pattern::Ins(ins) => write!(f, "ins={ins:02x}")?,
-                    Pattern::Prefix(p) => {
-                        f.write_str("prefix=")?;
-                        for b in p {
-                            write!(f, "{b:02x}")?;
-                        }
-                    }
-                    Pattern::Operation(o) => write!(f, "op={}", o.name())?,
-                }
-                let times = match times {
-                    Times::Always => "always".to_string(),
-                    Times::Count(n) => n.to_string(),
+                write!(
+                    f,
+                    "answer {} sw={sw:04x} times={}",
+                    show_pattern(pattern),
+                    show_times(*times)
+                )?;
+            }
+            FaultKind::Event {
+                pattern,
+                event,
+                times,
+                back,
+            } => {
+                let verb = match event {
+                    CardEvent::Remove => "remove",
+                    CardEvent::Reset => "reset",
                 };
-                write!(f, " sw={sw:04x} times={times}")?;
+                write!(f, "{verb} {}", show_pattern(pattern))?;
+                if let Some(back) = back {
+                    write!(f, " back={}", show_duration(*back))?;
+                }
+                write!(f, " times={}", show_times(*times))?;
             }
             FaultKind::Latency { operation, delay } => {
                 write!(f, "latency {}={}", operation.name(), show_duration(*delay))?;
@@ -297,5 +343,20 @@ impl fmt::Display for Fault {
             write!(f, " reader=\"{r}\"")?;
         }
         Ok(())
+    }
+}
+
+fn show_pattern(pattern: &Pattern) -> String {
+    match pattern {
+        Pattern::Ins(ins) => format!("ins={ins:02x}"),
+        Pattern::Prefix(p) => format!("prefix={}", hex::encode(p)),
+        Pattern::Operation(o) => format!("op={}", o.name()),
+    }
+}
+
+fn show_times(times: Times) -> String {
+    match times {
+        Times::Always => "always".to_string(),
+        Times::Count(n) => n.to_string(),
     }
 }
