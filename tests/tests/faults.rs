@@ -400,6 +400,88 @@ fn yubico_test_signature_fails_once_through_pcscd() {
     yubico_test_signature_fails_once(Route::Pcscd);
 }
 
+/// The card pulled out in the middle of a signature, from `--faults FILE`: yubico-piv-tool's
+/// `test-signature` fails, the card comes back by itself after the file's delay, and the
+/// same command then succeeds. The twin: the first run of a file whose removal matches no
+/// command signs.
+fn yubico_test_signature_with_the_card_pulled_out(route: Route) {
+    let Some(_stack) = stack(route, "yubico test-signature and a card pulled out") else {
+        return;
+    };
+    let card = Card::new(75);
+    let cert = key_in_9a(&card);
+    let faults = card.path("pull.faults");
+    std::fs::write(
+        &faults,
+        "# pulled out on the next signature, back 1.5 s later
+         remove op=sign back=1500ms
+",
+    )
+    .unwrap();
+    let faults_option = ["--faults", arg(&faults)];
+    let _serve = (route == Route::Pcscd).then(|| card.serve(&faults_option));
+    let sign = format!(
+        "yubico-piv-tool -r \"$R\" -a verify-pin -P {PIN} -a test-signature -s 9a -i {}",
+        arg(&cert)
+    );
+    let script = format!(
+        "{sign} > first.out 2>&1 || echo $? > first.rc\n\
+         $CTL faults > left.out\n\
+         sleep 5\n\
+         {sign} > second.out 2>&1\n\
+         $CTL fault 'remove op=keygen'\n\
+         {sign} > twin.out 2>&1\n"
+    );
+    let exec_options: &[&str] = match route {
+        Route::DropIn => &faults_option,
+        Route::Pcscd => &[],
+    };
+    let out = card.script(route, exec_options, &script);
+    let all = card.report(
+        &out,
+        &[
+            "first.out",
+            "first.rc",
+            "left.out",
+            "second.out",
+            "twin.out",
+        ],
+    );
+    assert!(out.success, "{all}");
+    assert!(
+        !card.read("first.rc").trim().is_empty(),
+        "the first signature succeeded:\n{all}"
+    );
+    assert!(
+        !card
+            .read("first.out")
+            .contains("Successful RSA verification"),
+        "{all}"
+    );
+    // The removal fired once and is gone.
+    assert_eq!(card.read("left.out").trim(), "", "{all}");
+    assert!(
+        card.read("second.out")
+            .contains("Successful RSA verification"),
+        "{all}"
+    );
+    assert!(
+        card.read("twin.out")
+            .contains("Successful RSA verification"),
+        "{all}"
+    );
+}
+
+#[test]
+fn yubico_test_signature_with_the_card_pulled_out_through_the_drop_in() {
+    yubico_test_signature_with_the_card_pulled_out(Route::DropIn);
+}
+
+#[test]
+fn yubico_test_signature_with_the_card_pulled_out_through_pcscd() {
+    yubico_test_signature_with_the_card_pulled_out(Route::Pcscd);
+}
+
 /// A faults file that does not parse is refused before the program runs, naming the
 /// line; `ctl fault` refuses a bad line the same way and injects nothing.
 #[test]

@@ -423,8 +423,8 @@ impl FaultSet {
     }
 
     /// What happens to `apdu` sent to the card (of `profile`) in `reader`: the first
-    /// failure or answer that applies fires (and is used up); otherwise the latencies of
-    /// the command's operation and of every APDU add up.
+    /// failure, answer or card event that applies fires (and is used up); otherwise the
+    /// latencies of the command's operation and of every APDU add up.
     pub(crate) fn decide(
         &mut self,
         reader: &str,
