@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, 
 use std::time::{Duration, Instant};
 
 use crate::fault::{CardEvent, Decision, Fault, FaultSet};
-use crate::trace::{EventKind, Tap};
+use crate::trace::{EventKind, Injected, Tap};
 
 use crate::{Context, Error, Scope, ShareMode};
 
@@ -154,56 +154,33 @@ impl Shared {
             self.faulty.store(!faults.is_empty(), Ordering::Release);
             d
         };
-        match decision {
-            Decision::Fail(e) => {
-                if let Some(Tap::Record(r)) = tap {
-                    r.fault(
-                        &name,
-                        card.profile(),
-                        apdu,
-                        crate::trace::Injected::Failed(e),
-                    );
-                }
-                Err(e)
+        let (injected, result) = match decision {
+            Decision::Pass(delay) => {
+                let response = pass(card);
+                lock(&self.faults).answered(&name, apdu, &response);
+                sleep_until(start, delay);
+                return Ok(response);
             }
-            Decision::Answer(sw) => {
-                if let Some(Tap::Record(r)) = tap {
-                    r.fault(
-                        &name,
-                        card.profile(),
-                        apdu,
-                        crate::trace::Injected::Answered(sw),
-                    );
-                }
-                Ok(sw.to_be_bytes().to_vec())
-            }
+            Decision::Fail(e) => (Injected::Failed(e), Err(e)),
+            Decision::Answer(sw) => (Injected::Answered(sw), Ok(sw.to_be_bytes().to_vec())),
             Decision::Event { event, back } => {
                 let error = match event {
                     CardEvent::Remove => Error::RemovedCard,
                     CardEvent::Reset => Error::ResetCard,
                 };
-                if let Some(Tap::Record(r)) = tap {
-                    r.fault(
-                        &name,
-                        card.profile(),
-                        apdu,
-                        crate::trace::Injected::Failed(error),
-                    );
-                }
                 lock(&self.events).push(PendingEvent {
-                    reader: name.into_owned(),
+                    reader: name.to_string(),
                     event,
                     back,
                 });
-                Err(error)
+                (Injected::Failed(error), Err(error))
             }
-            Decision::Pass(delay) => {
-                let response = pass(card);
-                lock(&self.faults).answered(&name, apdu, &response);
-                sleep_until(start, delay);
-                Ok(response)
-            }
+        };
+        // What a fault kept from the card goes in the trace, once for every kind.
+        if let Some(Tap::Record(r)) = tap {
+            r.fault(&name, card.profile(), apdu, injected);
         }
+        result
     }
 
     /// Carries out the card events that faults triggered (a card pulled out or reset on a
